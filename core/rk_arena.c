@@ -1,0 +1,109 @@
+/* gst-ringkernel: payload arena allocator (see rk_arena.h). */
+#include "rk_arena.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rk_abi.h"
+
+static uint64_t
+align_up (uint64_t v, uint64_t a)
+{
+  return (v + a - 1) / a * a;
+}
+
+int
+rk_arena_init (rk_arena *a, uint64_t size)
+{
+  memset (a, 0, sizeof *a);
+  if (size == 0 || size % RK_ARENA_ALIGN)
+    return -EINVAL;
+  a->size = size;
+  a->cap = 64;
+  a->spans = calloc (a->cap, sizeof *a->spans);
+  a->first = 1;
+  return a->spans ? 0 : -ENOMEM;
+}
+
+void
+rk_arena_clear (rk_arena *a)
+{
+  free (a->spans);
+  memset (a, 0, sizeof *a);
+}
+
+static rk_arena_span *
+span_at (rk_arena *a, uint64_t token)
+{
+  return &a->spans[(a->start + (token - a->first)) % a->cap];
+}
+
+static int
+grow (rk_arena *a)
+{
+  uint32_t ncap = a->cap * 2;
+  rk_arena_span *n = calloc (ncap, sizeof *n);
+  if (!n)
+    return -ENOMEM;
+  for (uint32_t i = 0; i < a->count; i++)
+    n[i] = a->spans[(a->start + i) % a->cap];
+  free (a->spans);
+  a->spans = n;
+  a->cap = ncap;
+  a->start = 0;
+  return 0;
+}
+
+int
+rk_arena_alloc (rk_arena *a, uint64_t len, uint64_t *offset, uint64_t *token)
+{
+  len = align_up (len ? len : 1, RK_ARENA_ALIGN);
+  if (len > a->size)
+    return -EMSGSIZE;
+  if (a->count == 0) {
+    /* empty: restart at the beginning so the whole arena is contiguous */
+    a->head = a->tail = align_up (a->head, a->size);
+  }
+  uint64_t pos = a->head % a->size;
+  uint64_t pad = pos + len > a->size ? a->size - pos : 0; /* skip the end: regions never wrap */
+  if (a->head + pad + len - a->tail > a->size)
+    return -ENOSPC;
+  if (a->count == a->cap) {
+    int r = grow (a);
+    if (r < 0)
+      return r;
+  }
+  *token = a->first + a->count;
+  a->count++;
+  rk_arena_span *s = span_at (a, *token);
+  s->end = a->head + pad + len;
+  s->released = 0;
+  *offset = (a->head + pad) % a->size;
+  a->head = s->end;
+  return 0;
+}
+
+int
+rk_arena_release (rk_arena *a, uint64_t token)
+{
+  if (token < a->first || token >= a->first + a->count)
+    return -EINVAL;
+  rk_arena_span *s = span_at (a, token);
+  if (s->released)
+    return -EINVAL;
+  s->released = 1;
+  while (a->count && span_at (a, a->first)->released) {
+    a->tail = span_at (a, a->first)->end;
+    a->first++;
+    a->start = (a->start + 1) % a->cap;
+    a->count--;
+  }
+  return 0;
+}
+
+uint64_t
+rk_arena_used (const rk_arena *a)
+{
+  return a->head - a->tail;
+}

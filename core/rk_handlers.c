@@ -1,0 +1,240 @@
+/* gst-ringkernel: built-in handlers (C reference). */
+#include "rk_handlers.h"
+
+#include <string.h>
+
+/* ---- echo: the payload, unchanged ---- */
+
+static uint32_t
+echo_process (void *state, const double *params, const uint8_t *in, uint32_t in_len, uint8_t *out,
+    uint32_t out_cap, uint32_t *out_len)
+{
+  (void) state;
+  (void) params;
+  if (out_cap < in_len)
+    return RK_STATUS_TOO_LARGE;
+  memcpy (out, in, in_len);
+  *out_len = in_len;
+  return RK_STATUS_OK;
+}
+
+/* ---- scale: y = a * x + b on float32 samples ---- */
+
+void
+rk_ref_scale_f32 (const float *x, float *y, size_t n, double a, double b)
+{
+  const float fa = (float) a, fb = (float) b;
+  for (size_t i = 0; i < n; i++)
+    y[i] = fa * x[i] + fb;
+}
+
+static uint32_t
+scale_process (void *state, const double *params, const uint8_t *in, uint32_t in_len, uint8_t *out,
+    uint32_t out_cap, uint32_t *out_len)
+{
+  (void) state;
+  if (out_cap < in_len)
+    return RK_STATUS_TOO_LARGE;
+  if (in_len % sizeof (float))
+    return RK_STATUS_INVALID;
+  size_t n = in_len / sizeof (float);
+  /* in and out may be unaligned (inline payloads): go through memcpy */
+  const float fa = (float) params[0], fb = (float) params[1];
+  for (size_t i = 0; i < n; i++) {
+    float x, y;
+    memcpy (&x, in + 4 * i, 4);
+    y = fa * x + fb;
+    memcpy (out + 4 * i, &y, 4);
+  }
+  *out_len = in_len;
+  return RK_STATUS_OK;
+}
+
+/* ---- accumulate: per-sample running mean over every buffer seen ---- */
+
+static void
+accumulate_init (void *state)
+{
+  rk_accumulate_state *s = state;
+  s->count = 0;
+  s->samples = 0;
+  s->reserved_ = 0;
+  /* sum[] is cleared when the first buffer sets `samples` */
+}
+
+static uint32_t
+accumulate_process (void *state, const double *params, const uint8_t *in, uint32_t in_len,
+    uint8_t *out, uint32_t out_cap, uint32_t *out_len)
+{
+  rk_accumulate_state *s = state;
+  (void) params;
+  if (in_len % sizeof (float))
+    return RK_STATUS_INVALID;
+  uint32_t n = in_len / sizeof (float);
+  if (n > RK_ACCUMULATE_MAX_SAMPLES || out_cap < in_len)
+    return RK_STATUS_TOO_LARGE;
+  if (n != s->samples) {
+    s->samples = n;
+    s->count = 0;
+    memset (s->sum, 0, n * sizeof (double));
+  }
+  s->count++;
+  const double inv = 1.0 / (double) s->count;
+  for (uint32_t i = 0; i < n; i++) {
+    float x, y;
+    memcpy (&x, in + 4 * i, 4);
+    s->sum[i] += x;
+    y = (float) (s->sum[i] * inv);
+    memcpy (out + 4 * i, &y, 4);
+  }
+  *out_len = in_len;
+  return RK_STATUS_OK;
+}
+
+static uint64_t
+accumulate_save (const void *state, uint8_t *buf, uint64_t cap, uint32_t *status)
+{
+  const rk_accumulate_state *s = state;
+  uint64_t len = offsetof (rk_accumulate_state, sum) + (uint64_t) s->samples * sizeof (double);
+  if (cap < len) {
+    *status = RK_STATUS_TOO_LARGE;
+    return 0;
+  }
+  memcpy (buf, s, len);
+  return len;
+}
+
+static uint32_t
+accumulate_load (void *state, const uint8_t *buf, uint64_t len)
+{
+  rk_accumulate_state *s = state;
+  rk_accumulate_state head;
+  if (len < offsetof (rk_accumulate_state, sum))
+    return RK_STATUS_BAD_CHECKPOINT;
+  memcpy (&head, buf, offsetof (rk_accumulate_state, sum));
+  if (head.samples > RK_ACCUMULATE_MAX_SAMPLES
+      || len != offsetof (rk_accumulate_state, sum) + (uint64_t) head.samples * sizeof (double))
+    return RK_STATUS_BAD_CHECKPOINT;
+  memcpy (s, buf, len);
+  return RK_STATUS_OK;
+}
+
+#define F32_CAPS "audio/x-raw, format=(string)F32LE, layout=(string)interleaved"
+
+static const rk_handler handlers[] = {
+  {
+    .name = "echo",
+    .id = RK_KERNEL_ECHO,
+    .blurb = "returns the payload unchanged (latency probe)",
+    .caps = "ANY",
+    .unit = 1,
+    .process = echo_process,
+  },
+  {
+    .name = "scale",
+    .id = RK_KERNEL_SCALE,
+    .blurb = "float32 samples: y = a*x + b",
+    .caps = F32_CAPS,
+    .unit = 4,
+    .n_params = 2,
+    .params = {
+      { "a", "gain", 1.0, -1e30, 1e30 },
+      { "b", "offset", 0.0, -1e30, 1e30 },
+    },
+    .process = scale_process,
+  },
+  {
+    .name = "accumulate",
+    .id = RK_KERNEL_ACCUMULATE,
+    .blurb = "float32 arrays: per-sample running mean over every buffer seen (state in the actor)",
+    .caps = F32_CAPS,
+    .unit = 4,
+    .state_size = sizeof (rk_accumulate_state),
+    .init = accumulate_init,
+    .process = accumulate_process,
+    .save = accumulate_save,
+    .load = accumulate_load,
+  },
+};
+
+unsigned
+rk_handler_count (void)
+{
+  return sizeof handlers / sizeof handlers[0];
+}
+
+const rk_handler *
+rk_handler_at (unsigned i)
+{
+  return i < rk_handler_count () ? &handlers[i] : NULL;
+}
+
+const rk_handler *
+rk_handler_find (const char *name)
+{
+  if (!name)
+    return NULL;
+  for (unsigned i = 0; i < rk_handler_count (); i++)
+    if (strcmp (handlers[i].name, name) == 0)
+      return &handlers[i];
+  return NULL;
+}
+
+const rk_handler *
+rk_handler_by_id (uint32_t id)
+{
+  for (unsigned i = 0; i < rk_handler_count (); i++)
+    if (handlers[i].id == id)
+      return &handlers[i];
+  return NULL;
+}
+
+int
+rk_handler_param_index (const rk_handler *h, const char *name)
+{
+  for (uint32_t i = 0; i < h->n_params; i++)
+    if (strcmp (h->params[i].name, name) == 0)
+      return (int) i;
+  return -1;
+}
+
+void
+rk_handler_default_params (const rk_handler *h, double params[RK_MAX_PARAMS])
+{
+  for (uint32_t i = 0; i < RK_MAX_PARAMS; i++)
+    params[i] = i < h->n_params ? h->params[i].def : 0.0;
+}
+
+const char *
+rk_status_name (uint32_t status)
+{
+  switch (status) {
+    case RK_STATUS_OK: return "ok";
+    case RK_STATUS_UNSUPPORTED: return "not supported by this backend";
+    case RK_STATUS_INVALID: return "invalid record";
+    case RK_STATUS_TOO_LARGE: return "payload too large";
+    case RK_STATUS_UNKNOWN_CMD: return "unknown command";
+    case RK_STATUS_BAD_CHECKPOINT: return "bad checkpoint";
+    case RK_STATUS_FAULT: return "actor fault";
+    default: return "unknown status";
+  }
+}
+
+const char *
+rk_state_name (uint32_t state)
+{
+  static const char *const names[RK_STATE_COUNT_] = {
+    "none", "launched", "active", "paused", "draining", "terminated", "failed",
+  };
+  return state < RK_STATE_COUNT_ ? names[state] : "invalid";
+}
+
+const char *
+rk_cmd_name (uint32_t cmd)
+{
+  static const char *const names[RK_CMD_COUNT_] = {
+    "none", "process", "set-param", "pause", "resume", "drain", "snapshot", "restore", "terminate",
+    "link",
+  };
+  return cmd < RK_CMD_COUNT_ ? names[cmd] : "unknown";
+}

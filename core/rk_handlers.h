@@ -1,0 +1,77 @@
+/* gst-ringkernel: the built-in actor handlers and their C reference implementations.
+ *
+ * A handler is what an actor runs for each RK_CMD_PROCESS record. The C functions here are the
+ * reference: the CPU backend runs them as they are, and every device implementation is tested against
+ * them on random input.
+ */
+#ifndef RK_HANDLERS_H
+#define RK_HANDLERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rk_abi.h"
+
+enum rk_kernel_id {
+  RK_KERNEL_ECHO = 1,
+  RK_KERNEL_SCALE = 2,
+  RK_KERNEL_ACCUMULATE = 3,
+};
+
+/* accumulate keeps one running sum per sample position, for buffers of up to this many samples. */
+#define RK_ACCUMULATE_MAX_SAMPLES (1u << 20)
+
+typedef struct rk_param_info {
+  const char *name;
+  const char *blurb;
+  double def, min, max;
+} rk_param_info;
+
+typedef struct rk_handler {
+  const char *name;
+  uint32_t id; /* enum rk_kernel_id, stored in rk_control.kernel_id and checkpoints */
+  const char *blurb;
+  /* GStreamer caps this handler accepts, as a caps string (output caps equal input caps). */
+  const char *caps;
+  uint32_t unit; /* a payload's length must be a multiple of this (4 for float32) */
+  uint32_t n_params;
+  rk_param_info params[RK_MAX_PARAMS];
+  size_t state_size; /* bytes of actor-side state, 0 if stateless */
+
+  /* Put the state in its initial value. */
+  void (*init) (void *state);
+  /* Process one payload. out has room for out_cap >= in_len bytes. Returns an enum rk_status. */
+  uint32_t (*process) (void *state, const double *params, const uint8_t *in, uint32_t in_len,
+      uint8_t *out, uint32_t out_cap, uint32_t *out_len);
+  /* Serialise the used part of the state into buf (cap bytes). Returns the length, or 0 with
+   * *status set when it does not fit. NULL when the handler is stateless. */
+  uint64_t (*save) (const void *state, uint8_t *buf, uint64_t cap, uint32_t *status);
+  /* Replace the state with a serialised one. Returns an enum rk_status. */
+  uint32_t (*load) (void *state, const uint8_t *buf, uint64_t len);
+} rk_handler;
+
+/* The state of `accumulate`, laid out the same on every backend. */
+typedef struct rk_accumulate_state {
+  uint64_t count;   /* buffers summed since the last restart */
+  uint32_t samples; /* samples per buffer; a buffer of another length restarts the sums */
+  uint32_t reserved_;
+  double sum[RK_ACCUMULATE_MAX_SAMPLES];
+} rk_accumulate_state;
+
+unsigned rk_handler_count (void);
+const rk_handler *rk_handler_at (unsigned i);
+const rk_handler *rk_handler_find (const char *name);
+const rk_handler *rk_handler_by_id (uint32_t id);
+/* Index of a parameter by name, or -1. */
+int rk_handler_param_index (const rk_handler *h, const char *name);
+/* Fill params[] with the defaults. */
+void rk_handler_default_params (const rk_handler *h, double params[RK_MAX_PARAMS]);
+
+/* Direct references used by tests, one per handler, with no actor around them. */
+void rk_ref_scale_f32 (const float *x, float *y, size_t n, double a, double b);
+
+const char *rk_status_name (uint32_t status);
+const char *rk_state_name (uint32_t state);
+const char *rk_cmd_name (uint32_t cmd);
+
+#endif /* RK_HANDLERS_H */

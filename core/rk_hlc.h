@@ -1,0 +1,97 @@
+/* gst-ringkernel: hybrid logical clock.
+ *
+ * A timestamp is one 64-bit word: the upper 48 bits are physical time in milliseconds (Unix epoch), the
+ * lower 16 bits a logical counter. Comparing two words as integers orders them; the node id of the clock
+ * that made a timestamp breaks ties (rk_hlc_compare). A clock is updated as one word with compare-and-
+ * swap, so two threads may tick and receive on the same clock at once.
+ *
+ *   send / local event:  t' = max (t + 1, pt << 16)
+ *   receive m:           t' = max (max (t, m) + 1, pt << 16)
+ *
+ * which is the classic rule (l' = max (l, l_m, pt); c' from whichever of l, l_m equals l', plus one, or 0
+ * when pt is ahead) written on whole words. A counter that overflows carries into the millisecond field,
+ * which keeps the clock monotonic.
+ */
+#ifndef RK_HLC_H
+#define RK_HLC_H
+
+#include <stdint.h>
+
+#define RK_HLC_LOGICAL_BITS 16
+#define RK_HLC_LOGICAL_MASK ((UINT64_C (1) << RK_HLC_LOGICAL_BITS) - 1)
+
+typedef struct rk_hlc {
+  uint64_t word; /* accessed atomically */
+  uint32_t node;
+} rk_hlc;
+
+static inline uint64_t
+rk_hlc_make (uint64_t physical_ms, uint32_t logical)
+{
+  return (physical_ms << RK_HLC_LOGICAL_BITS) | (logical & RK_HLC_LOGICAL_MASK);
+}
+
+static inline uint64_t
+rk_hlc_physical_ms (uint64_t ts)
+{
+  return ts >> RK_HLC_LOGICAL_BITS;
+}
+
+static inline uint32_t
+rk_hlc_logical (uint64_t ts)
+{
+  return (uint32_t) (ts & RK_HLC_LOGICAL_MASK);
+}
+
+/* Pure update rules on one word (the C reference for device code). pt_ms is physical time. */
+static inline uint64_t
+rk_hlc_next_send (uint64_t t, uint64_t pt_ms)
+{
+  uint64_t p = pt_ms << RK_HLC_LOGICAL_BITS;
+  return p > t ? p : t + 1;
+}
+
+static inline uint64_t
+rk_hlc_next_recv (uint64_t t, uint64_t m, uint64_t pt_ms)
+{
+  uint64_t hi = t > m ? t : m;
+  uint64_t p = pt_ms << RK_HLC_LOGICAL_BITS;
+  return p > hi ? p : hi + 1;
+}
+
+void rk_hlc_init (rk_hlc *c, uint32_t node);
+
+/* Physical time in milliseconds (CLOCK_REALTIME). */
+uint64_t rk_hlc_wall_ms (void);
+
+/* Tick for a send or local event with an explicit physical time, atomically; returns the new stamp. */
+uint64_t rk_hlc_tick_at (uint64_t *word, uint64_t pt_ms);
+/* Receive a remote stamp m with an explicit physical time, atomically; returns the new stamp. */
+uint64_t rk_hlc_recv_at (uint64_t *word, uint64_t m, uint64_t pt_ms);
+
+static inline uint64_t
+rk_hlc_tick (rk_hlc *c)
+{
+  return rk_hlc_tick_at (&c->word, rk_hlc_wall_ms ());
+}
+
+static inline uint64_t
+rk_hlc_recv (rk_hlc *c, uint64_t m)
+{
+  return rk_hlc_recv_at (&c->word, m, rk_hlc_wall_ms ());
+}
+
+uint64_t rk_hlc_peek (const rk_hlc *c);
+
+/* Total order of (stamp, node) pairs: negative, zero or positive. */
+static inline int
+rk_hlc_compare (uint64_t a, uint32_t a_node, uint64_t b, uint32_t b_node)
+{
+  if (a != b)
+    return a < b ? -1 : 1;
+  if (a_node != b_node)
+    return a_node < b_node ? -1 : 1;
+  return 0;
+}
+
+#endif /* RK_HLC_H */

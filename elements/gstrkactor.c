@@ -1,0 +1,1308 @@
+/* gst-ringkernel: rkactor, a persistent actor as a filter element.
+ *
+ * Copyright (C) 2026 the gst-ringkernel authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/**
+ * SECTION:element-rkactor
+ * @title: rkactor
+ *
+ * rkactor runs a persistent actor: a kernel launched once, when the element goes to PAUSED, that keeps
+ * its state between buffers and serves them through a host-to-kernel (H2K) ring, answering through a
+ * kernel-to-host (K2H) ring. The chain function writes each buffer into the H2K ring and returns at
+ * once; a streaming thread on the source pad takes the answers, in order, and pushes them downstream,
+ * so up to #GstRkActor:ring-size buffers are in flight.
+ *
+ * Built-in kernels (#GstRkActor:kernel):
+ *
+ * - `echo`: returns the payload unchanged (any caps; the latency probe).
+ * - `scale`: float32 audio, y = a*x + b (parameters `a`, `b`).
+ * - `accumulate`: float32 audio; the actor keeps a running sum per sample position over every buffer
+ *   it has seen, and answers with the running mean so far. A buffer of a different length restarts it.
+ *
+ * Parameters (#GstRkActor:params) may change while PLAYING; the change reaches the actor as a
+ * set-parameter command, ordered with the data, and applies from the next buffer on, with no restart.
+ * A full ring blocks the chain function until there is room or the element flushes: nothing is dropped.
+ * EOS is forwarded once every buffer sent before it has been answered. Every output buffer carries a
+ * #GstRkHlcMeta with the actor's hybrid logical clock stamp; an input buffer's stamp is received by the
+ * actor's clock. The #GstRkActor:stats property reports counters and round-trip percentiles.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 audiotestsrc num-buffers=1000 ! audio/x-raw,format=F32LE ! \
+ *     rkactor backend=cpu kernel=scale params="p,a=2.0,b=1.0" ! fakesink
+ * ]|
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstrkactor.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gstrkcommon.h"
+#include "gstrkmeta.h"
+#include "rk_actor.h"
+#include "rk_hlc.h"
+#include "rk_wait.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_rk_actor_debug);
+#define GST_CAT_DEFAULT gst_rk_actor_debug
+
+#define DEFAULT_BACKEND GST_RK_BACKEND_AUTO
+#define DEFAULT_KERNEL "echo"
+#define DEFAULT_RING_SIZE 64
+#define DEFAULT_DEVICE_ID 0
+#define DEFAULT_ARENA_SIZE (16 * 1024 * 1024)
+#define MAX_RING_SIZE 65536
+#define RTT_SAMPLES 4096
+#define STOP_TIMEOUT_NS (5 * G_GINT64_CONSTANT (1000000000))
+
+enum {
+  PROP_0,
+  PROP_BACKEND,
+  PROP_KERNEL,
+  PROP_PARAMS,
+  PROP_RING_SIZE,
+  PROP_DEVICE_ID,
+  PROP_ARENA_SIZE,
+  PROP_STATS,
+};
+
+/* What the source pad's task must do, in the order the sink pad saw it. Every record sent to the actor
+ * has one item, so answers and items pair up one to one. */
+typedef enum {
+  ITEM_BUFFER,  /* a PROCESS record: push its answer as a buffer */
+  ITEM_COMMAND, /* a control record: check its answer */
+  ITEM_EVENT,   /* a serialized event with no record: push it when it reaches the front */
+  ITEM_EOS,     /* a DRAIN record: push the EOS event once it is answered */
+} ItemKind;
+
+typedef struct {
+  ItemKind kind;
+  guint64 seq;
+  gboolean discard; /* flushed: consume the answer, push nothing */
+  GstEvent *event;
+  guint32 cmd;
+  GstClockTime pts, dts, duration;
+  guint64 offset, offset_end;
+  GstBufferFlags flags;
+  guint64 submit_ns;
+} Item;
+
+struct _GstRkActor {
+  GstElement parent;
+
+  GstPad *sinkpad, *srcpad;
+
+  /* properties: object lock */
+  GstRkBackend backend;
+  gchar *kernel;
+  GstStructure *params;
+  guint ring_size;
+  gint device_id;
+  guint64 arena_size;
+
+  /* set at start, constant until stop */
+  const rk_handler *handler;
+  rk_actor *actor;
+  rk_hlc clock; /* the element's own clock (node = even id); the actor's is node + 1 */
+  GstCaps *handler_caps;
+
+  /* serialises H2K producers (the streaming thread, a property change); taken before `lock`.
+   * Only the streaming thread ever waits for room while holding it; anyone else only tries it. */
+  GMutex submit_lock;
+
+  /* lock: the item queue, the streaming state, and control not yet sent to the actor */
+  GMutex lock;
+  double values[RK_MAX_PARAMS]; /* what the actor has been (or will be) told */
+  guint32 dirty_params;         /* bits of values[] not yet sent */
+  guint32 wanted_run;           /* RK_CMD_PAUSE or RK_CMD_RESUME not yet sent, or 0 */
+  GCond cond;
+  GQueue items;
+  gboolean flushing;
+  gboolean eos;
+  GstFlowReturn srcresult;
+  GstClockTime max_duration;
+
+  /* statistics: lock */
+  guint64 buffers_in, buffers_out, flushed, commands, command_errors;
+  guint64 rtt[RTT_SAMPLES];
+  guint rtt_count;
+};
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+#define gst_rk_actor_parent_class parent_class
+G_DEFINE_TYPE (GstRkActor, gst_rk_actor, GST_TYPE_ELEMENT);
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (rkactor, "rkactor", GST_RANK_NONE, GST_TYPE_RK_ACTOR,
+    GST_DEBUG_CATEGORY_INIT (gst_rk_actor_debug, "rkactor", 0, "ringkernel persistent actor"));
+
+static void gst_rk_actor_finalize (GObject *object);
+static void gst_rk_actor_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec);
+static void gst_rk_actor_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec);
+static GstStateChangeReturn gst_rk_actor_change_state (GstElement *element,
+    GstStateChange transition);
+static GstFlowReturn gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf);
+static gboolean gst_rk_actor_sink_event (GstPad *pad, GstObject *parent, GstEvent *event);
+static gboolean gst_rk_actor_sink_query (GstPad *pad, GstObject *parent, GstQuery *query);
+static gboolean gst_rk_actor_src_query (GstPad *pad, GstObject *parent, GstQuery *query);
+static gboolean gst_rk_actor_src_activate_mode (GstPad *pad, GstObject *parent, GstPadMode mode,
+    gboolean active);
+static void gst_rk_actor_loop (GstPad *pad);
+
+/* ---- items ---- */
+
+static void
+item_free (Item *item)
+{
+  if (item->event)
+    gst_event_unref (item->event);
+  g_free (item);
+}
+
+/* Push an item at the back of the queue and wake the task. Called with `lock`. */
+static void
+enqueue_locked (GstRkActor *self, Item *item)
+{
+  g_queue_push_tail (&self->items, item);
+  g_cond_broadcast (&self->cond);
+}
+
+/* ---- class ---- */
+
+static void
+gst_rk_actor_class_init (GstRkActorClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  gchar *kernels = gst_rk_kernel_names ();
+  gchar *kernel_blurb;
+
+  gobject_class->finalize = gst_rk_actor_finalize;
+  gobject_class->set_property = gst_rk_actor_set_property;
+  gobject_class->get_property = gst_rk_actor_get_property;
+
+  g_object_class_install_property (gobject_class, PROP_BACKEND,
+      g_param_spec_enum ("backend", "Backend",
+          "Where the actor runs; auto picks CUDA, then Vulkan, then the CPU and says which on the bus",
+          GST_TYPE_RK_BACKEND, DEFAULT_BACKEND,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  kernel_blurb = g_strdup_printf ("Built-in handler the actor runs (one of: %s)", kernels);
+  g_object_class_install_property (gobject_class, PROP_KERNEL,
+      g_param_spec_string ("kernel", "Kernel", kernel_blurb, DEFAULT_KERNEL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_NAME | G_PARAM_STATIC_NICK | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_PARAMS,
+      g_param_spec_boxed ("params", "Parameters",
+          "The kernel's parameters as a structure, e.g. \"p,a=2.0,b=1.0\" for scale; a change while "
+          "PLAYING applies from the next buffer on, without a restart",
+          GST_TYPE_STRUCTURE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_RING_SIZE,
+      g_param_spec_uint ("ring-size", "Ring size",
+          "Entries of the H2K and K2H rings: buffers in flight at most (a power of two)",
+          2, MAX_RING_SIZE, DEFAULT_RING_SIZE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_DEVICE_ID,
+      g_param_spec_int ("device-id", "Device id", "Index of the device the actor runs on",
+          0, G_MAXINT, DEFAULT_DEVICE_ID,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_ARENA_SIZE,
+      g_param_spec_uint64 ("arena-size", "Arena size",
+          "Bytes of payload memory the actor reads from and of payload memory it writes to (each); "
+          "bounds the data in flight, and a buffer may not be larger",
+          RK_ARENA_ALIGN, G_GUINT64_CONSTANT (1) << 36, DEFAULT_ARENA_SIZE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics",
+          "backend, kernel, actor-state, buffers-in, buffers-out, flushed, commands, in-flight, "
+          "ring-size, ring-high-water, heartbeat, hlc, rtt-samples and the round trip from H2K to K2H "
+          "in microseconds: rtt-min-us, rtt-p50-us, rtt-p99-us, rtt-max-us",
+          GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_free (kernels);
+  g_free (kernel_blurb);
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class, "Ringkernel actor", "Filter",
+      "Runs a persistent actor (CPU thread, CUDA kernel or Vulkan compute) fed through shared rings",
+      "gst-ringkernel authors");
+
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_rk_actor_change_state);
+  gst_type_mark_as_plugin_api (GST_TYPE_RK_BACKEND, 0);
+}
+
+static void
+gst_rk_actor_init (GstRkActor *self)
+{
+  self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_rk_actor_chain));
+  gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_rk_actor_sink_event));
+  gst_pad_set_query_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_rk_actor_sink_query));
+  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
+
+  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_rk_actor_src_query));
+  gst_pad_set_activatemode_function (self->srcpad,
+      GST_DEBUG_FUNCPTR (gst_rk_actor_src_activate_mode));
+  gst_pad_use_fixed_caps (self->srcpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+
+  self->backend = DEFAULT_BACKEND;
+  self->kernel = g_strdup (DEFAULT_KERNEL);
+  self->ring_size = DEFAULT_RING_SIZE;
+  self->device_id = DEFAULT_DEVICE_ID;
+  self->arena_size = DEFAULT_ARENA_SIZE;
+  self->flushing = TRUE;
+  self->srcresult = GST_FLOW_FLUSHING;
+  self->max_duration = GST_CLOCK_TIME_NONE;
+  g_mutex_init (&self->lock);
+  g_mutex_init (&self->submit_lock);
+  g_cond_init (&self->cond);
+  g_queue_init (&self->items);
+}
+
+static void
+gst_rk_actor_finalize (GObject *object)
+{
+  GstRkActor *self = GST_RK_ACTOR (object);
+
+  g_queue_clear_full (&self->items, (GDestroyNotify) item_free);
+  g_free (self->kernel);
+  if (self->params)
+    gst_structure_free (self->params);
+  gst_clear_caps (&self->handler_caps);
+  g_mutex_clear (&self->lock);
+  g_mutex_clear (&self->submit_lock);
+  g_cond_clear (&self->cond);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+/* ---- talking to the actor ---- */
+
+/* Submit one control record with its item. Called with submit_lock. */
+static int
+submit_command (GstRkActor *self, guint32 cmd, guint32 aux, guint64 arg, int64_t timeout_ns)
+{
+  rk_record rec = { 0 };
+  int r;
+
+  rec.type = (uint16_t) cmd;
+  rec.u.desc.aux = aux;
+  rec.u.desc.arg = arg;
+  rec.hlc = rk_hlc_tick (&self->clock);
+  rec.node = self->clock.node;
+  r = rk_actor_submit (self->actor, &rec, NULL, 0, 0, timeout_ns);
+  if (r == 0) {
+    Item *item = g_new0 (Item, 1);
+    item->kind = ITEM_COMMAND;
+    item->cmd = cmd;
+    item->seq = rec.seq;
+    item->submit_ns = rk_now_ns ();
+    g_mutex_lock (&self->lock);
+    enqueue_locked (self, item);
+    self->commands++;
+    g_mutex_unlock (&self->lock);
+  }
+  return r;
+}
+
+/* Send what the actor has not been told yet: changed parameters and the run state. With block, wait
+ * for room (interruptible by a flush); without, send what fits now and leave the rest for later.
+ * Called with submit_lock. */
+static int
+send_pending_control (GstRkActor *self, gboolean block)
+{
+  for (;;) {
+    guint32 cmd = 0, aux = 0;
+    guint64 arg = 0;
+    int r;
+
+    g_mutex_lock (&self->lock);
+    if (self->dirty_params) {
+      aux = (guint32) g_bit_nth_lsf (self->dirty_params, -1);
+      cmd = RK_CMD_SET_PARAM;
+      memcpy (&arg, &self->values[aux], sizeof arg);
+      self->dirty_params &= ~(1u << aux);
+    } else if (self->wanted_run) {
+      cmd = self->wanted_run;
+      self->wanted_run = 0;
+    }
+    g_mutex_unlock (&self->lock);
+    if (!cmd)
+      return 0;
+
+    if (!block && !rk_actor_can_submit (self->actor, 0, 0))
+      r = -EAGAIN;
+    else
+      r = submit_command (self, cmd, aux, arg, block ? -1 : 0);
+    if (r < 0) {
+      /* not sent: keep it for later, unless something newer replaced it meanwhile */
+      g_mutex_lock (&self->lock);
+      if (cmd == RK_CMD_SET_PARAM)
+        self->dirty_params |= 1u << aux;
+      else if (!self->wanted_run)
+        self->wanted_run = cmd;
+      g_mutex_unlock (&self->lock);
+      return r;
+    }
+    GST_DEBUG_OBJECT (self, "%s sent (%u)", rk_cmd_name (cmd), aux);
+  }
+}
+
+/* Send pending control now if nobody is submitting; otherwise the streaming thread sends it ahead of
+ * its next buffer. Never blocks: a state change or a property change must not wait for the ring. */
+static void
+try_send_pending_control (GstRkActor *self)
+{
+  if (!g_mutex_trylock (&self->submit_lock))
+    return;
+  if (self->actor)
+    send_pending_control (self, FALSE);
+  g_mutex_unlock (&self->submit_lock);
+}
+
+/* Ask the actor to pause or resume. */
+static void
+request_run_state (GstRkActor *self, guint32 cmd)
+{
+  g_mutex_lock (&self->lock);
+  self->wanted_run = cmd;
+  g_mutex_unlock (&self->lock);
+  try_send_pending_control (self);
+}
+
+static GstFlowReturn
+flow_from_errno (GstRkActor *self, int r, const gchar *what)
+{
+  char why[256] = "";
+
+  switch (r) {
+    case 0:
+      return GST_FLOW_OK;
+    case -EINTR:
+      return GST_FLOW_FLUSHING;
+    default:
+      rk_actor_check (self->actor, why, sizeof why);
+      GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("The %s actor failed while %s.",
+              rk_actor_backend (self->actor)->name, what),
+          ("error %d (%s)%s%s", r, g_strerror (-r), why[0] ? ": " : "", why));
+      return GST_FLOW_ERROR;
+  }
+}
+
+/* ---- start / stop ---- */
+
+static gboolean
+gst_rk_actor_start (GstRkActor *self)
+{
+  rk_actor_config cfg = { 0 };
+  const rk_backend_ops *ops;
+  const rk_handler *h;
+  double values[RK_MAX_PARAMS];
+  gchar *err = NULL, *kernel;
+  GstStructure *params;
+  GstRkBackend backend;
+  guint ring_size;
+  gint device_id;
+  guint64 arena_size;
+  char why[1024] = "";
+  guint32 node;
+  int r;
+
+  GST_OBJECT_LOCK (self);
+  kernel = g_strdup (self->kernel);
+  params = self->params ? gst_structure_copy (self->params) : NULL;
+  backend = self->backend;
+  ring_size = self->ring_size;
+  device_id = self->device_id;
+  arena_size = self->arena_size;
+  GST_OBJECT_UNLOCK (self);
+
+  h = rk_handler_find (kernel);
+  if (!h) {
+    gchar *names = gst_rk_kernel_names ();
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Unknown kernel '%s'. Known kernels: %s.", kernel ? kernel : "(null)", names), (NULL));
+    g_free (names);
+    goto fail;
+  }
+  if (!gst_rk_parse_params (h, params, values, &err)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Invalid params: %s.", err), (NULL));
+    g_free (err);
+    goto fail;
+  }
+  if (ring_size < 2 || (ring_size & (ring_size - 1))) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("ring-size %u is not a power of two (2, 4, 8, ... %u).", ring_size, MAX_RING_SIZE), (NULL));
+    goto fail;
+  }
+  if (arena_size % RK_ARENA_ALIGN) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("arena-size %" G_GUINT64_FORMAT " is not a multiple of %u.", arena_size, RK_ARENA_ALIGN),
+        (NULL));
+    goto fail;
+  }
+
+  if (backend == GST_RK_BACKEND_AUTO) {
+    ops = rk_backend_pick (device_id, why, sizeof why);
+    if (!ops) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No backend works on device %d.", device_id),
+          ("%s", why));
+      goto fail;
+    }
+    GST_INFO_OBJECT (self, "backend=auto chose %s (%s)", ops->name, why[0] ? why : "best present");
+    GST_ELEMENT_INFO (self, RESOURCE, SETTINGS, ("Using the %s backend.", ops->name),
+        ("backend=auto chose %s; passed over: %s", ops->name, why[0] ? why : "nothing"));
+  } else {
+    ops = rk_backend_get ((rk_backend_kind) backend, why, sizeof why);
+    if (ops)
+      r = ops->probe (device_id, why, sizeof why);
+    if (!ops || r < 0) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+          ("backend=%s is not available: %s.", rk_backend_kind_name ((rk_backend_kind) backend), why),
+          (NULL));
+      goto fail;
+    }
+  }
+
+  node = gst_rk_new_node_pair ();
+  cfg.backend = ops;
+  cfg.device_id = device_id;
+  cfg.handler = h;
+  cfg.ring_entries = ring_size;
+  cfg.in_arena_size = arena_size;
+  cfg.out_arena_size = arena_size;
+  cfg.node = node | 1;
+  rk_actor *actor = NULL;
+  r = rk_actor_new (&cfg, &actor, why, sizeof why);
+  if (r < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Could not start the %s actor: %s.", ops->name, why),
+        ("error %d", r));
+    goto fail;
+  }
+
+  rk_hlc_init (&self->clock, node);
+  g_mutex_lock (&self->submit_lock);
+  g_mutex_lock (&self->lock);
+  self->handler = h;
+  self->actor = actor;
+  g_mutex_unlock (&self->lock);
+  g_mutex_unlock (&self->submit_lock);
+  gst_clear_caps (&self->handler_caps);
+  self->handler_caps = gst_caps_from_string (h->caps);
+  g_mutex_lock (&self->lock);
+  memcpy (self->values, values, sizeof values);
+  /* the actor starts with the defaults: tell it every parameter that differs */
+  self->dirty_params = 0;
+  for (guint i = 0; i < h->n_params; i++)
+    if (values[i] != h->params[i].def)
+      self->dirty_params |= 1u << i;
+  self->wanted_run = RK_CMD_PAUSE;
+  g_mutex_unlock (&self->lock);
+  self->buffers_in = self->buffers_out = self->flushed = 0;
+  self->commands = self->command_errors = 0;
+  self->rtt_count = 0;
+  self->eos = FALSE;
+  self->max_duration = GST_CLOCK_TIME_NONE;
+  GST_INFO_OBJECT (self, "actor started: kernel %s on %s, ring %u, arena %" G_GUINT64_FORMAT
+      " bytes, node %u", h->name, ops->name, ring_size, arena_size, node | 1);
+
+  g_free (kernel);
+  if (params)
+    gst_structure_free (params);
+  return TRUE;
+
+fail:
+  g_free (kernel);
+  if (params)
+    gst_structure_free (params);
+  return FALSE;
+}
+
+static void
+gst_rk_actor_stop (GstRkActor *self)
+{
+  rk_actor *actor;
+  int r;
+
+  if (!self->actor)
+    return;
+  /* the pads are inactive: no streaming thread uses the actor any more */
+  r = rk_actor_stop (self->actor, STOP_TIMEOUT_NS);
+  if (r < 0)
+    GST_ELEMENT_WARNING (self, RESOURCE, CLOSE, ("The actor did not terminate cleanly."),
+        ("rk_actor_stop: %s", g_strerror (-r)));
+  g_mutex_lock (&self->submit_lock);
+  g_mutex_lock (&self->lock);
+  g_queue_clear_full (&self->items, (GDestroyNotify) item_free);
+  actor = self->actor;
+  self->actor = NULL;
+  self->handler = NULL;
+  g_mutex_unlock (&self->lock);
+  g_mutex_unlock (&self->submit_lock);
+  /* buffers still downstream keep the actor's output memory alive until they are freed */
+  rk_actor_unref (actor);
+}
+
+static GstStateChangeReturn
+gst_rk_actor_change_state (GstElement *element, GstStateChange transition)
+{
+  GstRkActor *self = GST_RK_ACTOR (element);
+  GstStateChangeReturn ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      if (!gst_rk_actor_start (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_PLAYING:
+      request_run_state (self, RK_CMD_RESUME);
+      break;
+    default:
+      break;
+  }
+
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE) {
+    if (transition == GST_STATE_CHANGE_READY_TO_PAUSED)
+      gst_rk_actor_stop (self);
+    return ret;
+  }
+
+  switch (transition) {
+    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
+      request_run_state (self, RK_CMD_PAUSE);
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      gst_rk_actor_stop (self);
+      break;
+    default:
+      break;
+  }
+  return ret;
+}
+
+/* ---- streaming: sink side ---- */
+
+static GstFlowReturn
+gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
+{
+  GstRkActor *self = GST_RK_ACTOR (parent);
+  GstRkHlcMeta *meta;
+  GstMapInfo map;
+  GstFlowReturn ret;
+  rk_record rec = { 0 };
+  Item *item;
+  int r;
+
+  g_mutex_lock (&self->lock);
+  ret = self->flushing ? GST_FLOW_FLUSHING : self->eos ? GST_FLOW_EOS : self->srcresult;
+  g_mutex_unlock (&self->lock);
+  if (ret != GST_FLOW_OK) {
+    gst_buffer_unref (buf);
+    return ret;
+  }
+
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map an input buffer."), (NULL));
+    gst_buffer_unref (buf);
+    return GST_FLOW_ERROR;
+  }
+  if (map.size % self->handler->unit || map.size > G_MAXUINT32) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Kernel '%s' takes whole %u-byte samples; got a buffer of %" G_GSIZE_FORMAT " bytes.",
+            self->handler->name, self->handler->unit, map.size), (NULL));
+    gst_buffer_unmap (buf, &map);
+    gst_buffer_unref (buf);
+    return GST_FLOW_ERROR;
+  }
+
+  item = g_new0 (Item, 1);
+  item->kind = ITEM_BUFFER;
+  item->pts = GST_BUFFER_PTS (buf);
+  item->dts = GST_BUFFER_DTS (buf);
+  item->duration = GST_BUFFER_DURATION (buf);
+  item->offset = GST_BUFFER_OFFSET (buf);
+  item->offset_end = GST_BUFFER_OFFSET_END (buf);
+  item->flags = GST_BUFFER_FLAGS (buf);
+
+  meta = gst_buffer_get_rk_hlc_meta (buf);
+  if (meta)
+    rk_hlc_recv (&self->clock, meta->hlc);
+  rec.type = RK_CMD_PROCESS;
+  rec.node = self->clock.node;
+
+  g_mutex_lock (&self->submit_lock);
+  r = send_pending_control (self, TRUE);
+  if (r == 0) {
+    rec.hlc = rk_hlc_tick (&self->clock);
+    item->submit_ns = rk_now_ns ();
+    r = rk_actor_submit (self->actor, &rec, map.data, (uint32_t) map.size, (uint32_t) map.size, -1);
+  }
+  if (r == 0) {
+    item->seq = rec.seq;
+    g_mutex_lock (&self->lock);
+    enqueue_locked (self, item);
+    self->buffers_in++;
+    g_mutex_unlock (&self->lock);
+    item = NULL;
+  }
+  g_mutex_unlock (&self->submit_lock);
+  gst_buffer_unmap (buf, &map);
+
+  if (GST_BUFFER_DURATION_IS_VALID (buf) && (!GST_CLOCK_TIME_IS_VALID (self->max_duration)
+          || GST_BUFFER_DURATION (buf) > self->max_duration + self->max_duration / 100)) {
+    /* what the ring can hold, in time, grew: so did the latency we report (durations that differ
+     * by rounding alone do not count) */
+    GST_OBJECT_LOCK (self);
+    self->max_duration = GST_BUFFER_DURATION (buf);
+    GST_OBJECT_UNLOCK (self);
+    gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
+  }
+  gst_buffer_unref (buf);
+
+  if (item) {
+    g_free (item);
+    if (r == -EMSGSIZE) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED,
+          ("A buffer of %" G_GSIZE_FORMAT " bytes is larger than the actor's arena.", map.size),
+          ("raise arena-size (now %" G_GUINT64_FORMAT ")", self->arena_size));
+      return GST_FLOW_ERROR;
+    }
+    return flow_from_errno (self, r, "accepting a buffer");
+  }
+  return GST_FLOW_OK;
+}
+
+/* Keep the sticky events of a flushed queue on the source pad, so that data after the flush still
+ * finds its caps (as queue does); drop the rest. Called with `lock`. */
+static void
+discard_items_locked (GstRkActor *self)
+{
+  GList *l = self->items.head;
+  while (l) {
+    GList *next = l->next;
+    Item *item = l->data;
+    if (item->kind == ITEM_EVENT || item->kind == ITEM_EOS) {
+      if (item->event && GST_EVENT_IS_STICKY (item->event)
+          && GST_EVENT_TYPE (item->event) != GST_EVENT_SEGMENT
+          && GST_EVENT_TYPE (item->event) != GST_EVENT_EOS)
+        gst_pad_store_sticky_event (self->srcpad, item->event);
+      gst_clear_event (&item->event);
+    }
+    if (item->kind == ITEM_EVENT) {
+      g_queue_delete_link (&self->items, l);
+      item_free (item);
+    } else {
+      item->discard = TRUE; /* its answer is still to come: consume it, push nothing */
+    }
+    l = next;
+  }
+}
+
+static gboolean
+accept_caps (GstRkActor *self, GstCaps *caps)
+{
+  GstCaps *hcaps;
+  gboolean ok;
+
+  GST_OBJECT_LOCK (self);
+  const rk_handler *h = self->handler ? self->handler : rk_handler_find (self->kernel);
+  GST_OBJECT_UNLOCK (self);
+  if (!h)
+    return FALSE;
+  hcaps = gst_caps_from_string (h->caps);
+  ok = gst_caps_is_subset (caps, hcaps);
+  if (!ok)
+    GST_WARNING_OBJECT (self, "refusing caps %" GST_PTR_FORMAT ": kernel '%s' takes %s", caps,
+        h->name, h->caps);
+  gst_caps_unref (hcaps);
+  return ok;
+}
+
+static gboolean
+gst_rk_actor_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstRkActor *self = GST_RK_ACTOR (parent);
+  Item *item;
+  int r;
+
+  GST_LOG_OBJECT (self, "event %" GST_PTR_FORMAT, event);
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_START:
+      gst_pad_push_event (self->srcpad, event);
+      g_mutex_lock (&self->lock);
+      self->flushing = TRUE;
+      if (self->actor)
+        rk_actor_interrupt (self->actor, TRUE); /* ends every wait: chain, task */
+      g_cond_broadcast (&self->cond);
+      g_mutex_unlock (&self->lock);
+      gst_pad_pause_task (self->srcpad);
+      return TRUE;
+
+    case GST_EVENT_FLUSH_STOP:
+      g_mutex_lock (&self->lock);
+      discard_items_locked (self);
+      self->flushing = FALSE;
+      self->eos = FALSE;
+      self->srcresult = GST_FLOW_OK;
+      if (self->actor)
+        rk_actor_interrupt (self->actor, FALSE);
+      g_mutex_unlock (&self->lock);
+      gst_pad_push_event (self->srcpad, event);
+      if (self->actor)
+        gst_pad_start_task (self->srcpad, (GstTaskFunction) gst_rk_actor_loop, self->srcpad, NULL);
+      return TRUE;
+
+    case GST_EVENT_CAPS: {
+      GstCaps *caps;
+      gst_event_parse_caps (event, &caps);
+      if (!accept_caps (self, caps)) {
+        gst_event_unref (event);
+        return FALSE;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+
+  if (!GST_EVENT_IS_SERIALIZED (event))
+    return gst_pad_push_event (self->srcpad, event);
+
+  g_mutex_lock (&self->lock);
+  if (self->flushing || !self->actor) {
+    g_mutex_unlock (&self->lock);
+    gst_event_unref (event);
+    return FALSE;
+  }
+  g_mutex_unlock (&self->lock);
+
+  item = g_new0 (Item, 1);
+  item->event = event;
+  if (GST_EVENT_TYPE (event) != GST_EVENT_EOS) {
+    /* ordered with the data: pushed when the answers before it have been */
+    item->kind = ITEM_EVENT;
+    g_mutex_lock (&self->lock);
+    enqueue_locked (self, item);
+    g_mutex_unlock (&self->lock);
+    return TRUE;
+  }
+
+  /* EOS: a drain fence, answered once every record before it is answered */
+  rk_record rec = { 0 };
+  rec.type = RK_CMD_DRAIN;
+  item->kind = ITEM_EOS;
+  item->cmd = RK_CMD_DRAIN;
+  g_mutex_lock (&self->submit_lock);
+  rec.hlc = rk_hlc_tick (&self->clock);
+  rec.node = self->clock.node;
+  r = rk_actor_submit (self->actor, &rec, NULL, 0, 0, -1);
+  if (r == 0) {
+    item->seq = rec.seq;
+    item->submit_ns = rk_now_ns ();
+    g_mutex_lock (&self->lock);
+    enqueue_locked (self, item);
+    self->eos = TRUE;
+    g_mutex_unlock (&self->lock);
+  }
+  g_mutex_unlock (&self->submit_lock);
+  if (r < 0) {
+    item_free (item);
+    if (r != -EINTR)
+      flow_from_errno (self, r, "draining for EOS");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static GstCaps *
+query_caps (GstRkActor *self, GstPad *pad, GstCaps *filter)
+{
+  GstPad *other = pad == self->srcpad ? self->sinkpad : self->srcpad;
+  GstCaps *peer, *hcaps, *result;
+
+  GST_OBJECT_LOCK (self);
+  const rk_handler *h = self->handler ? self->handler : rk_handler_find (self->kernel);
+  GST_OBJECT_UNLOCK (self);
+  hcaps = gst_caps_from_string (h ? h->caps : "ANY");
+  if (filter) {
+    GstCaps *tmp = gst_caps_intersect_full (filter, hcaps, GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (hcaps);
+    hcaps = tmp;
+  }
+  peer = gst_pad_peer_query_caps (other, hcaps);
+  result = gst_caps_intersect_full (peer, hcaps, GST_CAPS_INTERSECT_FIRST);
+  gst_caps_unref (peer);
+  gst_caps_unref (hcaps);
+  return result;
+}
+
+static gboolean
+gst_rk_actor_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  GstRkActor *self = GST_RK_ACTOR (parent);
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS: {
+      GstCaps *filter, *caps;
+      gst_query_parse_caps (query, &filter);
+      caps = query_caps (self, pad, filter);
+      gst_query_set_caps_result (query, caps);
+      gst_caps_unref (caps);
+      return TRUE;
+    }
+    case GST_QUERY_ACCEPT_CAPS: {
+      GstCaps *caps;
+      gst_query_parse_accept_caps (query, &caps);
+      gst_query_set_accept_caps_result (query,
+          accept_caps (self, caps) && gst_pad_peer_query_accept_caps (self->srcpad, caps));
+      return TRUE;
+    }
+    case GST_QUERY_ALLOCATION:
+      /* payloads are copied into the actor's arena: upstream allocates as it likes */
+      return TRUE;
+    default:
+      return gst_pad_query_default (pad, parent, query);
+  }
+}
+
+static gboolean
+gst_rk_actor_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  GstRkActor *self = GST_RK_ACTOR (parent);
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS: {
+      GstCaps *filter, *caps;
+      gst_query_parse_caps (query, &filter);
+      caps = query_caps (self, pad, filter);
+      gst_query_set_caps_result (query, caps);
+      gst_caps_unref (caps);
+      return TRUE;
+    }
+    case GST_QUERY_LATENCY: {
+      gboolean live;
+      GstClockTime min, max, dur;
+      guint ring;
+      if (!gst_pad_peer_query (self->sinkpad, query))
+        return FALSE;
+      gst_query_parse_latency (query, &live, &min, &max);
+      GST_OBJECT_LOCK (self);
+      ring = self->ring_size;
+      dur = self->max_duration;
+      GST_OBJECT_UNLOCK (self);
+      /* The actor answers each buffer as soon as it has it: it waits for no later data, so the
+       * minimum is unchanged. The ring can hold ring-size buffers, which is what it may add. */
+      if (GST_CLOCK_TIME_IS_VALID (max)) {
+        if (GST_CLOCK_TIME_IS_VALID (dur))
+          max += ring * dur;
+        else
+          max = GST_CLOCK_TIME_NONE;
+      }
+      GST_DEBUG_OBJECT (self, "latency: live %d min %" GST_TIME_FORMAT " max %" GST_TIME_FORMAT,
+          live, GST_TIME_ARGS (min), GST_TIME_ARGS (max));
+      gst_query_set_latency (query, live, min, max);
+      return TRUE;
+    }
+    default:
+      return gst_pad_query_default (pad, parent, query);
+  }
+}
+
+/* ---- streaming: source side ---- */
+
+static gboolean
+src_activate_locked_start (GstRkActor *self)
+{
+  self->flushing = FALSE;
+  self->eos = FALSE;
+  self->srcresult = GST_FLOW_OK;
+  if (self->actor)
+    rk_actor_interrupt (self->actor, FALSE);
+  return self->actor != NULL;
+}
+
+static gboolean
+gst_rk_actor_src_activate_mode (GstPad *pad, GstObject *parent, GstPadMode mode, gboolean active)
+{
+  GstRkActor *self = GST_RK_ACTOR (parent);
+  gboolean ok;
+
+  if (mode != GST_PAD_MODE_PUSH)
+    return FALSE;
+  if (active) {
+    g_mutex_lock (&self->lock);
+    ok = src_activate_locked_start (self);
+    g_mutex_unlock (&self->lock);
+    if (!ok)
+      return FALSE;
+    return gst_pad_start_task (pad, (GstTaskFunction) gst_rk_actor_loop, pad, NULL);
+  }
+  g_mutex_lock (&self->lock);
+  self->flushing = TRUE;
+  self->srcresult = GST_FLOW_FLUSHING;
+  if (self->actor)
+    rk_actor_interrupt (self->actor, TRUE);
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  return gst_pad_stop_task (pad);
+}
+
+typedef struct {
+  rk_actor *actor;
+  uint64_t token;
+} OutputRegion;
+
+static void
+output_region_free (gpointer data)
+{
+  OutputRegion *o = data;
+  rk_actor_release_output (o->actor, o->token);
+  rk_actor_unref (o->actor);
+  g_free (o);
+}
+
+static void
+record_rtt_locked (GstRkActor *self, guint64 ns)
+{
+  self->rtt[self->rtt_count % RTT_SAMPLES] = ns;
+  self->rtt_count++;
+}
+
+/* Turn a PROCESS answer into an output buffer. */
+static GstBuffer *
+make_output (GstRkActor *self, const Item *item, const rk_answer *ans)
+{
+  GstBuffer *out;
+  guint32 len = ans->rec.len;
+
+  if (ans->out) {
+    OutputRegion *o = g_new (OutputRegion, 1);
+    o->actor = rk_actor_ref (self->actor);
+    o->token = ans->out_token;
+    /* zero copy: the buffer wraps the actor's output arena and gives the region back when freed */
+    out = gst_buffer_new ();
+    gst_buffer_append_memory (out, gst_memory_new_wrapped (GST_MEMORY_FLAG_READONLY,
+            (gpointer) ans->out, len, 0, len, o, output_region_free));
+  } else {
+    out = gst_buffer_new_memdup (ans->rec.u.bytes, len);
+    rk_actor_release_output (self->actor, ans->out_token);
+  }
+  GST_BUFFER_PTS (out) = item->pts;
+  GST_BUFFER_DTS (out) = item->dts;
+  GST_BUFFER_DURATION (out) = item->duration;
+  GST_BUFFER_OFFSET (out) = item->offset;
+  GST_BUFFER_OFFSET_END (out) = item->offset_end;
+  GST_BUFFER_FLAGS (out) = item->flags & ~(GST_BUFFER_FLAG_TAG_MEMORY);
+  gst_buffer_add_rk_hlc_meta (out, ans->rec.hlc, ans->rec.node);
+  return out;
+}
+
+static void
+gst_rk_actor_loop (GstPad *pad)
+{
+  GstRkActor *self = GST_RK_ACTOR (GST_PAD_PARENT (pad));
+  GstFlowReturn ret = GST_FLOW_OK;
+  rk_answer ans;
+  Item *item;
+  int r;
+
+  g_mutex_lock (&self->lock);
+  while (!self->flushing && g_queue_is_empty (&self->items))
+    g_cond_wait (&self->cond, &self->lock);
+  if (self->flushing) {
+    ret = GST_FLOW_FLUSHING;
+    g_mutex_unlock (&self->lock);
+    goto pause;
+  }
+  item = g_queue_peek_head (&self->items);
+  if (item->kind == ITEM_EVENT) {
+    g_queue_pop_head (&self->items);
+    g_mutex_unlock (&self->lock);
+    gst_pad_push_event (self->srcpad, g_steal_pointer (&item->event));
+    item_free (item);
+    return;
+  }
+  g_mutex_unlock (&self->lock);
+
+  /* the front item's record was submitted before the item was queued: its answer is the next one */
+  r = rk_actor_receive (self->actor, &ans, -1);
+  if (r < 0) {
+    ret = flow_from_errno (self, r, "answering");
+    goto pause;
+  }
+
+  g_mutex_lock (&self->lock);
+  item = g_queue_pop_head (&self->items);
+  record_rtt_locked (self, rk_now_ns () - item->submit_ns);
+  if (item->discard && item->kind == ITEM_BUFFER)
+    self->flushed++;
+  g_mutex_unlock (&self->lock);
+  g_assert (item->seq == ans.rec.seq);
+
+  if (item->discard) {
+    rk_actor_release_output (self->actor, ans.out_token);
+    item_free (item);
+    return;
+  }
+
+  rk_hlc_recv (&self->clock, ans.rec.hlc);
+
+  if (ans.rec.flags & RK_REC_F_ERROR) {
+    rk_actor_release_output (self->actor, ans.out_token);
+    if (item->kind == ITEM_BUFFER) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED,
+          ("Kernel '%s' could not process a buffer: %s.", self->handler->name,
+              rk_status_name (ans.rec.status)), ("record %" G_GUINT64_FORMAT, ans.rec.seq));
+      item_free (item);
+      ret = GST_FLOW_ERROR;
+      goto pause;
+    }
+    g_mutex_lock (&self->lock);
+    self->command_errors++;
+    g_mutex_unlock (&self->lock);
+    GST_ELEMENT_WARNING (self, STREAM, FAILED,
+        ("The actor refused a %s command: %s.", rk_cmd_name (item->cmd),
+            rk_status_name (ans.rec.status)), ("record %" G_GUINT64_FORMAT, ans.rec.seq));
+    item_free (item);
+    return;
+  }
+
+  switch (item->kind) {
+    case ITEM_BUFFER: {
+      GstBuffer *out = make_output (self, item, &ans);
+      item_free (item);
+      ret = gst_pad_push (self->srcpad, out);
+      g_mutex_lock (&self->lock);
+      self->buffers_out++;
+      if (!self->flushing)
+        self->srcresult = ret;
+      g_mutex_unlock (&self->lock);
+      if (ret != GST_FLOW_OK)
+        goto pause;
+      return;
+    }
+    case ITEM_EOS:
+      GST_DEBUG_OBJECT (self, "every record answered: forwarding EOS");
+      gst_pad_push_event (self->srcpad, g_steal_pointer (&item->event));
+      item_free (item);
+      ret = GST_FLOW_EOS;
+      g_mutex_lock (&self->lock);
+      self->srcresult = GST_FLOW_EOS;
+      g_mutex_unlock (&self->lock);
+      goto pause;
+    case ITEM_COMMAND:
+      GST_DEBUG_OBJECT (self, "%s answered", rk_cmd_name (item->cmd));
+      item_free (item);
+      return;
+    case ITEM_EVENT:
+      g_assert_not_reached ();
+  }
+  return;
+
+pause:
+  GST_DEBUG_OBJECT (self, "pausing task: %s", gst_flow_get_name (ret));
+  gst_pad_pause_task (pad);
+  if (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS) {
+    GST_ELEMENT_FLOW_ERROR (self, ret);
+    gst_pad_push_event (self->srcpad, gst_event_new_eos ());
+  }
+}
+
+/* ---- properties ---- */
+
+static int
+compare_u64 (const void *a, const void *b)
+{
+  guint64 x = *(const guint64 *) a, y = *(const guint64 *) b;
+  return x < y ? -1 : x > y;
+}
+
+static GstStructure *
+make_stats (GstRkActor *self)
+{
+  GstStructure *s = gst_structure_new_empty ("rkactor-stats");
+  guint64 *rtt = NULL;
+  guint n;
+
+  g_mutex_lock (&self->lock);
+  n = MIN (self->rtt_count, RTT_SAMPLES);
+  if (n)
+    rtt = g_memdup2 (self->rtt, n * sizeof (guint64));
+  gst_structure_set (s, "buffers-in", G_TYPE_UINT64, self->buffers_in, "buffers-out", G_TYPE_UINT64,
+      self->buffers_out, "flushed", G_TYPE_UINT64, self->flushed, "commands", G_TYPE_UINT64,
+      self->commands, "command-errors", G_TYPE_UINT64, self->command_errors, NULL);
+  g_mutex_unlock (&self->lock);
+
+  GST_OBJECT_LOCK (self);
+  gst_structure_set (s, "kernel", G_TYPE_STRING, self->kernel, "ring-size", G_TYPE_UINT,
+      self->ring_size, NULL);
+  GST_OBJECT_UNLOCK (self);
+
+  g_mutex_lock (&self->lock);
+  rk_actor *actor = self->actor ? rk_actor_ref (self->actor) : NULL;
+  g_mutex_unlock (&self->lock);
+  if (actor) {
+    const rk_control *ctl = rk_actor_control (actor);
+    gst_structure_set (s, "backend", G_TYPE_STRING, rk_actor_backend (actor)->name,
+        "actor-state", G_TYPE_STRING, rk_state_name (__atomic_load_n (&ctl->state, __ATOMIC_ACQUIRE)),
+        "in-flight", G_TYPE_UINT64, rk_actor_in_flight (actor),
+        "ring-high-water", G_TYPE_UINT, rk_actor_ring_high_water (actor),
+        "heartbeat", G_TYPE_UINT64, __atomic_load_n (&ctl->heartbeat, __ATOMIC_RELAXED),
+        "hlc", G_TYPE_UINT64, __atomic_load_n (&ctl->hlc, __ATOMIC_RELAXED), NULL);
+    rk_actor_unref (actor);
+  } else {
+    gst_structure_set (s, "backend", G_TYPE_STRING, "none", "actor-state", G_TYPE_STRING, "none",
+        NULL);
+  }
+
+  gst_structure_set (s, "rtt-samples", G_TYPE_UINT, n, NULL);
+  if (n) {
+    qsort (rtt, n, sizeof (guint64), compare_u64);
+    gst_structure_set (s, "rtt-min-us", G_TYPE_DOUBLE, rtt[0] / 1e3, "rtt-p50-us", G_TYPE_DOUBLE,
+        rtt[n / 2] / 1e3, "rtt-p99-us", G_TYPE_DOUBLE, rtt[MIN (n - 1, (guint) (n * 0.99))] / 1e3,
+        "rtt-max-us", G_TYPE_DOUBLE, rtt[n - 1] / 1e3, NULL);
+    g_free (rtt);
+  }
+  return s;
+}
+
+/* A params change while the actor runs: validate, then send what changed (now if the ring has room,
+ * else ahead of the next buffer). */
+static void
+apply_params (GstRkActor *self, const GstStructure *params)
+{
+  double values[RK_MAX_PARAMS];
+  const rk_handler *h;
+  gchar *err = NULL;
+
+  g_mutex_lock (&self->lock);
+  h = self->actor ? self->handler : NULL;
+  g_mutex_unlock (&self->lock);
+  if (!h)
+    return; /* read at start */
+  if (!gst_rk_parse_params (h, params, values, &err)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Invalid params: %s.", err), (NULL));
+    g_free (err);
+    return;
+  }
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < h->n_params; i++) {
+    if (values[i] != self->values[i]) {
+      self->values[i] = values[i];
+      self->dirty_params |= 1u << i;
+    }
+  }
+  g_mutex_unlock (&self->lock);
+  try_send_pending_control (self);
+}
+
+static void
+gst_rk_actor_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  GstRkActor *self = GST_RK_ACTOR (object);
+
+  switch (prop_id) {
+    case PROP_BACKEND:
+      GST_OBJECT_LOCK (self);
+      self->backend = g_value_get_enum (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_KERNEL:
+      GST_OBJECT_LOCK (self);
+      g_free (self->kernel);
+      self->kernel = g_value_dup_string (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_PARAMS: {
+      const GstStructure *s = gst_value_get_structure (value);
+      GST_OBJECT_LOCK (self);
+      if (self->params)
+        gst_structure_free (self->params);
+      self->params = s ? gst_structure_copy (s) : NULL;
+      GST_OBJECT_UNLOCK (self);
+      apply_params (self, s);
+      break;
+    }
+    case PROP_RING_SIZE: {
+      guint v = g_value_get_uint (value);
+      if (v & (v - 1))
+        GST_WARNING_OBJECT (self, "ring-size %u is not a power of two: starting will fail", v);
+      GST_OBJECT_LOCK (self);
+      self->ring_size = v;
+      GST_OBJECT_UNLOCK (self);
+      break;
+    }
+    case PROP_DEVICE_ID:
+      GST_OBJECT_LOCK (self);
+      self->device_id = g_value_get_int (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_ARENA_SIZE:
+      GST_OBJECT_LOCK (self);
+      self->arena_size = g_value_get_uint64 (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+gst_rk_actor_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstRkActor *self = GST_RK_ACTOR (object);
+
+  switch (prop_id) {
+    case PROP_BACKEND:
+      GST_OBJECT_LOCK (self);
+      g_value_set_enum (value, self->backend);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_KERNEL:
+      GST_OBJECT_LOCK (self);
+      g_value_set_string (value, self->kernel);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_PARAMS:
+      GST_OBJECT_LOCK (self);
+      gst_value_set_structure (value, self->params);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_RING_SIZE:
+      GST_OBJECT_LOCK (self);
+      g_value_set_uint (value, self->ring_size);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_DEVICE_ID:
+      GST_OBJECT_LOCK (self);
+      g_value_set_int (value, self->device_id);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_ARENA_SIZE:
+      GST_OBJECT_LOCK (self);
+      g_value_set_uint64 (value, self->arena_size);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_STATS:
+      g_value_take_boxed (value, make_stats (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}

@@ -1,0 +1,567 @@
+/* gst-ringkernel: the host's handle on one running actor (see rk_actor.h). */
+#include "rk_actor.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rk_arena.h"
+#include "rk_barrier.h"
+#include "rk_hlc.h"
+#include "rk_ring.h"
+#include "rk_wait.h"
+
+#define SPIN_ITERATIONS 2000
+#define FAULT_CHECK_NS (100 * 1000 * 1000) /* a sleeping host looks for actor faults this often */
+#define POLL_NS (20 * 1000)                /* sleep slice when the actor cannot wake the host */
+
+typedef struct rk_inflight {
+  uint64_t seq;
+  uint64_t in_token, out_token, out_off;
+} rk_inflight;
+
+struct rk_actor {
+  int refcount;
+  const rk_backend_ops *ops;
+  rk_device *dev;
+  const rk_handler *handler;
+  rk_mem ctl_mem, h2k_mem, k2h_mem, in_mem, out_mem;
+  rk_control *ctl;
+  rk_ring *h2k, *k2h;
+  rk_actor_impl *impl;
+  uint32_t entries;
+
+  pthread_mutex_t lock; /* arenas and inflight[] */
+  rk_arena in_arena, out_arena;
+  rk_inflight *inflight; /* indexed by seq & (entries - 1): at most `entries` in flight */
+
+  uint64_t submitted; /* producer side */
+  uint64_t received;  /* consumer side */
+  uint32_t host_wake; /* futex word: bumped when something a host thread may wait on changed */
+  uint32_t interrupted;
+  uint32_t high_water;
+
+  int stopped, stop_result;
+};
+
+/* ---- memory ---- */
+
+static void
+free_mem (rk_actor *a)
+{
+  rk_mem *mems[] = { &a->ctl_mem, &a->h2k_mem, &a->k2h_mem, &a->in_mem, &a->out_mem };
+  for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
+    if (mems[i]->size)
+      a->ops->free (a->dev, mems[i]);
+}
+
+static void
+destroy (rk_actor *a)
+{
+  if (!a->stopped)
+    rk_actor_stop (a, 2000000000);
+  if (a->stop_result == 0)
+    free_mem (a); /* an actor that never ended may still touch its memory: leak it instead */
+  if (a->dev)
+    a->ops->close (a->dev);
+  rk_arena_clear (&a->in_arena);
+  rk_arena_clear (&a->out_arena);
+  free (a->inflight);
+  pthread_mutex_destroy (&a->lock);
+  free (a);
+}
+
+rk_actor *
+rk_actor_ref (rk_actor *a)
+{
+  atomic_fetch_add_explicit ((_Atomic int *) &a->refcount, 1, memory_order_relaxed);
+  return a;
+}
+
+void
+rk_actor_unref (rk_actor *a)
+{
+  if (a && atomic_fetch_sub_explicit ((_Atomic int *) &a->refcount, 1, memory_order_acq_rel) == 1)
+    destroy (a);
+}
+
+int
+rk_actor_new (const rk_actor_config *cfg, rk_actor **out, char *why, size_t why_len)
+{
+  rk_actor *a;
+  int r;
+
+  *out = NULL;
+  if (!cfg->backend || !cfg->handler) {
+    snprintf (why, why_len, "no backend or handler");
+    return -EINVAL;
+  }
+  if (!rk_is_pow2 (cfg->ring_entries) || cfg->ring_entries < 2) {
+    snprintf (why, why_len, "ring size %u is not a power of two of at least 2", cfg->ring_entries);
+    return -EINVAL;
+  }
+  if (cfg->in_arena_size % RK_ARENA_ALIGN || cfg->out_arena_size % RK_ARENA_ALIGN
+      || !cfg->in_arena_size || !cfg->out_arena_size) {
+    snprintf (why, why_len, "arena sizes must be non-zero multiples of %u", RK_ARENA_ALIGN);
+    return -EINVAL;
+  }
+
+  a = calloc (1, sizeof *a);
+  if (!a) {
+    snprintf (why, why_len, "out of memory");
+    return -ENOMEM;
+  }
+  a->refcount = 1;
+  a->ops = cfg->backend;
+  a->handler = cfg->handler;
+  a->entries = cfg->ring_entries;
+  a->stop_result = 0;
+  pthread_mutex_init (&a->lock, NULL);
+  a->inflight = calloc (a->entries, sizeof *a->inflight);
+  if (!a->inflight || rk_arena_init (&a->in_arena, cfg->in_arena_size) < 0
+      || rk_arena_init (&a->out_arena, cfg->out_arena_size) < 0) {
+    snprintf (why, why_len, "out of memory");
+    a->stopped = 1;
+    destroy (a);
+    return -ENOMEM;
+  }
+
+  r = a->ops->open (cfg->device_id, &a->dev, why, why_len);
+  if (r < 0) {
+    a->stopped = 1;
+    destroy (a);
+    return r;
+  }
+
+  struct {
+    rk_mem *mem;
+    size_t size;
+  } allocs[] = {
+    { &a->ctl_mem, sizeof (rk_control) },
+    { &a->h2k_mem, RK_RING_BYTES (a->entries) },
+    { &a->k2h_mem, RK_RING_BYTES (a->entries) },
+    { &a->in_mem, cfg->in_arena_size },
+    { &a->out_mem, cfg->out_arena_size },
+  };
+  for (size_t i = 0; i < sizeof allocs / sizeof allocs[0]; i++) {
+    r = a->ops->alloc_mapped (a->dev, allocs[i].size, allocs[i].mem);
+    if (r < 0) {
+      snprintf (why, why_len, "%s backend: cannot allocate %zu bytes of shared memory: %s",
+          a->ops->name, allocs[i].size, strerror (-r));
+      a->stopped = 1;
+      destroy (a);
+      return r;
+    }
+  }
+
+  a->ctl = a->ctl_mem.host;
+  a->h2k = a->h2k_mem.host;
+  a->k2h = a->k2h_mem.host;
+  memset (a->ctl, 0, sizeof *a->ctl);
+  a->ctl->magic = RK_CONTROL_MAGIC;
+  a->ctl->version = RK_ABI_VERSION;
+  a->ctl->node = cfg->node;
+  a->ctl->kernel_id = cfg->handler->id;
+  a->ctl->created_ns = rk_hlc_wall_ms () * 1000000u;
+  rk_ring_init (a->h2k, a->entries, 0);
+  rk_ring_init (a->k2h, a->entries, 0);
+
+  rk_launch l = {
+    .handler = cfg->handler,
+    .ctl = a->ctl_mem,
+    .h2k = a->h2k_mem,
+    .k2h = a->k2h_mem,
+    .in_arena = a->in_mem,
+    .out_arena = a->out_mem,
+    .host_wake = &a->host_wake,
+  };
+  /* release: the initialised control block and rings are visible to the actor (the launch itself is
+   * also a synchronising operation on every backend) */
+  rk_fence_full ();
+  r = a->ops->launch (a->dev, &l, &a->impl, why, why_len);
+  if (r < 0) {
+    a->stopped = 1;
+    destroy (a);
+    return r;
+  }
+  *out = a;
+  return 0;
+}
+
+/* ---- waiting ---- */
+
+typedef bool (*ready_fn) (rk_actor *a, void *arg);
+
+/* Sleep until ready () holds. `flag` is this side's "waiting" word, which whoever makes us ready reads
+ * after a full fence: either it sees the flag and wakes us, or we see its update in the re-check. */
+static int
+host_wait (rk_actor *a, ready_fn ready, void *arg, uint32_t *flag, bool interruptible,
+    int64_t timeout_ns)
+{
+  uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : rk_now_ns () + (uint64_t) timeout_ns;
+
+  for (int i = 0; i < SPIN_ITERATIONS; i++) {
+    if (ready (a, arg))
+      return 0;
+    rk_cpu_relax ();
+  }
+  for (;;) {
+    uint32_t seq = rk_load_acquire32 (&a->host_wake);
+    if (interruptible && rk_load_acquire32 (&a->interrupted))
+      return -EINTR;
+    rk_store_relaxed32 (flag, 1);
+    /* full fence: our flag store is ordered before the re-check below; pairs with the fence between
+     * the waker's update and its read of the flag */
+    rk_fence_full ();
+    if (ready (a, arg)) {
+      rk_store_relaxed32 (flag, 0);
+      return 0;
+    }
+    char why[8];
+    if (a->ops->check (a->impl, why, sizeof why) < 0) {
+      rk_store_relaxed32 (flag, 0);
+      return -EIO;
+    }
+    uint64_t now = rk_now_ns ();
+    if (now >= deadline) {
+      rk_store_relaxed32 (flag, 0);
+      return -ETIMEDOUT;
+    }
+    uint64_t slice = a->ops->wakes_host ? FAULT_CHECK_NS : POLL_NS;
+    if (deadline - now < slice)
+      slice = deadline - now;
+    rk_futex_wait (&a->host_wake, seq, (int64_t) slice);
+    rk_store_relaxed32 (flag, 0);
+  }
+}
+
+/* Wake host threads sleeping on host_wake if `flag` says one is. Call after the update they wait for. */
+static void
+wake_host_if (rk_actor *a, uint32_t *flag)
+{
+  /* full fence: the update is ordered before reading the flag; pairs with host_wait () */
+  rk_fence_full ();
+  if (rk_load_relaxed32 (flag))
+    rk_futex_bump (&a->host_wake);
+}
+
+void
+rk_actor_interrupt (rk_actor *a, bool on)
+{
+  rk_store_release32 (&a->interrupted, on ? 1 : 0);
+  if (on)
+    rk_futex_bump (&a->host_wake);
+}
+
+/* ---- producer side ---- */
+
+typedef struct submit_req {
+  bool use_in, use_out;
+  uint32_t len, out_cap;
+  uint64_t in_off, in_token, out_off, out_token;
+} submit_req;
+
+static bool
+try_reserve (rk_actor *a, void *arg)
+{
+  submit_req *s = arg;
+  bool ok = false;
+
+  /* at most `entries` records in flight: neither ring can overflow, inflight[] never collides */
+  if (a->submitted - rk_load_acquire64 (&a->received) >= a->entries)
+    return false;
+  /* a slot is reused only after the actor released it (its release pairs with this acquire) */
+  if (rk_ring_free (a->h2k) == 0)
+    return false;
+  pthread_mutex_lock (&a->lock);
+  if (s->use_in && !s->in_token && rk_arena_alloc (&a->in_arena, s->len, &s->in_off, &s->in_token) < 0)
+    goto out;
+  if (s->use_out && !s->out_token
+      && rk_arena_alloc (&a->out_arena, s->out_cap, &s->out_off, &s->out_token) < 0)
+    goto out;
+  ok = true;
+out:
+  pthread_mutex_unlock (&a->lock);
+  return ok;
+}
+
+static void
+unreserve (rk_actor *a, submit_req *s)
+{
+  pthread_mutex_lock (&a->lock);
+  if (s->in_token)
+    rk_arena_release (&a->in_arena, s->in_token);
+  if (s->out_token)
+    rk_arena_release (&a->out_arena, s->out_token);
+  pthread_mutex_unlock (&a->lock);
+}
+
+static bool
+inline_fits (const rk_record *rec, uint32_t len, uint32_t out_cap)
+{
+  return rec->type == RK_CMD_PROCESS && len <= RK_INLINE_MAX && out_cap <= RK_INLINE_MAX;
+}
+
+static void
+plan_submit (rk_actor *a, const rk_record *rec, uint32_t len, uint32_t out_cap, submit_req *s)
+{
+  (void) a;
+  memset (s, 0, sizeof *s);
+  bool inl = inline_fits (rec, len, out_cap);
+  s->use_in = !inl && len > 0;
+  s->use_out = !inl && out_cap > 0;
+  s->len = len;
+  s->out_cap = out_cap;
+}
+
+bool
+rk_actor_can_submit (rk_actor *a, uint32_t len, uint32_t out_cap)
+{
+  rk_record rec = { .type = RK_CMD_PROCESS };
+  submit_req s;
+  plan_submit (a, &rec, len, out_cap, &s);
+  bool ok = try_reserve (a, &s);
+  if (ok)
+    unreserve (a, &s);
+  return ok;
+}
+
+int
+rk_actor_submit (rk_actor *a, rk_record *rec, const void *payload, uint32_t len, uint32_t out_cap,
+    int64_t timeout_ns)
+{
+  submit_req s;
+  int r;
+
+  plan_submit (a, rec, len, out_cap, &s);
+  if ((s.use_in && len > a->in_arena.size) || (s.use_out && out_cap > a->out_arena.size))
+    return -EMSGSIZE;
+  if (!a->impl || a->stopped)
+    return -EIO;
+
+  r = host_wait (a, try_reserve, &s, &a->h2k->prod_waiting, true, timeout_ns);
+  if (r < 0) {
+    unreserve (a, &s);
+    return r;
+  }
+
+  rec->seq = a->submitted;
+  rec->len = len;
+  rec->flags = 0;
+  rec->status = 0;
+  if (!s.use_in && !s.use_out && rec->type == RK_CMD_PROCESS) {
+    rec->flags |= RK_REC_F_INLINE;
+    memset (rec->u.bytes, 0, sizeof rec->u.bytes);
+    if (len)
+      memcpy (rec->u.bytes, payload, len);
+  } else {
+    if (s.use_in)
+      memcpy ((uint8_t *) a->in_mem.host + s.in_off, payload, len);
+    rec->u.desc.in_off = s.in_off;
+    rec->u.desc.out_off = s.out_off;
+    rec->u.desc.out_cap = s.use_out ? out_cap : 0;
+  }
+
+  rk_inflight *f = &a->inflight[rec->seq & (a->entries - 1)];
+  f->seq = rec->seq;
+  f->in_token = s.in_token;
+  f->out_token = s.out_token;
+  f->out_off = s.out_off;
+
+  /* the slot is free: in-flight records never exceed the ring's entries */
+  *rk_ring_prod_slot (a->h2k, 0) = *rec;
+  rk_ring_publish (a->h2k, 1); /* store-release head: pairs with the actor's load-acquire */
+  rk_store_release64 (&a->submitted, a->submitted + 1);
+
+  uint32_t depth = (uint32_t) (a->h2k->head - rk_load_acquire64 (&a->h2k->tail));
+  if (depth > a->high_water)
+    rk_store_relaxed32 (&a->high_water, depth);
+
+  /* full fence: head is ordered before reading the actor's waiting flag; pairs with the actor's
+   * fence between setting cons_waiting and re-checking head */
+  rk_fence_full ();
+  if (rk_load_relaxed32 (&a->h2k->cons_waiting))
+    a->ops->doorbell (a->impl);
+  return 0;
+}
+
+/* ---- consumer side ---- */
+
+static bool
+answer_ready (rk_actor *a, void *arg)
+{
+  (void) arg;
+  return rk_ring_avail (a->k2h) > 0;
+}
+
+static int
+receive (rk_actor *a, rk_answer *ans, bool interruptible, int64_t timeout_ns)
+{
+  int r = host_wait (a, answer_ready, NULL, &a->k2h->cons_waiting, interruptible, timeout_ns);
+  if (r < 0)
+    return r;
+
+  ans->rec = *rk_ring_cons_slot (a->k2h, 0);
+  rk_ring_release (a->k2h, 1); /* store-release tail: pairs with the actor's load-acquire */
+  rk_fence_full ();            /* tail before the actor's waiting flag, as in submit */
+  if (rk_load_relaxed32 (&a->k2h->prod_waiting))
+    a->ops->doorbell (a->impl);
+
+  rk_inflight *f = &a->inflight[ans->rec.seq & (a->entries - 1)];
+  if (ans->rec.seq != a->received || f->seq != ans->rec.seq) {
+    /* the actor answered out of order or invented a record: nothing after this can be trusted */
+    return -EPROTO;
+  }
+  pthread_mutex_lock (&a->lock);
+  if (f->in_token)
+    rk_arena_release (&a->in_arena, f->in_token);
+  ans->out_token = f->out_token;
+  ans->out = NULL;
+  bool has_out = f->out_token && !(ans->rec.flags & (RK_REC_F_INLINE | RK_REC_F_ERROR))
+      && ans->rec.len > 0 && ans->rec.len <= a->out_arena.size - f->out_off;
+  if (f->out_token && !has_out) {
+    rk_arena_release (&a->out_arena, f->out_token);
+    ans->out_token = 0;
+  }
+  if (has_out)
+    ans->out = (const uint8_t *) a->out_mem.host + f->out_off;
+  f->in_token = f->out_token = 0;
+  pthread_mutex_unlock (&a->lock);
+
+  rk_store_release64 (&a->received, a->received + 1);
+  wake_host_if (a, &a->h2k->prod_waiting); /* a producer may wait for in-flight room or arena */
+  return 0;
+}
+
+int
+rk_actor_receive (rk_actor *a, rk_answer *ans, int64_t timeout_ns)
+{
+  if (!a->impl)
+    return -EIO;
+  return receive (a, ans, true, timeout_ns);
+}
+
+void
+rk_actor_release_output (rk_actor *a, uint64_t out_token)
+{
+  if (!out_token)
+    return;
+  pthread_mutex_lock (&a->lock);
+  rk_arena_release (&a->out_arena, out_token);
+  pthread_mutex_unlock (&a->lock);
+  wake_host_if (a, &a->h2k->prod_waiting);
+}
+
+/* ---- stop ---- */
+
+static bool
+h2k_has_room (rk_actor *a, void *arg)
+{
+  (void) arg;
+  return rk_ring_free (a->h2k) > 0;
+}
+
+static int64_t
+remaining (uint64_t deadline)
+{
+  uint64_t now = rk_now_ns ();
+  return now < deadline ? (int64_t) (deadline - now) : 0;
+}
+
+int
+rk_actor_stop (rk_actor *a, int64_t timeout_ns)
+{
+  uint64_t deadline = rk_now_ns () + (uint64_t) timeout_ns;
+  rk_answer ans;
+  int r = 0;
+
+  if (a->stopped)
+    return a->stop_result;
+  a->stopped = 1;
+  if (!a->impl)
+    return 0;
+
+  /* Answers nobody will read are discarded: first to make room for TERMINATE, then until its own. */
+  while (r == 0 && a->submitted - a->received >= a->entries) {
+    r = receive (a, &ans, false, remaining (deadline));
+    if (r == 0)
+      rk_actor_release_output (a, ans.out_token);
+  }
+  if (r == 0)
+    r = host_wait (a, h2k_has_room, NULL, &a->h2k->prod_waiting, false, remaining (deadline));
+  if (r == 0) {
+    rk_record rec = { .type = RK_CMD_TERMINATE };
+    rec.seq = a->submitted;
+    rk_inflight *f = &a->inflight[rec.seq & (a->entries - 1)];
+    memset (f, 0, sizeof *f);
+    f->seq = rec.seq;
+    *rk_ring_prod_slot (a->h2k, 0) = rec;
+    rk_ring_publish (a->h2k, 1); /* as in rk_actor_submit () */
+    rk_store_release64 (&a->submitted, a->submitted + 1);
+    rk_fence_full ();
+    if (rk_load_relaxed32 (&a->h2k->cons_waiting))
+      a->ops->doorbell (a->impl);
+  }
+  while (r == 0) {
+    r = receive (a, &ans, false, remaining (deadline));
+    if (r < 0)
+      break;
+    rk_actor_release_output (a, ans.out_token);
+    if (ans.rec.type == RK_CMD_TERMINATE)
+      break;
+  }
+
+  int j = a->ops->join (a->impl, r == 0 ? remaining (deadline) : 0);
+  a->stop_result = r < 0 ? r : j;
+  return a->stop_result;
+}
+
+/* ---- inspection ---- */
+
+const rk_control *
+rk_actor_control (rk_actor *a)
+{
+  return a->ctl;
+}
+
+const rk_handler *
+rk_actor_handler (rk_actor *a)
+{
+  return a->handler;
+}
+
+const rk_backend_ops *
+rk_actor_backend (rk_actor *a)
+{
+  return a->ops;
+}
+
+uint64_t
+rk_actor_in_flight (rk_actor *a)
+{
+  return rk_load_acquire64 (&a->submitted) - rk_load_acquire64 (&a->received);
+}
+
+uint32_t
+rk_actor_ring_high_water (rk_actor *a)
+{
+  return rk_load_relaxed32 (&a->high_water);
+}
+
+uint32_t
+rk_actor_ring_entries (rk_actor *a)
+{
+  return a->entries;
+}
+
+int
+rk_actor_check (rk_actor *a, char *why, size_t why_len)
+{
+  if (!a->impl) {
+    snprintf (why, why_len, "actor not running");
+    return -EIO;
+  }
+  return a->ops->check (a->impl, why, why_len);
+}

@@ -1,0 +1,82 @@
+/* gst-ringkernel: the host's handle on one running actor.
+ *
+ * rk_actor owns the actor's shared memory (control block, H2K and K2H rings, input and output payload
+ * arenas), launches the actor through a backend, and gives the host two sides to drive it:
+ *
+ *   producer side: rk_actor_submit ()   (H2K; callers serialise among themselves)
+ *   consumer side: rk_actor_receive ()  (K2H; callers serialise among themselves)
+ *
+ * Every record submitted is answered by exactly one record, in order. The output region of an answer
+ * stays allocated until rk_actor_release_output (), so that output can leave as a buffer that wraps the
+ * arena. Waits sleep until the actor (or a release) wakes them, and rk_actor_interrupt () ends them.
+ * An rk_actor is reference-counted: buffers that wrap its output arena keep it alive.
+ */
+#ifndef RK_ACTOR_H
+#define RK_ACTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rk_abi.h"
+#include "rk_backend.h"
+
+typedef struct rk_actor rk_actor;
+
+typedef struct rk_actor_config {
+  const rk_backend_ops *backend;
+  int device_id;
+  const rk_handler *handler;
+  uint32_t ring_entries;  /* power of two */
+  uint64_t in_arena_size; /* bytes, multiple of RK_ARENA_ALIGN */
+  uint64_t out_arena_size;
+  uint32_t node; /* node id of the actor's clock */
+} rk_actor_config;
+
+typedef struct rk_answer {
+  rk_record rec;      /* copy of the K2H record */
+  uint64_t out_token; /* output region to hand back (0: none) */
+  const uint8_t *out; /* output payload in the arena, or NULL when inline (rec.u.bytes) */
+} rk_answer;
+
+/* Allocate, launch and wait until the actor runs. Returns 0 or a negative errno with a reason. */
+int rk_actor_new (const rk_actor_config *cfg, rk_actor **out, char *why, size_t why_len);
+rk_actor *rk_actor_ref (rk_actor *a);
+void rk_actor_unref (rk_actor *a);
+
+/* Submit one record. The caller fills rec->type, hlc, node and, for SET_PARAM, u.desc.aux/arg; this
+ * sets seq, flags, len and the payload placement. payload (len bytes) is copied into the record or the
+ * input arena; out_cap bytes of output region are reserved for the answer. Waits for room.
+ * Returns 0, -EINTR (interrupted), -ETIMEDOUT, -EMSGSIZE (never fits), -EIO (actor failed). */
+int rk_actor_submit (rk_actor *a, rk_record *rec, const void *payload, uint32_t len, uint32_t out_cap,
+    int64_t timeout_ns);
+/* Would rk_actor_submit () of this size proceed without waiting? */
+bool rk_actor_can_submit (rk_actor *a, uint32_t len, uint32_t out_cap);
+
+/* Take the next answer. Waits. Returns 0, -EINTR, -ETIMEDOUT or -EIO. */
+int rk_actor_receive (rk_actor *a, rk_answer *ans, int64_t timeout_ns);
+static inline const uint8_t *
+rk_answer_data (const rk_answer *ans)
+{
+  return ans->out ? ans->out : ans->rec.u.bytes;
+}
+/* Hand an answer's output region back; any thread. */
+void rk_actor_release_output (rk_actor *a, uint64_t out_token);
+
+/* While set, every wait returns -EINTR at once. */
+void rk_actor_interrupt (rk_actor *a, bool on);
+
+/* Submit TERMINATE (discarding answers to make room), wait until it is answered and join the actor.
+ * Returns 0, -ETIMEDOUT or -EIO. Safe to call more than once. */
+int rk_actor_stop (rk_actor *a, int64_t timeout_ns);
+
+const rk_control *rk_actor_control (rk_actor *a);
+const rk_handler *rk_actor_handler (rk_actor *a);
+const rk_backend_ops *rk_actor_backend (rk_actor *a);
+uint64_t rk_actor_in_flight (rk_actor *a);      /* submitted, not yet received */
+uint32_t rk_actor_ring_high_water (rk_actor *a); /* most H2K records queued at once */
+uint32_t rk_actor_ring_entries (rk_actor *a);
+/* 0 while healthy, else a negative errno and the backend's reason. */
+int rk_actor_check (rk_actor *a, char *why, size_t why_len);
+
+#endif /* RK_ACTOR_H */

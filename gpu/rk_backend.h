@@ -1,0 +1,75 @@
+/* gst-ringkernel: the internal table of functions behind which each backend lives.
+ *
+ * A backend provides memory the host and its actors share, launches an actor over rings laid out by
+ * rk_abi.h, wakes it, and reports faults. Everything above this table (gpu/rk_actor.c, the elements) is
+ * backend-independent. A backend that was not built answers with a stub that says so.
+ */
+#ifndef RK_BACKEND_H
+#define RK_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rk_abi.h"
+#include "rk_handlers.h"
+
+typedef enum rk_backend_kind {
+  RK_BACKEND_AUTO = 0,
+  RK_BACKEND_CPU = 1,
+  RK_BACKEND_CUDA = 2,
+  RK_BACKEND_VULKAN = 3,
+} rk_backend_kind;
+
+typedef struct rk_device rk_device; /* a backend's runtime on one device */
+
+typedef struct rk_mem {
+  void *host;    /* host address (NULL for device-only memory) */
+  uint64_t dev;  /* address as the actor sees it */
+  size_t size;
+  void *priv;
+} rk_mem;
+
+/* What an actor is launched with. Memory was allocated through the same backend. */
+typedef struct rk_launch {
+  const rk_handler *handler;
+  rk_mem ctl, h2k, k2h, in_arena, out_arena;
+  /* Host futex word the actor bumps when the host may be waiting (a K2H record was published with
+   * k2h.cons_waiting set, or H2K room appeared with h2k.prod_waiting set). Backends that cannot wake
+   * the host ignore it and the host polls. */
+  uint32_t *host_wake;
+} rk_launch;
+
+typedef struct rk_actor_impl rk_actor_impl;
+
+typedef struct rk_backend_ops {
+  const char *name;
+  rk_backend_kind kind;
+  /* Can the host sleep until the actor wakes it (1), or must it poll (0)? */
+  int wakes_host;
+  /* 0 when the backend works on device_id, else a negative errno and a reason. */
+  int (*probe) (int device_id, char *why, size_t why_len);
+  int (*open) (int device_id, rk_device **dev, char *why, size_t why_len);
+  void (*close) (rk_device *dev);
+  /* Memory that both the host and the actor read and write. */
+  int (*alloc_mapped) (rk_device *dev, size_t size, rk_mem *mem);
+  void (*free) (rk_device *dev, rk_mem *mem);
+  int (*launch) (rk_device *dev, const rk_launch *l, rk_actor_impl **impl, char *why, size_t why_len);
+  /* The host published H2K records (or released K2H slots) and the actor asked to be woken. */
+  void (*doorbell) (rk_actor_impl *impl);
+  /* The actor has answered TERMINATE (or is being abandoned): wait for it to end, free its resources.
+   * Returns 0, or -ETIMEDOUT if it did not end in time (its resources are then leaked on purpose). */
+  int (*join) (rk_actor_impl *impl, int64_t timeout_ns);
+  /* 0 while healthy; a negative errno and a reason after a fault. */
+  int (*check) (rk_actor_impl *impl, char *why, size_t why_len);
+} rk_backend_ops;
+
+/* The ops of a backend kind, or NULL with the reason (e.g. not built). AUTO is not a kind here. */
+const rk_backend_ops *rk_backend_get (rk_backend_kind kind, char *why, size_t why_len);
+/* The best working backend for device_id, in the order CUDA, Vulkan, CPU; `why` tells why each better
+ * one was passed over. */
+const rk_backend_ops *rk_backend_pick (int device_id, char *why, size_t why_len);
+const char *rk_backend_kind_name (rk_backend_kind kind);
+
+extern const rk_backend_ops rk_backend_cpu;
+
+#endif /* RK_BACKEND_H */

@@ -1,0 +1,18 @@
+/* gst-ringkernel: the ringkernel plugin. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/gst.h>
+
+#include "gstrkactor.h"
+
+static gboolean
+plugin_init (GstPlugin *plugin)
+{
+  return GST_ELEMENT_REGISTER (rkactor, plugin);
+}
+
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, ringkernel,
+    "Persistent GPU actors fed through shared-memory rings", plugin_init, VERSION, "LGPL",
+    PACKAGE_NAME, "https://github.com/gst-ringkernel/gst-ringkernel")
