@@ -32,6 +32,13 @@
 #define RK_STATIC_ASSERT(cond, msg) _Static_assert (cond, msg)
 #endif
 
+/* Functions in these headers that device code calls too. */
+#if defined(__CUDACC__)
+#define RK_HD __host__ __device__
+#else
+#define RK_HD
+#endif
+
 #define RK_ABI_VERSION 1u
 #define RK_CONTROL_MAGIC 0x314b4352u /* "RCK1" little endian */
 
@@ -253,7 +260,7 @@ RK_STATIC_ASSERT (offsetof (rk_checkpoint, params) == 32, "rk_checkpoint.params"
   X (offsetof (rk_control, state_ns)) X (offsetof (rk_control, reserved_))                           \
   X (offsetof (rk_route, flags)) X (offsetof (rk_checkpoint, params))
 
-static inline rk_record *
+RK_HD static inline rk_record *
 rk_ring_slots (rk_ring *r)
 {
   return (rk_record *) (void *) ((char *) r + sizeof (rk_ring));

@@ -108,10 +108,10 @@ static uint32_t
 accumulate_load (void *state, const uint8_t *buf, uint64_t len)
 {
   rk_accumulate_state *s = state;
-  rk_accumulate_state head;
-  if (len < offsetof (rk_accumulate_state, sum))
+  rk_accumulate_head head;
+  if (len < sizeof head)
     return RK_STATUS_BAD_CHECKPOINT;
-  memcpy (&head, buf, offsetof (rk_accumulate_state, sum));
+  memcpy (&head, buf, sizeof head);
   if (head.samples > RK_ACCUMULATE_MAX_SAMPLES
       || len != offsetof (rk_accumulate_state, sum) + (uint64_t) head.samples * sizeof (double))
     return RK_STATUS_BAD_CHECKPOINT;

@@ -12,6 +12,10 @@
 
 #include "rk_abi.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum rk_kernel_id {
   RK_KERNEL_ECHO = 1,
   RK_KERNEL_SCALE = 2,
@@ -58,6 +62,15 @@ typedef struct rk_accumulate_state {
   double sum[RK_ACCUMULATE_MAX_SAMPLES];
 } rk_accumulate_state;
 
+/* The fixed part of rk_accumulate_state, as it starts a serialised state. */
+typedef struct rk_accumulate_head {
+  uint64_t count;
+  uint32_t samples;
+  uint32_t reserved_;
+} rk_accumulate_head;
+RK_STATIC_ASSERT (offsetof (rk_accumulate_state, sum) == sizeof (rk_accumulate_head),
+    "rk_accumulate_head matches rk_accumulate_state");
+
 unsigned rk_handler_count (void);
 const rk_handler *rk_handler_at (unsigned i);
 const rk_handler *rk_handler_find (const char *name);
@@ -73,5 +86,9 @@ void rk_ref_scale_f32 (const float *x, float *y, size_t n, double a, double b);
 const char *rk_status_name (uint32_t status);
 const char *rk_state_name (uint32_t state);
 const char *rk_cmd_name (uint32_t cmd);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* RK_HANDLERS_H */

@@ -17,6 +17,12 @@
 
 #include <stdint.h>
 
+#include "rk_abi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define RK_HLC_LOGICAL_BITS 16
 #define RK_HLC_LOGICAL_MASK ((UINT64_C (1) << RK_HLC_LOGICAL_BITS) - 1)
 
@@ -25,33 +31,33 @@ typedef struct rk_hlc {
   uint32_t node;
 } rk_hlc;
 
-static inline uint64_t
+RK_HD static inline uint64_t
 rk_hlc_make (uint64_t physical_ms, uint32_t logical)
 {
   return (physical_ms << RK_HLC_LOGICAL_BITS) | (logical & RK_HLC_LOGICAL_MASK);
 }
 
-static inline uint64_t
+RK_HD static inline uint64_t
 rk_hlc_physical_ms (uint64_t ts)
 {
   return ts >> RK_HLC_LOGICAL_BITS;
 }
 
-static inline uint32_t
+RK_HD static inline uint32_t
 rk_hlc_logical (uint64_t ts)
 {
   return (uint32_t) (ts & RK_HLC_LOGICAL_MASK);
 }
 
 /* Pure update rules on one word (the C reference for device code). pt_ms is physical time. */
-static inline uint64_t
+RK_HD static inline uint64_t
 rk_hlc_next_send (uint64_t t, uint64_t pt_ms)
 {
   uint64_t p = pt_ms << RK_HLC_LOGICAL_BITS;
   return p > t ? p : t + 1;
 }
 
-static inline uint64_t
+RK_HD static inline uint64_t
 rk_hlc_next_recv (uint64_t t, uint64_t m, uint64_t pt_ms)
 {
   uint64_t hi = t > m ? t : m;
@@ -84,7 +90,7 @@ rk_hlc_recv (rk_hlc *c, uint64_t m)
 uint64_t rk_hlc_peek (const rk_hlc *c);
 
 /* Total order of (stamp, node) pairs: negative, zero or positive. */
-static inline int
+RK_HD static inline int
 rk_hlc_compare (uint64_t a, uint32_t a_node, uint64_t b, uint32_t b_node)
 {
   if (a != b)
@@ -93,5 +99,9 @@ rk_hlc_compare (uint64_t a, uint32_t a_node, uint64_t b, uint32_t b_node)
     return a_node < b_node ? -1 : 1;
   return 0;
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* RK_HLC_H */

@@ -1,10 +1,7 @@
 /* gst-ringkernel: the CPU backend.
  *
- * One host thread per actor runs the C reference (core/rk_actor_ref.c) over the same rings and arenas
- * that a GPU actor would use. "Mapped" memory is ordinary host memory. The thread spins briefly when
- * its ring runs dry, then sleeps on the control block's doorbell with the handshake of rk_actor.c: set
- * cons_waiting, full fence, re-check the ring, sleep; the host publishes, fences, reads the flag and
- * rings. A paused actor skips the spin.
+ * One host thread per actor (rk_host_actor.c) runs the C reference handlers over the same rings and
+ * arenas that a GPU actor would use. "Mapped" memory is ordinary host memory.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,27 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rk_actor_ref.h"
 #include "rk_backend.h"
-#include "rk_barrier.h"
-#include "rk_hlc.h"
-#include "rk_ring.h"
-#include "rk_wait.h"
-
-#define ACTOR_SPIN 4000
-#define HEARTBEAT_NS (100 * 1000 * 1000) /* a sleeping actor still beats this often */
+#include "rk_host_actor.h"
 
 struct rk_device {
   int device_id;
-};
-
-struct rk_actor_impl {
-  pthread_t thread;
-  rk_actor_ref ref;
-  rk_control *ctl;
-  rk_ring *h2k, *k2h;
-  uint32_t *host_wake;
-  void *state;
 };
 
 static int
@@ -88,164 +69,37 @@ cpu_free (rk_device *dev, rk_mem *mem)
   memset (mem, 0, sizeof *mem);
 }
 
-static void
-beat (rk_actor_impl *x)
-{
-  rk_store_relaxed64 (&x->ctl->heartbeat, x->ctl->heartbeat + 1);
-}
-
-/* Wake the host if it sleeps on `flag` (a host-owned waiting word). */
-static void
-wake_host_if (rk_actor_impl *x, uint32_t *flag)
-{
-  /* full fence: our publish is ordered before reading the host's flag; pairs with host_wait () */
-  rk_fence_full ();
-  if (rk_load_relaxed32 (flag))
-    rk_futex_bump (x->host_wake);
-}
-
-/* Sleep on the doorbell until ready, setting our waiting flag around the sleep. */
-static void
-actor_wait (rk_actor_impl *x, uint32_t *flag, bool (*ready) (rk_actor_impl *))
-{
-  bool spin = rk_load_relaxed32 (&x->ctl->state) != RK_STATE_PAUSED;
-  for (int i = 0; spin && i < ACTOR_SPIN; i++) {
-    if (ready (x))
-      return;
-    rk_cpu_relax ();
-  }
-  for (;;) {
-    uint32_t seq = rk_load_acquire32 (&x->ctl->doorbell);
-    rk_store_relaxed32 (flag, 1);
-    /* full fence: flag before the re-check; pairs with the host's fence after publishing */
-    rk_fence_full ();
-    if (ready (x)) {
-      rk_store_relaxed32 (flag, 0);
-      return;
-    }
-    rk_futex_wait (&x->ctl->doorbell, seq, HEARTBEAT_NS);
-    rk_store_relaxed32 (flag, 0);
-    beat (x);
-  }
-}
-
-static bool
-h2k_ready (rk_actor_impl *x)
-{
-  return rk_ring_avail (x->h2k) > 0;
-}
-
-static bool
-k2h_room (rk_actor_impl *x)
-{
-  return rk_ring_free (x->k2h) > 0;
-}
-
-static void *
-actor_main (void *arg)
-{
-  rk_actor_impl *x = arg;
-  bool stop = false;
-
-  rk_actor_ref_init (&x->ref, rk_now_ns ());
-  rk_actor_ref_set_state (&x->ref, RK_STATE_ACTIVE, rk_now_ns ());
-
-  while (!stop) {
-    uint32_t n = rk_ring_avail (x->h2k); /* load-acquire head: pairs with the host's publish */
-    if (n == 0) {
-      actor_wait (x, &x->h2k->cons_waiting, h2k_ready);
-      continue;
-    }
-    uint32_t done = 0;
-    while (done < n && !stop) {
-      rk_record req = *rk_ring_cons_slot (x->h2k, done);
-      if (!k2h_room (x))
-        actor_wait (x, &x->k2h->prod_waiting, k2h_room);
-      stop = rk_actor_ref_serve (&x->ref, &req, rk_ring_prod_slot (x->k2h, 0), rk_now_ns (),
-          rk_hlc_wall_ms ());
-      done++;
-      rk_ring_publish (x->k2h, 1); /* store-release head: pairs with the host's load-acquire */
-      rk_store_relaxed64 (&x->ctl->records_out, x->ctl->records_out + 1);
-      wake_host_if (x, &x->k2h->cons_waiting);
-    }
-    rk_ring_release (x->h2k, done); /* store-release tail: pairs with the host's load-acquire */
-    wake_host_if (x, &x->h2k->prod_waiting);
-    beat (x);
-  }
-  rk_actor_ref_set_state (&x->ref, RK_STATE_TERMINATED, rk_now_ns ());
-  return NULL;
-}
-
 static int
 cpu_launch (rk_device *dev, const rk_launch *l, rk_actor_impl **impl, char *why, size_t why_len)
 {
+  void *state = NULL;
   (void) dev;
-  rk_actor_impl *x = calloc (1, sizeof *x);
-  if (!x)
-    return -ENOMEM;
-  x->ctl = l->ctl.host;
-  x->h2k = l->h2k.host;
-  x->k2h = l->k2h.host;
-  x->host_wake = l->host_wake;
   if (l->handler->state_size) {
-    x->state = malloc (l->handler->state_size);
-    if (!x->state) {
-      free (x);
+    state = malloc (l->handler->state_size);
+    if (!state) {
       snprintf (why, why_len, "cannot allocate %zu bytes of actor state", l->handler->state_size);
       return -ENOMEM;
     }
   }
-  x->ref = (rk_actor_ref) {
-    .handler = l->handler,
-    .state = x->state,
-    .in_arena = l->in_arena.host,
-    .in_size = l->in_arena.size,
-    .out_arena = l->out_arena.host,
-    .out_size = l->out_arena.size,
-    .ctl = x->ctl,
-  };
-  int r = pthread_create (&x->thread, NULL, actor_main, x);
-  if (r != 0) {
-    free (x->state);
-    free (x);
-    snprintf (why, why_len, "cannot start the actor thread: %s", strerror (r));
-    return -r;
-  }
-  pthread_setname_np (x->thread, "rk-actor");
-  *impl = x;
-  return 0;
+  return rk_host_actor_start (l, l->handler, state, free, (rk_host_actor **) impl, why, why_len);
 }
 
 static void
-cpu_doorbell (rk_actor_impl *x)
+cpu_doorbell (rk_actor_impl *impl)
 {
-  rk_futex_bump (&x->ctl->doorbell);
+  rk_host_actor_doorbell ((rk_host_actor *) impl);
 }
 
 static int
-cpu_join (rk_actor_impl *x, int64_t timeout_ns)
+cpu_join (rk_actor_impl *impl, int64_t timeout_ns)
 {
-  struct timespec ts;
-  clock_gettime (CLOCK_REALTIME, &ts);
-  int64_t ns = ts.tv_nsec + (timeout_ns > 0 ? timeout_ns : 0);
-  ts.tv_sec += ns / 1000000000;
-  ts.tv_nsec = ns % 1000000000;
-  int r = pthread_timedjoin_np (x->thread, NULL, &ts);
-  if (r != 0)
-    return -ETIMEDOUT; /* the thread and its state are leaked: it may still touch them */
-  free (x->state);
-  free (x);
-  return 0;
+  return rk_host_actor_join ((rk_host_actor *) impl, timeout_ns);
 }
 
 static int
-cpu_check (rk_actor_impl *x, char *why, size_t why_len)
+cpu_check (rk_actor_impl *impl, char *why, size_t why_len)
 {
-  if (rk_load_acquire32 (&x->ctl->state) == RK_STATE_FAILED) {
-    snprintf (why, why_len, "the actor thread failed");
-    return -EIO;
-  }
-  return 0;
+  return rk_host_actor_check ((rk_host_actor *) impl, why, why_len);
 }
 
 const rk_backend_ops rk_backend_cpu = {

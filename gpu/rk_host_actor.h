@@ -1,0 +1,26 @@
+/* gst-ringkernel: an actor served by a host thread.
+ *
+ * The thread runs rk_actor_ref_serve () (core/rk_actor_ref.c) over the rings of an rk_launch. The CPU
+ * backend gives it the C reference handlers; a host-driven device path (CUDA mode=launch) gives it a
+ * handler whose functions drive the device, so that the command semantics are written once.
+ */
+#ifndef RK_HOST_ACTOR_H
+#define RK_HOST_ACTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rk_backend.h"
+
+typedef struct rk_host_actor rk_host_actor;
+
+/* Start the thread. `state` (handler state, may be NULL) belongs to the actor from now on and is given
+ * to free_state () once the thread has ended. */
+int rk_host_actor_start (const rk_launch *l, const rk_handler *handler, void *state,
+    void (*free_state) (void *state), rk_host_actor **out, char *why, size_t why_len);
+void rk_host_actor_doorbell (rk_host_actor *x);
+/* Wait for the thread (after TERMINATE) and free everything; -ETIMEDOUT leaves it all in place. */
+int rk_host_actor_join (rk_host_actor *x, int64_t timeout_ns);
+int rk_host_actor_check (rk_host_actor *x, char *why, size_t why_len);
+
+#endif /* RK_HOST_ACTOR_H */
