@@ -74,6 +74,11 @@ rk_arena_alloc (rk_arena *a, uint64_t len, uint64_t *offset, uint64_t *token)
     if (r < 0)
       return r;
   }
+  /* The skipped end belongs to the newest region (there is one: an empty arena restarts at 0, so
+   * pad > 0 implies count > 0). Retiring that region then moves tail past the skip, to the start of
+   * the new one; otherwise the skip would stay counted as used until the new region itself retired. */
+  if (pad)
+    span_at (a, a->first + a->count - 1)->end += pad;
   *token = a->first + a->count;
   a->count++;
   rk_arena_span *s = span_at (a, *token);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rk_arena.h"
 #include "rk_barrier.h"
@@ -16,6 +17,7 @@
 #define SPIN_ITERATIONS 2000
 #define FAULT_CHECK_NS (100 * 1000 * 1000) /* a sleeping host looks for actor faults this often */
 #define POLL_NS (20 * 1000)                /* sleep slice when the actor cannot wake the host */
+#define START_TIMEOUT_NS (10ull * 1000 * 1000 * 1000) /* how long rk_actor_new () waits for ACTIVE */
 
 typedef struct rk_inflight {
   uint64_t seq;
@@ -87,6 +89,37 @@ rk_actor_unref (rk_actor *a)
     destroy (a);
 }
 
+/* Wait until a launched actor runs: it leaves NONE and LAUNCHED before it serves anything. Nothing
+ * wakes the host on this transition, so poll (spin, then short sleeps), watching for faults. */
+static int
+wait_running (rk_actor *a, char *why, size_t why_len)
+{
+  uint64_t deadline = rk_now_ns () + START_TIMEOUT_NS;
+  for (int i = 0;; i++) {
+    int r = a->ops->check (a->impl, why, why_len);
+    if (r < 0)
+      return r;
+    uint32_t st = rk_load_acquire32 (&a->ctl->state);
+    if (st == RK_STATE_FAILED) {
+      snprintf (why, why_len, "the actor failed as it started");
+      return -EIO;
+    }
+    if (st != RK_STATE_NONE && st != RK_STATE_LAUNCHED)
+      return 0;
+    if (rk_now_ns () >= deadline) {
+      snprintf (why, why_len, "%s backend: the actor did not start within %llu s", a->ops->name,
+          START_TIMEOUT_NS / 1000000000ull);
+      return -ETIMEDOUT;
+    }
+    if (i < SPIN_ITERATIONS) {
+      rk_cpu_relax ();
+    } else {
+      struct timespec ts = { 0, POLL_NS };
+      nanosleep (&ts, NULL);
+    }
+  }
+}
+
 int
 rk_actor_new (const rk_actor_config *cfg, rk_actor **out, char *why, size_t why_len)
 {
@@ -97,6 +130,11 @@ rk_actor_new (const rk_actor_config *cfg, rk_actor **out, char *why, size_t why_
   if (!cfg->backend || !cfg->handler) {
     snprintf (why, why_len, "no backend or handler");
     return -EINVAL;
+  }
+  if (!(cfg->backend->modes & (1u << cfg->mode))) {
+    snprintf (why, why_len, "the %s backend has no %s mode", cfg->backend->name,
+        cfg->mode == RK_MODE_LAUNCH ? "launch" : "persistent");
+    return -ENOTSUP;
   }
   if (!rk_is_pow2 (cfg->ring_entries) || cfg->ring_entries < 2) {
     snprintf (why, why_len, "ring size %u is not a power of two of at least 2", cfg->ring_entries);
@@ -170,6 +208,7 @@ rk_actor_new (const rk_actor_config *cfg, rk_actor **out, char *why, size_t why_
 
   rk_launch l = {
     .handler = cfg->handler,
+    .mode = cfg->mode,
     .ctl = a->ctl_mem,
     .h2k = a->h2k_mem,
     .k2h = a->k2h_mem,
@@ -184,6 +223,11 @@ rk_actor_new (const rk_actor_config *cfg, rk_actor **out, char *why, size_t why_
   if (r < 0) {
     a->stopped = 1;
     destroy (a);
+    return r;
+  }
+  r = wait_running (a, why, why_len);
+  if (r < 0) {
+    destroy (a); /* stops what was launched (or leaks it, if it never ends) */
     return r;
   }
   *out = a;
@@ -514,6 +558,8 @@ rk_actor_stop (rk_actor *a, int64_t timeout_ns)
   }
 
   int j = a->ops->join (a->impl, r == 0 ? remaining (deadline) : 0);
+  if (j == 0)
+    a->impl = NULL; /* joined: the backend freed it; later calls see "not running" (-EIO) */
   a->stop_result = r < 0 ? r : j;
   return a->stop_result;
 }

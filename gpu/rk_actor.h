@@ -27,6 +27,7 @@ typedef struct rk_actor_config {
   const rk_backend_ops *backend;
   int device_id;
   const rk_handler *handler;
+  rk_actor_mode mode;
   uint32_t ring_entries;  /* power of two */
   uint64_t in_arena_size; /* bytes, multiple of RK_ARENA_ALIGN */
   uint64_t out_arena_size;

@@ -20,6 +20,11 @@ typedef enum rk_backend_kind {
   RK_BACKEND_VULKAN = 3,
 } rk_backend_kind;
 
+typedef enum rk_actor_mode {
+  RK_MODE_PERSISTENT = 0, /* one long-lived kernel serves the rings */
+  RK_MODE_LAUNCH = 1,     /* the traditional way: one kernel launch and synchronisation per record */
+} rk_actor_mode;
+
 typedef struct rk_device rk_device; /* a backend's runtime on one device */
 
 typedef struct rk_mem {
@@ -32,6 +37,7 @@ typedef struct rk_mem {
 /* What an actor is launched with. Memory was allocated through the same backend. */
 typedef struct rk_launch {
   const rk_handler *handler;
+  rk_actor_mode mode;
   rk_mem ctl, h2k, k2h, in_arena, out_arena;
   /* Host futex word the actor bumps when the host may be waiting (a K2H record was published with
    * k2h.cons_waiting set, or H2K room appeared with h2k.prod_waiting set). Backends that cannot wake
@@ -46,6 +52,8 @@ typedef struct rk_backend_ops {
   rk_backend_kind kind;
   /* Can the host sleep until the actor wakes it (1), or must it poll (0)? */
   int wakes_host;
+  /* Modes served, as a bit mask of (1 << rk_actor_mode). */
+  unsigned modes;
   /* 0 when the backend works on device_id, else a negative errno and a reason. */
   int (*probe) (int device_id, char *why, size_t why_len);
   int (*open) (int device_id, rk_device **dev, char *why, size_t why_len);

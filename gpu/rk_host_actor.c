@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "rk_actor_ref.h"
+#include "rk_ref_actor.h"
 #include "rk_barrier.h"
 #include "rk_hlc.h"
 #include "rk_ring.h"
@@ -24,7 +24,7 @@
 
 struct rk_host_actor {
   pthread_t thread;
-  rk_actor_ref ref;
+  rk_ref_actor ref;
   rk_control *ctl;
   rk_ring *h2k, *k2h;
   uint32_t *host_wake;
@@ -91,8 +91,8 @@ actor_main (void *arg)
   rk_host_actor *x = arg;
   bool stop = false;
 
-  rk_actor_ref_init (&x->ref, rk_now_ns ());
-  rk_actor_ref_set_state (&x->ref, RK_STATE_ACTIVE, rk_now_ns ());
+  rk_ref_actor_init (&x->ref, rk_now_ns ());
+  rk_ref_actor_set_state (&x->ref, RK_STATE_ACTIVE, rk_now_ns ());
 
   while (!stop) {
     uint32_t n = rk_ring_avail (x->h2k); /* load-acquire head: pairs with the host's publish */
@@ -105,7 +105,7 @@ actor_main (void *arg)
       rk_record req = *rk_ring_cons_slot (x->h2k, done);
       if (!k2h_room (x))
         actor_wait (x, &x->k2h->prod_waiting, k2h_room);
-      stop = rk_actor_ref_serve (&x->ref, &req, rk_ring_prod_slot (x->k2h, 0), rk_now_ns (),
+      stop = rk_ref_actor_serve (&x->ref, &req, rk_ring_prod_slot (x->k2h, 0), rk_now_ns (),
           rk_hlc_wall_ms ());
       done++;
       rk_ring_publish (x->k2h, 1); /* store-release head: pairs with the host's load-acquire */
@@ -116,7 +116,7 @@ actor_main (void *arg)
     wake_host_if (x, &x->h2k->prod_waiting);
     beat (x);
   }
-  rk_actor_ref_set_state (&x->ref, RK_STATE_TERMINATED, rk_now_ns ());
+  rk_ref_actor_set_state (&x->ref, RK_STATE_TERMINATED, rk_now_ns ());
   return NULL;
 }
 
@@ -136,7 +136,7 @@ rk_host_actor_start (const rk_launch *l, const rk_handler *handler, void *state,
   x->host_wake = l->host_wake;
   x->state = state;
   x->free_state = free_state;
-  x->ref = (rk_actor_ref) {
+  x->ref = (rk_ref_actor) {
     .handler = handler,
     .state = state,
     .in_arena = l->in_arena.host,

@@ -1,6 +1,6 @@
 /* gst-ringkernel: an actor served by a host thread.
  *
- * The thread runs rk_actor_ref_serve () (core/rk_actor_ref.c) over the rings of an rk_launch. The CPU
+ * The thread runs rk_ref_actor_serve () (core/rk_ref_actor.c) over the rings of an rk_launch. The CPU
  * backend gives it the C reference handlers; a host-driven device path (CUDA mode=launch) gives it a
  * handler whose functions drive the device, so that the command semantics are written once.
  */

@@ -106,6 +106,7 @@ const rk_backend_ops rk_backend_cpu = {
   .name = "cpu",
   .kind = RK_BACKEND_CPU,
   .wakes_host = 1,
+  .modes = 1u << RK_MODE_PERSISTENT,
   .probe = cpu_probe,
   .open = cpu_open,
   .close = cpu_close,

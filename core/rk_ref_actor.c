@@ -1,5 +1,5 @@
-/* gst-ringkernel: reference semantics of the command set (see rk_actor_ref.h). */
-#include "rk_actor_ref.h"
+/* gst-ringkernel: reference semantics of the command set (see rk_ref_actor.h). */
+#include "rk_ref_actor.h"
 
 #include <math.h>
 #include <string.h>
@@ -8,7 +8,7 @@
 #include "rk_hlc.h"
 
 void
-rk_actor_ref_set_state (rk_actor_ref *a, uint32_t state, uint64_t now_ns)
+rk_ref_actor_set_state (rk_ref_actor *a, uint32_t state, uint64_t now_ns)
 {
   rk_store_relaxed64 (&a->ctl->state_ns[state], now_ns);
   /* release: the timestamp above is visible to whoever acquires the new state */
@@ -16,12 +16,12 @@ rk_actor_ref_set_state (rk_actor_ref *a, uint32_t state, uint64_t now_ns)
 }
 
 void
-rk_actor_ref_init (rk_actor_ref *a, uint64_t now_ns)
+rk_ref_actor_init (rk_ref_actor *a, uint64_t now_ns)
 {
   rk_handler_default_params (a->handler, a->params);
   if (a->handler->init)
     a->handler->init (a->state);
-  rk_actor_ref_set_state (a, RK_STATE_LAUNCHED, now_ns);
+  rk_ref_actor_set_state (a, RK_STATE_LAUNCHED, now_ns);
 }
 
 static bool
@@ -31,7 +31,7 @@ region_ok (uint64_t off, uint64_t len, uint64_t size)
 }
 
 static uint32_t
-serve_process (rk_actor_ref *a, const rk_record *req, rk_record *ans)
+serve_process (rk_ref_actor *a, const rk_record *req, rk_record *ans)
 {
   const rk_handler *h = a->handler;
   const uint8_t *in;
@@ -61,7 +61,7 @@ serve_process (rk_actor_ref *a, const rk_record *req, rk_record *ans)
 }
 
 static uint32_t
-serve_set_param (rk_actor_ref *a, const rk_record *req)
+serve_set_param (rk_ref_actor *a, const rk_record *req)
 {
   const rk_handler *h = a->handler;
   uint32_t i = req->u.desc.aux;
@@ -76,7 +76,7 @@ serve_set_param (rk_actor_ref *a, const rk_record *req)
 }
 
 static uint32_t
-serve_snapshot (rk_actor_ref *a, const rk_record *req, rk_record *ans)
+serve_snapshot (rk_ref_actor *a, const rk_record *req, rk_record *ans)
 {
   const rk_handler *h = a->handler;
   uint64_t off = req->u.desc.out_off, cap = req->u.desc.out_cap;
@@ -107,7 +107,7 @@ serve_snapshot (rk_actor_ref *a, const rk_record *req, rk_record *ans)
 }
 
 static uint32_t
-serve_restore (rk_actor_ref *a, const rk_record *req, uint64_t wall_ms)
+serve_restore (rk_ref_actor *a, const rk_record *req, uint64_t wall_ms)
 {
   const rk_handler *h = a->handler;
   rk_checkpoint cp;
@@ -136,7 +136,7 @@ serve_restore (rk_actor_ref *a, const rk_record *req, uint64_t wall_ms)
 }
 
 bool
-rk_actor_ref_serve (rk_actor_ref *a, const rk_record *req, rk_record *ans, uint64_t now_ns,
+rk_ref_actor_serve (rk_ref_actor *a, const rk_record *req, rk_record *ans, uint64_t now_ns,
     uint64_t wall_ms)
 {
   rk_control *ctl = a->ctl;
@@ -167,11 +167,11 @@ rk_actor_ref_serve (rk_actor_ref *a, const rk_record *req, rk_record *ans, uint6
       st = serve_set_param (a, req);
       break;
     case RK_CMD_PAUSE:
-      rk_actor_ref_set_state (a, RK_STATE_PAUSED, now_ns);
+      rk_ref_actor_set_state (a, RK_STATE_PAUSED, now_ns);
       st = RK_STATUS_OK;
       break;
     case RK_CMD_RESUME:
-      rk_actor_ref_set_state (a, RK_STATE_ACTIVE, now_ns);
+      rk_ref_actor_set_state (a, RK_STATE_ACTIVE, now_ns);
       st = RK_STATUS_OK;
       break;
     case RK_CMD_DRAIN:

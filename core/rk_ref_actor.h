@@ -1,11 +1,11 @@
 /* gst-ringkernel: the actor's side of the protocol, in C.
  *
- * rk_actor_ref_serve () is what an actor does with one H2K record: the command set's reference
+ * rk_ref_actor_serve () is what an actor does with one H2K record: the command set's reference
  * semantics. The CPU backend calls it from its actor thread; the device backends implement the same
  * rules and are tested against it.
  */
-#ifndef RK_ACTOR_REF_H
-#define RK_ACTOR_REF_H
+#ifndef RK_REF_ACTOR_H
+#define RK_REF_ACTOR_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,7 +13,7 @@
 #include "rk_abi.h"
 #include "rk_handlers.h"
 
-typedef struct rk_actor_ref {
+typedef struct rk_ref_actor {
   const rk_handler *handler;
   void *state; /* handler->state_size bytes, owned by the caller */
   double params[RK_MAX_PARAMS];
@@ -22,15 +22,15 @@ typedef struct rk_actor_ref {
   uint8_t *out_arena;
   uint64_t out_size;
   rk_control *ctl; /* the actor writes lines 1 and 2 only */
-} rk_actor_ref;
+} rk_ref_actor;
 
 /* Initialise the handler state and parameters, enter LAUNCHED. */
-void rk_actor_ref_init (rk_actor_ref *a, uint64_t now_ns);
+void rk_ref_actor_init (rk_ref_actor *a, uint64_t now_ns);
 /* Record a lifecycle transition in the control block. */
-void rk_actor_ref_set_state (rk_actor_ref *a, uint32_t state, uint64_t now_ns);
+void rk_ref_actor_set_state (rk_ref_actor *a, uint32_t state, uint64_t now_ns);
 /* Serve one record and write its answer. now_ns: the actor's clock (ns); wall_ms: physical time for the
  * HLC. Returns true when the actor must leave its loop (TERMINATE). */
-bool rk_actor_ref_serve (rk_actor_ref *a, const rk_record *req, rk_record *ans, uint64_t now_ns,
+bool rk_ref_actor_serve (rk_ref_actor *a, const rk_record *req, rk_record *ans, uint64_t now_ns,
     uint64_t wall_ms);
 
-#endif /* RK_ACTOR_REF_H */
+#endif /* RK_REF_ACTOR_H */

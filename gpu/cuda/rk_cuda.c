@@ -1,0 +1,609 @@
+/* gst-ringkernel: the CUDA backend, host side.
+ *
+ * One runtime per device (the CUDA primary context), shared by every actor of the process on that
+ * device and reference counted. Rings, control blocks and arenas live in pinned, mapped host memory;
+ * handler state lives in device memory. A persistent actor is one cooperative kernel on a non-blocking
+ * stream of its own (rk_cuda_actor.cu). mode=launch serves the same rings from a host thread that
+ * copies each payload in, launches the handler once, copies the result out and synchronises.
+ *
+ * Things that would wait on a running persistent kernel are avoided: pinned memory is pooled per device
+ * and given back to CUDA only when the device's last user closes it (cudaFreeHost may synchronise the
+ * device); device memory is allocated and freed stream-ordered on the actor's own stream; every kernel
+ * is loaded when the device is opened (lazy loading may synchronise too).
+ */
+#include <cuda_runtime_api.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rk_backend.h"
+#include "rk_barrier.h"
+#include "rk_cuda.h"
+#include "rk_host_actor.h"
+#include "rk_wait.h"
+
+#define MAX_DEVICES 64
+#define START_TIMEOUT_NS (5 * 1000000000ll)
+#define STALL_NS (2 * 1000000000ll) /* no heartbeat and no answer for this long: the actor is stuck */
+#define GRID_THRESHOLD (64 * 1024)  /* payloads from this size are spread over the whole grid */
+
+typedef struct pinned_chunk {
+  void *ptr;
+  size_t size;
+  int in_use;
+} pinned_chunk;
+
+struct rk_device {
+  int id;
+  int users;
+  int faulted; /* a sticky error: reset the device when its last user closes it */
+  int sms, cc_major, cc_minor, coop, blocks_per_sm;
+  char name[256];
+  pinned_chunk *chunks;
+  size_t n_chunks;
+};
+
+static pthread_mutex_t devices_lock = PTHREAD_MUTEX_INITIALIZER;
+static rk_device *devices[MAX_DEVICES];
+
+static int
+cuda_fail (cudaError_t e, char *why, size_t why_len, const char *what)
+{
+  snprintf (why, why_len, "%s: %s (%s)", what, cudaGetErrorString (e), cudaGetErrorName (e));
+  return -EIO;
+}
+
+static int
+cuda_probe (int device_id, char *why, size_t why_len)
+{
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount (&n);
+  if (e != cudaSuccess) {
+    void *drv = dlopen ("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+    if (!drv)
+      snprintf (why, why_len, "no NVIDIA driver (libcuda.so.1 not found)");
+    else
+      snprintf (why, why_len, "no usable CUDA device (%s)", cudaGetErrorString (e));
+    if (drv)
+      dlclose (drv);
+    return -ENODEV;
+  }
+  if (device_id < 0 || device_id >= n) {
+    snprintf (why, why_len, "no CUDA device %d (%d present)", device_id, n);
+    return -ENODEV;
+  }
+  int coop = 0, mapped = 0;
+  cudaDeviceGetAttribute (&coop, cudaDevAttrCooperativeLaunch, device_id);
+  cudaDeviceGetAttribute (&mapped, cudaDevAttrCanMapHostMemory, device_id);
+  if (!coop || !mapped) {
+    snprintf (why, why_len, "CUDA device %d lacks %s", device_id,
+        !coop ? "cooperative launch" : "mapped host memory");
+    return -ENODEV;
+  }
+  return 0;
+}
+
+static int
+cuda_open (int device_id, rk_device **out, char *why, size_t why_len)
+{
+  int r = cuda_probe (device_id, why, why_len);
+  if (r < 0)
+    return r;
+
+  pthread_mutex_lock (&devices_lock);
+  rk_device *d = device_id < MAX_DEVICES ? devices[device_id] : NULL;
+  if (d) {
+    d->users++;
+    pthread_mutex_unlock (&devices_lock);
+    *out = d;
+    return 0;
+  }
+  if (device_id >= MAX_DEVICES) {
+    pthread_mutex_unlock (&devices_lock);
+    snprintf (why, why_len, "CUDA device %d is beyond the %d supported", device_id, MAX_DEVICES);
+    return -ENODEV;
+  }
+  d = calloc (1, sizeof *d);
+  if (!d) {
+    pthread_mutex_unlock (&devices_lock);
+    return -ENOMEM;
+  }
+  d->id = device_id;
+  d->users = 1;
+  cudaError_t e = cudaSetDevice (device_id);
+  struct cudaDeviceProp prop;
+  if (e == cudaSuccess)
+    e = cudaGetDeviceProperties (&prop, device_id);
+  if (e == cudaSuccess)
+    e = (cudaError_t) rk_cuda_preload ();
+  if (e == cudaSuccess)
+    e = (cudaError_t) rk_cuda_actor_blocks_per_sm (&d->blocks_per_sm);
+  if (e != cudaSuccess) {
+    pthread_mutex_unlock (&devices_lock);
+    free (d);
+    return cuda_fail (e, why, why_len, "cannot open the CUDA device");
+  }
+  d->sms = prop.multiProcessorCount;
+  d->cc_major = prop.major;
+  d->cc_minor = prop.minor;
+  snprintf (d->name, sizeof d->name, "%s", prop.name);
+  devices[device_id] = d;
+  pthread_mutex_unlock (&devices_lock);
+  *out = d;
+  return 0;
+}
+
+static void
+cuda_close (rk_device *d)
+{
+  pthread_mutex_lock (&devices_lock);
+  if (--d->users > 0) {
+    pthread_mutex_unlock (&devices_lock);
+    return;
+  }
+  devices[d->id] = NULL;
+  cudaSetDevice (d->id);
+  /* no actor of this process runs on the device any more: pinned memory can go */
+  for (size_t i = 0; i < d->n_chunks; i++)
+    cudaFreeHost (d->chunks[i].ptr);
+  free (d->chunks);
+  if (d->faulted)
+    cudaDeviceReset (); /* a sticky error poisons the context: start the next user afresh */
+  pthread_mutex_unlock (&devices_lock);
+  free (d);
+}
+
+static int
+cuda_alloc_mapped (rk_device *d, size_t size, rk_mem *mem)
+{
+  int r = 0;
+  size = (size + 4095) & ~(size_t) 4095;
+  pthread_mutex_lock (&devices_lock);
+  pinned_chunk *c = NULL;
+  for (size_t i = 0; i < d->n_chunks; i++) {
+    pinned_chunk *k = &d->chunks[i];
+    if (!k->in_use && k->size >= size && k->size <= 2 * size && (!c || k->size < c->size))
+      c = k;
+  }
+  if (!c) {
+    void *p = NULL;
+    pinned_chunk *n = realloc (d->chunks, (d->n_chunks + 1) * sizeof *n);
+    if (!n) {
+      r = -ENOMEM;
+      goto out;
+    }
+    d->chunks = n;
+    cudaSetDevice (d->id);
+    if (cudaHostAlloc (&p, size, cudaHostAllocMapped | cudaHostAllocPortable) != cudaSuccess) {
+      cudaGetLastError ();
+      r = -ENOMEM;
+      goto out;
+    }
+    c = &d->chunks[d->n_chunks++];
+    c->ptr = p;
+    c->size = size;
+  }
+  void *dev = NULL;
+  if (cudaHostGetDevicePointer (&dev, c->ptr, 0) != cudaSuccess) {
+    cudaGetLastError ();
+    r = -EIO;
+    goto out;
+  }
+  c->in_use = 1;
+  memset (c->ptr, 0, size);
+  mem->host = c->ptr;
+  mem->dev = (uint64_t) (uintptr_t) dev;
+  mem->size = size;
+  mem->priv = c->ptr;
+out:
+  pthread_mutex_unlock (&devices_lock);
+  return r;
+}
+
+static void
+cuda_free (rk_device *d, rk_mem *mem)
+{
+  pthread_mutex_lock (&devices_lock);
+  for (size_t i = 0; i < d->n_chunks; i++)
+    if (d->chunks[i].ptr == mem->priv)
+      d->chunks[i].in_use = 0; /* back to the pool, not to CUDA */
+  pthread_mutex_unlock (&devices_lock);
+  memset (mem, 0, sizeof *mem);
+}
+
+/* ---- persistent actors ---- */
+
+typedef struct cuda_persistent {
+  rk_device *dev;
+  cudaStream_t stream;
+  void *state;
+  rk_cuda_shared *sh;
+  rk_control *ctl; /* host view */
+  uint64_t last_beat, last_out, last_change_ns;
+  int ended;
+} cuda_persistent;
+
+/* An actor impl is either persistent (a kernel) or launch (a host thread); the first word tells. */
+struct rk_actor_impl {
+  rk_actor_mode mode;
+  union {
+    cuda_persistent p;
+    rk_host_actor *host;
+  } u;
+};
+
+static int
+launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl, char *why,
+    size_t why_len)
+{
+  cuda_persistent *p = &impl->u.p;
+  const rk_handler *h = l->handler;
+  cudaError_t e;
+
+  p->dev = d;
+  p->ctl = l->ctl.host;
+  cudaSetDevice (d->id);
+  e = cudaStreamCreateWithFlags (&p->stream, cudaStreamNonBlocking);
+  if (e != cudaSuccess)
+    return cuda_fail (e, why, why_len, "cannot create the actor's stream");
+  if (h->state_size)
+    e = cudaMallocAsync (&p->state, h->state_size, p->stream);
+  if (e == cudaSuccess)
+    e = cudaMallocAsync ((void **) &p->sh, sizeof (rk_cuda_shared), p->stream);
+  if (e == cudaSuccess)
+    e = cudaMemsetAsync (p->sh, 0, sizeof (rk_cuda_shared), p->stream);
+  if (e != cudaSuccess)
+    goto fail;
+
+  rk_cuda_args a;
+  memset (&a, 0, sizeof a);
+  a.ctl = (rk_control *) (uintptr_t) l->ctl.dev;
+  a.h2k = (rk_ring *) (uintptr_t) l->h2k.dev;
+  a.k2h = (rk_ring *) (uintptr_t) l->k2h.dev;
+  a.in_arena = (uint8_t *) (uintptr_t) l->in_arena.dev;
+  a.out_arena = (uint8_t *) (uintptr_t) l->out_arena.dev;
+  a.in_size = l->in_arena.size;
+  a.out_size = l->out_arena.size;
+  a.state = p->state;
+  a.sh = p->sh;
+  a.kernel_id = h->id;
+  a.n_params = h->n_params;
+  rk_handler_default_params (h, a.params);
+  for (uint32_t i = 0; i < h->n_params; i++) {
+    a.pmin[i] = h->params[i].min;
+    a.pmax[i] = h->params[i].max;
+  }
+  a.state_size = h->state_size;
+  a.grid_threshold = GRID_THRESHOLD;
+
+  /* a quarter of the GPU's SMs: room for several actors side by side, and enough blocks to keep many
+   * PCIe reads in flight on a large payload */
+  int grid = d->sms / 4 > 0 ? d->sms / 4 : 1;
+  e = (cudaError_t) rk_cuda_launch_actor (&a, grid, p->stream);
+  if (e != cudaSuccess)
+    goto fail;
+
+  /* the kernel reports ACTIVE in the control block once it runs */
+  uint64_t deadline = rk_now_ns () + START_TIMEOUT_NS;
+  while (rk_load_acquire32 (&p->ctl->state) != RK_STATE_ACTIVE) {
+    e = cudaStreamQuery (p->stream);
+    if (e != cudaErrorNotReady && e != cudaSuccess)
+      goto fail;
+    if (e == cudaSuccess || rk_now_ns () > deadline) {
+      snprintf (why, why_len, "the actor kernel did not start (state %u)", p->ctl->state);
+      p->ended = e == cudaSuccess;
+      return -ETIMEDOUT; /* a kernel that may still run: its memory is leaked, not freed */
+    }
+    rk_cpu_relax ();
+  }
+  p->last_change_ns = rk_now_ns ();
+  return 0;
+
+fail:
+  cudaGetLastError ();
+  if (e == cudaErrorIllegalAddress || e == cudaErrorLaunchFailure)
+    d->faulted = 1;
+  cuda_fail (e, why, why_len, "cannot launch the actor kernel");
+  if (p->state)
+    cudaFreeAsync (p->state, p->stream);
+  if (p->sh)
+    cudaFreeAsync (p->sh, p->stream);
+  cudaStreamSynchronize (p->stream);
+  cudaStreamDestroy (p->stream);
+  return -EIO;
+}
+
+static int
+join_persistent (struct rk_actor_impl *impl, int64_t timeout_ns)
+{
+  cuda_persistent *p = &impl->u.p;
+  uint64_t deadline = rk_now_ns () + (uint64_t) (timeout_ns > 0 ? timeout_ns : 0);
+  cudaError_t e;
+
+  cudaSetDevice (p->dev->id);
+  while ((e = cudaStreamQuery (p->stream)) == cudaErrorNotReady) {
+    if (rk_now_ns () >= deadline)
+      return -ETIMEDOUT;
+    rk_cpu_relax ();
+  }
+  if (e != cudaSuccess)
+    p->dev->faulted = 1;
+  if (p->state)
+    cudaFreeAsync (p->state, p->stream);
+  cudaFreeAsync (p->sh, p->stream);
+  cudaStreamSynchronize (p->stream);
+  cudaStreamDestroy (p->stream);
+  cudaGetLastError ();
+  free (impl);
+  return e == cudaSuccess ? 0 : -EIO;
+}
+
+static int
+check_persistent (struct rk_actor_impl *impl, char *why, size_t why_len)
+{
+  cuda_persistent *p = &impl->u.p;
+  cudaError_t e = cudaStreamQuery (p->stream);
+  if (e == cudaSuccess) {
+    if (rk_load_acquire32 (&p->ctl->state) == RK_STATE_TERMINATED)
+      return 0;
+    snprintf (why, why_len, "the actor kernel ended without being asked to");
+    return -EIO;
+  }
+  if (e != cudaErrorNotReady) {
+    p->dev->faulted = 1;
+    snprintf (why, why_len, "the actor kernel failed: %s (%s)", cudaGetErrorString (e),
+        cudaGetErrorName (e));
+    return -EIO;
+  }
+  /* a kernel that neither beats nor answers is stuck (a handler that never returns) */
+  uint64_t beat = rk_load_relaxed64 (&p->ctl->heartbeat);
+  uint64_t out = rk_load_relaxed64 (&p->ctl->records_out);
+  uint64_t now = rk_now_ns ();
+  if (beat != p->last_beat || out != p->last_out) {
+    p->last_beat = beat;
+    p->last_out = out;
+    p->last_change_ns = now;
+  } else if (now - p->last_change_ns > (uint64_t) STALL_NS) {
+    snprintf (why, why_len, "the actor kernel stopped answering: no heartbeat for %.1f s",
+        (now - p->last_change_ns) / 1e9);
+    return -ETIMEDOUT;
+  }
+  return 0;
+}
+
+/* ---- mode=launch: a host thread, one kernel per record ---- */
+
+typedef struct launch_state {
+  rk_device *dev;
+  uint32_t kernel_id;
+  cudaStream_t stream;
+  void *d_state;
+  uint8_t *d_in, *d_out;
+  size_t cap;
+  int grid;
+  rk_accumulate_head acc; /* host mirror of the device state's head */
+  rk_handler handler;     /* the reference handler with device-driving functions */
+  const rk_handler *ref;
+} launch_state;
+
+static uint32_t
+launch_process (void *state, const double *params, const uint8_t *in, uint32_t len, uint8_t *out,
+    uint32_t out_cap, uint32_t *out_len)
+{
+  launch_state *s = state;
+  cudaError_t e = cudaSuccess;
+  double inv = 0.0;
+  int reset = 0;
+
+  if (out_cap < len)
+    return RK_STATUS_TOO_LARGE;
+  if (s->kernel_id == RK_KERNEL_ACCUMULATE) {
+    uint32_t n = len / 4;
+    if (n > RK_ACCUMULATE_MAX_SAMPLES)
+      return RK_STATUS_TOO_LARGE;
+    reset = n != s->acc.samples || s->acc.count == 0;
+    s->acc.samples = n;
+    s->acc.count = reset ? 1 : s->acc.count + 1;
+    inv = 1.0 / (double) s->acc.count;
+  }
+  if (len > s->cap) {
+    size_t cap = len < 4096 ? 4096 : len;
+    if (s->d_in)
+      cudaFreeAsync (s->d_in, s->stream);
+    if (s->d_out)
+      cudaFreeAsync (s->d_out, s->stream);
+    s->d_in = s->d_out = NULL;
+    e = cudaMallocAsync ((void **) &s->d_in, cap, s->stream);
+    if (e == cudaSuccess)
+      e = cudaMallocAsync ((void **) &s->d_out, cap, s->stream);
+    if (e != cudaSuccess)
+      return RK_STATUS_FAULT;
+    s->cap = cap;
+  }
+  /* the traditional way: copy in, launch, copy out, wait */
+  int blocks = (int) ((len / 16 + RK_CUDA_BLOCK - 1) / RK_CUDA_BLOCK);
+  blocks = blocks < 1 ? 1 : blocks > s->grid ? s->grid : blocks;
+  e = cudaMemcpyAsync (s->d_in, in, len, cudaMemcpyHostToDevice, s->stream);
+  if (e == cudaSuccess)
+    e = (cudaError_t) rk_cuda_launch_once (s->kernel_id, s->d_state, params[0], params[1], inv, reset,
+        s->d_in, s->d_out, len, blocks, s->stream);
+  if (e == cudaSuccess)
+    e = cudaMemcpyAsync (out, s->d_out, len, cudaMemcpyDeviceToHost, s->stream);
+  if (e == cudaSuccess)
+    e = cudaStreamSynchronize (s->stream);
+  if (e != cudaSuccess) {
+    s->dev->faulted = 1;
+    return RK_STATUS_FAULT;
+  }
+  *out_len = len;
+  return RK_STATUS_OK;
+}
+
+static uint64_t
+launch_save (const void *state, uint8_t *buf, uint64_t cap, uint32_t *status)
+{
+  const launch_state *s = state;
+  uint64_t len = sizeof (rk_accumulate_head) + (uint64_t) s->acc.samples * sizeof (double);
+  if (cap < len) {
+    *status = RK_STATUS_TOO_LARGE;
+    return 0;
+  }
+  memcpy (buf, &s->acc, sizeof s->acc);
+  if (s->acc.samples && cudaMemcpy (buf + sizeof s->acc, (uint8_t *) s->d_state + sizeof s->acc,
+          len - sizeof s->acc, cudaMemcpyDeviceToHost) != cudaSuccess) {
+    *status = RK_STATUS_FAULT;
+    return 0;
+  }
+  return len;
+}
+
+static uint32_t
+launch_load (void *state, const uint8_t *buf, uint64_t len)
+{
+  launch_state *s = state;
+  rk_accumulate_head head;
+  if (len < sizeof head)
+    return RK_STATUS_BAD_CHECKPOINT;
+  memcpy (&head, buf, sizeof head);
+  if (head.samples > RK_ACCUMULATE_MAX_SAMPLES || len != sizeof head + (uint64_t) head.samples * 8)
+    return RK_STATUS_BAD_CHECKPOINT;
+  if (cudaMemcpy (s->d_state, buf, len, cudaMemcpyHostToDevice) != cudaSuccess)
+    return RK_STATUS_FAULT;
+  s->acc = head;
+  return RK_STATUS_OK;
+}
+
+static void
+launch_init (void *state)
+{
+  launch_state *s = state;
+  cudaSetDevice (s->dev->id); /* first call on the actor's thread: the current device is per thread */
+  memset (&s->acc, 0, sizeof s->acc);
+  if (s->d_state)
+    rk_cuda_init_state (s->kernel_id, s->d_state, s->stream);
+}
+
+static void
+launch_state_free (void *state)
+{
+  launch_state *s = state;
+  cudaSetDevice (s->dev->id);
+  if (s->d_in)
+    cudaFreeAsync (s->d_in, s->stream);
+  if (s->d_out)
+    cudaFreeAsync (s->d_out, s->stream);
+  if (s->d_state)
+    cudaFreeAsync (s->d_state, s->stream);
+  cudaStreamSynchronize (s->stream);
+  cudaStreamDestroy (s->stream);
+  free (s);
+}
+
+static int
+launch_host (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl, char *why, size_t why_len)
+{
+  launch_state *s = calloc (1, sizeof *s);
+  cudaError_t e;
+  if (!s)
+    return -ENOMEM;
+  s->dev = d;
+  s->kernel_id = l->handler->id;
+  s->ref = l->handler;
+  s->grid = d->sms * d->blocks_per_sm;
+  cudaSetDevice (d->id);
+  e = cudaStreamCreateWithFlags (&s->stream, cudaStreamNonBlocking);
+  if (e == cudaSuccess && l->handler->state_size)
+    e = cudaMallocAsync (&s->d_state, l->handler->state_size, s->stream);
+  if (e != cudaSuccess) {
+    free (s);
+    return cuda_fail (e, why, why_len, "cannot prepare the launch-mode actor");
+  }
+  s->handler = *l->handler;
+  s->handler.init = launch_init;
+  s->handler.process = launch_process;
+  s->handler.save = l->handler->save ? launch_save : NULL;
+  s->handler.load = l->handler->load ? launch_load : NULL;
+  return rk_host_actor_start (l, &s->handler, s, launch_state_free, &impl->u.host, why, why_len);
+}
+
+/* ---- the table ---- */
+
+static int
+cuda_launch (rk_device *d, const rk_launch *l, rk_actor_impl **out, char *why, size_t why_len)
+{
+  struct rk_actor_impl *impl = calloc (1, sizeof *impl);
+  int r;
+  if (!impl)
+    return -ENOMEM;
+  impl->mode = l->mode;
+  r = l->mode == RK_MODE_LAUNCH ? launch_host (d, l, impl, why, why_len)
+                                : launch_persistent (d, l, impl, why, why_len);
+  if (r < 0) {
+    if (r != -ETIMEDOUT)
+      free (impl);
+    return r;
+  }
+  *out = impl;
+  return 0;
+}
+
+static void
+cuda_doorbell (rk_actor_impl *impl)
+{
+  if (impl->mode == RK_MODE_LAUNCH)
+    rk_host_actor_doorbell (impl->u.host);
+  /* a persistent kernel polls its ring: nothing to ring */
+}
+
+static int
+cuda_join (rk_actor_impl *impl, int64_t timeout_ns)
+{
+  if (impl->mode == RK_MODE_LAUNCH) {
+    int r = rk_host_actor_join (impl->u.host, timeout_ns);
+    if (r == 0)
+      free (impl);
+    return r;
+  }
+  return join_persistent (impl, timeout_ns);
+}
+
+static int
+cuda_check (rk_actor_impl *impl, char *why, size_t why_len)
+{
+  if (impl->mode == RK_MODE_LAUNCH)
+    return rk_host_actor_check (impl->u.host, why, why_len);
+  return check_persistent (impl, why, why_len);
+}
+
+const rk_backend_ops rk_backend_cuda = {
+  .name = "cuda",
+  .kind = RK_BACKEND_CUDA,
+  .wakes_host = 0,
+  .modes = (1u << RK_MODE_PERSISTENT) | (1u << RK_MODE_LAUNCH),
+  .probe = cuda_probe,
+  .open = cuda_open,
+  .close = cuda_close,
+  .alloc_mapped = cuda_alloc_mapped,
+  .free = cuda_free,
+  .launch = cuda_launch,
+  .doorbell = cuda_doorbell,
+  .join = cuda_join,
+  .check = cuda_check,
+};
+
+int
+rk_cuda_device_info (int device_id, char *buf, size_t len)
+{
+  struct cudaDeviceProp prop;
+  int drv = 0, rt = 0;
+  if (cudaGetDeviceProperties (&prop, device_id) != cudaSuccess)
+    return -ENODEV;
+  cudaDriverGetVersion (&drv);
+  cudaRuntimeGetVersion (&rt);
+  snprintf (buf, len, "%s (sm_%d%d, %d SMs), driver %d.%d, runtime %d.%d", prop.name, prop.major,
+      prop.minor, prop.multiProcessorCount, drv / 1000, drv % 1000 / 10, rt / 1000, rt % 1000 / 10);
+  return 0;
+}

@@ -1,0 +1,716 @@
+/* gst-ringkernel: CUDA device code of the actors.
+ *
+ * A persistent actor is one cooperative kernel launched when its element starts. Block 0 leads: its
+ * first warp polls the H2K ring in mapped host memory (one load-acquire of head, then the records with
+ * 16-byte vector loads, 8 records a round trip), the whole block serves each record, and thread 0
+ * publishes the answer on the K2H ring. A payload of grid_threshold bytes or more is split over every
+ * block of the grid: the leader publishes a work item in device memory, the worker blocks (which
+ * otherwise wait on that item, in device memory, never in mapped memory) each take their slice, and
+ * count themselves done. Command semantics follow core/rk_ref_actor.c record for record; the handlers
+ * follow core/rk_handlers.c to the bit (no contraction of a*x+b into an FMA).
+ */
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#include "rk_cuda.h"
+#include "rk_handlers.h"
+#include "rk_hlc.h"
+
+#define MAX_BATCH 8
+#define PAUSED_POLL_NS 20000
+#define BEAT_NS 1000000ull
+
+/* ---- memory ordering on mapped memory (system scope) and device memory (gpu scope) ---- */
+
+__device__ __forceinline__ uint64_t
+ld_acquire_sys (const uint64_t *p)
+{
+  uint64_t v;
+  asm volatile ("ld.acquire.sys.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+  return v;
+}
+
+__device__ __forceinline__ void
+st_release_sys (uint64_t *p, uint64_t v)
+{
+  asm volatile ("st.release.sys.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+
+__device__ __forceinline__ void
+st_relaxed_sys64 (uint64_t *p, uint64_t v)
+{
+  asm volatile ("st.relaxed.sys.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+
+__device__ __forceinline__ void
+st_relaxed_sys32 (uint32_t *p, uint32_t v)
+{
+  asm volatile ("st.relaxed.sys.global.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
+}
+
+__device__ __forceinline__ uint64_t
+ld_acquire_gpu (const uint64_t *p)
+{
+  uint64_t v;
+  asm volatile ("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+  return v;
+}
+
+__device__ __forceinline__ uint32_t
+ld_relaxed_gpu32 (const uint32_t *p)
+{
+  uint32_t v;
+  asm volatile ("ld.relaxed.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+  return v;
+}
+
+__device__ __forceinline__ uint64_t
+globaltimer (void)
+{
+  uint64_t t;
+  asm volatile ("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+/* 16 bytes of mapped memory in one load / store, bypassing the non-coherent L1 */
+__device__ __forceinline__ uint4
+ld_relaxed_sys_v4 (const void *p)
+{
+  uint4 v;
+  asm volatile ("ld.relaxed.sys.global.v4.u32 {%0, %1, %2, %3}, [%4];"
+      : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p) : "memory");
+  return v;
+}
+
+__device__ __forceinline__ void
+st_relaxed_sys_v4 (void *p, uint4 v)
+{
+  asm volatile ("st.relaxed.sys.global.v4.u32 [%0], {%1, %2, %3, %4};"
+      ::"l"(p), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w) : "memory");
+}
+
+/* ---- handlers, element-wise over [i0, n) with stride ---- */
+
+enum {
+  WORK_NONE = 0,
+  /* RK_KERNEL_* (1..3): run that handler */
+  WORK_ACCUMULATE_RESTART = 0x10, /* clear the sums of the new length, then accumulate */
+  WORK_SAVE = 0x11,               /* copy the state out (snapshot) */
+  WORK_LOAD = 0x12,               /* copy a state in (restore) */
+};
+
+struct Work {
+  uint32_t op;
+  uint32_t in_mapped; /* input lives in mapped host memory, written by the host after launch */
+  const uint8_t *in;
+  uint8_t *out;
+  uint32_t len; /* bytes */
+  double a, b, inv;
+  double *sum;
+};
+
+/* Input loads: mapped memory is re-read from the host (ld.cv) since an arena address is reused while
+ * the kernel lives; shared or freshly copied device memory is read normally. */
+template <typename T>
+__device__ __forceinline__ T
+ld_in (const Work &w, const T *p)
+{
+  return w.in_mapped ? __ldcv (p) : *p;
+}
+
+__device__ void
+run_slice (const Work &w, uint32_t i0, uint32_t stride)
+{
+  const bool aligned = !(((uintptr_t) w.in | (uintptr_t) w.out) & 15);
+  switch (w.op) {
+    case RK_KERNEL_ECHO: {
+      uint32_t n16 = aligned ? w.len / 16 : 0;
+      for (uint32_t i = i0; i < n16; i += stride)
+        ((uint4 *) w.out)[i] = ld_in (w, (const uint4 *) w.in + i);
+      for (uint32_t i = n16 * 16 + i0; i < w.len; i += stride)
+        w.out[i] = ld_in (w, w.in + i);
+      break;
+    }
+    case RK_KERNEL_SCALE: {
+      const float fa = (float) w.a, fb = (float) w.b;
+      const uint32_t n = w.len / 4, n4 = aligned ? n / 4 : 0;
+      for (uint32_t i = i0; i < n4; i += stride) {
+        float4 x = ld_in (w, (const float4 *) w.in + i);
+        ((float4 *) w.out)[i] = make_float4 (__fadd_rn (__fmul_rn (fa, x.x), fb),
+            __fadd_rn (__fmul_rn (fa, x.y), fb), __fadd_rn (__fmul_rn (fa, x.z), fb),
+            __fadd_rn (__fmul_rn (fa, x.w), fb));
+      }
+      if (!(((uintptr_t) w.in | (uintptr_t) w.out) & 3)) {
+        for (uint32_t i = n4 * 4 + i0; i < n; i += stride)
+          ((float *) w.out)[i] = __fadd_rn (__fmul_rn (fa, ld_in (w, (const float *) w.in + i)), fb);
+      } else {
+        for (uint32_t i = i0; i < n; i += stride) {
+          uint8_t b[4];
+          for (int k = 0; k < 4; k++)
+            b[k] = ld_in (w, w.in + 4 * i + k);
+          float x, y;
+          memcpy (&x, b, 4);
+          y = __fadd_rn (__fmul_rn (fa, x), fb);
+          memcpy (w.out + 4 * i, &y, 4);
+        }
+      }
+      break;
+    }
+    case RK_KERNEL_ACCUMULATE: {
+      const uint32_t n = w.len / 4;
+      for (uint32_t i = i0; i < n; i += stride) {
+        double s = __dadd_rn (__ldcg (w.sum + i), (double) ld_in (w, (const float *) w.in + i));
+        w.sum[i] = s;
+        ((float *) w.out)[i] = (float) __dmul_rn (s, w.inv);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+/* ---- the leader's state, in shared memory ---- */
+
+struct __align__ (16) LeaderState {
+  rk_record req[MAX_BATCH];
+  rk_record ans;
+  double params[RK_MAX_PARAMS];
+  uint64_t hlc;
+  uint32_t nreq;
+  uint32_t stop;
+  uint32_t status;
+  uint32_t paused;
+  Work work;
+  uint32_t use_grid;
+  uint32_t node;
+  /* the actor's counters, kept here and only ever stored to the control block (a load from mapped
+   * memory is a PCIe round trip) */
+  uint64_t records_in, records_out, errors, beats;
+};
+
+__device__ void
+set_state (rk_control *ctl, uint32_t state)
+{
+  st_relaxed_sys64 (&ctl->state_ns[state], globaltimer ());
+  __threadfence_system ();
+  st_relaxed_sys32 (&ctl->state, state);
+}
+
+__device__ __forceinline__ bool
+region_ok (uint64_t off, uint64_t len, uint64_t size)
+{
+  return off <= size && len <= size - off;
+}
+
+/* Copy n bytes block-wide (mapped or device memory, any alignment). */
+__device__ void
+block_copy (uint8_t *dst, const uint8_t *src, uint64_t n)
+{
+  for (uint64_t i = threadIdx.x; i < n; i += blockDim.x)
+    dst[i] = src[i];
+}
+
+/* Thread 0 decides; the block then does the data-parallel part. Returns nothing: the answer is in
+ * L.ans, the status in L.status. Mirrors rk_ref_actor_serve (). */
+__device__ void
+serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, int grid)
+{
+  const uint32_t tid = threadIdx.x;
+  rk_accumulate_state *acc = (rk_accumulate_state *) a.state;
+
+  if (tid == 0) {
+    uint64_t wall_ms = globaltimer () / 1000000ull;
+    L.hlc = req.hlc ? rk_hlc_next_recv (L.hlc, req.hlc, wall_ms) : rk_hlc_next_send (L.hlc, wall_ms);
+    memset (&L.ans, 0, sizeof L.ans);
+    L.ans.type = req.type;
+    L.ans.seq = req.seq;
+    L.ans.node = L.node;
+    if (!(req.flags & RK_REC_F_INLINE)) {
+      L.ans.u.desc.out_off = req.u.desc.out_off;
+      L.ans.u.desc.out_cap = req.u.desc.out_cap;
+    }
+    L.status = RK_STATUS_OK;
+    L.work.op = 0;
+    L.use_grid = 0;
+
+    switch (req.type) {
+      case RK_CMD_PROCESS: {
+        const bool inl = req.flags & RK_REC_F_INLINE;
+        uint32_t cap = inl ? RK_INLINE_MAX : req.u.desc.out_cap;
+        uint32_t unit = a.kernel_id == RK_KERNEL_ECHO ? 1 : 4;
+        if (inl) {
+          L.ans.flags |= RK_REC_F_INLINE;
+          if (req.len > RK_INLINE_MAX) {
+            L.status = RK_STATUS_INVALID;
+            break;
+          }
+        } else if (!region_ok (req.u.desc.in_off, req.len, a.in_size)
+            || !region_ok (req.u.desc.out_off, req.u.desc.out_cap, a.out_size)) {
+          L.status = RK_STATUS_INVALID;
+          break;
+        }
+        if (req.len % unit) {
+          L.status = RK_STATUS_INVALID;
+          break;
+        }
+        if (cap < req.len || (a.kernel_id == RK_KERNEL_ACCUMULATE
+                && req.len / 4 > RK_ACCUMULATE_MAX_SAMPLES)) {
+          L.status = RK_STATUS_TOO_LARGE;
+          break;
+        }
+        L.work.op = a.kernel_id;
+        L.work.in = inl ? req.u.bytes : a.in_arena + req.u.desc.in_off;
+        L.work.in_mapped = !inl;
+        L.work.out = inl ? L.ans.u.bytes : a.out_arena + req.u.desc.out_off;
+        L.work.len = req.len;
+        L.work.a = L.params[0];
+        L.work.b = L.params[1];
+        L.work.sum = acc ? acc->sum : nullptr;
+        if (a.kernel_id == RK_KERNEL_ACCUMULATE) {
+          uint32_t n = req.len / 4;
+          if (n != acc->samples) {
+            acc->samples = n;
+            acc->count = 0;
+            L.work.op = WORK_ACCUMULATE_RESTART;
+          }
+          acc->count++;
+          L.work.inv = 1.0 / (double) acc->count;
+        }
+        L.ans.len = req.len;
+        L.use_grid = !inl && grid > 1 && req.len >= a.grid_threshold;
+        break;
+      }
+      case RK_CMD_SET_PARAM: {
+        uint32_t i = req.u.desc.aux;
+        double v;
+        memcpy (&v, &req.u.desc.arg, sizeof v);
+        if (i >= a.n_params || isnan (v) || v < a.pmin[i] || v > a.pmax[i])
+          L.status = RK_STATUS_INVALID;
+        else
+          L.params[i] = v;
+        break;
+      }
+      case RK_CMD_PAUSE:
+        L.paused = 1;
+        set_state (a.ctl, RK_STATE_PAUSED);
+        break;
+      case RK_CMD_RESUME:
+        L.paused = 0;
+        set_state (a.ctl, RK_STATE_ACTIVE);
+        break;
+      case RK_CMD_DRAIN:
+        break;
+      case RK_CMD_SNAPSHOT: {
+        uint64_t off = req.u.desc.out_off, cap = req.u.desc.out_cap;
+        uint64_t state_len = acc ? offsetof (rk_accumulate_state, sum) + (uint64_t) acc->samples * 8 : 0;
+        if ((req.flags & RK_REC_F_INLINE) || !region_ok (off, cap, a.out_size)) {
+          L.status = RK_STATUS_INVALID;
+          break;
+        }
+        if (cap < sizeof (rk_checkpoint) + state_len) {
+          L.status = RK_STATUS_TOO_LARGE;
+          break;
+        }
+        rk_checkpoint cp;
+        memset (&cp, 0, sizeof cp);
+        cp.magic = RK_CHECKPOINT_MAGIC;
+        cp.version = RK_ABI_VERSION;
+        cp.kernel_id = a.kernel_id;
+        cp.n_params = a.n_params;
+        cp.state_len = state_len;
+        cp.hlc = L.hlc;
+        memcpy (cp.params, L.params, sizeof cp.params);
+        memcpy (a.out_arena + off, &cp, sizeof cp);
+        L.ans.len = (uint32_t) (sizeof cp + state_len);
+        L.work.op = WORK_SAVE;
+        L.work.out = a.out_arena + off + sizeof cp;
+        L.work.len = (uint32_t) state_len;
+        break;
+      }
+      case RK_CMD_RESTORE: {
+        rk_checkpoint cp;
+        if ((req.flags & RK_REC_F_INLINE) || !region_ok (req.u.desc.in_off, req.len, a.in_size)) {
+          L.status = RK_STATUS_INVALID;
+          break;
+        }
+        if (req.len < sizeof cp) {
+          L.status = RK_STATUS_BAD_CHECKPOINT;
+          break;
+        }
+        const uint8_t *p = a.in_arena + req.u.desc.in_off;
+        memcpy (&cp, p, sizeof cp);
+        if (cp.magic != RK_CHECKPOINT_MAGIC || cp.version != RK_ABI_VERSION
+            || cp.kernel_id != a.kernel_id || cp.n_params != a.n_params
+            || cp.state_len != req.len - sizeof cp) {
+          L.status = RK_STATUS_BAD_CHECKPOINT;
+          break;
+        }
+        if (acc) {
+          rk_accumulate_head head;
+          if (cp.state_len < sizeof head) {
+            L.status = RK_STATUS_BAD_CHECKPOINT;
+            break;
+          }
+          memcpy (&head, p + sizeof cp, sizeof head);
+          if (head.samples > RK_ACCUMULATE_MAX_SAMPLES
+              || cp.state_len != offsetof (rk_accumulate_state, sum) + (uint64_t) head.samples * 8) {
+            L.status = RK_STATUS_BAD_CHECKPOINT;
+            break;
+          }
+          L.work.op = WORK_LOAD;
+          L.work.in = p + sizeof cp;
+          L.work.len = (uint32_t) cp.state_len;
+        } else if (cp.state_len) {
+          L.status = RK_STATUS_BAD_CHECKPOINT;
+          break;
+        }
+        memcpy (L.params, cp.params, sizeof L.params);
+        L.hlc = rk_hlc_next_recv (L.hlc, cp.hlc, globaltimer () / 1000000ull);
+        break;
+      }
+      case RK_CMD_TERMINATE:
+        L.stop = 1;
+        break;
+      case RK_CMD_LINK:
+        L.status = RK_STATUS_UNSUPPORTED;
+        break;
+      default:
+        L.status = RK_STATUS_UNKNOWN_CMD;
+        break;
+    }
+    if (L.status != RK_STATUS_OK)
+      L.work.op = WORK_NONE;
+  }
+  __syncthreads ();
+
+  /* the data-parallel part */
+  if (L.work.op == WORK_ACCUMULATE_RESTART) {
+    for (uint32_t i = tid; i < L.work.len / 4; i += blockDim.x)
+      acc->sum[i] = 0.0;
+    __syncthreads ();
+    if (tid == 0)
+      L.work.op = RK_KERNEL_ACCUMULATE;
+    __syncthreads ();
+  }
+  if (L.work.op == WORK_SAVE) {
+    const uint8_t *src = (const uint8_t *) acc;
+    for (uint32_t i = tid; i < L.work.len; i += blockDim.x)
+      L.work.out[i] = __ldcg (src + i);
+  } else if (L.work.op == WORK_LOAD) {
+    for (uint32_t i = tid; i < L.work.len; i += blockDim.x)
+      ((uint8_t *) acc)[i] = __ldcv (L.work.in + i);
+  } else if (L.work.op != WORK_NONE) {
+    const Work w = L.work;
+    if (L.use_grid) {
+      if (tid == 0) {
+        rk_cuda_shared *sh = a.sh;
+        sh->op = w.op;
+        sh->in = (uint64_t) (uintptr_t) w.in;
+        sh->out = (uint64_t) (uintptr_t) w.out;
+        sh->n = w.len;
+        sh->a = w.a;
+        sh->b = w.b;
+        sh->inv = w.inv;
+        __threadfence (); /* the item before its epoch: pairs with the workers' acquire */
+        atomicAdd ((unsigned long long *) &sh->epoch, 1ull);
+      }
+      run_slice (w, tid, grid * blockDim.x);
+    } else {
+      run_slice (w, tid, blockDim.x);
+    }
+  }
+  __threadfence_system (); /* this thread's output reaches host memory before the answer */
+  __syncthreads ();
+  if (L.use_grid && tid == 0) {
+    uint64_t want = (uint64_t) (grid - 1) * ld_acquire_gpu (&a.sh->epoch);
+    while (ld_acquire_gpu (&a.sh->done) < want)
+      ;
+  }
+  __syncthreads ();
+
+  if (tid == 0) {
+    rk_control *ctl = a.ctl;
+    L.ans.status = L.status;
+    if (L.status != RK_STATUS_OK) {
+      L.ans.flags |= RK_REC_F_ERROR;
+      L.ans.len = 0;
+      st_relaxed_sys32 (&ctl->last_error, L.status);
+      st_relaxed_sys64 (&ctl->errors, ++L.errors);
+    }
+    if (!(L.ans.flags & RK_REC_F_INLINE))
+      L.ans.u.desc.arg = globaltimer ();
+    L.hlc = rk_hlc_next_send (L.hlc, globaltimer () / 1000000ull);
+    L.ans.hlc = L.hlc;
+    st_relaxed_sys64 (&ctl->hlc, L.hlc);
+    st_relaxed_sys64 (&ctl->records_in, ++L.records_in);
+    st_relaxed_sys64 (&ctl->last_seq, req.seq);
+  }
+  __syncthreads ();
+}
+
+/* Worker blocks: wait for a work item (in device memory), run their slice, count themselves done. */
+__device__ void
+worker_loop (const rk_cuda_args &a, int grid)
+{
+  __shared__ Work w;
+  __shared__ uint32_t go;
+  rk_cuda_shared *sh = a.sh;
+  uint64_t seen = 0;
+
+  for (;;) {
+    if (threadIdx.x == 0) {
+      uint32_t backoff = 32;
+      go = 0;
+      for (;;) {
+        uint64_t e = ld_acquire_gpu (&sh->epoch);
+        if (e != seen) {
+          seen = e;
+          w.op = sh->op;
+          w.in = (const uint8_t *) (uintptr_t) sh->in;
+          w.out = (uint8_t *) (uintptr_t) sh->out;
+          w.len = sh->n;
+          w.a = sh->a;
+          w.b = sh->b;
+          w.inv = sh->inv;
+          w.in_mapped = 1;
+          w.sum = a.state ? ((rk_accumulate_state *) a.state)->sum : nullptr;
+          go = 1;
+          break;
+        }
+        if (ld_relaxed_gpu32 (&sh->stop))
+          break;
+        __nanosleep (backoff);
+        if (backoff < 2000)
+          backoff *= 2;
+      }
+    }
+    __syncthreads ();
+    if (!go)
+      return;
+    run_slice (w, blockIdx.x * blockDim.x + threadIdx.x, grid * blockDim.x);
+    __threadfence_system ();
+    __syncthreads ();
+    if (threadIdx.x == 0)
+      atomicAdd ((unsigned long long *) &sh->done, 1ull);
+  }
+}
+
+__device__ void
+leader_loop (const rk_cuda_args &a, int grid)
+{
+  __shared__ LeaderState L;
+  const uint32_t tid = threadIdx.x, lane = tid & 31;
+  rk_ring *h2k = a.h2k, *k2h = a.k2h;
+  rk_record *in_slots = rk_ring_slots (h2k), *out_slots = rk_ring_slots (k2h);
+  const uint32_t mask = h2k->mask, k2h_entries = k2h->entries;
+  uint64_t tail = h2k->tail, k2h_head = k2h->head, k2h_tail = k2h->tail;
+
+  if (tid == 0) {
+    for (uint32_t i = 0; i < RK_MAX_PARAMS; i++)
+      L.params[i] = a.params[i];
+    L.hlc = 0;
+    L.stop = 0;
+    L.paused = 0;
+    L.node = a.ctl->node;
+    L.records_in = L.records_out = L.errors = L.beats = 0;
+    if (a.kernel_id == RK_KERNEL_ACCUMULATE) {
+      rk_accumulate_state *acc = (rk_accumulate_state *) a.state;
+      acc->count = 0;
+      acc->samples = 0;
+    }
+    set_state (a.ctl, RK_STATE_LAUNCHED);
+    set_state (a.ctl, RK_STATE_ACTIVE);
+  }
+  __syncthreads ();
+
+  uint64_t last_beat = globaltimer ();
+  while (!L.stop) {
+    if (tid < 32) {
+      uint32_t n = 0;
+      if (lane == 0) {
+        for (;;) {
+          uint64_t head = ld_acquire_sys (&h2k->head); /* pairs with the host's store-release */
+          if (head != tail) {
+            n = (uint32_t) min (head - tail, (uint64_t) MAX_BATCH);
+            break;
+          }
+          uint64_t now = globaltimer ();
+          if (now - last_beat > BEAT_NS) {
+            last_beat = now;
+            st_relaxed_sys64 (&a.ctl->heartbeat, ++L.beats);
+          }
+          if (L.paused)
+            __nanosleep (PAUSED_POLL_NS);
+        }
+        L.nreq = n;
+      }
+      n = __shfl_sync (0xffffffffu, n, 0);
+      /* every lane reads 16 bytes: 8 records in one round trip */
+      uint32_t r = lane >> 2, c = lane & 3;
+      if (r < n)
+        ((uint4 *) &L.req[r])[c] = ld_relaxed_sys_v4 ((const uint4 *) &in_slots[(tail + r) & mask] + c);
+    }
+    __syncthreads ();
+    const uint32_t n = L.nreq;
+    for (uint32_t r = 0; r < n; r++) {
+      serve (a, L, L.req[r], grid);
+      if (tid == 0) {
+        /* The host keeps at most `entries` records in flight, so there is room; the cached tail is
+         * re-read (a PCIe round trip) only when it says otherwise. */
+        while (k2h_head - k2h_tail >= k2h_entries) {
+          k2h_tail = ld_acquire_sys (&k2h->tail);
+          if (k2h_head - k2h_tail >= k2h_entries)
+            __nanosleep (1000);
+        }
+      }
+      __syncthreads ();
+      if (tid < 4) {
+        st_relaxed_sys_v4 ((uint4 *) &out_slots[k2h_head & mask] + tid, ((const uint4 *) &L.ans)[tid]);
+        __threadfence_system ();
+      }
+      __syncthreads ();
+      k2h_head++;
+      if (tid == 0) {
+        st_release_sys (&k2h->head, k2h_head); /* pairs with the host's load-acquire */
+        st_relaxed_sys64 (&a.ctl->records_out, ++L.records_out);
+      }
+      if (L.stop) {
+        tail += r + 1;
+        break;
+      }
+    }
+    if (!L.stop)
+      tail += n;
+    if (tid == 0)
+      st_release_sys (&h2k->tail, tail); /* pairs with the host's load-acquire before reuse */
+    __syncthreads ();
+  }
+
+  if (tid == 0) {
+    *(volatile uint32_t *) &a.sh->stop = 1;
+    __threadfence ();
+    set_state (a.ctl, RK_STATE_TERMINATED);
+  }
+}
+
+__global__ void __launch_bounds__ (RK_CUDA_BLOCK)
+rk_actor_kernel (rk_cuda_args a)
+{
+  if (blockIdx.x == 0)
+    leader_loop (a, gridDim.x);
+  else
+    worker_loop (a, gridDim.x);
+}
+
+/* ---- the traditional path: one launch per record ---- */
+
+__global__ void __launch_bounds__ (RK_CUDA_BLOCK)
+rk_once_kernel (uint32_t op, void *state, double pa, double pb, double inv, int reset,
+    const uint8_t *in, uint8_t *out, uint32_t len)
+{
+  Work w;
+  w.op = op;
+  w.in_mapped = 0;
+  w.in = in;
+  w.out = out;
+  w.len = len;
+  w.a = pa;
+  w.b = pb;
+  w.inv = inv;
+  w.sum = state ? ((rk_accumulate_state *) state)->sum : nullptr;
+  uint32_t i0 = blockIdx.x * blockDim.x + threadIdx.x, stride = gridDim.x * blockDim.x;
+  if (op == RK_KERNEL_ACCUMULATE) {
+    rk_accumulate_state *acc = (rk_accumulate_state *) state;
+    if (reset)
+      for (uint32_t i = i0; i < len / 4; i += stride)
+        acc->sum[i] = 0.0; /* each thread clears exactly the elements it then adds to */
+    if (i0 == 0) {
+      acc->samples = len / 4;
+      acc->count = reset ? 1 : acc->count + 1;
+    }
+  }
+  run_slice (w, i0, stride);
+}
+
+__global__ void
+rk_init_state_kernel (uint32_t op, void *state)
+{
+  if (op == RK_KERNEL_ACCUMULATE) {
+    rk_accumulate_state *acc = (rk_accumulate_state *) state;
+    acc->count = 0;
+    acc->samples = 0;
+  }
+}
+
+/* ---- C entry points ---- */
+
+extern "C" int
+rk_cuda_preload (void)
+{
+  cudaFuncAttributes attr;
+  cudaError_t e = cudaFuncGetAttributes (&attr, rk_actor_kernel);
+  if (e == cudaSuccess)
+    e = cudaFuncGetAttributes (&attr, rk_once_kernel);
+  if (e == cudaSuccess)
+    e = cudaFuncGetAttributes (&attr, rk_init_state_kernel);
+  return (int) e;
+}
+
+extern "C" int
+rk_cuda_actor_blocks_per_sm (int *n)
+{
+  return (int) cudaOccupancyMaxActiveBlocksPerMultiprocessor (n, rk_actor_kernel, RK_CUDA_BLOCK, 0);
+}
+
+extern "C" int
+rk_cuda_launch_actor (const rk_cuda_args *args, int grid, void *stream)
+{
+  rk_cuda_args a = *args;
+  void *params[] = { &a };
+  return (int) cudaLaunchCooperativeKernel ((const void *) rk_actor_kernel, dim3 (grid),
+      dim3 (RK_CUDA_BLOCK), params, 0, (cudaStream_t) stream);
+}
+
+extern "C" int
+rk_cuda_launch_once (uint32_t kernel_id, void *state, double a, double b, double inv, int reset,
+    const void *in, void *out, uint32_t len, int grid, void *stream)
+{
+  rk_once_kernel<<<grid, RK_CUDA_BLOCK, 0, (cudaStream_t) stream>>> (kernel_id, state, a, b, inv,
+      reset, (const uint8_t *) in, (uint8_t *) out, len);
+  return (int) cudaGetLastError ();
+}
+
+extern "C" int
+rk_cuda_init_state (uint32_t kernel_id, void *state, void *stream)
+{
+  rk_init_state_kernel<<<1, 1, 0, (cudaStream_t) stream>>> (kernel_id, state);
+  return (int) cudaGetLastError ();
+}
+
+/* ---- the ABI as device code lays it out (compared with the host's by tests/gpu) ---- */
+
+#define RK_LAYOUT_VALUE(v) (uint64_t) (v),
+__global__ void
+rk_abi_layout_kernel (uint64_t *out)
+{
+  const uint64_t values[] = { RK_ABI_LAYOUT (RK_LAYOUT_VALUE) };
+  for (unsigned i = 0; i < sizeof values / sizeof values[0]; i++)
+    out[i] = values[i];
+}
+
+extern "C" int
+rk_cuda_abi_layout (uint64_t *host_out, int n)
+{
+  uint64_t *d = nullptr;
+  const uint64_t values[] = { RK_ABI_LAYOUT (RK_LAYOUT_VALUE) };
+  int count = (int) (sizeof values / sizeof values[0]);
+  if (n < count)
+    return -1;
+  if (cudaMalloc (&d, sizeof values) != cudaSuccess)
+    return -1;
+  rk_abi_layout_kernel<<<1, 1>>> (d);
+  cudaError_t e = cudaMemcpy (host_out, d, sizeof values, cudaMemcpyDeviceToHost);
+  cudaFree (d);
+  return e == cudaSuccess ? count : -1;
+}

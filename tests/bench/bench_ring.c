@@ -1,0 +1,274 @@
+/* bench-ring: the actor's rings without GStreamer, every backend and mode present, in one run.
+ *
+ *   bench-ring [--quick]
+ *
+ * For each of cpu, cuda (persistent kernel) and cuda-launch (one kernel launch and synchronisation per
+ * record, the traditional way):
+ *   - round trip of one record (submit, wait for the answer) through an echo actor: 32 bytes inline in
+ *     the record, 64 bytes and 4 KiB through the arenas; min, median, p99 in microseconds;
+ *   - streaming: one thread submits while another receives, for 64 B, 64 KiB, 1 MiB and 8 MiB payloads;
+ *     records per second and GB/s of payload into the actor;
+ *   - a parameter change on a scale actor: what submitting it costs the host, and when the actor applied
+ *     it, read from the actor-side timestamp of its answer (the actor clock's offset from the host's is
+ *     calibrated by round trips, so the figure is good to about half a round trip).
+ * Ratios against cuda-launch are printed for the round trips. Nothing here is asserted: it measures.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rk_actor.h"
+#include "rk_backend.h"
+#include "rk_handlers.h"
+#include "rk_wait.h"
+
+typedef struct {
+  const char *label;
+  rk_backend_kind kind;
+  rk_actor_mode mode;
+  const rk_backend_ops *ops;
+  double rt_median[3];
+} Config;
+
+static int quick;
+
+static int
+cmp_u64 (const void *a, const void *b)
+{
+  uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+  return x < y ? -1 : x > y;
+}
+
+static rk_actor *
+start (const Config *c, const char *kernel, uint32_t entries, uint64_t arena)
+{
+  rk_actor_config cfg = {
+    .backend = c->ops,
+    .handler = rk_handler_find (kernel),
+    .mode = c->mode,
+    .ring_entries = entries,
+    .in_arena_size = arena,
+    .out_arena_size = arena,
+    .node = 1,
+  };
+  char why[512];
+  rk_actor *a = NULL;
+  int r = rk_actor_new (&cfg, &a, why, sizeof why);
+  if (r < 0) {
+    fprintf (stderr, "%s: cannot start: %s\n", c->label, why);
+    return NULL;
+  }
+  return a;
+}
+
+static void
+stop (rk_actor *a)
+{
+  rk_actor_stop (a, 5000000000ll);
+  rk_actor_unref (a);
+}
+
+/* One record there and back; returns ns, or 0 on error. */
+static uint64_t
+round_trip (rk_actor *a, const uint8_t *payload, uint32_t len, rk_answer *ans)
+{
+  rk_record rec = { .type = RK_CMD_PROCESS };
+  uint64_t t0 = rk_now_ns ();
+  if (rk_actor_submit (a, &rec, payload, len, len, -1) < 0)
+    return 0;
+  if (rk_actor_receive (a, ans, 10000000000ll) < 0)
+    return 0;
+  uint64_t t1 = rk_now_ns ();
+  rk_actor_release_output (a, ans->out_token);
+  return t1 - t0;
+}
+
+static void
+bench_round_trips (Config *c)
+{
+  static const uint32_t sizes[3] = { 32, 64, 4096 };
+  const int iters = quick ? 2000 : 20000, warm = 500;
+  uint8_t payload[4096];
+  uint64_t *t = calloc (iters, sizeof *t);
+  rk_answer ans;
+
+  for (size_t i = 0; i < sizeof payload; i++)
+    payload[i] = (uint8_t) i;
+  rk_actor *a = start (c, "echo", 64, 1 << 20);
+  if (!a)
+    goto out;
+  for (int s = 0; s < 3; s++) {
+    int bad = 0;
+    for (int i = 0; i < warm; i++)
+      round_trip (a, payload, sizes[s], &ans);
+    for (int i = 0; i < iters; i++) {
+      t[i] = round_trip (a, payload, sizes[s], &ans);
+      bad |= t[i] == 0 || memcmp (rk_answer_data (&ans), payload, sizes[s]) != 0;
+    }
+    qsort (t, iters, sizeof *t, cmp_u64);
+    c->rt_median[s] = t[iters / 2] / 1e3;
+    printf ("| %-12s | round trip %5u B | %8.2f | %8.2f | %8.2f |%s\n", c->label, sizes[s], t[0] / 1e3,
+        t[iters / 2] / 1e3, t[iters * 99 / 100] / 1e3, bad ? " WRONG OUTPUT" : "");
+  }
+  stop (a);
+out:
+  free (t);
+}
+
+typedef struct {
+  rk_actor *a;
+  uint64_t n;
+  int ok;
+} Receiver;
+
+static void *
+receive_all (void *p)
+{
+  Receiver *r = p;
+  rk_answer ans;
+  r->ok = 1;
+  for (uint64_t i = 0; i < r->n; i++) {
+    if (rk_actor_receive (r->a, &ans, 30000000000ll) < 0 || (ans.rec.flags & RK_REC_F_ERROR)) {
+      r->ok = 0;
+      return NULL;
+    }
+    rk_actor_release_output (r->a, ans.out_token);
+  }
+  return NULL;
+}
+
+static void
+bench_streaming (Config *c)
+{
+  static const uint32_t sizes[4] = { 64, 64 << 10, 1 << 20, 8 << 20 };
+  const uint64_t counts[4] = { quick ? 200000 : 2000000, quick ? 5000 : 40000, quick ? 500 : 4000,
+    quick ? 60 : 500 };
+
+  for (int s = 0; s < 4; s++) {
+    uint32_t len = sizes[s];
+    uint32_t entries = len >= (1 << 20) ? 8 : 256;
+    uint64_t arena = (uint64_t) entries * len < (1 << 20) ? (1 << 20) : (uint64_t) entries * len;
+    uint8_t *payload = malloc (len);
+    memset (payload, 0x5a, len);
+    rk_actor *a = start (c, "echo", entries, arena);
+    if (!a) {
+      free (payload);
+      continue;
+    }
+    Receiver r = { a, counts[s], 0 };
+    pthread_t th;
+    uint64_t t0 = rk_now_ns ();
+    pthread_create (&th, NULL, receive_all, &r);
+    int err = 0;
+    for (uint64_t i = 0; i < counts[s] && !err; i++) {
+      rk_record rec = { .type = RK_CMD_PROCESS };
+      err = rk_actor_submit (a, &rec, payload, len, len, 30000000000ll) < 0;
+    }
+    pthread_join (th, NULL);
+    double secs = (rk_now_ns () - t0) / 1e9;
+    printf ("| %-12s | stream %8u B | %12.0f rec/s | %8.2f GB/s |%s\n", c->label, len,
+        counts[s] / secs, counts[s] * (double) len / secs / 1e9, err || !r.ok ? " FAILED" : "");
+    stop (a);
+    free (payload);
+  }
+}
+
+static void
+bench_param (Config *c)
+{
+  const int cal = quick ? 200 : 2000, iters = quick ? 200 : 2000;
+  uint8_t payload[64] = { 0 };
+  uint64_t *cost = calloc (iters, sizeof *cost);
+  int64_t *applied = calloc (iters, sizeof *applied);
+  uint64_t best_rt = UINT64_MAX;
+  int64_t offset = 0;
+  int bad = 0;
+  rk_answer ans;
+  rk_actor *a = start (c, "scale", 64, 1 << 20);
+
+  if (!a)
+    goto out;
+  /* actor clock minus host clock, from the fastest of many round trips whose answers carry the
+   * actor's time: good to half that round trip */
+  for (int i = 0; i < cal; i++) {
+    rk_record rec = { .type = RK_CMD_PROCESS };
+    uint64_t t0 = rk_now_ns ();
+    rk_actor_submit (a, &rec, payload, sizeof payload, sizeof payload, -1);
+    rk_actor_receive (a, &ans, -1);
+    uint64_t t1 = rk_now_ns ();
+    rk_actor_release_output (a, ans.out_token);
+    if (t1 - t0 < best_rt) {
+      best_rt = t1 - t0;
+      offset = (int64_t) ans.rec.u.desc.arg - (int64_t) ((t0 + t1) / 2);
+    }
+  }
+  for (int i = 0; i < iters; i++) {
+    rk_record rec = { .type = RK_CMD_SET_PARAM };
+    double v = 1.0 + i;
+    rec.u.desc.aux = 0;
+    memcpy (&rec.u.desc.arg, &v, sizeof v);
+    uint64_t t0 = rk_now_ns ();
+    rk_actor_submit (a, &rec, NULL, 0, 0, -1);
+    cost[i] = rk_now_ns () - t0;
+    if (rk_actor_receive (a, &ans, -1) < 0 || (ans.rec.flags & RK_REC_F_ERROR))
+      bad = 1;
+    applied[i] = (int64_t) ans.rec.u.desc.arg - offset - (int64_t) t0;
+  }
+  qsort (cost, iters, sizeof *cost, cmp_u64);
+  qsort (applied, iters, sizeof *applied, cmp_u64);
+  printf ("| %-12s | %8.3f | %8.2f, %8.2f (+/- %.2f) |%s\n", c->label, cost[iters / 2] / 1e3,
+      applied[iters / 2] / 1e3, applied[iters * 99 / 100] / 1e3, best_rt / 2e3,
+      bad ? " REFUSED" : "");
+  stop (a);
+out:
+  free (cost);
+  free (applied);
+}
+
+int
+main (int argc, char **argv)
+{
+  Config configs[] = {
+    { "cpu", RK_BACKEND_CPU, RK_MODE_PERSISTENT },
+    { "cuda", RK_BACKEND_CUDA, RK_MODE_PERSISTENT },
+    { "cuda-launch", RK_BACKEND_CUDA, RK_MODE_LAUNCH },
+  };
+  const int n = sizeof configs / sizeof configs[0];
+
+  quick = argc > 1 && strcmp (argv[1], "--quick") == 0;
+  for (int i = 0; i < n; i++) {
+    char why[512] = "";
+    configs[i].ops = rk_backend_get (configs[i].kind, why, sizeof why);
+    if (configs[i].ops && configs[i].ops->probe (0, why, sizeof why) < 0)
+      configs[i].ops = NULL;
+    if (!configs[i].ops)
+      printf ("%s: skipped (%s)\n", configs[i].label, why);
+  }
+
+  printf ("\n| backend      | what                  |  min us  | median us |  p99 us  |\n");
+  printf ("|---|---|---|---|---|\n");
+  for (int i = 0; i < n; i++)
+    if (configs[i].ops)
+      bench_round_trips (&configs[i]);
+
+  printf ("\n| backend      | what                  | rate | bandwidth |\n|---|---|---|---|\n");
+  for (int i = 0; i < n; i++)
+    if (configs[i].ops)
+      bench_streaming (&configs[i]);
+
+  printf ("\n| backend      | parameter change: host cost us (median) | applied after us (median, p99) |\n");
+  printf ("|---|---|---|\n");
+  for (int i = 0; i < n; i++)
+    if (configs[i].ops)
+      bench_param (&configs[i]);
+
+  if (configs[1].ops && configs[2].ops) {
+    printf ("\nround trip, cuda-launch / cuda (median):");
+    for (int s = 0; s < 3; s++)
+      printf (" %.2fx", configs[2].rt_median[s] / configs[1].rt_median[s]);
+    printf ("\n");
+  }
+  return 0;
+}

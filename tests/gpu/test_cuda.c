@@ -1,0 +1,329 @@
+/* The CUDA backend against the C reference, on the GPU. Exits 77 (skip) without a usable device.
+ *
+ * For both modes (persistent kernel, launch per record): every handler on fresh random input at sizes
+ * that take each path (inline in the record, one block, the whole grid), compared bit for bit with
+ * core/'s reference; the command set (set-param, pause, resume, drain, snapshot, restore, terminate,
+ * link and unknown commands refused with their status); and checkpoints moved between the CUDA and the
+ * CPU backends. The device's view of the ABI layout is compared with the host's.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rk_actor.h"
+#include "rk_ref_actor.h"
+#include "rk_backend.h"
+#include "rk_cuda.h"
+#include "rk_handlers.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      fprintf (stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);                    \
+      fprintf (stderr, __VA_ARGS__);                                                               \
+      fprintf (stderr, "\n");                                                                      \
+      failures++;                                                                                  \
+    }                                                                                              \
+  } while (0)
+
+#define TIMEOUT 10000000000ll
+
+static uint64_t rng_state;
+
+static uint32_t
+rnd (void)
+{
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (uint32_t) (rng_state >> 11);
+}
+
+static float
+rnd_float (void)
+{
+  return (float) ((int32_t) rnd () % 2000000) / 1000.0f;
+}
+
+static rk_actor *
+start (const rk_backend_ops *ops, rk_actor_mode mode, const char *kernel)
+{
+  rk_actor_config cfg = {
+    .backend = ops,
+    .handler = rk_handler_find (kernel),
+    .mode = mode,
+    .ring_entries = 16,
+    .in_arena_size = 64 << 20,
+    .out_arena_size = 64 << 20,
+    .node = 7,
+  };
+  char why[512] = "";
+  rk_actor *a = NULL;
+  int r = rk_actor_new (&cfg, &a, why, sizeof why);
+  CHECK (r == 0, "rk_actor_new (%s, %s): %s", ops->name, kernel, why);
+  return a;
+}
+
+/* Submit and wait for the answer; returns the answer's status (or -1). */
+static int
+call (rk_actor *a, rk_record *rec, const void *payload, uint32_t len, uint32_t out_cap,
+    rk_answer *ans)
+{
+  int r = rk_actor_submit (a, rec, payload, len, out_cap, TIMEOUT);
+  if (r == 0)
+    r = rk_actor_receive (a, ans, TIMEOUT);
+  if (r < 0) {
+    char why[256] = "";
+    rk_actor_check (a, why, sizeof why);
+    fprintf (stderr, "call: %d (%s)\n", r, why);
+    return -1;
+  }
+  CHECK (ans->rec.seq == rec->seq, "answer seq %llu for record %llu",
+      (unsigned long long) ans->rec.seq, (unsigned long long) rec->seq);
+  CHECK (ans->rec.type == rec->type, "answer type %u for %u", ans->rec.type, rec->type);
+  return (int) ans->rec.status;
+}
+
+static void
+set_param (rk_actor *a, uint32_t i, double v, uint32_t want_status)
+{
+  rk_record rec = { .type = RK_CMD_SET_PARAM };
+  rk_answer ans;
+  rec.u.desc.aux = i;
+  memcpy (&rec.u.desc.arg, &v, sizeof v);
+  CHECK (call (a, &rec, NULL, 0, 0, &ans) == (int) want_status, "set-param %u = %g", i, v);
+}
+
+/* Run `len` bytes through the actor and through the reference (ref state kept by the caller). */
+static void
+process_and_compare (rk_actor *a, const rk_handler *h, void *ref_state, const double *params,
+    uint32_t len, const char *what)
+{
+  uint8_t *in = malloc (len ? len : 1), *want = malloc (len ? len : 1);
+  uint32_t want_len = 0;
+  rk_record rec = { .type = RK_CMD_PROCESS };
+  rk_answer ans;
+
+  for (uint32_t i = 0; i + 4 <= len; i += 4) {
+    float f = rnd_float ();
+    memcpy (in + i, &f, 4);
+  }
+  for (uint32_t i = len & ~3u; i < len; i++)
+    in[i] = (uint8_t) rnd ();
+  CHECK (h->process (ref_state, params, in, len, want, len, &want_len) == RK_STATUS_OK, "reference");
+  int st = call (a, &rec, in, len, len, &ans);
+  CHECK (st == RK_STATUS_OK, "%s %s %u bytes: status %d", h->name, what, len, st);
+  if (st == RK_STATUS_OK) {
+    CHECK (ans.rec.len == want_len, "%s %s: length %u, want %u", h->name, what, ans.rec.len, want_len);
+    const uint8_t *got = rk_answer_data (&ans);
+    uint32_t bad = 0, first = 0;
+    for (uint32_t i = 0; i < want_len; i++)
+      if (got[i] != want[i] && !bad++)
+        first = i;
+    CHECK (bad == 0, "%s %s %u bytes: %u bytes differ from the reference, first at %u", h->name,
+        what, len, bad, first);
+  }
+  rk_actor_release_output (a, ans.out_token);
+  free (in);
+  free (want);
+}
+
+static const uint32_t sizes[] = { 16, 32, 64, 4096, 65532, 65536, 1 << 20, 4 << 20 };
+
+static void
+test_handlers (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
+{
+  for (unsigned k = 0; k < rk_handler_count (); k++) {
+    const rk_handler *h = rk_handler_at (k);
+    rk_actor *a = start (ops, mode, h->name);
+    if (!a)
+      continue;
+    void *ref_state = h->state_size ? malloc (h->state_size) : NULL;
+    double params[RK_MAX_PARAMS];
+    rk_handler_default_params (h, params);
+    if (h->init)
+      h->init (ref_state);
+    if (h->id == RK_KERNEL_SCALE) {
+      params[0] = rnd_float ();
+      params[1] = rnd_float ();
+      set_param (a, 0, params[0], RK_STATUS_OK);
+      set_param (a, 1, params[1], RK_STATUS_OK);
+    }
+    for (unsigned s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+      /* accumulate sees each length three times (the sums restart when the length changes) */
+      int reps = h->id == RK_KERNEL_ACCUMULATE ? 3 : 1;
+      for (int r = 0; r < reps; r++)
+        process_and_compare (a, h, ref_state, params, sizes[s], label);
+    }
+    const rk_control *ctl = rk_actor_control (a);
+    CHECK (rk_actor_stop (a, TIMEOUT) == 0, "%s %s: stop", label, h->name);
+    CHECK (ctl->state == RK_STATE_TERMINATED, "%s %s: state %s after stop", label, h->name,
+        rk_state_name (ctl->state));
+    rk_actor_unref (a);
+    free (ref_state);
+  }
+}
+
+static void
+test_commands (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
+{
+  rk_actor *a = start (ops, mode, "scale");
+  rk_record rec;
+  rk_answer ans;
+  if (!a)
+    return;
+  const rk_control *ctl = rk_actor_control (a);
+
+  set_param (a, 7, 1.0, RK_STATUS_INVALID);
+  set_param (a, 0, NAN, RK_STATUS_INVALID);
+  set_param (a, 0, 3.0, RK_STATUS_OK);
+
+  memset (&rec, 0, sizeof rec);
+  rec.type = RK_CMD_PAUSE;
+  CHECK (call (a, &rec, NULL, 0, 0, &ans) == RK_STATUS_OK, "%s pause", label);
+  CHECK (ctl->state == RK_STATE_PAUSED, "%s: state %s after pause", label, rk_state_name (ctl->state));
+  float x = 2.0f, y;
+  memset (&rec, 0, sizeof rec);
+  rec.type = RK_CMD_PROCESS;
+  CHECK (call (a, &rec, &x, 4, 4, &ans) == RK_STATUS_OK, "%s: process while paused", label);
+  memcpy (&y, rk_answer_data (&ans), 4);
+  CHECK (y == 6.0f, "%s: 3 * 2 + 0 = %g while paused", label, y);
+  memset (&rec, 0, sizeof rec);
+  rec.type = RK_CMD_RESUME;
+  CHECK (call (a, &rec, NULL, 0, 0, &ans) == RK_STATUS_OK, "%s resume", label);
+  CHECK (ctl->state == RK_STATE_ACTIVE, "%s: state %s after resume", label, rk_state_name (ctl->state));
+
+  memset (&rec, 0, sizeof rec);
+  rec.type = RK_CMD_DRAIN;
+  CHECK (call (a, &rec, NULL, 0, 0, &ans) == RK_STATUS_OK, "%s drain", label);
+  memset (&rec, 0, sizeof rec);
+  rec.type = RK_CMD_LINK;
+  rk_route route = { 0 };
+  CHECK (call (a, &rec, &route, sizeof route, 0, &ans) == RK_STATUS_UNSUPPORTED, "%s link", label);
+  CHECK (ans.rec.flags & RK_REC_F_ERROR, "%s: refused link has the error flag", label);
+  memset (&rec, 0, sizeof rec);
+  rec.type = 200;
+  CHECK (call (a, &rec, NULL, 0, 0, &ans) == RK_STATUS_UNKNOWN_CMD, "%s unknown command", label);
+  CHECK (ctl->last_error == RK_STATUS_UNKNOWN_CMD, "%s: last_error %u", label, ctl->last_error);
+
+  /* HLC: the answer's stamp follows a stamp from the future */
+  memset (&rec, 0, sizeof rec);
+  rec.type = RK_CMD_DRAIN;
+  rec.hlc = ((uint64_t) time (NULL) * 1000 + 600000) << 16;
+  CHECK (call (a, &rec, NULL, 0, 0, &ans) == RK_STATUS_OK, "%s drain", label);
+  CHECK (ans.rec.hlc > rec.hlc, "%s: answer stamp %llx not after %llx", label,
+      (unsigned long long) ans.rec.hlc, (unsigned long long) rec.hlc);
+  CHECK (ans.rec.node == 7, "%s: answer node %u", label, ans.rec.node);
+
+  CHECK (rk_actor_stop (a, TIMEOUT) == 0, "%s stop", label);
+  rk_actor_unref (a);
+}
+
+/* Snapshot an accumulate actor on `from`, restore it on `to`: both continue identically. */
+static void
+test_checkpoint (const rk_backend_ops *from_ops, rk_actor_mode from_mode, const rk_backend_ops *to_ops,
+    rk_actor_mode to_mode, const char *label)
+{
+  rk_actor *a = start (from_ops, from_mode, "accumulate"), *b = start (to_ops, to_mode, "accumulate");
+  const uint32_t n = 20000;
+  float *buf = malloc (n * 4), *out_a = malloc (n * 4);
+  rk_record rec;
+  rk_answer ans;
+  uint8_t *cp = NULL;
+  uint32_t cp_len = 0;
+
+  if (!a || !b)
+    goto out;
+  for (int r = 0; r < 5; r++) {
+    for (uint32_t i = 0; i < n; i++)
+      buf[i] = rnd_float ();
+    memset (&rec, 0, sizeof rec);
+    rec.type = RK_CMD_PROCESS;
+    CHECK (call (a, &rec, buf, n * 4, n * 4, &ans) == RK_STATUS_OK, "%s: feed", label);
+    rk_actor_release_output (a, ans.out_token);
+  }
+  memset (&rec, 0, sizeof rec);
+  rec.type = RK_CMD_SNAPSHOT;
+  CHECK (call (a, &rec, NULL, 0, 1 << 20, &ans) == RK_STATUS_OK, "%s: snapshot", label);
+  cp_len = ans.rec.len;
+  CHECK (cp_len == sizeof (rk_checkpoint) + sizeof (rk_accumulate_head) + n * 8, "%s: checkpoint %u B",
+      label, cp_len);
+  cp = malloc (cp_len);
+  memcpy (cp, rk_answer_data (&ans), cp_len);
+  rk_actor_release_output (a, ans.out_token);
+
+  memset (&rec, 0, sizeof rec);
+  rec.type = RK_CMD_RESTORE;
+  CHECK (call (b, &rec, cp, cp_len, 0, &ans) == RK_STATUS_OK, "%s: restore", label);
+  cp[0] ^= 1; /* a damaged checkpoint is refused */
+  memset (&rec, 0, sizeof rec);
+  rec.type = RK_CMD_RESTORE;
+  CHECK (call (b, &rec, cp, cp_len, 0, &ans) == RK_STATUS_BAD_CHECKPOINT, "%s: bad checkpoint", label);
+
+  for (uint32_t i = 0; i < n; i++)
+    buf[i] = rnd_float ();
+  memset (&rec, 0, sizeof rec);
+  rec.type = RK_CMD_PROCESS;
+  CHECK (call (a, &rec, buf, n * 4, n * 4, &ans) == RK_STATUS_OK, "%s: continue a", label);
+  memcpy (out_a, rk_answer_data (&ans), n * 4);
+  rk_actor_release_output (a, ans.out_token);
+  memset (&rec, 0, sizeof rec);
+  rec.type = RK_CMD_PROCESS;
+  CHECK (call (b, &rec, buf, n * 4, n * 4, &ans) == RK_STATUS_OK, "%s: continue b", label);
+  CHECK (memcmp (out_a, rk_answer_data (&ans), n * 4) == 0,
+      "%s: the restored actor continues differently", label);
+  rk_actor_release_output (b, ans.out_token);
+out:
+  if (a) {
+    rk_actor_stop (a, TIMEOUT);
+    rk_actor_unref (a);
+  }
+  if (b) {
+    rk_actor_stop (b, TIMEOUT);
+    rk_actor_unref (b);
+  }
+  free (cp);
+  free (buf);
+  free (out_a);
+}
+
+int
+main (void)
+{
+  char why[512] = "";
+  const rk_backend_ops *cuda = rk_backend_get (RK_BACKEND_CUDA, why, sizeof why);
+  const rk_backend_ops *cpu = rk_backend_get (RK_BACKEND_CPU, why, sizeof why);
+
+  if (!cuda || cuda->probe (0, why, sizeof why) < 0) {
+    printf ("SKIP: %s\n", why);
+    return 77;
+  }
+  rk_cuda_device_info (0, why, sizeof why);
+  rng_state = (uint64_t) time (NULL) * 2654435761u | 1;
+  printf ("device: %s\nseed: %llu\n", why, (unsigned long long) rng_state);
+
+  /* the ABI as device code sees it */
+  uint64_t dev[64], host[64];
+  int n = rk_cuda_abi_layout (dev, 64), m = 0;
+#define HOST_VALUE(v) host[m++] = (uint64_t) (v);
+  RK_ABI_LAYOUT (HOST_VALUE)
+  CHECK (n == m, "layout has %d values on the device, %d on the host", n, m);
+  for (int i = 0; i < n && i < m; i++)
+    CHECK (dev[i] == host[i], "layout value %d: device %llu, host %llu", i,
+        (unsigned long long) dev[i], (unsigned long long) host[i]);
+
+  test_handlers (cuda, RK_MODE_PERSISTENT, "persistent");
+  test_handlers (cuda, RK_MODE_LAUNCH, "launch");
+  test_commands (cuda, RK_MODE_PERSISTENT, "persistent");
+  test_commands (cuda, RK_MODE_LAUNCH, "launch");
+  test_checkpoint (cuda, RK_MODE_PERSISTENT, cpu, RK_MODE_PERSISTENT, "cuda -> cpu");
+  test_checkpoint (cpu, RK_MODE_PERSISTENT, cuda, RK_MODE_PERSISTENT, "cpu -> cuda");
+  test_checkpoint (cuda, RK_MODE_LAUNCH, cuda, RK_MODE_PERSISTENT, "launch -> persistent");
+
+  printf ("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
+  return failures ? 1 : 0;
+}
