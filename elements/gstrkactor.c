@@ -55,6 +55,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_rk_actor_debug);
 #define GST_CAT_DEFAULT gst_rk_actor_debug
 
 #define DEFAULT_BACKEND GST_RK_BACKEND_AUTO
+#define DEFAULT_MODE GST_RK_MODE_PERSISTENT
 #define DEFAULT_KERNEL "echo"
 #define DEFAULT_RING_SIZE 64
 #define DEFAULT_DEVICE_ID 0
@@ -66,6 +67,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_rk_actor_debug);
 enum {
   PROP_0,
   PROP_BACKEND,
+  PROP_MODE,
   PROP_KERNEL,
   PROP_PARAMS,
   PROP_RING_SIZE,
@@ -102,6 +104,7 @@ struct _GstRkActor {
 
   /* properties: object lock */
   GstRkBackend backend;
+  GstRkMode mode;
   gchar *kernel;
   GstStructure *params;
   guint ring_size;
@@ -198,6 +201,12 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
           "Where the actor runs; auto picks CUDA, then Vulkan, then the CPU and says which on the bus",
           GST_TYPE_RK_BACKEND, DEFAULT_BACKEND,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_MODE,
+      g_param_spec_enum ("mode", "Mode",
+          "persistent: the actor lives as long as the element; launch: one kernel launch and "
+          "synchronisation per buffer, the traditional way, for comparison (GPU backends only)",
+          GST_TYPE_RK_MODE, DEFAULT_MODE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   kernel_blurb = g_strdup_printf ("Built-in handler the actor runs (one of: %s)", kernels);
   g_object_class_install_property (gobject_class, PROP_KERNEL,
       g_param_spec_string ("kernel", "Kernel", kernel_blurb, DEFAULT_KERNEL,
@@ -240,6 +249,7 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_rk_actor_change_state);
   gst_type_mark_as_plugin_api (GST_TYPE_RK_BACKEND, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_RK_MODE, 0);
 }
 
 static void
@@ -259,6 +269,7 @@ gst_rk_actor_init (GstRkActor *self)
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 
   self->backend = DEFAULT_BACKEND;
+  self->mode = DEFAULT_MODE;
   self->kernel = g_strdup (DEFAULT_KERNEL);
   self->ring_size = DEFAULT_RING_SIZE;
   self->device_id = DEFAULT_DEVICE_ID;
@@ -413,6 +424,7 @@ gst_rk_actor_start (GstRkActor *self)
   gchar *err = NULL, *kernel;
   GstStructure *params;
   GstRkBackend backend;
+  GstRkMode mode;
   guint ring_size;
   gint device_id;
   guint64 arena_size;
@@ -424,6 +436,7 @@ gst_rk_actor_start (GstRkActor *self)
   kernel = g_strdup (self->kernel);
   params = self->params ? gst_structure_copy (self->params) : NULL;
   backend = self->backend;
+  mode = self->mode;
   ring_size = self->ring_size;
   device_id = self->device_id;
   arena_size = self->arena_size;
@@ -480,6 +493,7 @@ gst_rk_actor_start (GstRkActor *self)
   cfg.backend = ops;
   cfg.device_id = device_id;
   cfg.handler = h;
+  cfg.mode = (rk_actor_mode) mode;
   cfg.ring_entries = ring_size;
   cfg.in_arena_size = arena_size;
   cfg.out_arena_size = arena_size;
@@ -1221,6 +1235,11 @@ gst_rk_actor_set_property (GObject *object, guint prop_id, const GValue *value, 
       self->backend = g_value_get_enum (value);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_MODE:
+      GST_OBJECT_LOCK (self);
+      self->mode = g_value_get_enum (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
     case PROP_KERNEL:
       GST_OBJECT_LOCK (self);
       g_free (self->kernel);
@@ -1271,6 +1290,11 @@ gst_rk_actor_get_property (GObject *object, guint prop_id, GValue *value, GParam
     case PROP_BACKEND:
       GST_OBJECT_LOCK (self);
       g_value_set_enum (value, self->backend);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_MODE:
+      GST_OBJECT_LOCK (self);
+      g_value_set_enum (value, self->mode);
       GST_OBJECT_UNLOCK (self);
       break;
     case PROP_KERNEL:

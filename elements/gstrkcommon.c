@@ -23,6 +23,23 @@ gst_rk_backend_get_type (void)
   return type;
 }
 
+GType
+gst_rk_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_RK_MODE_PERSISTENT, "One long-lived actor serves every buffer", "persistent" },
+    { GST_RK_MODE_LAUNCH, "One kernel launch and synchronisation per buffer (baseline)", "launch" },
+    { 0, NULL, NULL },
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstRkMode", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
 guint32
 gst_rk_new_node_pair (void)
 {

@@ -26,6 +26,20 @@ typedef enum {
 #define GST_TYPE_RK_BACKEND (gst_rk_backend_get_type ())
 GType gst_rk_backend_get_type (void);
 
+/**
+ * GstRkMode:
+ * @GST_RK_MODE_PERSISTENT: one long-lived actor serves the rings (a persistent kernel on a GPU)
+ * @GST_RK_MODE_LAUNCH: the traditional way, for comparison: one kernel launch and synchronisation per
+ *   buffer (GPU backends only)
+ */
+typedef enum {
+  GST_RK_MODE_PERSISTENT = RK_MODE_PERSISTENT,
+  GST_RK_MODE_LAUNCH = RK_MODE_LAUNCH,
+} GstRkMode;
+
+#define GST_TYPE_RK_MODE (gst_rk_mode_get_type ())
+GType gst_rk_mode_get_type (void);
+
 /* A fresh pair of node ids: the element's own clock gets the even one, its actor the odd one. */
 guint32 gst_rk_new_node_pair (void);
 

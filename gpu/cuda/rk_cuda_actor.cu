@@ -16,7 +16,8 @@
 #include "rk_handlers.h"
 #include "rk_hlc.h"
 
-#define MAX_BATCH 8
+#define MAX_BATCH 32        /* records read in one round trip (4 threads, 16 bytes each) */
+#define WARP_MAX_BYTES 1024 /* a stateless record this small is served by one warp, beside others */
 #define PAUSED_POLL_NS 20000
 #define BEAT_NS 1000000ull
 
@@ -125,6 +126,7 @@ run_slice (const Work &w, uint32_t i0, uint32_t stride)
   switch (w.op) {
     case RK_KERNEL_ECHO: {
       uint32_t n16 = aligned ? w.len / 16 : 0;
+#pragma unroll 4
       for (uint32_t i = i0; i < n16; i += stride)
         ((uint4 *) w.out)[i] = ld_in (w, (const uint4 *) w.in + i);
       for (uint32_t i = n16 * 16 + i0; i < w.len; i += stride)
@@ -134,6 +136,7 @@ run_slice (const Work &w, uint32_t i0, uint32_t stride)
     case RK_KERNEL_SCALE: {
       const float fa = (float) w.a, fb = (float) w.b;
       const uint32_t n = w.len / 4, n4 = aligned ? n / 4 : 0;
+#pragma unroll 4
       for (uint32_t i = i0; i < n4; i += stride) {
         float4 x = ld_in (w, (const float4 *) w.in + i);
         ((float4 *) w.out)[i] = make_float4 (__fadd_rn (__fmul_rn (fa, x.x), fb),
@@ -174,7 +177,7 @@ run_slice (const Work &w, uint32_t i0, uint32_t stride)
 
 struct __align__ (16) LeaderState {
   rk_record req[MAX_BATCH];
-  rk_record ans;
+  rk_record ans[MAX_BATCH];
   double params[RK_MAX_PARAMS];
   uint64_t hlc;
   uint32_t nreq;
@@ -211,10 +214,11 @@ block_copy (uint8_t *dst, const uint8_t *src, uint64_t n)
     dst[i] = src[i];
 }
 
-/* Thread 0 decides; the block then does the data-parallel part. Returns nothing: the answer is in
- * L.ans, the status in L.status. Mirrors rk_ref_actor_serve (). */
+/* One record, block-wide: thread 0 decides, the block (or, for a large payload, the grid) does the
+ * data-parallel part, thread 0 writes the answer into `ans` (in shared memory). Mirrors
+ * rk_ref_actor_serve (). */
 __device__ void
-serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, int grid)
+serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &ans, int grid)
 {
   const uint32_t tid = threadIdx.x;
   rk_accumulate_state *acc = (rk_accumulate_state *) a.state;
@@ -222,13 +226,13 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, int grid)
   if (tid == 0) {
     uint64_t wall_ms = globaltimer () / 1000000ull;
     L.hlc = req.hlc ? rk_hlc_next_recv (L.hlc, req.hlc, wall_ms) : rk_hlc_next_send (L.hlc, wall_ms);
-    memset (&L.ans, 0, sizeof L.ans);
-    L.ans.type = req.type;
-    L.ans.seq = req.seq;
-    L.ans.node = L.node;
+    memset (&ans, 0, sizeof ans);
+    ans.type = req.type;
+    ans.seq = req.seq;
+    ans.node = L.node;
     if (!(req.flags & RK_REC_F_INLINE)) {
-      L.ans.u.desc.out_off = req.u.desc.out_off;
-      L.ans.u.desc.out_cap = req.u.desc.out_cap;
+      ans.u.desc.out_off = req.u.desc.out_off;
+      ans.u.desc.out_cap = req.u.desc.out_cap;
     }
     L.status = RK_STATUS_OK;
     L.work.op = 0;
@@ -240,7 +244,7 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, int grid)
         uint32_t cap = inl ? RK_INLINE_MAX : req.u.desc.out_cap;
         uint32_t unit = a.kernel_id == RK_KERNEL_ECHO ? 1 : 4;
         if (inl) {
-          L.ans.flags |= RK_REC_F_INLINE;
+          ans.flags |= RK_REC_F_INLINE;
           if (req.len > RK_INLINE_MAX) {
             L.status = RK_STATUS_INVALID;
             break;
@@ -262,7 +266,7 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, int grid)
         L.work.op = a.kernel_id;
         L.work.in = inl ? req.u.bytes : a.in_arena + req.u.desc.in_off;
         L.work.in_mapped = !inl;
-        L.work.out = inl ? L.ans.u.bytes : a.out_arena + req.u.desc.out_off;
+        L.work.out = inl ? ans.u.bytes : a.out_arena + req.u.desc.out_off;
         L.work.len = req.len;
         L.work.a = L.params[0];
         L.work.b = L.params[1];
@@ -277,7 +281,7 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, int grid)
           acc->count++;
           L.work.inv = 1.0 / (double) acc->count;
         }
-        L.ans.len = req.len;
+        ans.len = req.len;
         L.use_grid = !inl && grid > 1 && req.len >= a.grid_threshold;
         break;
       }
@@ -322,7 +326,7 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, int grid)
         cp.hlc = L.hlc;
         memcpy (cp.params, L.params, sizeof cp.params);
         memcpy (a.out_arena + off, &cp, sizeof cp);
-        L.ans.len = (uint32_t) (sizeof cp + state_len);
+        ans.len = (uint32_t) (sizeof cp + state_len);
         L.work.op = WORK_SAVE;
         L.work.out = a.out_arena + off + sizeof cp;
         L.work.len = (uint32_t) state_len;
@@ -420,7 +424,6 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, int grid)
       run_slice (w, tid, blockDim.x);
     }
   }
-  __threadfence_system (); /* this thread's output reaches host memory before the answer */
   __syncthreads ();
   if (L.use_grid && tid == 0) {
     uint64_t want = (uint64_t) (grid - 1) * ld_acquire_gpu (&a.sh->epoch);
@@ -431,22 +434,109 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, int grid)
 
   if (tid == 0) {
     rk_control *ctl = a.ctl;
-    L.ans.status = L.status;
+    ans.status = L.status;
     if (L.status != RK_STATUS_OK) {
-      L.ans.flags |= RK_REC_F_ERROR;
-      L.ans.len = 0;
+      ans.flags |= RK_REC_F_ERROR;
+      ans.len = 0;
       st_relaxed_sys32 (&ctl->last_error, L.status);
       st_relaxed_sys64 (&ctl->errors, ++L.errors);
     }
-    if (!(L.ans.flags & RK_REC_F_INLINE))
-      L.ans.u.desc.arg = globaltimer ();
+    if (!(ans.flags & RK_REC_F_INLINE))
+      ans.u.desc.arg = globaltimer ();
     L.hlc = rk_hlc_next_send (L.hlc, globaltimer () / 1000000ull);
-    L.ans.hlc = L.hlc;
+    ans.hlc = L.hlc;
     st_relaxed_sys64 (&ctl->hlc, L.hlc);
     st_relaxed_sys64 (&ctl->records_in, ++L.records_in);
     st_relaxed_sys64 (&ctl->last_seq, req.seq);
   }
   __syncthreads ();
+}
+
+/* One small record of a stateless handler, by one warp (several warps serve a batch side by side).
+ * The HLC and the counters are left to finish_run (). */
+__device__ void
+serve_warp (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, rk_record &ans)
+{
+  const uint32_t lane = threadIdx.x & 31;
+  const bool inl = req.flags & RK_REC_F_INLINE;
+  const uint32_t cap = inl ? RK_INLINE_MAX : req.u.desc.out_cap;
+  const uint32_t unit = a.kernel_id == RK_KERNEL_ECHO ? 1 : 4;
+  uint32_t status = RK_STATUS_OK;
+
+  if (inl ? req.len > RK_INLINE_MAX
+          : (!region_ok (req.u.desc.in_off, req.len, a.in_size)
+                || !region_ok (req.u.desc.out_off, req.u.desc.out_cap, a.out_size)))
+    status = RK_STATUS_INVALID;
+  else if (req.len % unit)
+    status = RK_STATUS_INVALID;
+  else if (cap < req.len)
+    status = RK_STATUS_TOO_LARGE;
+
+  if (status == RK_STATUS_OK) {
+    Work w;
+    w.op = a.kernel_id;
+    w.in_mapped = !inl;
+    w.in = inl ? req.u.bytes : a.in_arena + req.u.desc.in_off;
+    w.out = inl ? ans.u.bytes : a.out_arena + req.u.desc.out_off;
+    w.len = req.len;
+    w.a = L.params[0];
+    w.b = L.params[1];
+    w.inv = 0.0;
+    w.sum = nullptr;
+    run_slice (w, lane, 32);
+  }
+  __syncwarp ();
+  if (lane == 0) {
+    uint8_t inline_out[RK_INLINE_MAX];
+    if (inl)
+      memcpy (inline_out, ans.u.bytes, RK_INLINE_MAX);
+    memset (&ans, 0, sizeof ans);
+    ans.type = req.type;
+    ans.seq = req.seq;
+    ans.node = L.node;
+    ans.status = status;
+    if (inl) {
+      ans.flags = RK_REC_F_INLINE;
+      memcpy (ans.u.bytes, inline_out, RK_INLINE_MAX);
+    } else {
+      ans.u.desc.out_off = req.u.desc.out_off;
+      ans.u.desc.out_cap = req.u.desc.out_cap;
+      ans.u.desc.arg = globaltimer ();
+    }
+    if (status != RK_STATUS_OK) {
+      ans.flags |= RK_REC_F_ERROR;
+      ans.len = 0;
+    } else {
+      ans.len = req.len;
+    }
+  }
+}
+
+/* Thread 0, after serve_warp () of records [r, e): the clock and the counters, in record order. */
+__device__ void
+finish_run (const rk_cuda_args &a, LeaderState &L, uint32_t r, uint32_t e)
+{
+  for (uint32_t i = r; i < e; i++) {
+    const uint64_t wall_ms = globaltimer () / 1000000ull;
+    L.hlc = L.req[i].hlc ? rk_hlc_next_recv (L.hlc, L.req[i].hlc, wall_ms)
+                         : rk_hlc_next_send (L.hlc, wall_ms);
+    L.hlc = rk_hlc_next_send (L.hlc, wall_ms);
+    L.ans[i].hlc = L.hlc;
+    if (L.ans[i].flags & RK_REC_F_ERROR) {
+      st_relaxed_sys32 (&a.ctl->last_error, L.ans[i].status);
+      st_relaxed_sys64 (&a.ctl->errors, ++L.errors);
+    }
+  }
+  L.records_in += e - r;
+  st_relaxed_sys64 (&a.ctl->hlc, L.hlc);
+  st_relaxed_sys64 (&a.ctl->records_in, L.records_in);
+  st_relaxed_sys64 (&a.ctl->last_seq, L.req[e - 1].seq);
+}
+
+__device__ __forceinline__ bool
+warp_servable (const rk_cuda_args &a, const rk_record &req)
+{
+  return req.type == RK_CMD_PROCESS && a.state_size == 0 && req.len <= WARP_MAX_BYTES;
 }
 
 /* Worker blocks: wait for a work item (in device memory), run their slice, count themselves done. */
@@ -500,7 +590,7 @@ __device__ void
 leader_loop (const rk_cuda_args &a, int grid)
 {
   __shared__ LeaderState L;
-  const uint32_t tid = threadIdx.x, lane = tid & 31;
+  const uint32_t tid = threadIdx.x;
   rk_ring *h2k = a.h2k, *k2h = a.k2h;
   rk_record *in_slots = rk_ring_slots (h2k), *out_slots = rk_ring_slots (k2h);
   const uint32_t mask = h2k->mask, k2h_entries = k2h->entries;
@@ -525,65 +615,81 @@ leader_loop (const rk_cuda_args &a, int grid)
   __syncthreads ();
 
   uint64_t last_beat = globaltimer ();
+  const uint32_t warp = tid >> 5, nwarps = blockDim.x >> 5;
   while (!L.stop) {
-    if (tid < 32) {
+    if (tid == 0) {
       uint32_t n = 0;
-      if (lane == 0) {
-        for (;;) {
-          uint64_t head = ld_acquire_sys (&h2k->head); /* pairs with the host's store-release */
-          if (head != tail) {
-            n = (uint32_t) min (head - tail, (uint64_t) MAX_BATCH);
-            break;
-          }
-          uint64_t now = globaltimer ();
-          if (now - last_beat > BEAT_NS) {
-            last_beat = now;
-            st_relaxed_sys64 (&a.ctl->heartbeat, ++L.beats);
-          }
-          if (L.paused)
-            __nanosleep (PAUSED_POLL_NS);
+      for (;;) {
+        uint64_t head = ld_acquire_sys (&h2k->head); /* pairs with the host's store-release */
+        if (head != tail) {
+          n = (uint32_t) min (head - tail, (uint64_t) MAX_BATCH);
+          break;
         }
-        L.nreq = n;
+        uint64_t now = globaltimer ();
+        if (now - last_beat > BEAT_NS) {
+          last_beat = now;
+          st_relaxed_sys64 (&a.ctl->heartbeat, ++L.beats);
+        }
+        if (L.paused)
+          __nanosleep (PAUSED_POLL_NS);
       }
-      n = __shfl_sync (0xffffffffu, n, 0);
-      /* every lane reads 16 bytes: 8 records in one round trip */
-      uint32_t r = lane >> 2, c = lane & 3;
-      if (r < n)
-        ((uint4 *) &L.req[r])[c] = ld_relaxed_sys_v4 ((const uint4 *) &in_slots[(tail + r) & mask] + c);
+      L.nreq = n;
     }
     __syncthreads ();
     const uint32_t n = L.nreq;
-    for (uint32_t r = 0; r < n; r++) {
-      serve (a, L, L.req[r], grid);
-      if (tid == 0) {
-        /* The host keeps at most `entries` records in flight, so there is room; the cached tail is
-         * re-read (a PCIe round trip) only when it says otherwise. */
-        while (k2h_head - k2h_tail >= k2h_entries) {
-          k2h_tail = ld_acquire_sys (&k2h->tail);
-          if (k2h_head - k2h_tail >= k2h_entries)
-            __nanosleep (1000);
+    /* every thread reads 16 bytes: up to 32 records in one round trip */
+    if (tid < n * 4)
+      ((uint4 *) &L.req[tid >> 2])[tid & 3] =
+          ld_relaxed_sys_v4 ((const uint4 *) &in_slots[(tail + (tid >> 2)) & mask] + (tid & 3));
+    __syncthreads ();
+
+    /* in record order: runs of small stateless records warp by warp, anything else block-wide */
+    uint32_t r = 0, served = n;
+    while (r < n) {
+      if (warp_servable (a, L.req[r])) {
+        uint32_t e = r + 1;
+        while (e < n && warp_servable (a, L.req[e]))
+          e++;
+        for (uint32_t i = r + warp; i < e; i += nwarps)
+          serve_warp (a, L, L.req[i], L.ans[i]);
+        __syncthreads ();
+        if (tid == 0)
+          finish_run (a, L, r, e);
+        r = e;
+      } else {
+        serve (a, L, L.req[r], L.ans[r], grid);
+        r++;
+        if (L.stop) {
+          served = r; /* nothing after TERMINATE is served */
+          break;
         }
       }
-      __syncthreads ();
-      if (tid < 4) {
-        st_relaxed_sys_v4 ((uint4 *) &out_slots[k2h_head & mask] + tid, ((const uint4 *) &L.ans)[tid]);
-        __threadfence_system ();
-      }
-      __syncthreads ();
-      k2h_head++;
-      if (tid == 0) {
-        st_release_sys (&k2h->head, k2h_head); /* pairs with the host's load-acquire */
-        st_relaxed_sys64 (&a.ctl->records_out, ++L.records_out);
-      }
-      if (L.stop) {
-        tail += r + 1;
-        break;
+    }
+
+    if (tid == 0) {
+      /* The host keeps at most `entries` records in flight, so there is room; the cached tail is
+       * re-read (a PCIe round trip) only when it says otherwise. */
+      while (k2h_head + served - k2h_tail > k2h_entries) {
+        k2h_tail = ld_acquire_sys (&k2h->tail);
+        if (k2h_head + served - k2h_tail > k2h_entries)
+          __nanosleep (1000);
       }
     }
-    if (!L.stop)
-      tail += n;
-    if (tid == 0)
+    __syncthreads ();
+    if (tid < served * 4)
+      st_relaxed_sys_v4 ((uint4 *) &out_slots[(k2h_head + (tid >> 2)) & mask] + (tid & 3),
+          ((const uint4 *) &L.ans[tid >> 2])[tid & 3]);
+    __syncthreads ();
+    k2h_head += served;
+    tail += served;
+    if (tid == 0) {
+      /* every output and answer written by the block (ordered by the barrier above) reaches host
+       * memory before the new head: one fence for the batch, then the release */
+      __threadfence_system ();
+      st_release_sys (&k2h->head, k2h_head); /* pairs with the host's load-acquire */
+      st_relaxed_sys64 (&a.ctl->records_out, L.records_out += served);
       st_release_sys (&h2k->tail, tail); /* pairs with the host's load-acquire before reuse */
+    }
     __syncthreads ();
   }
 

@@ -1,0 +1,225 @@
+/* bench-element: buffers through rkactor inside GStreamer, against GStreamer's own elements, one run.
+ *
+ *   GST_PLUGIN_PATH=build/plugin bench-element [--quick]
+ *
+ * Round trip: one buffer pushed into appsrc and pulled from appsink, the next pushed only then, through
+ *   identity                      GStreamer's own cost of the same pipeline shape
+ *   rkactor backend=cpu
+ *   rkactor backend=cuda          a persistent kernel
+ *   rkactor backend=cuda mode=launch   one kernel launch and synchronisation per buffer
+ *   cudaupload ! cudadownload     GStreamer's CUDA elements (when nvcodec is installed)
+ * with 64-byte and 4 KiB buffers (video/x-raw GRAY8 8x8 and 64x64, so that cudaupload takes them).
+ * Streaming: buffers pushed as fast as appsrc takes them while another thread pulls, for 64 B, 64 KiB,
+ * 1 MiB and 8 MiB; buffers per second and GB/s. Configurations that cannot run are listed as skipped.
+ */
+#include <gst/app/app.h>
+#include <gst/gst.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  const char *label;
+  const char *middle; /* between appsrc and appsink */
+  double rt_median[2];
+  gboolean ok;
+} Config;
+
+static gboolean quick;
+
+static int
+cmp_i64 (const void *a, const void *b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  return x < y ? -1 : x > y;
+}
+
+static GstElement *
+make (const Config *c, int side, GstAppSrc **src, GstAppSink **sink)
+{
+  gchar *desc = g_strdup_printf ("appsrc name=src is-live=false format=time block=true "
+                                 "caps=video/x-raw,format=GRAY8,width=%d,height=%d,framerate=0/1 "
+                                 "! %s ! appsink name=sink sync=false max-buffers=0",
+      side, side, c->middle);
+  GError *err = NULL;
+  GstElement *p = gst_parse_launch (desc, &err);
+  g_free (desc);
+  if (!p || err) {
+    g_clear_error (&err);
+    if (p)
+      gst_object_unref (p);
+    return NULL;
+  }
+  *src = GST_APP_SRC (gst_bin_get_by_name (GST_BIN (p), "src"));
+  *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
+  if (gst_element_set_state (p, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    gst_object_unref (*src);
+    gst_object_unref (*sink);
+    gst_element_set_state (p, GST_STATE_NULL);
+    gst_object_unref (p);
+    return NULL;
+  }
+  return p;
+}
+
+static void
+destroy (GstElement *p, GstAppSrc *src, GstAppSink *sink)
+{
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (src);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+}
+
+static void
+bench_round_trip (Config *c)
+{
+  static const int sides[2] = { 8, 64 };
+  const int iters = quick ? 2000 : 20000, warm = 500;
+  gint64 *t = g_new (gint64, iters);
+
+  for (int s = 0; s < 2; s++) {
+    GstAppSrc *src;
+    GstAppSink *sink;
+    GstElement *p = make (c, sides[s], &src, &sink);
+    gsize size = (gsize) sides[s] * sides[s];
+    if (!p) {
+      printf ("| %-28s | %5zu B | skipped: the pipeline does not start here |\n", c->label, size);
+      c->ok = FALSE;
+      break;
+    }
+    gboolean bad = FALSE;
+    for (int i = -warm; i < iters; i++) {
+      GstBuffer *b = gst_buffer_new_allocate (NULL, size, NULL);
+      gst_buffer_memset (b, 0, (guint8) i, size);
+      GST_BUFFER_PTS (b) = (GstClockTime) (i + warm) * GST_MSECOND;
+      gint64 n0 = gst_util_get_timestamp ();
+      if (gst_app_src_push_buffer (src, b) != GST_FLOW_OK) {
+        bad = TRUE;
+        break;
+      }
+      GstSample *sample = gst_app_sink_try_pull_sample (sink, 10 * GST_SECOND);
+      gint64 n1 = gst_util_get_timestamp ();
+      if (!sample) {
+        bad = TRUE;
+        break;
+      }
+      GstMapInfo m;
+      GstBuffer *ob = gst_sample_get_buffer (sample);
+      if (gst_buffer_map (ob, &m, GST_MAP_READ)) {
+        bad |= m.size != size || m.data[0] != (guint8) i || m.data[size - 1] != (guint8) i;
+        gst_buffer_unmap (ob, &m);
+      }
+      gst_sample_unref (sample);
+      if (i >= 0)
+        t[i] = n1 - n0;
+    }
+    destroy (p, src, sink);
+    if (bad) {
+      printf ("| %-28s | %5zu B | FAILED |\n", c->label, size);
+      c->ok = FALSE;
+      continue;
+    }
+    qsort (t, iters, sizeof *t, cmp_i64);
+    c->rt_median[s] = t[iters / 2] / 1e3;
+    printf ("| %-28s | %5zu B | %8.2f | %8.2f | %8.2f |\n", c->label, size, t[0] / 1e3,
+        t[iters / 2] / 1e3, t[iters * 99 / 100] / 1e3);
+  }
+  g_free (t);
+}
+
+typedef struct {
+  GstAppSink *sink;
+  guint64 n, bytes;
+} Puller;
+
+static gpointer
+pull_all (gpointer data)
+{
+  Puller *p = data;
+  for (guint64 i = 0; i < p->n; i++) {
+    GstSample *s = gst_app_sink_try_pull_sample (p->sink, 30 * GST_SECOND);
+    if (!s)
+      break;
+    p->bytes += gst_buffer_get_size (gst_sample_get_buffer (s));
+    gst_sample_unref (s);
+  }
+  return NULL;
+}
+
+static void
+bench_streaming (const Config *c)
+{
+  static const int sides[4] = { 8, 256, 1024, 2896 }; /* 64 B, 64 KiB, 1 MiB, ~8 MiB */
+  const guint64 counts[4] = { quick ? 50000 : 500000, quick ? 5000 : 40000, quick ? 500 : 4000,
+    quick ? 60 : 400 };
+
+  for (int s = 0; s < 4; s++) {
+    GstAppSrc *src;
+    GstAppSink *sink;
+    GstElement *p = make (c, sides[s], &src, &sink);
+    gsize size = (gsize) sides[s] * sides[s];
+    if (!p)
+      return;
+    g_object_set (src, "max-bytes", (guint64) MAX (size * 64, 1 << 20), NULL);
+    GstBuffer *b = gst_buffer_new_allocate (NULL, size, NULL);
+    gst_buffer_memset (b, 0, 0x5a, size);
+    Puller pl = { sink, counts[s], 0 };
+    gint64 t0 = gst_util_get_timestamp ();
+    GThread *th = g_thread_new ("pull", pull_all, &pl);
+    for (guint64 i = 0; i < counts[s]; i++) {
+      /* the same memory each time (upstream's cost is not what is measured) */
+      GstBuffer *ob = gst_buffer_copy (b);
+      GST_BUFFER_PTS (ob) = i * GST_MSECOND;
+      if (gst_app_src_push_buffer (src, ob) != GST_FLOW_OK)
+        break;
+    }
+    g_thread_join (th);
+    double secs = (gst_util_get_timestamp () - t0) / 1e9;
+    printf ("| %-28s | stream %8zu B | %10.0f buf/s | %7.2f GB/s |%s\n", c->label, size,
+        pl.bytes / (double) size / secs, pl.bytes / secs / 1e9,
+        pl.bytes == counts[s] * size ? "" : " INCOMPLETE");
+    gst_buffer_unref (b);
+    destroy (p, src, sink);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  Config configs[] = {
+    { "identity", "identity" },
+    { "rkactor backend=cpu", "rkactor kernel=echo backend=cpu" },
+    { "rkactor backend=cuda", "rkactor kernel=echo backend=cuda" },
+    { "rkactor backend=cuda launch", "rkactor kernel=echo backend=cuda mode=launch" },
+    { "cudaupload ! cudadownload", "cudaupload ! cudadownload" },
+  };
+  const int n = G_N_ELEMENTS (configs);
+
+  gst_init (&argc, &argv);
+  quick = argc > 1 && strcmp (argv[1], "--quick") == 0;
+  for (int i = 0; i < n; i++)
+    configs[i].ok = TRUE;
+
+  printf ("| pipeline middle              | buffer  | min us   | median us | p99 us  |\n");
+  printf ("|---|---|---|---|---|\n");
+  for (int i = 0; i < n; i++)
+    bench_round_trip (&configs[i]);
+
+  printf ("\n| pipeline middle              | what | rate | bandwidth |\n|---|---|---|---|\n");
+  for (int i = 0; i < n; i++)
+    if (configs[i].ok)
+      bench_streaming (&configs[i]);
+
+  if (configs[2].ok && configs[3].ok)
+    printf ("\nround trip, rkactor launch / persistent (median): %.2fx (64 B), %.2fx (4 KiB)\n",
+        configs[3].rt_median[0] / configs[2].rt_median[0],
+        configs[3].rt_median[1] / configs[2].rt_median[1]);
+  if (configs[2].ok && configs[4].ok)
+    printf ("round trip, cudaupload!cudadownload / rkactor persistent (median): %.2fx (64 B), "
+            "%.2fx (4 KiB)\n",
+        configs[4].rt_median[0] / configs[2].rt_median[0],
+        configs[4].rt_median[1] / configs[2].rt_median[1]);
+  gst_deinit ();
+  return 0;
+}
