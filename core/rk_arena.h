@@ -26,7 +26,7 @@ typedef struct rk_arena {
   uint64_t first; /* token of the oldest span */
 } rk_arena;
 
-/* size must be a multiple of RK_ARENA_ALIGN. Returns 0 or -ENOMEM. */
+/* size must be a non-zero multiple of RK_ARENA_ALIGN. Returns 0, -EINVAL or -ENOMEM. */
 int rk_arena_init (rk_arena *a, uint64_t size);
 void rk_arena_clear (rk_arena *a);
 /* Allocate len bytes. On success returns 0, the region's offset and a token (never 0) to release it.

@@ -22,6 +22,7 @@
 typedef struct rk_inflight {
   uint64_t seq;
   uint64_t in_token, out_token, out_off;
+  uint32_t out_cap;
 } rk_inflight;
 
 struct rk_actor {
@@ -46,6 +47,7 @@ struct rk_actor {
   uint32_t high_water;
 
   int stopped, stop_result;
+  int ended; /* the actor is known to have ended (joined): its memory may be freed */
 };
 
 /* ---- memory ---- */
@@ -64,7 +66,7 @@ destroy (rk_actor *a)
 {
   if (!a->stopped)
     rk_actor_stop (a, 2000000000);
-  if (a->stop_result == 0)
+  if (a->stop_result == 0 || a->ended)
     free_mem (a); /* an actor that never ended may still touch its memory: leak it instead */
   if (a->dev)
     a->ops->close (a->dev);
@@ -413,6 +415,7 @@ rk_actor_submit (rk_actor *a, rk_record *rec, const void *payload, uint32_t len,
   f->in_token = s.in_token;
   f->out_token = s.out_token;
   f->out_off = s.out_off;
+  f->out_cap = s.use_out ? out_cap : 0;
 
   /* the slot is free: in-flight records never exceed the ring's entries */
   *rk_ring_prod_slot (a->h2k, 0) = *rec;
@@ -458,13 +461,17 @@ receive (rk_actor *a, rk_answer *ans, bool interruptible, int64_t timeout_ns)
     /* the actor answered out of order or invented a record: nothing after this can be trusted */
     return -EPROTO;
   }
+  /* an answer longer than the room it was given would make its reader overrun: refuse it */
+  if (!(ans->rec.flags & RK_REC_F_ERROR)
+      && ans->rec.len > ((ans->rec.flags & RK_REC_F_INLINE) ? RK_INLINE_MAX : f->out_cap))
+    return -EPROTO;
   pthread_mutex_lock (&a->lock);
   if (f->in_token)
     rk_arena_release (&a->in_arena, f->in_token);
   ans->out_token = f->out_token;
   ans->out = NULL;
   bool has_out = f->out_token && !(ans->rec.flags & (RK_REC_F_INLINE | RK_REC_F_ERROR))
-      && ans->rec.len > 0 && ans->rec.len <= a->out_arena.size - f->out_off;
+      && ans->rec.len > 0 && ans->rec.len <= f->out_cap;
   if (f->out_token && !has_out) {
     rk_arena_release (&a->out_arena, f->out_token);
     ans->out_token = 0;
@@ -558,8 +565,10 @@ rk_actor_stop (rk_actor *a, int64_t timeout_ns)
   }
 
   int j = a->ops->join (a->impl, r == 0 ? remaining (deadline) : 0);
-  if (j == 0)
+  if (j == 0) {
     a->impl = NULL; /* joined: the backend freed it; later calls see "not running" (-EIO) */
+    a->ended = 1;
+  }
   a->stop_result = r < 0 ? r : j;
   return a->stop_result;
 }
