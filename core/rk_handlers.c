@@ -157,6 +157,31 @@ static const rk_handler handlers[] = {
   },
 };
 
+static const rk_handler user_handler = {
+  .name = "user",
+  .id = RK_KERNEL_USER,
+  .blurb = "a handler from a kernel file, compiled for the device at run time",
+  .caps = "ANY",
+  .unit = 1,
+  .n_params = RK_MAX_PARAMS,
+  .params = {
+    { "p0", "user parameter 0", 0.0, -1e30, 1e30 },
+    { "p1", "user parameter 1", 0.0, -1e30, 1e30 },
+    { "p2", "user parameter 2", 0.0, -1e30, 1e30 },
+    { "p3", "user parameter 3", 0.0, -1e30, 1e30 },
+    { "p4", "user parameter 4", 0.0, -1e30, 1e30 },
+    { "p5", "user parameter 5", 0.0, -1e30, 1e30 },
+    { "p6", "user parameter 6", 0.0, -1e30, 1e30 },
+    { "p7", "user parameter 7", 0.0, -1e30, 1e30 },
+  },
+};
+
+const rk_handler *
+rk_handler_user (void)
+{
+  return &user_handler;
+}
+
 unsigned
 rk_handler_count (void)
 {

@@ -20,6 +20,7 @@ enum rk_kernel_id {
   RK_KERNEL_ECHO = 1,
   RK_KERNEL_SCALE = 2,
   RK_KERNEL_ACCUMULATE = 3,
+  RK_KERNEL_USER = 100, /* a handler from a kernel file, compiled at run time (GPU backends) */
 };
 
 /* accumulate keeps one running sum per sample position, for buffers of up to this many samples. */
@@ -75,6 +76,9 @@ unsigned rk_handler_count (void);
 const rk_handler *rk_handler_at (unsigned i);
 const rk_handler *rk_handler_find (const char *name);
 const rk_handler *rk_handler_by_id (uint32_t id);
+/* The description of a user handler (a kernel file, GPU backends only): any caps, parameters p0..p7
+ * (default 0), no C function (the code is the user's, compiled for the device). */
+const rk_handler *rk_handler_user (void);
 /* Index of a parameter by name, or -1. */
 int rk_handler_param_index (const rk_handler *h, const char *name);
 /* Fill params[] with the defaults. */

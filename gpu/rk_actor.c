@@ -211,6 +211,8 @@ rk_actor_new (const rk_actor_config *cfg, rk_actor **out, char *why, size_t why_
   rk_launch l = {
     .handler = cfg->handler,
     .mode = cfg->mode,
+    .kernel_source = cfg->kernel_source,
+    .kernel_path = cfg->kernel_path,
     .ctl = a->ctl_mem,
     .h2k = a->h2k_mem,
     .k2h = a->k2h_mem,

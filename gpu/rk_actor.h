@@ -28,6 +28,7 @@ typedef struct rk_actor_config {
   int device_id;
   const rk_handler *handler;
   rk_actor_mode mode;
+  const char *kernel_source, *kernel_path; /* a user handler (RK_KERNEL_USER), else NULL */
   uint32_t ring_entries;  /* power of two */
   uint64_t in_arena_size; /* bytes, multiple of RK_ARENA_ALIGN */
   uint64_t out_arena_size;

@@ -38,6 +38,8 @@ typedef struct rk_mem {
 typedef struct rk_launch {
   const rk_handler *handler;
   rk_actor_mode mode;
+  /* A user handler's source (handler id RK_KERNEL_USER) and the path it came from, else NULL. */
+  const char *kernel_source, *kernel_path;
   rk_mem ctl, h2k, k2h, in_arena, out_arena;
   /* Host futex word the actor bumps when the host may be waiting (a K2H record was published with
    * k2h.cons_waiting set, or H2K room appeared with h2k.prod_waiting set). Backends that cannot wake

@@ -74,6 +74,11 @@ cpu_launch (rk_device *dev, const rk_launch *l, rk_actor_impl **impl, char *why,
 {
   void *state = NULL;
   (void) dev;
+  if (!l->handler->process) {
+    snprintf (why, why_len, "the cpu backend runs the built-in handlers' C code, not kernel files "
+        "(%s needs a GPU backend)", l->kernel_path ? l->kernel_path : l->handler->name);
+    return -ENOTSUP;
+  }
   if (l->handler->state_size) {
     state = malloc (l->handler->state_size);
     if (!state) {

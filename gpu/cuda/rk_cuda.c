@@ -22,6 +22,7 @@
 #include "rk_backend.h"
 #include "rk_barrier.h"
 #include "rk_cuda.h"
+#include "rk_cuda_rtc.h"
 #include "rk_host_actor.h"
 #include "rk_wait.h"
 
@@ -44,10 +45,37 @@ struct rk_device {
   char name[256];
   pinned_chunk *chunks;
   size_t n_chunks;
+  cudaLibrary_t *libs; /* programs compiled at run time, unloaded with the device */
+  size_t n_libs;
 };
 
 static pthread_mutex_t devices_lock = PTHREAD_MUTEX_INITIALIZER;
 static rk_device *devices[MAX_DEVICES];
+/* A device that had a sticky error (an illegal address, say) cannot be used again by this process:
+ * CUDA says so, and every later call fails. The name of the error, for an honest refusal. */
+static const char *sticky[MAX_DEVICES];
+
+/* Record a sticky error of the device; harmless for others. */
+static void
+note_error (rk_device *d, cudaError_t e)
+{
+  switch (e) {
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchFailure:
+    case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc:
+    case cudaErrorAssert:
+      d->faulted = 1;
+      if (d->id < MAX_DEVICES)
+        sticky[d->id] = cudaGetErrorName (e);
+      break;
+    default:
+      break;
+  }
+}
 
 static int
 cuda_fail (cudaError_t e, char *why, size_t why_len, const char *what)
@@ -73,6 +101,11 @@ cuda_probe (int device_id, char *why, size_t why_len)
   }
   if (device_id < 0 || device_id >= n) {
     snprintf (why, why_len, "no CUDA device %d (%d present)", device_id, n);
+    return -ENODEV;
+  }
+  if (device_id < MAX_DEVICES && sticky[device_id]) {
+    snprintf (why, why_len, "CUDA device %d had a fault (%s) earlier in this process; CUDA cannot use "
+        "it again until the process restarts", device_id, sticky[device_id]);
     return -ENODEV;
   }
   int coop = 0, mapped = 0;
@@ -146,12 +179,24 @@ cuda_close (rk_device *d)
   }
   devices[d->id] = NULL;
   cudaSetDevice (d->id);
-  /* no actor of this process runs on the device any more: pinned memory can go */
-  for (size_t i = 0; i < d->n_chunks; i++)
-    cudaFreeHost (d->chunks[i].ptr);
+  if (d->faulted) {
+    /* A fault poisons the process's context, and a hung kernel never ends by itself: reset the
+     * device, which ends its kernels and releases everything the context held, so that the next user
+     * starts afresh. */
+    cudaError_t e = cudaDeviceReset ();
+    if (e != cudaSuccess)
+      fprintf (stderr, "ringkernel: resetting CUDA device %d after a fault: %s\n", d->id,
+          cudaGetErrorString (e));
+    cudaGetLastError ();
+  } else {
+    /* no actor of this process runs on the device any more: pinned memory can go */
+    for (size_t i = 0; i < d->n_chunks; i++)
+      cudaFreeHost (d->chunks[i].ptr);
+    for (size_t i = 0; i < d->n_libs; i++)
+      cudaLibraryUnload (d->libs[i]);
+  }
   free (d->chunks);
-  if (d->faulted)
-    cudaDeviceReset (); /* a sticky error poisons the context: start the next user afresh */
+  free (d->libs);
   pthread_mutex_unlock (&devices_lock);
   free (d);
 }
@@ -214,6 +259,61 @@ cuda_free (rk_device *d, rk_mem *mem)
   memset (mem, 0, sizeof *mem);
 }
 
+/* ---- the kernels an actor runs: the build's own, or a user handler's program ---- */
+
+typedef struct kernels {
+  const void *actor, *once;
+} kernels;
+
+static int
+get_kernels (rk_device *d, const rk_launch *l, kernels *k, char *why, size_t why_len)
+{
+  void *cubin = NULL;
+  size_t size = 0;
+  char *msg = NULL;
+  cudaLibrary_t lib;
+  cudaKernel_t ka, ko;
+  cudaError_t e;
+
+  if (!l->kernel_source) {
+    k->actor = rk_cuda_builtin_actor_kernel ();
+    k->once = rk_cuda_builtin_once_kernel ();
+    return 0;
+  }
+  int r = rk_rtc_compile (l->kernel_source, l->kernel_path ? l->kernel_path : "kernel-file",
+      d->cc_major, d->cc_minor, &cubin, &size, &msg);
+  if (r < 0) {
+    snprintf (why, why_len, "%s", msg ? msg : "cannot compile the kernel file");
+    free (msg);
+    return r;
+  }
+  e = cudaLibraryLoadData (&lib, cubin, NULL, NULL, 0, NULL, NULL, 0);
+  free (cubin);
+  if (e != cudaSuccess)
+    return cuda_fail (e, why, why_len, "cannot load the compiled kernel file");
+  e = cudaLibraryGetKernel (&ka, lib, RK_CUDA_ACTOR_KERNEL_NAME);
+  if (e == cudaSuccess)
+    e = cudaLibraryGetKernel (&ko, lib, RK_CUDA_ONCE_KERNEL_NAME);
+  if (e != cudaSuccess) {
+    cudaLibraryUnload (lib);
+    return cuda_fail (e, why, why_len, "the compiled kernel file lacks the actor's kernels");
+  }
+  pthread_mutex_lock (&devices_lock);
+  cudaLibrary_t *libs = realloc (d->libs, (d->n_libs + 1) * sizeof *libs);
+  if (libs) {
+    d->libs = libs;
+    d->libs[d->n_libs++] = lib;
+  }
+  pthread_mutex_unlock (&devices_lock);
+  if (!libs) {
+    cudaLibraryUnload (lib);
+    return -ENOMEM;
+  }
+  k->actor = (const void *) ka;
+  k->once = (const void *) ko;
+  return 0;
+}
+
 /* ---- persistent actors ---- */
 
 typedef struct cuda_persistent {
@@ -243,9 +343,15 @@ launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl,
   const rk_handler *h = l->handler;
   cudaError_t e;
 
+  kernels k;
+  int r;
+
   p->dev = d;
   p->ctl = l->ctl.host;
   cudaSetDevice (d->id);
+  r = get_kernels (d, l, &k, why, why_len);
+  if (r < 0)
+    return r;
   e = cudaStreamCreateWithFlags (&p->stream, cudaStreamNonBlocking);
   if (e != cudaSuccess)
     return cuda_fail (e, why, why_len, "cannot create the actor's stream");
@@ -278,11 +384,12 @@ launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl,
   }
   a.state_size = h->state_size;
   a.grid_threshold = GRID_THRESHOLD;
+  a.unit = h->unit;
 
   /* a quarter of the GPU's SMs: room for several actors side by side, and enough blocks to keep many
    * PCIe reads in flight on a large payload */
   int grid = d->sms / 4 > 0 ? d->sms / 4 : 1;
-  e = (cudaError_t) rk_cuda_launch_actor (&a, grid, p->stream);
+  e = (cudaError_t) rk_cuda_launch_actor (k.actor, &a, grid, p->stream);
   if (e != cudaSuccess)
     goto fail;
 
@@ -304,8 +411,7 @@ launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl,
 
 fail:
   cudaGetLastError ();
-  if (e == cudaErrorIllegalAddress || e == cudaErrorLaunchFailure)
-    d->faulted = 1;
+  note_error (d, e);
   cuda_fail (e, why, why_len, "cannot launch the actor kernel");
   if (p->state)
     cudaFreeAsync (p->state, p->stream);
@@ -330,7 +436,7 @@ join_persistent (struct rk_actor_impl *impl, int64_t timeout_ns)
     rk_cpu_relax ();
   }
   if (e != cudaSuccess)
-    p->dev->faulted = 1;
+    note_error (p->dev, e);
   if (p->state)
     cudaFreeAsync (p->state, p->stream);
   cudaFreeAsync (p->sh, p->stream);
@@ -353,7 +459,7 @@ check_persistent (struct rk_actor_impl *impl, char *why, size_t why_len)
     return -EIO;
   }
   if (e != cudaErrorNotReady) {
-    p->dev->faulted = 1;
+    note_error (p->dev, e);
     snprintf (why, why_len, "the actor kernel failed: %s (%s)", cudaGetErrorString (e),
         cudaGetErrorName (e));
     return -EIO;
@@ -367,6 +473,7 @@ check_persistent (struct rk_actor_impl *impl, char *why, size_t why_len)
     p->last_out = out;
     p->last_change_ns = now;
   } else if (now - p->last_change_ns > (uint64_t) STALL_NS) {
+    p->dev->faulted = 1; /* only a device reset ends a kernel that never returns */
     snprintf (why, why_len, "the actor kernel stopped answering: no heartbeat for %.1f s",
         (now - p->last_change_ns) / 1e9);
     return -ETIMEDOUT;
@@ -385,6 +492,7 @@ typedef struct launch_state {
   size_t cap;
   int grid;
   rk_accumulate_head acc; /* host mirror of the device state's head */
+  const void *once;       /* the kernel launched for each record */
   rk_handler handler;     /* the reference handler with device-driving functions */
   const rk_handler *ref;
 } launch_state;
@@ -426,16 +534,25 @@ launch_process (void *state, const double *params, const uint8_t *in, uint32_t l
   /* the traditional way: copy in, launch, copy out, wait */
   int blocks = (int) ((len / 16 + RK_CUDA_BLOCK - 1) / RK_CUDA_BLOCK);
   blocks = blocks < 1 ? 1 : blocks > s->grid ? s->grid : blocks;
+  rk_once_args o = {
+    .kernel_id = s->kernel_id,
+    .reset = reset,
+    .state = s->d_state,
+    .in = s->d_in,
+    .out = s->d_out,
+    .len = len,
+    .inv = inv,
+  };
+  memcpy (o.params, params, sizeof o.params);
   e = cudaMemcpyAsync (s->d_in, in, len, cudaMemcpyHostToDevice, s->stream);
   if (e == cudaSuccess)
-    e = (cudaError_t) rk_cuda_launch_once (s->kernel_id, s->d_state, params[0], params[1], inv, reset,
-        s->d_in, s->d_out, len, blocks, s->stream);
+    e = (cudaError_t) rk_cuda_launch_once (s->once, &o, blocks, s->stream);
   if (e == cudaSuccess)
     e = cudaMemcpyAsync (out, s->d_out, len, cudaMemcpyDeviceToHost, s->stream);
   if (e == cudaSuccess)
     e = cudaStreamSynchronize (s->stream);
   if (e != cudaSuccess) {
-    s->dev->faulted = 1;
+    note_error (s->dev, e);
     return RK_STATUS_FAULT;
   }
   *out_len = len;
@@ -507,8 +624,16 @@ launch_host (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl, char 
 {
   launch_state *s = calloc (1, sizeof *s);
   cudaError_t e;
+  kernels k;
   if (!s)
     return -ENOMEM;
+  cudaSetDevice (d->id);
+  int r = get_kernels (d, l, &k, why, why_len);
+  if (r < 0) {
+    free (s);
+    return r;
+  }
+  s->once = k.once;
   s->dev = d;
   s->kernel_id = l->handler->id;
   s->ref = l->handler;

@@ -23,6 +23,7 @@ typedef struct rk_cuda_shared {
   uint32_t reserved_;
   double inv;       /* accumulate: 1 / count */
   double a, b;      /* scale */
+  double p[RK_MAX_PARAMS]; /* every parameter (user handlers) */
 } rk_cuda_shared;
 
 /* What a persistent actor kernel is launched with: device addresses. */
@@ -39,8 +40,27 @@ typedef struct rk_cuda_args {
   double pmin[RK_MAX_PARAMS], pmax[RK_MAX_PARAMS];
   uint64_t state_size;
   uint32_t grid_threshold; /* payload bytes from which every block works on a record */
-  uint32_t reserved_;
+  uint32_t unit;           /* a payload's length is a multiple of this */
 } rk_cuda_args;
+
+/* One record the traditional way (mode=launch): what rk_once_kernel is launched with. */
+typedef struct rk_once_args {
+  uint32_t kernel_id;
+  int32_t reset; /* accumulate: the sums restart */
+  void *state;
+  const void *in;
+  void *out;
+  uint32_t len;
+  uint32_t reserved_;
+  double inv; /* accumulate: 1 / count */
+  double params[RK_MAX_PARAMS];
+} rk_once_args;
+
+/* The signature of a user handler (kernel-file): every thread serving a record calls it with its own
+ * first element and the stride between its elements; in and out hold len bytes. */
+#define RK_USER_PROCESS_SIGNATURE                                                                   \
+  void rk_user_process (const uint8_t *in, uint8_t *out, uint32_t len, const double *p,             \
+      uint32_t first, uint32_t stride)
 
 #define RK_CUDA_BLOCK 256
 
@@ -49,13 +69,18 @@ typedef struct rk_cuda_args {
 int rk_cuda_preload (void);
 /* Blocks of RK_CUDA_BLOCK threads of the actor kernel that fit on one SM. */
 int rk_cuda_actor_blocks_per_sm (int *n);
-/* Launch a persistent actor as a cooperative kernel. Returns a cudaError_t. */
-int rk_cuda_launch_actor (const rk_cuda_args *args, int grid, void *stream);
+/* The build's own kernels, as launch handles. A program compiled at run time has the same two,
+ * found by these names. */
+const void *rk_cuda_builtin_actor_kernel (void);
+const void *rk_cuda_builtin_once_kernel (void);
+#define RK_CUDA_ACTOR_KERNEL_NAME "rk_actor_kernel"
+#define RK_CUDA_ONCE_KERNEL_NAME "rk_once_kernel"
 
-/* Traditional path (mode=launch): one kernel per record, same device code; for accumulate the host
- * passes 1/count and whether the sums restart. Returns a cudaError_t. */
-int rk_cuda_launch_once (uint32_t kernel_id, void *state, double a, double b, double inv, int reset,
-    const void *in, void *out, uint32_t len, int grid, void *stream);
+/* Launch a persistent actor (kernel: an actor kernel handle) as a cooperative kernel. Returns a
+ * cudaError_t. */
+int rk_cuda_launch_actor (const void *kernel, const rk_cuda_args *args, int grid, void *stream);
+/* Traditional path (mode=launch): one launch of an rk_once_kernel for one record. */
+int rk_cuda_launch_once (const void *kernel, const rk_once_args *args, int grid, void *stream);
 /* The values of RK_ABI_LAYOUT as device code computes them; returns how many, or -1. */
 int rk_cuda_abi_layout (uint64_t *out, int n);
 /* "NAME (sm_XY, N SMs), driver X.Y, runtime X.Y" */

@@ -9,7 +9,9 @@
  * count themselves done. Command semantics follow core/rk_ref_actor.c record for record; the handlers
  * follow core/rk_handlers.c to the bit (no contraction of a*x+b into an FMA).
  */
+#ifndef __CUDACC_RTC__
 #include <cuda_runtime.h>
+#endif
 #include <stdint.h>
 
 #include "rk_cuda.h"
@@ -73,6 +75,11 @@ globaltimer (void)
   return t;
 }
 
+#ifdef RK_USER_HANDLER
+/* defined by the kernel file compiled with this source (see gpu/cuda/rk_cuda.c) */
+extern "C" __device__ RK_USER_PROCESS_SIGNATURE;
+#endif
+
 /* 16 bytes of mapped memory in one load / store, bypassing the non-coherent L1 */
 __device__ __forceinline__ uint4
 ld_relaxed_sys_v4 (const void *p)
@@ -108,6 +115,7 @@ struct Work {
   uint32_t len; /* bytes */
   double a, b, inv;
   double *sum;
+  const double *p; /* every parameter */
 };
 
 /* Input loads: mapped memory is re-read from the host (ld.cv) since an arena address is reused while
@@ -159,6 +167,11 @@ run_slice (const Work &w, uint32_t i0, uint32_t stride)
       }
       break;
     }
+#ifdef RK_USER_HANDLER
+    case RK_KERNEL_USER:
+      rk_user_process (w.in, w.out, w.len, w.p, i0, stride);
+      break;
+#endif
     case RK_KERNEL_ACCUMULATE: {
       const uint32_t n = w.len / 4;
       for (uint32_t i = i0; i < n; i += stride) {
@@ -242,7 +255,7 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
       case RK_CMD_PROCESS: {
         const bool inl = req.flags & RK_REC_F_INLINE;
         uint32_t cap = inl ? RK_INLINE_MAX : req.u.desc.out_cap;
-        uint32_t unit = a.kernel_id == RK_KERNEL_ECHO ? 1 : 4;
+        uint32_t unit = a.unit;
         if (inl) {
           ans.flags |= RK_REC_F_INLINE;
           if (req.len > RK_INLINE_MAX) {
@@ -270,6 +283,7 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
         L.work.len = req.len;
         L.work.a = L.params[0];
         L.work.b = L.params[1];
+        L.work.p = L.params;
         L.work.sum = acc ? acc->sum : nullptr;
         if (a.kernel_id == RK_KERNEL_ACCUMULATE) {
           uint32_t n = req.len / 4;
@@ -416,6 +430,8 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
         sh->a = w.a;
         sh->b = w.b;
         sh->inv = w.inv;
+        for (uint32_t k = 0; k < RK_MAX_PARAMS; k++)
+          sh->p[k] = w.p[k];
         __threadfence (); /* the item before its epoch: pairs with the workers' acquire */
         atomicAdd ((unsigned long long *) &sh->epoch, 1ull);
       }
@@ -460,7 +476,7 @@ serve_warp (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, r
   const uint32_t lane = threadIdx.x & 31;
   const bool inl = req.flags & RK_REC_F_INLINE;
   const uint32_t cap = inl ? RK_INLINE_MAX : req.u.desc.out_cap;
-  const uint32_t unit = a.kernel_id == RK_KERNEL_ECHO ? 1 : 4;
+  const uint32_t unit = a.unit;
   uint32_t status = RK_STATUS_OK;
 
   if (inl ? req.len > RK_INLINE_MAX
@@ -483,6 +499,7 @@ serve_warp (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, r
     w.b = L.params[1];
     w.inv = 0.0;
     w.sum = nullptr;
+    w.p = L.params;
     run_slice (w, lane, 32);
   }
   __syncwarp ();
@@ -563,6 +580,7 @@ worker_loop (const rk_cuda_args &a, int grid)
           w.a = sh->a;
           w.b = sh->b;
           w.inv = sh->inv;
+          w.p = sh->p;
           w.in_mapped = 1;
           w.sum = a.state ? ((rk_accumulate_state *) a.state)->sum : nullptr;
           go = 1;
@@ -700,7 +718,7 @@ leader_loop (const rk_cuda_args &a, int grid)
   }
 }
 
-__global__ void __launch_bounds__ (RK_CUDA_BLOCK)
+extern "C" __global__ void __launch_bounds__ (RK_CUDA_BLOCK)
 rk_actor_kernel (rk_cuda_args a)
 {
   if (blockIdx.x == 0)
@@ -711,29 +729,29 @@ rk_actor_kernel (rk_cuda_args a)
 
 /* ---- the traditional path: one launch per record ---- */
 
-__global__ void __launch_bounds__ (RK_CUDA_BLOCK)
-rk_once_kernel (uint32_t op, void *state, double pa, double pb, double inv, int reset,
-    const uint8_t *in, uint8_t *out, uint32_t len)
+extern "C" __global__ void __launch_bounds__ (RK_CUDA_BLOCK)
+rk_once_kernel (rk_once_args o)
 {
   Work w;
-  w.op = op;
+  w.op = o.kernel_id;
   w.in_mapped = 0;
-  w.in = in;
-  w.out = out;
-  w.len = len;
-  w.a = pa;
-  w.b = pb;
-  w.inv = inv;
-  w.sum = state ? ((rk_accumulate_state *) state)->sum : nullptr;
+  w.in = (const uint8_t *) o.in;
+  w.out = (uint8_t *) o.out;
+  w.len = o.len;
+  w.a = o.params[0];
+  w.b = o.params[1];
+  w.p = o.params;
+  w.inv = o.inv;
+  w.sum = o.state ? ((rk_accumulate_state *) o.state)->sum : nullptr;
   uint32_t i0 = blockIdx.x * blockDim.x + threadIdx.x, stride = gridDim.x * blockDim.x;
-  if (op == RK_KERNEL_ACCUMULATE) {
-    rk_accumulate_state *acc = (rk_accumulate_state *) state;
-    if (reset)
-      for (uint32_t i = i0; i < len / 4; i += stride)
+  if (o.kernel_id == RK_KERNEL_ACCUMULATE) {
+    rk_accumulate_state *acc = (rk_accumulate_state *) o.state;
+    if (o.reset)
+      for (uint32_t i = i0; i < o.len / 4; i += stride)
         acc->sum[i] = 0.0; /* each thread clears exactly the elements it then adds to */
     if (i0 == 0) {
-      acc->samples = len / 4;
-      acc->count = reset ? 1 : acc->count + 1;
+      acc->samples = o.len / 4;
+      acc->count = o.reset ? 1 : acc->count + 1;
     }
   }
   run_slice (w, i0, stride);
@@ -749,7 +767,8 @@ rk_init_state_kernel (uint32_t op, void *state)
   }
 }
 
-/* ---- C entry points ---- */
+/* ---- C entry points (the build's own kernels; a run-time compiled program has only the kernel) ---- */
+#ifndef __CUDACC_RTC__
 
 extern "C" int
 rk_cuda_preload (void)
@@ -757,7 +776,7 @@ rk_cuda_preload (void)
   cudaFuncAttributes attr;
   cudaError_t e = cudaFuncGetAttributes (&attr, rk_actor_kernel);
   if (e == cudaSuccess)
-    e = cudaFuncGetAttributes (&attr, rk_once_kernel);
+    e = cudaFuncGetAttributes (&attr, (const void *) rk_once_kernel);
   if (e == cudaSuccess)
     e = cudaFuncGetAttributes (&attr, rk_init_state_kernel);
   return (int) e;
@@ -769,22 +788,42 @@ rk_cuda_actor_blocks_per_sm (int *n)
   return (int) cudaOccupancyMaxActiveBlocksPerMultiprocessor (n, rk_actor_kernel, RK_CUDA_BLOCK, 0);
 }
 
-extern "C" int
-rk_cuda_launch_actor (const rk_cuda_args *args, int grid, void *stream)
+extern "C" const void *
+rk_cuda_builtin_actor_kernel (void)
 {
-  rk_cuda_args a = *args;
-  void *params[] = { &a };
-  return (int) cudaLaunchCooperativeKernel ((const void *) rk_actor_kernel, dim3 (grid),
-      dim3 (RK_CUDA_BLOCK), params, 0, (cudaStream_t) stream);
+  return (const void *) rk_actor_kernel;
+}
+
+extern "C" const void *
+rk_cuda_builtin_once_kernel (void)
+{
+  return (const void *) rk_once_kernel;
 }
 
 extern "C" int
-rk_cuda_launch_once (uint32_t kernel_id, void *state, double a, double b, double inv, int reset,
-    const void *in, void *out, uint32_t len, int grid, void *stream)
+rk_cuda_launch_actor (const void *kernel, const rk_cuda_args *args, int grid, void *stream)
 {
-  rk_once_kernel<<<grid, RK_CUDA_BLOCK, 0, (cudaStream_t) stream>>> (kernel_id, state, a, b, inv,
-      reset, (const uint8_t *) in, (uint8_t *) out, len);
-  return (int) cudaGetLastError ();
+  rk_cuda_args a = *args;
+  void *params[] = { &a };
+  cudaLaunchConfig_t cfg = {};
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeCooperative; /* every block resident at once, or no launch */
+  attr[0].val.cooperative = 1;
+  cfg.gridDim = dim3 (grid);
+  cfg.blockDim = dim3 (RK_CUDA_BLOCK);
+  cfg.stream = (cudaStream_t) stream;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  return (int) cudaLaunchKernelExC (&cfg, kernel, params);
+}
+
+extern "C" int
+rk_cuda_launch_once (const void *kernel, const rk_once_args *args, int grid, void *stream)
+{
+  rk_once_args o = *args;
+  void *params[] = { &o };
+  return (int) cudaLaunchKernel (kernel, dim3 (grid), dim3 (RK_CUDA_BLOCK), params, 0,
+      (cudaStream_t) stream);
 }
 
 extern "C" int
@@ -820,3 +859,4 @@ rk_cuda_abi_layout (uint64_t *host_out, int n)
   cudaFree (d);
   return e == cudaSuccess ? count : -1;
 }
+#endif /* __CUDACC_RTC__ */
