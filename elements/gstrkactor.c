@@ -69,6 +69,7 @@ enum {
   PROP_BACKEND,
   PROP_MODE,
   PROP_KERNEL,
+  PROP_KERNEL_FILE,
   PROP_PARAMS,
   PROP_RING_SIZE,
   PROP_DEVICE_ID,
@@ -106,6 +107,7 @@ struct _GstRkActor {
   GstRkBackend backend;
   GstRkMode mode;
   gchar *kernel;
+  gchar *kernel_file;
   GstStructure *params;
   guint ring_size;
   gint device_id;
@@ -211,6 +213,12 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
   g_object_class_install_property (gobject_class, PROP_KERNEL,
       g_param_spec_string ("kernel", "Kernel", kernel_blurb, DEFAULT_KERNEL,
           G_PARAM_READWRITE | G_PARAM_STATIC_NAME | G_PARAM_STATIC_NICK | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_KERNEL_FILE,
+      g_param_spec_string ("kernel-file", "Kernel file",
+          "A CUDA source file defining rk_user_process (see docs/user-handlers.md), compiled for the "
+          "device when the element starts; replaces kernel; parameters p0..p7",
+          NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_PARAMS,
       g_param_spec_boxed ("params", "Parameters",
           "The kernel's parameters as a structure, e.g. \"p,a=2.0,b=1.0\" for scale; a change while "
@@ -290,6 +298,7 @@ gst_rk_actor_finalize (GObject *object)
 
   g_queue_clear_full (&self->items, (GDestroyNotify) item_free);
   g_free (self->kernel);
+  g_free (self->kernel_file);
   if (self->params)
     gst_structure_free (self->params);
   gst_clear_caps (&self->handler_caps);
@@ -421,7 +430,7 @@ gst_rk_actor_start (GstRkActor *self)
   const rk_backend_ops *ops;
   const rk_handler *h;
   double values[RK_MAX_PARAMS];
-  gchar *err = NULL, *kernel;
+  gchar *err = NULL, *kernel, *kernel_file, *source = NULL;
   GstStructure *params;
   GstRkBackend backend;
   GstRkMode mode;
@@ -434,6 +443,7 @@ gst_rk_actor_start (GstRkActor *self)
 
   GST_OBJECT_LOCK (self);
   kernel = g_strdup (self->kernel);
+  kernel_file = g_strdup (self->kernel_file);
   params = self->params ? gst_structure_copy (self->params) : NULL;
   backend = self->backend;
   mode = self->mode;
@@ -442,7 +452,18 @@ gst_rk_actor_start (GstRkActor *self)
   arena_size = self->arena_size;
   GST_OBJECT_UNLOCK (self);
 
-  h = rk_handler_find (kernel);
+  if (kernel_file) {
+    GError *gerr = NULL;
+    if (!g_file_get_contents (kernel_file, &source, NULL, &gerr)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot read kernel-file: %s.", gerr->message),
+          (NULL));
+      g_error_free (gerr);
+      goto fail;
+    }
+    h = rk_handler_user ();
+  } else {
+    h = rk_handler_find (kernel);
+  }
   if (!h) {
     gchar *names = gst_rk_kernel_names ();
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
@@ -494,6 +515,8 @@ gst_rk_actor_start (GstRkActor *self)
   cfg.device_id = device_id;
   cfg.handler = h;
   cfg.mode = (rk_actor_mode) mode;
+  cfg.kernel_source = source;
+  cfg.kernel_path = kernel_file;
   cfg.ring_entries = ring_size;
   cfg.in_arena_size = arena_size;
   cfg.out_arena_size = arena_size;
@@ -533,12 +556,16 @@ gst_rk_actor_start (GstRkActor *self)
       " bytes, node %u", h->name, ops->name, ring_size, arena_size, node | 1);
 
   g_free (kernel);
+  g_free (kernel_file);
+  g_free (source);
   if (params)
     gst_structure_free (params);
   return TRUE;
 
 fail:
   g_free (kernel);
+  g_free (kernel_file);
+  g_free (source);
   if (params)
     gst_structure_free (params);
   return FALSE;
@@ -694,6 +721,13 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
           ("raise arena-size (now %" G_GUINT64_FORMAT ")", self->arena_size));
       return GST_FLOW_ERROR;
     }
+    if (r == -EINTR) {
+      /* a flush, or the source pad's task stopped on an error */
+      g_mutex_lock (&self->lock);
+      ret = self->flushing ? GST_FLOW_FLUSHING : self->srcresult;
+      g_mutex_unlock (&self->lock);
+      return ret == GST_FLOW_OK ? GST_FLOW_FLUSHING : ret;
+    }
     return flow_from_errno (self, r, "accepting a buffer");
   }
   return GST_FLOW_OK;
@@ -725,6 +759,15 @@ discard_items_locked (GstRkActor *self)
   }
 }
 
+/* The running handler, or the one the properties name. Called with the object lock. */
+static const rk_handler *
+handler_locked (GstRkActor *self)
+{
+  if (self->handler)
+    return self->handler;
+  return self->kernel_file ? rk_handler_user () : rk_handler_find (self->kernel);
+}
+
 static gboolean
 accept_caps (GstRkActor *self, GstCaps *caps)
 {
@@ -732,7 +775,7 @@ accept_caps (GstRkActor *self, GstCaps *caps)
   gboolean ok;
 
   GST_OBJECT_LOCK (self);
-  const rk_handler *h = self->handler ? self->handler : rk_handler_find (self->kernel);
+  const rk_handler *h = handler_locked (self);
   GST_OBJECT_UNLOCK (self);
   if (!h)
     return FALSE;
@@ -849,7 +892,7 @@ query_caps (GstRkActor *self, GstPad *pad, GstCaps *filter)
   GstCaps *peer, *hcaps, *result;
 
   GST_OBJECT_LOCK (self);
-  const rk_handler *h = self->handler ? self->handler : rk_handler_find (self->kernel);
+  const rk_handler *h = handler_locked (self);
   GST_OBJECT_UNLOCK (self);
   hcaps = gst_caps_from_string (h ? h->caps : "ANY");
   if (filter) {
@@ -1012,7 +1055,8 @@ make_output (GstRkActor *self, const Item *item, const rk_answer *ans)
     gst_buffer_append_memory (out, gst_memory_new_wrapped (GST_MEMORY_FLAG_READONLY,
             (gpointer) ans->out, len, 0, len, o, output_region_free));
   } else {
-    out = gst_buffer_new_memdup (ans->rec.u.bytes, len);
+    /* an empty payload is valid data: gst_buffer_new_memdup () takes no zero size */
+    out = len ? gst_buffer_new_memdup (ans->rec.u.bytes, len) : gst_buffer_new ();
     rk_actor_release_output (self->actor, ans->out_token);
   }
   GST_BUFFER_PTS (out) = item->pts;
@@ -1129,6 +1173,15 @@ gst_rk_actor_loop (GstPad *pad)
 
 pause:
   GST_DEBUG_OBJECT (self, "pausing task: %s", gst_flow_get_name (ret));
+  g_mutex_lock (&self->lock);
+  if (!self->flushing) {
+    /* until a flush or a restart, the chain function returns this instead of feeding a ring that
+     * nobody reads; one already waiting there for room stops waiting (EOS: no data can follow) */
+    self->srcresult = ret;
+    if (ret != GST_FLOW_EOS)
+      rk_actor_interrupt (self->actor, TRUE);
+  }
+  g_mutex_unlock (&self->lock);
   gst_pad_pause_task (pad);
   if (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS) {
     GST_ELEMENT_FLOW_ERROR (self, ret);
@@ -1162,7 +1215,8 @@ make_stats (GstRkActor *self)
   g_mutex_unlock (&self->lock);
 
   GST_OBJECT_LOCK (self);
-  gst_structure_set (s, "kernel", G_TYPE_STRING, self->kernel, "ring-size", G_TYPE_UINT,
+  gst_structure_set (s, "kernel", G_TYPE_STRING, self->kernel_file ? self->kernel_file : self->kernel,
+      "ring-size", G_TYPE_UINT,
       self->ring_size, NULL);
   GST_OBJECT_UNLOCK (self);
 
@@ -1195,8 +1249,8 @@ make_stats (GstRkActor *self)
 }
 
 /* A params change while the actor runs: validate, then send what changed (now if the ring has room,
- * else ahead of the next buffer). */
-static void
+ * else ahead of the next buffer). FALSE when the change was refused. */
+static gboolean
 apply_params (GstRkActor *self, const GstStructure *params)
 {
   double values[RK_MAX_PARAMS];
@@ -1207,11 +1261,11 @@ apply_params (GstRkActor *self, const GstStructure *params)
   h = self->actor ? self->handler : NULL;
   g_mutex_unlock (&self->lock);
   if (!h)
-    return; /* read at start */
+    return TRUE; /* read at start */
   if (!gst_rk_parse_params (h, params, values, &err)) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Invalid params: %s.", err), (NULL));
     g_free (err);
-    return;
+    return FALSE;
   }
   g_mutex_lock (&self->lock);
   for (guint i = 0; i < h->n_params; i++) {
@@ -1222,6 +1276,7 @@ apply_params (GstRkActor *self, const GstStructure *params)
   }
   g_mutex_unlock (&self->lock);
   try_send_pending_control (self);
+  return TRUE;
 }
 
 static void
@@ -1246,14 +1301,31 @@ gst_rk_actor_set_property (GObject *object, guint prop_id, const GValue *value, 
       self->kernel = g_value_dup_string (value);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_KERNEL_FILE:
+      GST_OBJECT_LOCK (self);
+      g_free (self->kernel_file);
+      self->kernel_file = g_value_dup_string (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
     case PROP_PARAMS: {
       const GstStructure *s = gst_value_get_structure (value);
+      GstStructure *old, *mine = s ? gst_structure_copy (s) : NULL;
+      /* stored first, so that a start meanwhile reads it; taken back if the running actor refuses
+       * it, so that the property keeps saying what the actor runs (and a restart still works) */
       GST_OBJECT_LOCK (self);
-      if (self->params)
-        gst_structure_free (self->params);
-      self->params = s ? gst_structure_copy (s) : NULL;
+      old = self->params;
+      self->params = mine;
       GST_OBJECT_UNLOCK (self);
-      apply_params (self, s);
+      if (!apply_params (self, s)) {
+        GST_OBJECT_LOCK (self);
+        if (self->params == mine) {
+          self->params = old;
+          old = mine;
+        }
+        GST_OBJECT_UNLOCK (self);
+      }
+      if (old)
+        gst_structure_free (old);
       break;
     }
     case PROP_RING_SIZE: {
@@ -1300,6 +1372,11 @@ gst_rk_actor_get_property (GObject *object, guint prop_id, GValue *value, GParam
     case PROP_KERNEL:
       GST_OBJECT_LOCK (self);
       g_value_set_string (value, self->kernel);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_KERNEL_FILE:
+      GST_OBJECT_LOCK (self);
+      g_value_set_string (value, self->kernel_file);
       GST_OBJECT_UNLOCK (self);
       break;
     case PROP_PARAMS:
