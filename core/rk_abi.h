@@ -70,6 +70,8 @@ enum rk_cmd {
 enum rk_rec_flags {
   RK_REC_F_INLINE = 1u << 0, /* payload is in u.bytes, not in an arena */
   RK_REC_F_ERROR = 1u << 1,  /* answer only: command refused or failed, see status */
+  RK_REC_F_STAGED = 1u << 2, /* the payload is also being copied to the device's mirror of the input
+                              * arena (same offset); the actor waits for that copy and reads it */
 };
 
 /* Status codes carried by answers (independent of the host's errno numbering). */

@@ -376,22 +376,25 @@ rk_actor_can_submit (rk_actor *a, uint32_t len, uint32_t out_cap)
   return ok;
 }
 
-int
-rk_actor_submit (rk_actor *a, rk_record *rec, const void *payload, uint32_t len, uint32_t out_cap,
-    int64_t timeout_ns)
+/* Wait for room, then place the payload (copied from `payload`, or already in the arena when s->in_token
+ * is set) and publish the record. */
+static int
+submit (rk_actor *a, rk_record *rec, const void *payload, submit_req *s, int64_t timeout_ns)
 {
-  submit_req s;
+  const uint32_t len = s->len, out_cap = s->out_cap;
+  const bool preplaced = s->in_token != 0;
   int r;
 
-  plan_submit (a, rec, len, out_cap, &s);
-  if ((s.use_in && len > a->in_arena.size) || (s.use_out && out_cap > a->out_arena.size))
+  if ((s->use_in && len > a->in_arena.size) || (s->use_out && out_cap > a->out_arena.size))
     return -EMSGSIZE;
   if (!a->impl || a->stopped)
     return -EIO;
 
-  r = host_wait (a, try_reserve, &s, &a->h2k->prod_waiting, true, timeout_ns);
+  r = host_wait (a, try_reserve, s, &a->h2k->prod_waiting, true, timeout_ns);
   if (r < 0) {
-    unreserve (a, &s);
+    if (preplaced) /* the caller keeps its input room */
+      s->in_token = 0;
+    unreserve (a, s);
     return r;
   }
 
@@ -399,25 +402,29 @@ rk_actor_submit (rk_actor *a, rk_record *rec, const void *payload, uint32_t len,
   rec->len = len;
   rec->flags = 0;
   rec->status = 0;
-  if (!s.use_in && !s.use_out && rec->type == RK_CMD_PROCESS) {
+  if (!s->use_in && !s->use_out && rec->type == RK_CMD_PROCESS) {
     rec->flags |= RK_REC_F_INLINE;
     memset (rec->u.bytes, 0, sizeof rec->u.bytes);
     if (len)
       memcpy (rec->u.bytes, payload, len);
   } else {
-    if (s.use_in)
-      memcpy ((uint8_t *) a->in_mem.host + s.in_off, payload, len);
-    rec->u.desc.in_off = s.in_off;
-    rec->u.desc.out_off = s.out_off;
-    rec->u.desc.out_cap = s.use_out ? out_cap : 0;
+    if (s->use_in && !preplaced)
+      memcpy ((uint8_t *) a->in_mem.host + s->in_off, payload, len);
+    rec->u.desc.in_off = s->in_off;
+    rec->u.desc.out_off = s->out_off;
+    rec->u.desc.out_cap = s->use_out ? out_cap : 0;
+    /* a large payload may travel by the backend's own means (a copy engine), started now */
+    if (s->use_in && a->ops->stage && len >= a->ops->stage_min
+        && a->ops->stage (a->impl, rec->seq, s->in_off, len) == 0)
+      rec->flags |= RK_REC_F_STAGED;
   }
 
   rk_inflight *f = &a->inflight[rec->seq & (a->entries - 1)];
   f->seq = rec->seq;
-  f->in_token = s.in_token;
-  f->out_token = s.out_token;
-  f->out_off = s.out_off;
-  f->out_cap = s.use_out ? out_cap : 0;
+  f->in_token = s->in_token;
+  f->out_token = s->out_token;
+  f->out_off = s->out_off;
+  f->out_cap = s->use_out ? out_cap : 0;
 
   /* the slot is free: in-flight records never exceed the ring's entries */
   *rk_ring_prod_slot (a->h2k, 0) = *rec;
@@ -434,6 +441,70 @@ rk_actor_submit (rk_actor *a, rk_record *rec, const void *payload, uint32_t len,
   if (rk_load_relaxed32 (&a->h2k->cons_waiting))
     a->ops->doorbell (a->impl);
   return 0;
+}
+
+int
+rk_actor_submit (rk_actor *a, rk_record *rec, const void *payload, uint32_t len, uint32_t out_cap,
+    int64_t timeout_ns)
+{
+  submit_req s;
+  plan_submit (a, rec, len, out_cap, &s);
+  return submit (a, rec, payload, &s, timeout_ns);
+}
+
+static bool
+input_room (rk_actor *a, void *arg)
+{
+  rk_input *in = arg;
+  pthread_mutex_lock (&a->lock);
+  bool ok = rk_arena_alloc (&a->in_arena, in->len, &in->off, &in->token) == 0;
+  pthread_mutex_unlock (&a->lock);
+  return ok;
+}
+
+int
+rk_actor_reserve_input (rk_actor *a, uint32_t len, rk_input *in, int64_t timeout_ns)
+{
+  memset (in, 0, sizeof *in);
+  in->len = len ? len : 1;
+  if (in->len > a->in_arena.size)
+    return -EMSGSIZE;
+  int r = host_wait (a, input_room, in, &a->h2k->prod_waiting, true, timeout_ns);
+  if (r < 0)
+    return r;
+  in->len = len;
+  in->ptr = (uint8_t *) a->in_mem.host + in->off;
+  return 0;
+}
+
+int
+rk_actor_submit_input (rk_actor *a, rk_record *rec, rk_input *in, uint32_t out_cap,
+    int64_t timeout_ns)
+{
+  submit_req s;
+  memset (&s, 0, sizeof s);
+  s.use_in = true; /* never inline: the payload is in the arena already */
+  s.use_out = out_cap > 0;
+  s.len = in->len;
+  s.out_cap = out_cap;
+  s.in_off = in->off;
+  s.in_token = in->token;
+  int r = submit (a, rec, NULL, &s, timeout_ns);
+  if (r == 0)
+    in->token = 0; /* the record owns the room now: it is released with its answer */
+  return r;
+}
+
+void
+rk_actor_release_input (rk_actor *a, rk_input *in)
+{
+  if (!in->token)
+    return;
+  pthread_mutex_lock (&a->lock);
+  rk_arena_release (&a->in_arena, in->token);
+  pthread_mutex_unlock (&a->lock);
+  in->token = 0;
+  wake_host_if (a, &a->h2k->prod_waiting);
 }
 
 /* ---- consumer side ---- */

@@ -52,6 +52,18 @@ void rk_actor_unref (rk_actor *a);
  * Returns 0, -EINTR (interrupted), -ETIMEDOUT, -EMSGSIZE (never fits), -EIO (actor failed). */
 int rk_actor_submit (rk_actor *a, rk_record *rec, const void *payload, uint32_t len, uint32_t out_cap,
     int64_t timeout_ns);
+/* Zero copy in: reserve room for a payload in the input arena, write it at `ptr`, then submit it with
+ * rk_actor_submit_input () (or hand the room back with rk_actor_release_input ()). */
+typedef struct rk_input {
+  uint8_t *ptr;
+  uint64_t off, token;
+  uint32_t len;
+} rk_input;
+int rk_actor_reserve_input (rk_actor *a, uint32_t len, rk_input *in, int64_t timeout_ns);
+int rk_actor_submit_input (rk_actor *a, rk_record *rec, rk_input *in, uint32_t out_cap,
+    int64_t timeout_ns);
+void rk_actor_release_input (rk_actor *a, rk_input *in);
+
 /* Would rk_actor_submit () of this size proceed without waiting? */
 bool rk_actor_can_submit (rk_actor *a, uint32_t len, uint32_t out_cap);
 

@@ -71,6 +71,10 @@ typedef struct rk_backend_ops {
   int (*join) (rk_actor_impl *impl, int64_t timeout_ns);
   /* 0 while healthy; a negative errno and a reason after a fault. */
   int (*check) (rk_actor_impl *impl, char *why, size_t why_len);
+  /* Optional: start moving an input payload of at least stage_min bytes to the device by its own
+   * means (a copy engine), without waiting; 0 means the record may carry RK_REC_F_STAGED. */
+  int (*stage) (rk_actor_impl *impl, uint64_t seq, uint64_t in_off, uint32_t len);
+  uint32_t stage_min;
 } rk_backend_ops;
 
 /* The ops of a backend kind, or NULL with the reason (e.g. not built). AUTO is not a kind here. */

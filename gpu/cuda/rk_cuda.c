@@ -30,6 +30,7 @@
 #define START_TIMEOUT_NS (5 * 1000000000ll)
 #define STALL_NS (2 * 1000000000ll) /* no heartbeat and no answer for this long: the actor is stuck */
 #define GRID_THRESHOLD (64 * 1024)  /* payloads from this size are spread over the whole grid */
+#define STAGE_MIN (256 * 1024)      /* payloads from this size go through the copy engine */
 
 typedef struct pinned_chunk {
   void *ptr;
@@ -319,8 +320,13 @@ get_kernels (rk_device *d, const rk_launch *l, kernels *k, char *why, size_t why
 typedef struct cuda_persistent {
   rk_device *dev;
   cudaStream_t stream;
+  cudaStream_t copy_stream; /* payloads into device memory, beside the running kernel */
   void *state;
   rk_cuda_shared *sh;
+  uint8_t *dev_in;     /* device mirror of the input arena */
+  const uint8_t *host_in;
+  rk_mem stage_src;    /* pinned: the counter values the copy stream writes after each payload */
+  uint32_t entries;
   rk_control *ctl; /* host view */
   uint64_t last_beat, last_out, last_change_ns;
   int ended;
@@ -355,14 +361,27 @@ launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl,
   e = cudaStreamCreateWithFlags (&p->stream, cudaStreamNonBlocking);
   if (e != cudaSuccess)
     return cuda_fail (e, why, why_len, "cannot create the actor's stream");
+  e = cudaStreamCreateWithFlags (&p->copy_stream, cudaStreamNonBlocking);
+  if (e != cudaSuccess) {
+    cudaStreamDestroy (p->stream);
+    return cuda_fail (e, why, why_len, "cannot create the actor's copy stream");
+  }
+  p->host_in = l->in_arena.host;
+  p->entries = ((const rk_ring *) l->h2k.host)->entries;
+  if (cuda_alloc_mapped (d, p->entries * sizeof (uint64_t), &p->stage_src) < 0)
+    p->stage_src.host = NULL; /* no staging: payloads are read over PCIe */
   if (h->state_size)
     e = cudaMallocAsync (&p->state, h->state_size, p->stream);
   if (e == cudaSuccess)
     e = cudaMallocAsync ((void **) &p->sh, sizeof (rk_cuda_shared), p->stream);
   if (e == cudaSuccess)
     e = cudaMemsetAsync (p->sh, 0, sizeof (rk_cuda_shared), p->stream);
+  if (e == cudaSuccess && p->stage_src.host)
+    e = cudaMallocAsync ((void **) &p->dev_in, l->in_arena.size, p->stream);
   if (e != cudaSuccess)
     goto fail;
+  /* the copy stream's first copies must land after the zeroing above */
+  cudaStreamSynchronize (p->stream);
 
   rk_cuda_args a;
   memset (&a, 0, sizeof a);
@@ -373,6 +392,7 @@ launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl,
   a.out_arena = (uint8_t *) (uintptr_t) l->out_arena.dev;
   a.in_size = l->in_arena.size;
   a.out_size = l->out_arena.size;
+  a.dev_in = p->dev_in;
   a.state = p->state;
   a.sh = p->sh;
   a.kernel_id = h->id;
@@ -417,8 +437,13 @@ fail:
     cudaFreeAsync (p->state, p->stream);
   if (p->sh)
     cudaFreeAsync (p->sh, p->stream);
+  if (p->dev_in)
+    cudaFreeAsync (p->dev_in, p->stream);
   cudaStreamSynchronize (p->stream);
   cudaStreamDestroy (p->stream);
+  cudaStreamDestroy (p->copy_stream);
+  if (p->stage_src.host)
+    cuda_free (d, &p->stage_src);
   return -EIO;
 }
 
@@ -437,11 +462,17 @@ join_persistent (struct rk_actor_impl *impl, int64_t timeout_ns)
   }
   if (e != cudaSuccess)
     note_error (p->dev, e);
+  cudaStreamSynchronize (p->copy_stream);
+  cudaStreamDestroy (p->copy_stream);
   if (p->state)
     cudaFreeAsync (p->state, p->stream);
+  if (p->dev_in)
+    cudaFreeAsync (p->dev_in, p->stream);
   cudaFreeAsync (p->sh, p->stream);
   cudaStreamSynchronize (p->stream);
   cudaStreamDestroy (p->stream);
+  if (p->stage_src.host)
+    cuda_free (p->dev, &p->stage_src);
   cudaGetLastError ();
   free (impl);
   return e == cudaSuccess ? 0 : -EIO;
@@ -695,6 +726,31 @@ cuda_join (rk_actor_impl *impl, int64_t timeout_ns)
   return join_persistent (impl, timeout_ns);
 }
 
+/* The copy engine moves a large payload into the device mirror of the input arena, then the counter
+ * that tells the kernel it is there: both on the copy stream, in that order, without the host waiting. */
+static int
+cuda_stage (rk_actor_impl *impl, uint64_t seq, uint64_t in_off, uint32_t len)
+{
+  if (impl->mode != RK_MODE_PERSISTENT)
+    return -ENOTSUP;
+  cuda_persistent *p = &impl->u.p;
+  if (!p->dev_in)
+    return -ENOTSUP;
+  /* this slot's value is read by a copy that ends before the record is answered, and the slot is
+   * reused only for a record `entries` later, which waits for that answer */
+  uint64_t *src = (uint64_t *) p->stage_src.host + (seq & (p->entries - 1));
+  *src = seq + 1;
+  cudaError_t e = cudaMemcpyAsync (p->dev_in + in_off, p->host_in + in_off, len,
+      cudaMemcpyHostToDevice, p->copy_stream);
+  if (e == cudaSuccess)
+    e = cudaMemcpyAsync (&p->sh->staged, src, sizeof *src, cudaMemcpyHostToDevice, p->copy_stream);
+  if (e != cudaSuccess) {
+    cudaGetLastError ();
+    return -EIO;
+  }
+  return 0;
+}
+
 static int
 cuda_check (rk_actor_impl *impl, char *why, size_t why_len)
 {
@@ -717,6 +773,8 @@ const rk_backend_ops rk_backend_cuda = {
   .doorbell = cuda_doorbell,
   .join = cuda_join,
   .check = cuda_check,
+  .stage = cuda_stage,
+  .stage_min = STAGE_MIN,
 };
 
 int

@@ -24,6 +24,7 @@ typedef struct rk_cuda_shared {
   double inv;       /* accumulate: 1 / count */
   double a, b;      /* scale */
   double p[RK_MAX_PARAMS]; /* every parameter (user handlers) */
+  uint64_t staged;         /* 1 + the sequence number of the last payload the copy engine delivered */
 } rk_cuda_shared;
 
 /* What a persistent actor kernel is launched with: device addresses. */
@@ -32,7 +33,8 @@ typedef struct rk_cuda_args {
   rk_ring *h2k, *k2h;
   uint8_t *in_arena, *out_arena;
   uint64_t in_size, out_size;
-  void *state; /* handler state, device memory */
+  uint8_t *dev_in; /* device memory mirror of the input arena, for staged payloads (or NULL) */
+  void *state;     /* handler state, device memory */
   rk_cuda_shared *sh;
   uint32_t kernel_id;
   uint32_t n_params;

@@ -279,6 +279,13 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
         L.work.op = a.kernel_id;
         L.work.in = inl ? req.u.bytes : a.in_arena + req.u.desc.in_off;
         L.work.in_mapped = !inl;
+        if ((req.flags & RK_REC_F_STAGED) && a.dev_in) {
+          /* the copy engine brings this payload into device memory; its stream-ordered counter says
+           * when (pairs with the copy of the counter that follows the payload's copy) */
+          while (ld_acquire_gpu (&a.sh->staged) < req.seq + 1)
+            ;
+          L.work.in = a.dev_in + req.u.desc.in_off;
+        }
         L.work.out = inl ? ans.u.bytes : a.out_arena + req.u.desc.out_off;
         L.work.len = req.len;
         L.work.a = L.params[0];
@@ -553,7 +560,8 @@ finish_run (const rk_cuda_args &a, LeaderState &L, uint32_t r, uint32_t e)
 __device__ __forceinline__ bool
 warp_servable (const rk_cuda_args &a, const rk_record &req)
 {
-  return req.type == RK_CMD_PROCESS && a.state_size == 0 && req.len <= WARP_MAX_BYTES;
+  return req.type == RK_CMD_PROCESS && a.state_size == 0 && req.len <= WARP_MAX_BYTES
+      && !(req.flags & RK_REC_F_STAGED);
 }
 
 /* Worker blocks: wait for a work item (in device memory), run their slice, count themselves done. */

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Every GPU step in one go, for a machine with an NVIDIA GPU and a build made elsewhere: the GPU tests,
+# the pipelines that need CUDA, element-level fault checks, and the benchmarks. Writes each log into
+# the folder given (default: gpu-results/). Builds nothing.
+#   scripts/gpu-run.sh [OUTDIR] [--quick]
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+out=${1:-gpu-results}
+quick=${2:-}
+mkdir -p "$out"
+export GST_PLUGIN_PATH=$PWD/build/plugin
+status=0
+
+nvidia-smi --query-gpu=name,driver_version,compute_mode --format=csv,noheader | tee "$out/device.txt"
+git rev-parse --short HEAD 2>/dev/null | tee -a "$out/device.txt"
+date -u | tee -a "$out/device.txt"
+
+for t in test-cuda test-cuda-user; do
+  timeout 300 "build/tests/gpu/$t" > "$out/$t.log" 2>&1
+  rc=$?
+  echo "$t: exit $rc ($(tail -n 1 "$out/$t.log"))"
+  [ $rc -eq 0 ] || status=1
+done
+
+# pipelines that need CUDA, as gst-launch runs them
+timeout 120 tests/pipelines/run-pipeline.sh pipelines/user-gain.pipeline > "$out/pipeline-user-gain.log" 2>&1
+echo "pipeline user-gain: exit $?"
+
+# element level: a kernel file that does not compile, and one that faults, must end in a bus error
+printf 'extern "C" __device__ void rk_user_process (const uint8_t *in, uint8_t *out, uint32_t len,\n  const double *p, uint32_t first, uint32_t stride) { nonsense }\n' > "$out/broken.cu"
+timeout 60 gst-launch-1.0 audiotestsrc num-buffers=10 ! rkactor backend=cuda kernel-file="$out/broken.cu" ! fakesink > "$out/element-broken.log" 2>&1
+echo "element with a broken kernel file: exit $? (want 1), $(grep -c 'error' "$out/element-broken.log") error lines"
+printf 'extern "C" __device__ void rk_user_process (const uint8_t *in, uint8_t *out, uint32_t len,\n  const double *p, uint32_t first, uint32_t stride) { *(volatile int *) (uintptr_t) 8 = 1; }\n' > "$out/fault.cu"
+start=$(date +%s.%N)
+timeout 60 gst-launch-1.0 audiotestsrc num-buffers=10 ! rkactor backend=cuda kernel-file="$out/fault.cu" ! fakesink > "$out/element-fault.log" 2>&1
+echo "element with a faulting kernel file: exit $? (want 1) after $(echo "$(date +%s.%N) - $start" | bc) s"
+
+# why GStreamer's own CUDA elements do or do not register here
+GST_DEBUG='*nvcodec*:4,*cuda*:4' gst-inspect-1.0 cudaupload > "$out/cudaupload-inspect.log" 2>&1
+echo "cudaupload: $(grep -c 'Factory Details' "$out/cudaupload-inspect.log") factory found"
+
+timeout 400 build/tests/bench/bench-ring $quick > "$out/bench-ring.log" 2>&1
+echo "bench-ring: exit $?"
+timeout 500 build/tests/bench/bench-element $quick > "$out/bench-element.log" 2>&1
+echo "bench-element: exit $?"
+exit $status
