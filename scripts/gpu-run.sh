@@ -31,9 +31,10 @@ printf 'extern "C" __device__ void rk_user_process (const uint8_t *in, uint8_t *
 timeout 60 gst-launch-1.0 audiotestsrc num-buffers=10 ! rkactor backend=cuda kernel-file="$out/broken.cu" ! fakesink > "$out/element-broken.log" 2>&1
 echo "element with a broken kernel file: exit $? (want 1), $(grep -c 'error' "$out/element-broken.log") error lines"
 printf 'extern "C" __device__ void rk_user_process (const uint8_t *in, uint8_t *out, uint32_t len,\n  const double *p, uint32_t first, uint32_t stride) { *(volatile int *) (uintptr_t) 8 = 1; }\n' > "$out/fault.cu"
-start=$(date +%s.%N)
+start=$(date +%s%N)
 timeout 60 gst-launch-1.0 audiotestsrc num-buffers=10 ! rkactor backend=cuda kernel-file="$out/fault.cu" ! fakesink > "$out/element-fault.log" 2>&1
-echo "element with a faulting kernel file: exit $? (want 1) after $(echo "$(date +%s.%N) - $start" | bc) s"
+rc=$?
+echo "element with a faulting kernel file: exit $rc (want 1) after $(( ($(date +%s%N) - start) / 1000000 )) ms"
 
 # why GStreamer's own CUDA elements do or do not register here
 GST_DEBUG='*nvcodec*:4,*cuda*:4' gst-inspect-1.0 cudaupload > "$out/cudaupload-inspect.log" 2>&1
