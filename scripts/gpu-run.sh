@@ -15,10 +15,12 @@ nvidia-smi --query-gpu=name,driver_version,compute_mode --format=csv,noheader | 
 git rev-parse --short HEAD 2>/dev/null | tee -a "$out/device.txt"
 date -u | tee -a "$out/device.txt"
 
-for t in test-cuda test-cuda-user; do
-  timeout 300 "build/tests/gpu/$t" > "$out/$t.log" 2>&1
+for t in "test-cuda" "test-cuda-user" "test-cuda-user --hang"; do
+  log="$out/$(echo "$t" | tr -d ' -').log"
+  timeout 300 build/tests/gpu/$t > "$log" 2>&1
   rc=$?
-  echo "$t: exit $rc ($(tail -n 1 "$out/$t.log"))"
+  echo "$t: exit $rc"
+  tail -n 6 "$log"
   [ $rc -eq 0 ] || status=1
 done
 

@@ -42,6 +42,7 @@ struct rk_device {
   int id;
   int users;
   int faulted; /* a sticky error: reset the device when its last user closes it */
+  int hung;    /* a kernel that never returns runs on it: leave the device alone */
   int sms, cc_major, cc_minor, coop, blocks_per_sm;
   char name[256];
   pinned_chunk *chunks;
@@ -105,8 +106,8 @@ cuda_probe (int device_id, char *why, size_t why_len)
     return -ENODEV;
   }
   if (device_id < MAX_DEVICES && sticky[device_id]) {
-    snprintf (why, why_len, "CUDA device %d had a fault (%s) earlier in this process; CUDA cannot use "
-        "it again until the process restarts", device_id, sticky[device_id]);
+    snprintf (why, why_len, "CUDA device %d failed earlier in this process (%s); CUDA cannot use it "
+        "again until the process restarts", device_id, sticky[device_id]);
     return -ENODEV;
   }
   int coop = 0, mapped = 0;
@@ -180,7 +181,9 @@ cuda_close (rk_device *d)
   }
   devices[d->id] = NULL;
   cudaSetDevice (d->id);
-  if (d->faulted) {
+  if (d->hung) {
+    /* every call that synchronises would wait for the hung kernel forever: touch nothing */
+  } else if (d->faulted) {
     /* A fault poisons the process's context, and a hung kernel never ends by itself: reset the
      * device, which ends its kernels and releases everything the context held, so that the next user
      * starts afresh. */
@@ -504,7 +507,11 @@ check_persistent (struct rk_actor_impl *impl, char *why, size_t why_len)
     p->last_out = out;
     p->last_change_ns = now;
   } else if (now - p->last_change_ns > (uint64_t) STALL_NS) {
-    p->dev->faulted = 1; /* only a device reset ends a kernel that never returns */
+    /* A kernel that never returns cannot be stopped: CUDA waits for it even to reset the device.
+     * Nothing more can run on this device in this process; say so from now on. */
+    if (p->dev->id < MAX_DEVICES)
+      sticky[p->dev->id] = "a kernel that never returns is still running";
+    p->dev->hung = 1;
     snprintf (why, why_len, "the actor kernel stopped answering: no heartbeat for %.1f s",
         (now - p->last_change_ns) / 1e9);
     return -ETIMEDOUT;

@@ -8,7 +8,7 @@
  *   rkactor backend=cuda          a persistent kernel
  *   rkactor backend=cuda mode=launch   one kernel launch and synchronisation per buffer
  *   cudaupload ! cudadownload     GStreamer's CUDA elements (when nvcodec is installed)
- * with 64-byte and 4 KiB buffers (video/x-raw GRAY8 8x8 and 64x64, so that cudaupload takes them).
+ * with 64-byte and 4 KiB buffers (video/x-raw RGBA 4x4 and 32x32, so that cudaupload takes them).
  * Streaming: buffers pushed as fast as appsrc takes them while another thread pulls, for 64 B, 64 KiB,
  * 1 MiB and 8 MiB; buffers per second and GB/s. Configurations that cannot run are listed as skipped.
  */
@@ -38,7 +38,7 @@ static GstElement *
 make (const Config *c, int side, GstAppSrc **src, GstAppSink **sink)
 {
   gchar *desc = g_strdup_printf ("appsrc name=src is-live=false format=time block=true "
-                                 "caps=video/x-raw,format=GRAY8,width=%d,height=%d,framerate=0/1 "
+                                 "caps=video/x-raw,format=RGBA,width=%d,height=%d,framerate=0/1 "
                                  "! %s ! appsink name=sink sync=false max-buffers=0",
       side, side, c->middle);
   GError *err = NULL;
@@ -74,7 +74,7 @@ destroy (GstElement *p, GstAppSrc *src, GstAppSink *sink)
 static void
 bench_round_trip (Config *c)
 {
-  static const int sides[2] = { 8, 64 };
+  static const int sides[2] = { 4, 32 }; /* RGBA: 64 B, 4 KiB */
   const int iters = quick ? 2000 : 20000, warm = 500;
   gint64 *t = g_new (gint64, iters);
 
@@ -82,7 +82,7 @@ bench_round_trip (Config *c)
     GstAppSrc *src;
     GstAppSink *sink;
     GstElement *p = make (c, sides[s], &src, &sink);
-    gsize size = (gsize) sides[s] * sides[s];
+    gsize size = (gsize) sides[s] * sides[s] * 4;
     if (!p) {
       printf ("| %-28s | %5zu B | skipped: the pipeline does not start here |\n", c->label, size);
       c->ok = FALSE;
@@ -150,7 +150,7 @@ pull_all (gpointer data)
 static void
 bench_streaming (const Config *c)
 {
-  static const int sides[4] = { 8, 256, 1024, 2896 }; /* 64 B, 64 KiB, 1 MiB, ~8 MiB */
+  static const int sides[4] = { 4, 128, 512, 1448 }; /* RGBA: 64 B, 64 KiB, 1 MiB, ~8 MiB */
   const guint64 counts[4] = { quick ? 50000 : 500000, quick ? 5000 : 40000, quick ? 500 : 4000,
     quick ? 60 : 400 };
 
@@ -158,7 +158,7 @@ bench_streaming (const Config *c)
     GstAppSrc *src;
     GstAppSink *sink;
     GstElement *p = make (c, sides[s], &src, &sink);
-    gsize size = (gsize) sides[s] * sides[s];
+    gsize size = (gsize) sides[s] * sides[s] * 4;
     if (!p)
       return;
     g_object_set (src, "max-bytes", (guint64) MAX (size * 64, 1 << 20), NULL);
