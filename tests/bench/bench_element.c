@@ -192,7 +192,8 @@ main (int argc, char **argv)
     { "rkactor backend=cpu", "rkactor kernel=echo backend=cpu" },
     { "rkactor backend=cuda", "rkactor kernel=echo backend=cuda" },
     { "rkactor backend=cuda launch", "rkactor kernel=echo backend=cuda mode=launch" },
-    { "cudaupload ! cudadownload", "cudaupload ! cudadownload" },
+    /* the caps filter keeps them from agreeing on system memory, where they would do nothing */
+    { "cudaupload ! cudadownload", "cudaupload ! video/x-raw(memory:CUDAMemory) ! cudadownload" },
   };
   const int n = G_N_ELEMENTS (configs);
 
