@@ -104,19 +104,26 @@ accumulate_save (const void *state, uint8_t *buf, uint64_t cap, uint32_t *status
   return len;
 }
 
+uint32_t
+rk_accumulate_check (const uint8_t *buf, uint64_t len, rk_accumulate_head *head)
+{
+  if (len < sizeof *head)
+    return RK_STATUS_BAD_CHECKPOINT;
+  memcpy (head, buf, sizeof *head);
+  if (head->samples > RK_ACCUMULATE_MAX_SAMPLES
+      || len != sizeof *head + (uint64_t) head->samples * sizeof (double))
+    return RK_STATUS_BAD_CHECKPOINT;
+  return RK_STATUS_OK;
+}
+
 static uint32_t
 accumulate_load (void *state, const uint8_t *buf, uint64_t len)
 {
-  rk_accumulate_state *s = state;
   rk_accumulate_head head;
-  if (len < sizeof head)
-    return RK_STATUS_BAD_CHECKPOINT;
-  memcpy (&head, buf, sizeof head);
-  if (head.samples > RK_ACCUMULATE_MAX_SAMPLES
-      || len != offsetof (rk_accumulate_state, sum) + (uint64_t) head.samples * sizeof (double))
-    return RK_STATUS_BAD_CHECKPOINT;
-  memcpy (s, buf, len);
-  return RK_STATUS_OK;
+  uint32_t st = rk_accumulate_check (buf, len, &head);
+  if (st == RK_STATUS_OK)
+    memcpy (state, buf, len);
+  return st;
 }
 
 #define F32_CAPS "audio/x-raw, format=(string)F32LE, layout=(string)interleaved"

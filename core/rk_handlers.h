@@ -72,6 +72,10 @@ typedef struct rk_accumulate_head {
 RK_STATIC_ASSERT (offsetof (rk_accumulate_state, sum) == sizeof (rk_accumulate_head),
     "rk_accumulate_head matches rk_accumulate_state");
 
+/* Check a serialised accumulate state (as a snapshot holds it) and read its head. Returns an
+ * enum rk_status. Shared by every backend that restores one. */
+uint32_t rk_accumulate_check (const uint8_t *buf, uint64_t len, rk_accumulate_head *head);
+
 unsigned rk_handler_count (void);
 const rk_handler *rk_handler_at (unsigned i);
 const rk_handler *rk_handler_find (const char *name);

@@ -620,11 +620,9 @@ launch_load (void *state, const uint8_t *buf, uint64_t len)
 {
   launch_state *s = state;
   rk_accumulate_head head;
-  if (len < sizeof head)
-    return RK_STATUS_BAD_CHECKPOINT;
-  memcpy (&head, buf, sizeof head);
-  if (head.samples > RK_ACCUMULATE_MAX_SAMPLES || len != sizeof head + (uint64_t) head.samples * 8)
-    return RK_STATUS_BAD_CHECKPOINT;
+  uint32_t st = rk_accumulate_check (buf, len, &head);
+  if (st != RK_STATUS_OK)
+    return st;
   if (cudaMemcpy (s->d_state, buf, len, cudaMemcpyHostToDevice) != cudaSuccess)
     return RK_STATUS_FAULT;
   s->acc = head;
