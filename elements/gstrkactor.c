@@ -42,11 +42,13 @@
 #include "gstrkactor.h"
 
 #include <errno.h>
+#include <gst/video/video.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gstrkcommon.h"
 #include "gstrkmeta.h"
+#include "gstrkpool.h"
 #include "rk_actor.h"
 #include "rk_hlc.h"
 #include "rk_wait.h"
@@ -136,7 +138,7 @@ struct _GstRkActor {
   GstClockTime max_duration;
 
   /* statistics: lock */
-  guint64 buffers_in, buffers_out, flushed, commands, command_errors;
+  guint64 buffers_in, buffers_in_place, buffers_out, flushed, commands, command_errors;
   guint64 rtt[RTT_SAMPLES];
   guint rtt_count;
 };
@@ -242,7 +244,9 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
-          "backend, kernel, actor-state, buffers-in, buffers-out, flushed, commands, in-flight, "
+          "backend, kernel, actor-state, buffers-in, buffers-in-place (written by upstream straight "
+          "into the actor's memory, from the pool it proposed), buffers-out, flushed, commands, "
+          "in-flight, "
           "ring-size, ring-high-water, heartbeat, hlc, rtt-samples and the round trip from H2K to K2H "
           "in microseconds: rtt-min-us, rtt-p50-us, rtt-p99-us, rtt-max-us",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
@@ -547,7 +551,7 @@ gst_rk_actor_start (GstRkActor *self)
       self->dirty_params |= 1u << i;
   self->wanted_run = RK_CMD_PAUSE;
   g_mutex_unlock (&self->lock);
-  self->buffers_in = self->buffers_out = self->flushed = 0;
+  self->buffers_in = self->buffers_in_place = self->buffers_out = self->flushed = 0;
   self->commands = self->command_errors = 0;
   self->rtt_count = 0;
   self->eos = FALSE;
@@ -641,9 +645,11 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
   GstRkActor *self = GST_RK_ACTOR (parent);
   GstRkHlcMeta *meta;
-  GstMapInfo map;
+  GstMapInfo map = GST_MAP_INFO_INIT;
   GstFlowReturn ret;
   rk_record rec = { 0 };
+  rk_input in;
+  gboolean in_place;
   Item *item;
   int r;
 
@@ -655,7 +661,13 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     return ret;
   }
 
-  if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
+  /* Written by upstream into our own pool, and held by nobody else: the actor reads it where it is.
+   * (A buffer someone else still holds is copied: its room goes back to the arena once answered.) */
+  in_place = gst_buffer_is_writable (buf) && gst_buffer_is_memory_range_writable (buf, 0, -1)
+      && gst_rk_pool_input_of (buf, self->actor, &in);
+  if (in_place) {
+    map.size = in.len;
+  } else if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map an input buffer."), (NULL));
     gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
@@ -664,7 +676,8 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
         ("Kernel '%s' takes whole %u-byte samples; got a buffer of %" G_GSIZE_FORMAT " bytes.",
             self->handler->name, self->handler->unit, map.size), (NULL));
-    gst_buffer_unmap (buf, &map);
+    if (!in_place)
+      gst_buffer_unmap (buf, &map);
     gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
   }
@@ -689,18 +702,28 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   if (r == 0) {
     rec.hlc = rk_hlc_tick (&self->clock);
     item->submit_ns = rk_now_ns ();
-    r = rk_actor_submit (self->actor, &rec, map.data, (uint32_t) map.size, (uint32_t) map.size, -1);
+    if (in_place) {
+      r = rk_actor_submit_input (self->actor, &rec, &in, (uint32_t) map.size, -1);
+      if (r == 0)
+        gst_rk_pool_mark_submitted (buf);
+    } else {
+      r = rk_actor_submit (self->actor, &rec, map.data, (uint32_t) map.size, (uint32_t) map.size,
+          -1);
+    }
   }
   if (r == 0) {
     item->seq = rec.seq;
     g_mutex_lock (&self->lock);
     enqueue_locked (self, item);
     self->buffers_in++;
+    if (in_place)
+      self->buffers_in_place++;
     g_mutex_unlock (&self->lock);
     item = NULL;
   }
   g_mutex_unlock (&self->submit_lock);
-  gst_buffer_unmap (buf, &map);
+  if (!in_place)
+    gst_buffer_unmap (buf, &map);
 
   if (GST_BUFFER_DURATION_IS_VALID (buf) && (!GST_CLOCK_TIME_IS_VALID (self->max_duration)
           || GST_BUFFER_DURATION (buf) > self->max_duration + self->max_duration / 100)) {
@@ -928,9 +951,34 @@ gst_rk_actor_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
           accept_caps (self, caps) && gst_pad_peer_query_accept_caps (self->srcpad, caps));
       return TRUE;
     }
-    case GST_QUERY_ALLOCATION:
-      /* payloads are copied into the actor's arena: upstream allocates as it likes */
+    case GST_QUERY_ALLOCATION: {
+      /* For raw video, whose frames have a known size, propose a pool of the actor's own input memory
+       * (pinned and GPU-visible on CUDA): upstream then writes where the actor reads. Otherwise, or if
+       * upstream prefers its own, buffers are copied into the arena. */
+      GstCaps *caps;
+      gboolean need_pool;
+      GstVideoInfo info;
+      rk_actor *actor;
+
+      gst_query_parse_allocation (query, &caps, &need_pool);
+      g_mutex_lock (&self->lock);
+      actor = self->actor ? rk_actor_ref (self->actor) : NULL;
+      g_mutex_unlock (&self->lock);
+      if (actor && caps && gst_video_info_from_caps (&info, caps) && GST_VIDEO_INFO_SIZE (&info) > 0
+          && GST_VIDEO_INFO_SIZE (&info) <= self->arena_size / 2) {
+        GstBufferPool *pool = gst_rk_pool_new (actor);
+        GstStructure *config = gst_buffer_pool_get_config (pool);
+        guint size = (guint) GST_VIDEO_INFO_SIZE (&info);
+        /* no minimum: a buffer waiting in a pool would hold room in the arena */
+        gst_buffer_pool_config_set_params (config, caps, size, 0, 0);
+        if (gst_buffer_pool_set_config (pool, config))
+          gst_query_add_allocation_pool (query, pool, size, 0, 0);
+        gst_object_unref (pool);
+      }
+      if (actor)
+        rk_actor_unref (actor);
       return TRUE;
+    }
     default:
       return gst_pad_query_default (pad, parent, query);
   }
@@ -1209,7 +1257,8 @@ make_stats (GstRkActor *self)
   n = MIN (self->rtt_count, RTT_SAMPLES);
   if (n)
     rtt = g_memdup2 (self->rtt, n * sizeof (guint64));
-  gst_structure_set (s, "buffers-in", G_TYPE_UINT64, self->buffers_in, "buffers-out", G_TYPE_UINT64,
+  gst_structure_set (s, "buffers-in", G_TYPE_UINT64, self->buffers_in, "buffers-in-place",
+      G_TYPE_UINT64, self->buffers_in_place, "buffers-out", G_TYPE_UINT64,
       self->buffers_out, "flushed", G_TYPE_UINT64, self->flushed, "commands", G_TYPE_UINT64,
       self->commands, "command-errors", G_TYPE_UINT64, self->command_errors, NULL);
   g_mutex_unlock (&self->lock);

@@ -280,8 +280,15 @@ host_wait (rk_actor *a, ready_fn ready, void *arg, uint32_t *flag, bool interrup
     uint64_t slice = a->ops->wakes_host ? FAULT_CHECK_NS : POLL_NS;
     if (deadline - now < slice)
       slice = deadline - now;
-    rk_futex_wait (&a->host_wake, seq, (int64_t) slice);
+    int woken = rk_futex_wait (&a->host_wake, seq, (int64_t) slice) == 0;
     rk_store_relaxed32 (flag, 0);
+    /* Woken by an event (not a poll slice): what we wait for is likely near (a record was just
+     * submitted to an actor that cannot wake us itself): spin for it again before sleeping. */
+    for (int i = 0; woken && i < SPIN_ITERATIONS; i++) {
+      if (ready (a, arg))
+        return 0;
+      rk_cpu_relax ();
+    }
   }
 }
 
@@ -440,6 +447,10 @@ submit (rk_actor *a, rk_record *rec, const void *payload, submit_req *s, int64_t
   rk_fence_full ();
   if (rk_load_relaxed32 (&a->h2k->cons_waiting))
     a->ops->doorbell (a->impl);
+  /* An actor that cannot wake the host (a GPU) will answer soon: wake a host thread sleeping for
+   * answers now, so that it spins for this one instead of finding it a poll slice late. */
+  if (!a->ops->wakes_host)
+    wake_host_if (a, &a->k2h->cons_waiting);
   return 0;
 }
 
