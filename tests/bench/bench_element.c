@@ -77,6 +77,7 @@ destroy (GstElement *p, GstAppSrc *src, GstAppSink *sink)
 static void
 bench_round_trip (Config *c)
 {
+  fprintf (stderr, "round trip: %s\n", c->label);
   static const int sides[2] = { 4, 32 }; /* RGBA: 64 B, 4 KiB */
   const int iters = quick ? 2000 : 20000, warm = 500;
   gint64 *t = g_new (gint64, iters);
@@ -153,6 +154,7 @@ pull_all (gpointer data)
 static void
 bench_streaming (const Config *c)
 {
+  fprintf (stderr, "streaming: %s\n", c->label);
   static const int sides[4] = { 4, 128, 512, 1448 }; /* RGBA: 64 B, 64 KiB, 1 MiB, ~8 MiB */
   const guint64 counts[4] = { quick ? 50000 : 500000, quick ? 5000 : 40000, quick ? 500 : 4000,
     quick ? 60 : 400 };
@@ -190,6 +192,7 @@ bench_streaming (const Config *c)
 static void
 bench_source (const Config *c)
 {
+  fprintf (stderr, "source: %s\n", c->label);
   const int frames = quick ? 100 : 500;
   gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=black "
                                  "! video/x-raw,format=RGBA,width=1448,height=1448,framerate=0/1 "
@@ -250,6 +253,7 @@ main (int argc, char **argv)
   const int n = G_N_ELEMENTS (configs);
 
   gst_init (&argc, &argv);
+  setvbuf (stdout, NULL, _IOLBF, 0); /* every row out as soon as measured, even if killed later */
   quick = argc > 1 && strcmp (argv[1], "--quick") == 0;
   for (int i = 0; i < n; i++)
     configs[i].ok = TRUE;

@@ -255,6 +255,7 @@ main (int argc, char **argv)
   };
   const int n = sizeof configs / sizeof configs[0];
 
+  setvbuf (stdout, NULL, _IOLBF, 0); /* every row out as soon as measured, even if killed later */
   quick = argc > 1 && strcmp (argv[1], "--quick") == 0;
   for (int i = 0; i < n; i++) {
     char why[512] = "";
