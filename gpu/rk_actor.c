@@ -243,7 +243,15 @@ rk_actor_new (const rk_actor_config *cfg, rk_actor **out, char *why, size_t why_
 typedef bool (*ready_fn) (rk_actor *a, void *arg);
 
 /* Sleep until ready () holds. `flag` is this side's "waiting" word, which whoever makes us ready reads
- * after a full fence: either it sees the flag and wakes us, or we see its update in the re-check. */
+ * after a full fence: either it sees the flag and wakes us, or we see its update in the re-check.
+ * Several host threads may wait on one flag (the chain function for ring room, upstream for arena
+ * room in the pool), so it counts its sleepers rather than being set and cleared. */
+static void
+waiting (uint32_t *flag, int delta)
+{
+  atomic_fetch_add_explicit (RK_ATOMIC32 (flag), (uint32_t) delta, memory_order_relaxed);
+}
+
 static int
 host_wait (rk_actor *a, ready_fn ready, void *arg, uint32_t *flag, bool interruptible,
     int64_t timeout_ns)
@@ -259,29 +267,29 @@ host_wait (rk_actor *a, ready_fn ready, void *arg, uint32_t *flag, bool interrup
     uint32_t seq = rk_load_acquire32 (&a->host_wake);
     if (interruptible && rk_load_acquire32 (&a->interrupted))
       return -EINTR;
-    rk_store_relaxed32 (flag, 1);
+    waiting (flag, 1);
     /* full fence: our flag store is ordered before the re-check below; pairs with the fence between
      * the waker's update and its read of the flag */
     rk_fence_full ();
     if (ready (a, arg)) {
-      rk_store_relaxed32 (flag, 0);
+      waiting (flag, -1);
       return 0;
     }
     char why[8];
     if (a->ops->check (a->impl, why, sizeof why) < 0) {
-      rk_store_relaxed32 (flag, 0);
+      waiting (flag, -1);
       return -EIO;
     }
     uint64_t now = rk_now_ns ();
     if (now >= deadline) {
-      rk_store_relaxed32 (flag, 0);
+      waiting (flag, -1);
       return -ETIMEDOUT;
     }
     uint64_t slice = a->ops->wakes_host ? FAULT_CHECK_NS : POLL_NS;
     if (deadline - now < slice)
       slice = deadline - now;
     int woken = rk_futex_wait (&a->host_wake, seq, (int64_t) slice) == 0;
-    rk_store_relaxed32 (flag, 0);
+    waiting (flag, -1);
     /* Woken by an event (not a poll slice): what we wait for is likely near (a record was just
      * submitted to an actor that cannot wake us itself): spin for it again before sleeping. */
     for (int i = 0; woken && i < SPIN_ITERATIONS; i++) {
