@@ -276,7 +276,7 @@ host_wait (rk_actor *a, ready_fn ready, void *arg, uint32_t *flag, bool interrup
       return 0;
     }
     char why[8];
-    if (a->ops->check (a->impl, why, sizeof why) < 0) {
+    if (!a->impl || a->ops->check (a->impl, why, sizeof why) < 0) {
       waiting (flag, -1);
       return -EIO;
     }
@@ -488,6 +488,8 @@ rk_actor_reserve_input (rk_actor *a, uint32_t len, rk_input *in, int64_t timeout
   in->len = len ? len : 1;
   if (in->len > a->in_arena.size)
     return -EMSGSIZE;
+  if (!a->impl || a->stopped) /* a pool may outlive its actor's run */
+    return -EIO;
   int r = host_wait (a, input_room, in, &a->h2k->prod_waiting, true, timeout_ns);
   if (r < 0)
     return r;
