@@ -19,19 +19,9 @@
 #include "rk_backend.h"
 #include "rk_cuda.h"
 #include "rk_handlers.h"
+#include "gpu_test.h"
 #include "rk_wait.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      fprintf (stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);                    \
-      fprintf (stderr, __VA_ARGS__);                                                               \
-      fprintf (stderr, "\n");                                                                      \
-      failures++;                                                                                  \
-    }                                                                                              \
-  } while (0)
 
 static const char gain_src[] =
     "extern \"C\" __device__ void\n"
