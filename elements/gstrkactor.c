@@ -65,6 +65,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_rk_actor_debug);
 #define MAX_RING_SIZE 65536
 #define RTT_SAMPLES 4096
 #define STOP_TIMEOUT_NS (5 * G_GINT64_CONSTANT (1000000000))
+#define MAX_LIST 64 /* answers already waiting go downstream together, as one buffer list */
 
 enum {
   PROP_0,
@@ -76,6 +77,7 @@ enum {
   PROP_RING_SIZE,
   PROP_DEVICE_ID,
   PROP_ARENA_SIZE,
+  PROP_BUFFER_LISTS,
   PROP_STATS,
 };
 
@@ -114,6 +116,7 @@ struct _GstRkActor {
   guint ring_size;
   gint device_id;
   guint64 arena_size;
+  gboolean buffer_lists;
 
   /* set at start, constant until stop */
   const rk_handler *handler;
@@ -161,6 +164,7 @@ static void gst_rk_actor_get_property (GObject *object, guint prop_id, GValue *v
 static GstStateChangeReturn gst_rk_actor_change_state (GstElement *element,
     GstStateChange transition);
 static GstFlowReturn gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf);
+static GstFlowReturn gst_rk_actor_chain_list (GstPad *pad, GstObject *parent, GstBufferList *list);
 static gboolean gst_rk_actor_sink_event (GstPad *pad, GstObject *parent, GstEvent *event);
 static gboolean gst_rk_actor_sink_query (GstPad *pad, GstObject *parent, GstQuery *query);
 static gboolean gst_rk_actor_src_query (GstPad *pad, GstObject *parent, GstQuery *query);
@@ -242,6 +246,11 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
           "bounds the data in flight, and a buffer may not be larger",
           RK_ARENA_ALIGN, G_GUINT64_CONSTANT (1) << 36, DEFAULT_ARENA_SIZE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_BUFFER_LISTS,
+      g_param_spec_boolean ("buffer-lists", "Buffer lists",
+          "Push answers that are already waiting downstream together, as one buffer list (fewer pad "
+          "calls at high buffer rates; buffer probes downstream then see lists)",
+          FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "backend, kernel, actor-state, buffers-in, buffers-in-place (written by upstream straight "
@@ -269,6 +278,7 @@ gst_rk_actor_init (GstRkActor *self)
 {
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_rk_actor_chain));
+  gst_pad_set_chain_list_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_rk_actor_chain_list));
   gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_rk_actor_sink_event));
   gst_pad_set_query_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_rk_actor_sink_query));
   gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
@@ -756,6 +766,19 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   return GST_FLOW_OK;
 }
 
+static GstFlowReturn
+gst_rk_actor_chain_list (GstPad *pad, GstObject *parent, GstBufferList *list)
+{
+  GstFlowReturn ret = GST_FLOW_OK;
+  guint n = gst_buffer_list_length (list);
+
+  /* each buffer is its own record; the list saves the pad traffic on both sides */
+  for (guint i = 0; i < n && ret == GST_FLOW_OK; i++)
+    ret = gst_rk_actor_chain (pad, parent, gst_buffer_ref (gst_buffer_list_get (list, i)));
+  gst_buffer_list_unref (list);
+  return ret;
+}
+
 /* Keep the sticky events of a flushed queue on the source pad, so that data after the flush still
  * finds its caps (as queue does); drop the rest. Called with `lock`. */
 static void
@@ -1190,13 +1213,54 @@ gst_rk_actor_loop (GstPad *pad)
   switch (item->kind) {
     case ITEM_BUFFER: {
       GstBuffer *out = make_output (self, item, &ans);
+      GstBufferList *list = NULL;
+      Item *failed = NULL;
+      guint n = 1;
       item_free (item);
-      ret = gst_pad_push (self->srcpad, out);
+      /* answers already there for the buffers right behind go downstream with this one, in a list */
+      GST_OBJECT_LOCK (self);
+      guint max_list = self->buffer_lists ? MAX_LIST : 1;
+      GST_OBJECT_UNLOCK (self);
+      while (n < max_list) {
+        g_mutex_lock (&self->lock);
+        item = g_queue_peek_head (&self->items);
+        gboolean next = item && item->kind == ITEM_BUFFER && !item->discard;
+        g_mutex_unlock (&self->lock);
+        if (!next || rk_actor_try_receive (self->actor, &ans) != 0)
+          break;
+        g_mutex_lock (&self->lock);
+        item = g_queue_pop_head (&self->items);
+        record_rtt_locked (self, rk_now_ns () - item->submit_ns);
+        g_mutex_unlock (&self->lock);
+        g_assert (item->seq == ans.rec.seq);
+        rk_hlc_recv (&self->clock, ans.rec.hlc);
+        if (ans.rec.flags & RK_REC_F_ERROR) {
+          rk_actor_release_output (self->actor, ans.out_token);
+          failed = item; /* after what came before it has gone */
+          break;
+        }
+        if (!list) {
+          list = gst_buffer_list_new_sized (MAX_LIST);
+          gst_buffer_list_add (list, out);
+          out = NULL;
+        }
+        gst_buffer_list_add (list, make_output (self, item, &ans));
+        item_free (item);
+        n++;
+      }
+      ret = list ? gst_pad_push_list (self->srcpad, list) : gst_pad_push (self->srcpad, out);
       g_mutex_lock (&self->lock);
-      self->buffers_out++;
+      self->buffers_out += n;
       if (!self->flushing)
         self->srcresult = ret;
       g_mutex_unlock (&self->lock);
+      if (failed) {
+        GST_ELEMENT_ERROR (self, STREAM, FAILED,
+            ("Kernel '%s' could not process a buffer: %s.", self->handler->name,
+                rk_status_name (ans.rec.status)), ("record %" G_GUINT64_FORMAT, ans.rec.seq));
+        item_free (failed);
+        ret = GST_FLOW_ERROR;
+      }
       if (ret != GST_FLOW_OK)
         goto pause;
       return;
@@ -1396,6 +1460,11 @@ gst_rk_actor_set_property (GObject *object, guint prop_id, const GValue *value, 
       self->arena_size = g_value_get_uint64 (value);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_BUFFER_LISTS:
+      GST_OBJECT_LOCK (self);
+      self->buffer_lists = g_value_get_boolean (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1446,6 +1515,11 @@ gst_rk_actor_get_property (GObject *object, guint prop_id, GValue *value, GParam
     case PROP_ARENA_SIZE:
       GST_OBJECT_LOCK (self);
       g_value_set_uint64 (value, self->arena_size);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_BUFFER_LISTS:
+      GST_OBJECT_LOCK (self);
+      g_value_set_boolean (value, self->buffer_lists);
       GST_OBJECT_UNLOCK (self);
       break;
     case PROP_STATS:

@@ -588,6 +588,16 @@ rk_actor_receive (rk_actor *a, rk_answer *ans, int64_t timeout_ns)
   return receive (a, ans, true, timeout_ns);
 }
 
+int
+rk_actor_try_receive (rk_actor *a, rk_answer *ans)
+{
+  if (!a->impl)
+    return -EIO;
+  if (rk_ring_avail (a->k2h) == 0) /* load-acquire head, as in answer_ready () */
+    return -EAGAIN;
+  return receive (a, ans, false, 0);
+}
+
 void
 rk_actor_release_output (rk_actor *a, uint64_t out_token)
 {

@@ -69,6 +69,8 @@ bool rk_actor_can_submit (rk_actor *a, uint32_t len, uint32_t out_cap);
 
 /* Take the next answer. Waits. Returns 0, -EINTR, -ETIMEDOUT or -EIO. */
 int rk_actor_receive (rk_actor *a, rk_answer *ans, int64_t timeout_ns);
+/* The next answer if one is there already: 0, -EAGAIN (none yet) or -EIO. Never waits. */
+int rk_actor_try_receive (rk_actor *a, rk_answer *ans);
 static inline const uint8_t *
 rk_answer_data (const rk_answer *ans)
 {
