@@ -122,7 +122,6 @@ struct _GstRkActor {
   const rk_handler *handler;
   rk_actor *actor;
   rk_hlc clock; /* the element's own clock (node = even id); the actor's is node + 1 */
-  GstCaps *handler_caps;
 
   /* serialises H2K producers (the streaming thread, a property change); taken before `lock`.
    * Only the streaming thread ever waits for room while holding it; anyone else only tries it. */
@@ -287,7 +286,6 @@ gst_rk_actor_init (GstRkActor *self)
   gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_rk_actor_src_query));
   gst_pad_set_activatemode_function (self->srcpad,
       GST_DEBUG_FUNCPTR (gst_rk_actor_src_activate_mode));
-  gst_pad_use_fixed_caps (self->srcpad);
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 
   self->backend = DEFAULT_BACKEND;
@@ -315,7 +313,6 @@ gst_rk_actor_finalize (GObject *object)
   g_free (self->kernel_file);
   if (self->params)
     gst_structure_free (self->params);
-  gst_clear_caps (&self->handler_caps);
   g_mutex_clear (&self->lock);
   g_mutex_clear (&self->submit_lock);
   g_cond_clear (&self->cond);
@@ -550,8 +547,6 @@ gst_rk_actor_start (GstRkActor *self)
   self->actor = actor;
   g_mutex_unlock (&self->lock);
   g_mutex_unlock (&self->submit_lock);
-  gst_clear_caps (&self->handler_caps);
-  self->handler_caps = gst_caps_from_string (h->caps);
   g_mutex_lock (&self->lock);
   memcpy (self->values, values, sizeof values);
   /* the actor starts with the defaults: tell it every parameter that differs */

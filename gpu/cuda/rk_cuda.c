@@ -332,7 +332,6 @@ typedef struct cuda_persistent {
   uint32_t entries;
   rk_control *ctl; /* host view */
   uint64_t last_beat, last_out, last_change_ns;
-  int ended;
 } cuda_persistent;
 
 /* An actor impl is either persistent (a kernel) or launch (a host thread); the first word tells. */
@@ -424,7 +423,6 @@ launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl,
       goto fail;
     if (e == cudaSuccess || rk_now_ns () > deadline) {
       snprintf (why, why_len, "the actor kernel did not start (state %u)", p->ctl->state);
-      p->ended = e == cudaSuccess;
       return -ETIMEDOUT; /* a kernel that may still run: its memory is leaked, not freed */
     }
     rk_cpu_relax ();
