@@ -78,6 +78,7 @@ enum {
   PROP_DEVICE_ID,
   PROP_ARENA_SIZE,
   PROP_BUFFER_LISTS,
+  PROP_MESSAGE_SIZE,
   PROP_STATS,
 };
 
@@ -100,6 +101,15 @@ typedef struct {
   guint64 offset, offset_end;
   GstBufferFlags flags;
   guint64 submit_ns;
+  /* a buffer cut into messages (message-size): one record each, answers gathered into `data`.
+   * nsub and nmsg are written by the chain function under `lock`; the rest by the source pad's task */
+  guint32 nmsg, nsub, got;
+  gboolean truncated; /* not every message was submitted (a flush, an error): push nothing */
+  guint8 *data;
+  gsize filled;
+  guint16 status; /* the first error answer's status, or 0 */
+  guint64 hlc;
+  guint32 node;
 } Item;
 
 struct _GstRkActor {
@@ -117,10 +127,12 @@ struct _GstRkActor {
   gint device_id;
   guint64 arena_size;
   gboolean buffer_lists;
+  guint message_size;
 
   /* set at start, constant until stop */
   const rk_handler *handler;
   rk_actor *actor;
+  guint32 msg_size; /* message-size when started */
   rk_hlc clock; /* the element's own clock (node = even id); the actor's is node + 1 */
 
   /* serialises H2K producers (the streaming thread, a property change); taken before `lock`.
@@ -178,6 +190,7 @@ item_free (Item *item)
 {
   if (item->event)
     gst_event_unref (item->event);
+  g_free (item->data);
   g_free (item);
 }
 
@@ -250,6 +263,14 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
           "Push answers that are already waiting downstream together, as one buffer list (fewer pad "
           "calls at high buffer rates; buffer probes downstream then see lists)",
           FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_MESSAGE_SIZE,
+      g_param_spec_uint ("message-size", "Message size",
+          "0: each buffer is one message to the actor. N: each buffer is cut into N-byte messages, each "
+          "its own record on the ring (its own answer, and its own step of a stateful kernel), whose "
+          "answers leave together as one buffer; a buffer must then hold whole messages. Small "
+          "messages travel in batches, which is how the rings reach millions of records a second",
+          0, G_MAXINT32, 0,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "backend, kernel, actor-state, buffers-in, buffers-in-place (written by upstream straight "
@@ -448,6 +469,7 @@ gst_rk_actor_start (GstRkActor *self)
   guint ring_size;
   gint device_id;
   guint64 arena_size;
+  guint message_size;
   char why[1024] = "";
   guint32 node;
   int r;
@@ -461,6 +483,7 @@ gst_rk_actor_start (GstRkActor *self)
   ring_size = self->ring_size;
   device_id = self->device_id;
   arena_size = self->arena_size;
+  message_size = self->message_size;
   GST_OBJECT_UNLOCK (self);
 
   if (kernel_file) {
@@ -496,6 +519,13 @@ gst_rk_actor_start (GstRkActor *self)
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("arena-size %" G_GUINT64_FORMAT " is not a multiple of %u.", arena_size, RK_ARENA_ALIGN),
         (NULL));
+    goto fail;
+  }
+
+  if (message_size % h->unit || message_size > arena_size / 2) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("message-size %u is not a whole number of kernel '%s''s %u-byte samples, or more than half "
+            "of arena-size.", message_size, h->name, h->unit), (NULL));
     goto fail;
   }
 
@@ -545,6 +575,7 @@ gst_rk_actor_start (GstRkActor *self)
   g_mutex_lock (&self->lock);
   self->handler = h;
   self->actor = actor;
+  self->msg_size = message_size;
   g_mutex_unlock (&self->lock);
   g_mutex_unlock (&self->submit_lock);
   g_mutex_lock (&self->lock);
@@ -645,6 +676,55 @@ gst_rk_actor_change_state (GstElement *element, GstStateChange transition)
 
 /* ---- streaming: sink side ---- */
 
+/* Submit a buffer cut into n messages (message-size), in batches that leave room for the answers of
+ * the one before to be read meanwhile. The item is queued with the first batch; later batches only
+ * raise its count, under `lock`. If a batch cannot be sent (a flush, an error), the item is marked
+ * truncated and ends with what was sent. Called with submit_lock. */
+static int
+submit_messages (GstRkActor *self, Item *item, rk_record *rec, const guint8 *data, guint32 n,
+    gboolean *queued)
+{
+  const guint32 msg = self->msg_size;
+  guint32 entries = rk_actor_ring_entries (self->actor);
+  guint32 per = MAX (1, entries / 2);
+  guint32 done = 0;
+  int r = 0;
+
+  *queued = FALSE;
+  if ((guint64) per * msg > self->arena_size / 2)
+    per = MAX (1, (guint32) (self->arena_size / 2 / msg));
+  rec->hlc = rk_hlc_tick (&self->clock); /* every message of one buffer is stamped with its send */
+  item->submit_ns = rk_now_ns ();
+  while (done < n) {
+    guint32 k = MIN (n - done, per);
+    r = rk_actor_submit_batch (self->actor, rec, k, data + (gsize) done * msg, msg, msg, -1);
+    if (r < 0)
+      break;
+    g_mutex_lock (&self->lock);
+    if (done == 0) {
+      item->seq = rec->seq;
+      item->nmsg = n;
+      item->nsub = k;
+      enqueue_locked (self, item);
+      self->buffers_in++;
+      *queued = TRUE;
+    } else {
+      item->nsub += k;
+      g_cond_broadcast (&self->cond);
+    }
+    g_mutex_unlock (&self->lock);
+    done += k;
+  }
+  if (r < 0 && done > 0) {
+    g_mutex_lock (&self->lock);
+    item->truncated = TRUE;
+    item->nmsg = item->nsub; /* the last write of the chain function to this item */
+    g_cond_broadcast (&self->cond);
+    g_mutex_unlock (&self->lock);
+  }
+  return r;
+}
+
 static GstFlowReturn
 gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
@@ -668,7 +748,7 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 
   /* Written by upstream into our own pool, and held by nobody else: the actor reads it where it is.
    * (A buffer someone else still holds is copied: its room goes back to the arena once answered.) */
-  in_place = gst_buffer_is_writable (buf) && gst_buffer_is_memory_range_writable (buf, 0, -1)
+  in_place = !self->msg_size && gst_buffer_is_writable (buf) && gst_buffer_is_memory_range_writable (buf, 0, -1)
       && gst_rk_pool_input_of (buf, self->actor, &in);
   if (in_place) {
     map.size = in.len;
@@ -683,6 +763,14 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
             self->handler->name, self->handler->unit, map.size), (NULL));
     if (!in_place)
       gst_buffer_unmap (buf, &map);
+    gst_buffer_unref (buf);
+    return GST_FLOW_ERROR;
+  }
+  if (self->msg_size && map.size % self->msg_size) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("A buffer of %" G_GSIZE_FORMAT " bytes does not hold whole %u-byte messages.", map.size,
+            self->msg_size), ("message-size is %u", self->msg_size));
+    gst_buffer_unmap (buf, &map);
     gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
   }
@@ -704,7 +792,12 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 
   g_mutex_lock (&self->submit_lock);
   r = send_pending_control (self, TRUE);
-  if (r == 0) {
+  if (r == 0 && self->msg_size && map.size > self->msg_size) {
+    gboolean queued;
+    r = submit_messages (self, item, &rec, map.data, (guint32) (map.size / self->msg_size), &queued);
+    if (queued)
+      item = NULL; /* the source pad's task owns it now */
+  } else if (r == 0) {
     rec.hlc = rk_hlc_tick (&self->clock);
     item->submit_ns = rk_now_ns ();
     if (in_place) {
@@ -716,7 +809,7 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
           -1);
     }
   }
-  if (r == 0) {
+  if (r == 0 && item) {
     item->seq = rec.seq;
     g_mutex_lock (&self->lock);
     enqueue_locked (self, item);
@@ -741,8 +834,8 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   }
   gst_buffer_unref (buf);
 
-  if (item) {
-    g_free (item);
+  if (r < 0) {
+    g_free (item); /* NULL if queued: a buffer cut short ends with what was sent */
     if (r == -EMSGSIZE) {
       GST_ELEMENT_ERROR (self, STREAM, FAILED,
           ("A buffer of %" G_GSIZE_FORMAT " bytes is larger than the actor's arena.", map.size),
@@ -982,7 +1075,7 @@ gst_rk_actor_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
       g_mutex_lock (&self->lock);
       actor = self->actor ? rk_actor_ref (self->actor) : NULL;
       g_mutex_unlock (&self->lock);
-      if (actor && caps && gst_video_info_from_caps (&info, caps) && GST_VIDEO_INFO_SIZE (&info) > 0
+      if (actor && !self->msg_size && caps && gst_video_info_from_caps (&info, caps) && GST_VIDEO_INFO_SIZE (&info) > 0
           && GST_VIDEO_INFO_SIZE (&info) <= self->arena_size / 2) {
         GstBufferPool *pool = gst_rk_pool_new (actor);
         GstStructure *config = gst_buffer_pool_get_config (pool);
@@ -1105,6 +1198,19 @@ record_rtt_locked (GstRkActor *self, guint64 ns)
   self->rtt_count++;
 }
 
+/* Metadata of an output buffer: the input buffer's, and the stamp of the actor's answer. */
+static void
+set_output_meta (GstBuffer *out, const Item *item, guint64 hlc, guint32 node)
+{
+  GST_BUFFER_PTS (out) = item->pts;
+  GST_BUFFER_DTS (out) = item->dts;
+  GST_BUFFER_DURATION (out) = item->duration;
+  GST_BUFFER_OFFSET (out) = item->offset;
+  GST_BUFFER_OFFSET_END (out) = item->offset_end;
+  GST_BUFFER_FLAGS (out) = item->flags & ~(GST_BUFFER_FLAG_TAG_MEMORY);
+  gst_buffer_add_rk_hlc_meta (out, hlc, node);
+}
+
 /* Turn a PROCESS answer into an output buffer. */
 static GstBuffer *
 make_output (GstRkActor *self, const Item *item, const rk_answer *ans)
@@ -1125,14 +1231,84 @@ make_output (GstRkActor *self, const Item *item, const rk_answer *ans)
     out = len ? gst_buffer_new_memdup (ans->rec.u.bytes, len) : gst_buffer_new ();
     rk_actor_release_output (self->actor, ans->out_token);
   }
-  GST_BUFFER_PTS (out) = item->pts;
-  GST_BUFFER_DTS (out) = item->dts;
-  GST_BUFFER_DURATION (out) = item->duration;
-  GST_BUFFER_OFFSET (out) = item->offset;
-  GST_BUFFER_OFFSET_END (out) = item->offset_end;
-  GST_BUFFER_FLAGS (out) = item->flags & ~(GST_BUFFER_FLAG_TAG_MEMORY);
-  gst_buffer_add_rk_hlc_meta (out, ans->rec.hlc, ans->rec.node);
+  set_output_meta (out, item, ans->rec.hlc, ans->rec.node);
   return out;
+}
+
+/* The front item is a buffer cut into messages: read the answers of every message it sent, gathering
+ * their payloads, then push them as one buffer (or nothing, if it was flushed or cut short). The item
+ * stays at the front until then, so that a flush meanwhile leaves the task where it can go on. */
+static GstFlowReturn
+collect_messages (GstRkActor *self, Item *item)
+{
+  GstFlowReturn ret;
+  rk_answer ans;
+  int r;
+
+  for (;;) {
+    g_mutex_lock (&self->lock);
+    while (!self->flushing && item->got == item->nsub && item->got < item->nmsg)
+      g_cond_wait (&self->cond, &self->lock); /* the chain function is still sending */
+    if (self->flushing) {
+      g_mutex_unlock (&self->lock);
+      return GST_FLOW_FLUSHING;
+    }
+    if (item->got == item->nmsg) {
+      /* every message sent was answered, and the chain function is done with the item */
+      g_queue_pop_head (&self->items);
+      record_rtt_locked (self, rk_now_ns () - item->submit_ns);
+      if (item->discard || item->truncated)
+        self->flushed++;
+      g_mutex_unlock (&self->lock);
+      break;
+    }
+    g_mutex_unlock (&self->lock);
+
+    r = rk_actor_receive (self->actor, &ans, -1);
+    if (r < 0)
+      return flow_from_errno (self, r, "answering");
+    g_assert (ans.rec.seq == item->seq + item->got);
+    rk_hlc_recv (&self->clock, ans.rec.hlc);
+    if (ans.rec.flags & RK_REC_F_ERROR) {
+      if (!item->status)
+        item->status = ans.rec.status ? ans.rec.status : RK_STATUS_FAULT;
+    } else if (!item->discard && !item->truncated && !item->status) {
+      const guint8 *p = ans.out ? ans.out : ans.rec.u.bytes;
+      if (!item->data)
+        item->data = g_malloc ((gsize) item->nmsg * self->msg_size);
+      /* each answer fits the room it was given, one message's worth (the ring refuses more) */
+      memcpy (item->data + item->filled, p, ans.rec.len);
+      item->filled += ans.rec.len;
+    }
+    item->hlc = ans.rec.hlc;
+    item->node = ans.rec.node;
+    rk_actor_release_output (self->actor, ans.out_token);
+    item->got++;
+  }
+
+  if (item->discard || item->truncated) {
+    item_free (item);
+    return GST_FLOW_OK;
+  }
+  if (item->status) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("Kernel '%s' could not process a buffer: %s.", self->handler->name,
+            rk_status_name (item->status)), ("a message of record %" G_GUINT64_FORMAT "..%"
+            G_GUINT64_FORMAT, item->seq, item->seq + item->nmsg - 1));
+    item_free (item);
+    return GST_FLOW_ERROR;
+  }
+  GstBuffer *out = item->filled ? gst_buffer_new_wrapped (g_steal_pointer (&item->data), item->filled)
+                                : gst_buffer_new ();
+  set_output_meta (out, item, item->hlc, item->node);
+  item_free (item);
+  ret = gst_pad_push (self->srcpad, out);
+  g_mutex_lock (&self->lock);
+  self->buffers_out++;
+  if (!self->flushing)
+    self->srcresult = ret;
+  g_mutex_unlock (&self->lock);
+  return ret;
 }
 
 static void
@@ -1158,6 +1334,13 @@ gst_rk_actor_loop (GstPad *pad)
     g_mutex_unlock (&self->lock);
     gst_pad_push_event (self->srcpad, g_steal_pointer (&item->event));
     item_free (item);
+    return;
+  }
+  if (item->kind == ITEM_BUFFER && item->nmsg > 1) {
+    g_mutex_unlock (&self->lock);
+    ret = collect_messages (self, item);
+    if (ret != GST_FLOW_OK)
+      goto pause;
     return;
   }
   g_mutex_unlock (&self->lock);
@@ -1455,6 +1638,11 @@ gst_rk_actor_set_property (GObject *object, guint prop_id, const GValue *value, 
       self->arena_size = g_value_get_uint64 (value);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_MESSAGE_SIZE:
+      GST_OBJECT_LOCK (self);
+      self->message_size = g_value_get_uint (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
     case PROP_BUFFER_LISTS:
       GST_OBJECT_LOCK (self);
       self->buffer_lists = g_value_get_boolean (value);
@@ -1510,6 +1698,11 @@ gst_rk_actor_get_property (GObject *object, guint prop_id, GValue *value, GParam
     case PROP_ARENA_SIZE:
       GST_OBJECT_LOCK (self);
       g_value_set_uint64 (value, self->arena_size);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_MESSAGE_SIZE:
+      GST_OBJECT_LOCK (self);
+      g_value_set_uint (value, self->message_size);
       GST_OBJECT_UNLOCK (self);
       break;
     case PROP_BUFFER_LISTS:

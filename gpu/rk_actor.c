@@ -23,6 +23,7 @@ typedef struct rk_inflight {
   uint64_t seq;
   uint64_t in_token, out_token, out_off;
   uint32_t out_cap;
+  bool batch; /* one of a batch: its output region is the batch's, handed back by the caller */
 } rk_inflight;
 
 struct rk_actor {
@@ -322,7 +323,8 @@ rk_actor_interrupt (rk_actor *a, bool on)
 
 typedef struct submit_req {
   bool use_in, use_out;
-  uint32_t len, out_cap;
+  uint32_t count;        /* records that share the regions below (a batch), at least 1 */
+  uint32_t len, out_cap; /* bytes of the regions: the sum over the records */
   uint64_t in_off, in_token, out_off, out_token;
 } submit_req;
 
@@ -333,10 +335,10 @@ try_reserve (rk_actor *a, void *arg)
   bool ok = false;
 
   /* at most `entries` records in flight: neither ring can overflow, inflight[] never collides */
-  if (a->submitted - rk_load_acquire64 (&a->received) >= a->entries)
+  if (a->submitted - rk_load_acquire64 (&a->received) + s->count > a->entries)
     return false;
   /* a slot is reused only after the actor released it (its release pairs with this acquire) */
-  if (rk_ring_free (a->h2k) == 0)
+  if (rk_ring_free (a->h2k) < s->count)
     return false;
   pthread_mutex_lock (&a->lock);
   if (s->use_in && !s->in_token && rk_arena_alloc (&a->in_arena, s->len, &s->in_off, &s->in_token) < 0)
@@ -373,6 +375,7 @@ plan_submit (rk_actor *a, const rk_record *rec, uint32_t len, uint32_t out_cap, 
   (void) a;
   memset (s, 0, sizeof *s);
   bool inl = inline_fits (rec, len, out_cap);
+  s->count = 1;
   s->use_in = !inl && len > 0;
   s->use_out = !inl && out_cap > 0;
   s->len = len;
@@ -440,6 +443,7 @@ submit (rk_actor *a, rk_record *rec, const void *payload, submit_req *s, int64_t
   f->out_token = s->out_token;
   f->out_off = s->out_off;
   f->out_cap = s->use_out ? out_cap : 0;
+  f->batch = false;
 
   /* the slot is free: in-flight records never exceed the ring's entries */
   *rk_ring_prod_slot (a->h2k, 0) = *rec;
@@ -469,6 +473,80 @@ rk_actor_submit (rk_actor *a, rk_record *rec, const void *payload, uint32_t len,
   submit_req s;
   plan_submit (a, rec, len, out_cap, &s);
   return submit (a, rec, payload, &s, timeout_ns);
+}
+
+int
+rk_actor_submit_batch (rk_actor *a, rk_record *rec, uint32_t n, const void *payload, uint32_t msg_len,
+    uint32_t out_cap, int64_t timeout_ns)
+{
+  submit_req s;
+  int r;
+
+  if (n == 0 || rec->type != RK_CMD_PROCESS)
+    return -EINVAL;
+  if (n > a->entries || (uint64_t) msg_len * n > UINT32_MAX || (uint64_t) out_cap * n > UINT32_MAX)
+    return -EMSGSIZE;
+  memset (&s, 0, sizeof s);
+  const bool inl = inline_fits (rec, msg_len, out_cap);
+  s.count = n;
+  s.use_in = !inl && msg_len > 0;
+  s.use_out = !inl && out_cap > 0;
+  s.len = msg_len * n;
+  s.out_cap = out_cap * n;
+  if ((s.use_in && s.len > a->in_arena.size) || (s.use_out && s.out_cap > a->out_arena.size))
+    return -EMSGSIZE;
+  if (!a->impl || a->stopped)
+    return -EIO;
+
+  r = host_wait (a, try_reserve, &s, &a->h2k->prod_waiting, true, timeout_ns);
+  if (r < 0) {
+    unreserve (a, &s);
+    return r;
+  }
+
+  const uint64_t seq0 = a->submitted;
+  if (s.use_in)
+    memcpy ((uint8_t *) a->in_mem.host + s.in_off, payload, s.len);
+  for (uint32_t i = 0; i < n; i++) {
+    rk_record *slot = rk_ring_prod_slot (a->h2k, i);
+    rk_record x = *rec;
+    x.seq = seq0 + i;
+    x.len = msg_len;
+    x.flags = 0;
+    x.status = 0;
+    if (inl) {
+      x.flags |= RK_REC_F_INLINE;
+      memset (x.u.bytes, 0, sizeof x.u.bytes);
+      if (msg_len)
+        memcpy (x.u.bytes, (const uint8_t *) payload + (size_t) i * msg_len, msg_len);
+    } else {
+      x.u.desc.in_off = s.in_off + (uint64_t) i * msg_len;
+      x.u.desc.out_off = s.out_off + (uint64_t) i * out_cap;
+      x.u.desc.out_cap = s.use_out ? out_cap : 0;
+    }
+    *slot = x;
+    /* the regions are the batch's: the last answer hands them back, after every other one was read */
+    rk_inflight *f = &a->inflight[x.seq & (a->entries - 1)];
+    f->seq = x.seq;
+    f->in_token = i == n - 1 ? s.in_token : 0;
+    f->out_token = i == n - 1 ? s.out_token : 0;
+    f->out_off = s.out_off + (uint64_t) i * out_cap;
+    f->out_cap = s.use_out ? out_cap : 0;
+    f->batch = true;
+  }
+  rk_ring_publish (a->h2k, n); /* one store-release for the batch, as in submit () */
+  rk_store_release64 (&a->submitted, a->submitted + n);
+  rec->seq = seq0;
+
+  uint32_t depth = (uint32_t) (a->h2k->head - rk_load_acquire64 (&a->h2k->tail));
+  if (depth > a->high_water)
+    rk_store_relaxed32 (&a->high_water, depth);
+  rk_fence_full (); /* as in submit () */
+  if (rk_load_relaxed32 (&a->h2k->cons_waiting))
+    a->ops->doorbell (a->impl);
+  if (!a->ops->wakes_host)
+    wake_host_if (a, &a->k2h->cons_waiting);
+  return 0;
 }
 
 static bool
@@ -504,6 +582,7 @@ rk_actor_submit_input (rk_actor *a, rk_record *rec, rk_input *in, uint32_t out_c
 {
   submit_req s;
   memset (&s, 0, sizeof s);
+  s.count = 1;
   s.use_in = true; /* never inline: the payload is in the arena already */
   s.use_out = out_cap > 0;
   s.len = in->len;
@@ -564,15 +643,16 @@ receive (rk_actor *a, rk_answer *ans, bool interruptible, int64_t timeout_ns)
     rk_arena_release (&a->in_arena, f->in_token);
   ans->out_token = f->out_token;
   ans->out = NULL;
-  bool has_out = f->out_token && !(ans->rec.flags & (RK_REC_F_INLINE | RK_REC_F_ERROR))
+  bool has_out = f->out_cap && !(ans->rec.flags & (RK_REC_F_INLINE | RK_REC_F_ERROR))
       && ans->rec.len > 0 && ans->rec.len <= f->out_cap;
-  if (f->out_token && !has_out) {
+  if (f->out_token && !has_out && !f->batch) {
     rk_arena_release (&a->out_arena, f->out_token);
     ans->out_token = 0;
   }
   if (has_out)
     ans->out = (const uint8_t *) a->out_mem.host + f->out_off;
   f->in_token = f->out_token = 0;
+  f->batch = false;
   pthread_mutex_unlock (&a->lock);
 
   rk_store_release64 (&a->received, a->received + 1);

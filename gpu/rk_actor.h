@@ -52,6 +52,14 @@ void rk_actor_unref (rk_actor *a);
  * Returns 0, -EINTR (interrupted), -ETIMEDOUT, -EMSGSIZE (never fits), -EIO (actor failed). */
 int rk_actor_submit (rk_actor *a, rk_record *rec, const void *payload, uint32_t len, uint32_t out_cap,
     int64_t timeout_ns);
+/* Submit n PROCESS records at once, one per msg_len-byte message of `payload` (n * msg_len bytes), each
+ * with out_cap bytes of output; rec is their template (type, hlc, node), and rec->seq is set to the
+ * first one's sequence number. The batch is one publication on the ring and one region in each arena:
+ * every answer of it carries out_token 0 except the last, whose token hands back the output region of
+ * the whole batch, so release it after reading the others. n is at most the ring's entries.
+ * Returns as rk_actor_submit (). */
+int rk_actor_submit_batch (rk_actor *a, rk_record *rec, uint32_t n, const void *payload, uint32_t msg_len,
+    uint32_t out_cap, int64_t timeout_ns);
 /* Zero copy in: reserve room for a payload in the input arena, write it at `ptr`, then submit it with
  * rk_actor_submit_input () (or hand the room back with rk_actor_release_input ()). */
 typedef struct rk_input {

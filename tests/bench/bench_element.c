@@ -10,7 +10,9 @@
  *   cudaupload ! cudadownload     GStreamer's CUDA elements (when nvcodec is installed)
  * with 64-byte and 4 KiB buffers (video/x-raw RGBA 4x4 and 32x32, so that cudaupload takes them).
  * Streaming: buffers pushed as fast as appsrc takes them while another thread pulls, for 64 B, 64 KiB,
- * 1 MiB and 8 MiB; buffers per second and GB/s. Source: videotestsrc (black RGBA frames of about
+ * 1 MiB and 8 MiB; buffers per second and GB/s. Lists: 64-byte buffers in lists of 64. Messages:
+ * 64-byte records packed in 64 KiB buffers, each its own record on the ring (message-size=64), in
+ * records per second. Source: videotestsrc (black RGBA frames of about
  * 8 MiB), which takes the pool rkactor proposes and so writes its frames into the actor's memory;
  * identity in its place shows what the source alone can produce. Configurations that cannot run are
  * listed as skipped.
@@ -253,6 +255,63 @@ bench_lists (const Config *c)
   gst_object_unref (p);
 }
 
+/* 64-byte records packed into 64 KiB buffers: rkactor with message-size=64 sends each record as its own
+ * message on the ring (its own record, its own answer) and gathers the answers of a buffer into one
+ * output buffer. Records per second counted in bytes at a fakesink. */
+static GstPadProbeReturn
+count_bytes (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  guint64 *n = data;
+  *n += gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+bench_messages (const Config *c)
+{
+  const int buffers = quick ? 500 : 5000, per = 1024, msg = 64;
+  gchar *middle = g_str_has_prefix (c->middle, "rkactor")
+      ? g_strdup_printf ("%s message-size=%d ring-size=2048", c->middle, msg) : g_strdup (c->middle);
+  gchar *desc = g_strdup_printf ("appsrc name=src is-live=false format=time block=true max-bytes=1048576 "
+                                 "caps=video/x-raw,format=RGBA,width=128,height=128,framerate=0/1 "
+                                 "! %s ! fakesink name=sink sync=false", middle);
+  g_free (middle);
+  GstElement *p = gst_parse_launch (desc, NULL);
+  g_free (desc);
+  if (!p)
+    return;
+  GstAppSrc *src = GST_APP_SRC (gst_bin_get_by_name (GST_BIN (p), "src"));
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  GstPad *pad = gst_element_get_static_pad (sink, "sink");
+  guint64 bytes = 0;
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_bytes, &bytes, NULL);
+  GstBus *bus = gst_element_get_bus (p);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  GstBuffer *b = gst_buffer_new_allocate (NULL, (gsize) per * msg, NULL);
+  gst_buffer_memset (b, 0, 0x5a, (gsize) per * msg);
+  gint64 t0 = gst_util_get_timestamp ();
+  for (int i = 0; i < buffers; i++) {
+    GstBuffer *ob = gst_buffer_copy_deep (b);
+    GST_BUFFER_PTS (ob) = (guint64) i * GST_MSECOND;
+    if (gst_app_src_push_buffer (src, ob) != GST_FLOW_OK)
+      break;
+  }
+  gst_app_src_end_of_stream (src);
+  GstMessage *m = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  double secs = (gst_util_get_timestamp () - t0) / 1e9;
+  if (m)
+    gst_message_unref (m);
+  printf ("| %-28s | 64 B records in 64 KiB buffers | %10.0f records/s |%s\n", c->label,
+      bytes / msg / secs, bytes == (guint64) buffers * per * msg ? "" : " INCOMPLETE");
+  gst_buffer_unref (b);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pad);
+  gst_object_unref (src);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+}
+
 static void
 bench_source (const Config *c)
 {
@@ -336,6 +395,9 @@ main (int argc, char **argv)
   for (int i = 0; i < 4; i++)
     if (configs[i].ok)
       bench_lists (&configs[i]);
+  for (int i = 0; i < 4; i++)
+    if (configs[i].ok)
+      bench_messages (&configs[i]);
 
   printf ("\n| pipeline middle              | source | rate | bandwidth | in place |\n|---|---|---|---|---|\n");
   for (int i = 0; i < 4; i++)

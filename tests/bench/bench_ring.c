@@ -141,9 +141,13 @@ receive_all (void *p)
   return NULL;
 }
 
+enum { COPY, ZERO_COPY, BATCH };
+#define BATCH_RECORDS 64
+
 static void
-stream_one (Config *c, uint32_t len, uint64_t count, int zero_copy)
+stream_one (Config *c, uint32_t len, uint64_t count, int how)
 {
+  static const char *const hows[] = { "copy", "zero-copy", "batch 64" };
   uint32_t entries = len >= (1 << 20) ? 8 : 256;
   uint64_t arena = (uint64_t) entries * len < (1 << 20) ? (1 << 20) : (uint64_t) entries * len;
   uint8_t *payload = malloc (len);
@@ -158,9 +162,18 @@ stream_one (Config *c, uint32_t len, uint64_t count, int zero_copy)
   int err = 0;
   uint64_t t0 = rk_now_ns ();
   pthread_create (&th, NULL, receive_all, &r);
-  for (uint64_t i = 0; i < count && !err; i++) {
+  if (how == BATCH) {
+    uint8_t *many = malloc ((size_t) len * BATCH_RECORDS);
+    memset (many, 0x5a, (size_t) len * BATCH_RECORDS);
+    for (uint64_t i = 0; i < count && !err; i += BATCH_RECORDS) {
+      rk_record rec = { .type = RK_CMD_PROCESS };
+      err = rk_actor_submit_batch (a, &rec, BATCH_RECORDS, many, len, len, 30000000000ll) < 0;
+    }
+    free (many);
+  }
+  for (uint64_t i = 0; how != BATCH && i < count && !err; i++) {
     rk_record rec = { .type = RK_CMD_PROCESS };
-    if (zero_copy) {
+    if (how == ZERO_COPY) {
       rk_input in;
       err = rk_actor_reserve_input (a, len, &in, 30000000000ll) < 0;
       if (!err && i < entries)
@@ -173,7 +186,7 @@ stream_one (Config *c, uint32_t len, uint64_t count, int zero_copy)
   pthread_join (th, NULL);
   double secs = (rk_now_ns () - t0) / 1e9;
   printf ("| %-12s | stream %8u B %-9s | %12.0f rec/s | %8.2f GB/s |%s\n", c->label, len,
-      zero_copy ? "zero-copy" : "copy", count / secs, count * (double) len / secs / 1e9,
+      hows[how], count / secs, count * (double) len / secs / 1e9,
       err || !r.ok ? " FAILED" : "");
   stop (a);
   free (payload);
@@ -187,9 +200,11 @@ bench_streaming (Config *c)
     quick ? 60 : 500 };
 
   for (int s = 0; s < 4; s++) {
-    stream_one (c, sizes[s], counts[s], 0);
+    stream_one (c, sizes[s], counts[s], COPY);
+    if (sizes[s] < 4096)
+      stream_one (c, sizes[s], counts[s] * 4, BATCH); /* counts are multiples of BATCH_RECORDS */
     if (sizes[s] >= (64 << 10))
-      stream_one (c, sizes[s], counts[s], 1);
+      stream_one (c, sizes[s], counts[s], ZERO_COPY);
   }
 }
 

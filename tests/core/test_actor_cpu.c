@@ -839,6 +839,56 @@ test_stress (uint32_t entries)
   rk_actor_unref (s.a);
 }
 
+/* ---- batches ---- */
+
+static void
+test_batches (void)
+{
+  SECTION ("batches: n records in one publication, answered one by one, regions handed back once");
+  const uint32_t entries = 16, lens[] = { 0, 8, 32, 64, 100 };
+  rk_actor *a = new_actor ("echo", entries, MIB);
+  uint8_t payload[16 * 100];
+  rk_record rec = { .type = RK_CMD_PROCESS };
+
+  CHECK_EQ_I (rk_actor_submit_batch (a, &rec, 0, payload, 8, 8, SEC), -EINVAL);
+  CHECK_EQ_I (rk_actor_submit_batch (a, &rec, entries + 1, payload, 8, 8, SEC), -EMSGSIZE);
+  uint64_t next = 0;
+  for (int it = 0; it < 300; it++) {
+    uint32_t n = 1 + (uint32_t) rk_test_below (&rng, entries);
+    uint32_t len = lens[rk_test_below (&rng, 5)];
+    for (uint32_t k = 0; k < n * len; k++)
+      payload[k] = (uint8_t) rk_test_next (&rng);
+    rec = (rk_record) { .type = RK_CMD_PROCESS, .node = HOST_NODE, .hlc = next + 1 };
+    CHECK_EQ_I (rk_actor_submit_batch (a, &rec, n, payload, len, len, SEC), 0);
+    CHECK_EQ_U (rec.seq, next);
+    CHECK_EQ_U (rk_actor_in_flight (a), n);
+    for (uint32_t i = 0; i < n; i++) {
+      rk_answer ans;
+      CHECK_EQ_I (rk_actor_receive (a, &ans, SEC), 0);
+      CHECK_EQ_U (ans.rec.seq, next + i);
+      CHECK_EQ_U (ans.rec.status, RK_STATUS_OK);
+      CHECK_EQ_U (ans.rec.len, len);
+      CHECK_MSG (len == 0 || memcmp (rk_answer_data (&ans), payload + i * len, len) == 0,
+          "batch %d record %u (%u bytes): wrong payload", it, i, len);
+      /* a batch in the arena: only its last answer carries the output region's token */
+      CHECK_EQ_I (ans.out_token != 0, len > RK_INLINE_MAX && i == n - 1);
+      rk_actor_release_output (a, ans.out_token);
+    }
+    next += n;
+  }
+  /* every region went back: a batch of the whole arena's worth fits again */
+  rec = (rk_record) { .type = RK_CMD_PROCESS };
+  static uint8_t big[16 * 65536];
+  CHECK_EQ_I (rk_actor_submit_batch (a, &rec, 16, big, 65536, 65536, 0), 0);
+  for (uint32_t i = 0; i < 16; i++) {
+    rk_answer ans;
+    CHECK_EQ_I (rk_actor_receive (a, &ans, SEC), 0);
+    rk_actor_release_output (a, ans.out_token);
+  }
+  CHECK_EQ_I (rk_actor_stop (a, 5 * SEC), 0);
+  rk_actor_unref (a);
+}
+
 /* ---- no leaked threads ---- */
 
 static int
@@ -910,6 +960,7 @@ main (void)
   test_snapshot_restore ();
   test_backpressure ();
   test_stress (64);
+  test_batches ();
   test_many_actors ();
   printf ("test_actor_cpu: all checks passed\n");
   return 0;

@@ -583,6 +583,62 @@ GST_START_TEST (test_accumulate_random)
 
 GST_END_TEST;
 
+/* message-size: each buffer is cut into messages, each its own step of the stateful kernel, whose
+ * answers come back as one buffer; both for messages carried inside the record (16 B) and in the arena
+ * (256 B), and for buffers of more messages than the ring holds. */
+GST_START_TEST (test_message_size)
+{
+  const guint sizes[] = { 16, 256 };
+  GRand *rand = new_rand ();
+
+  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
+    const guint msg = sizes[s], per = msg / 4;
+    GstElement *e = make_actor ("accumulate", NULL);
+    g_object_set (e, "message-size", msg, "ring-size", 16, NULL);
+    GstHarness *h = make_harness (e);
+    AccModel model = { 0 };
+    const guint n = 12;
+    guint counts[12];
+    gfloat *in[12];
+
+    for (guint i = 0; i < n; i++) {
+      counts[i] = i == 0 ? 1 : (guint) g_rand_int_range (rand, 1, 200);
+      in[i] = random_floats (rand, (gsize) counts[i] * per);
+      GstBuffer *buf = buffer_from (in[i], (gsize) counts[i] * msg, i);
+      fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+    }
+    for (guint i = 0; i < n; i++) {
+      GstBuffer *out = gst_harness_pull (h);
+      gfloat *expect = g_new (gfloat, (gsize) counts[i] * per);
+      fail_unless (out != NULL);
+      fail_unless_equals_uint64 (GST_BUFFER_PTS (out), i * 10 * GST_MSECOND);
+      fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+      for (guint m = 0; m < counts[i]; m++)
+        acc_model_step (&model, in[i] + (gsize) m * per, per, expect + (gsize) m * per);
+      check_floats_ulp (out, expect, (gsize) counts[i] * per, 1, "accumulate by message", i);
+      gst_buffer_unref (out);
+      g_free (expect);
+      g_free (in[i]);
+    }
+    fail_unless (gst_harness_try_pull (h) == NULL);
+
+    GstStructure *st = get_stats (h->element);
+    fail_unless_equals_uint64 (stat_u64 (st, "buffers-in"), n);
+    fail_unless_equals_uint64 (stat_u64 (st, "buffers-out"), n);
+    gst_structure_free (st);
+
+    /* a buffer that is not whole messages is refused with an error, and nothing else is lost */
+    GstBuffer *odd = gst_buffer_new_allocate (NULL, msg + 4, NULL);
+    gst_buffer_memset (odd, 0, 0, msg + 4);
+    fail_unless_equals_int (gst_harness_push (h, odd), GST_FLOW_ERROR);
+    g_free (model.sum);
+    gst_harness_teardown (h);
+  }
+  g_rand_free (rand);
+}
+
+GST_END_TEST;
+
 /* An empty buffer is valid data (a zero-length payload): it comes back empty, with its timestamps. */
 GST_START_TEST (test_empty_buffer)
 {
@@ -2008,6 +2064,7 @@ rkactor_suite (void)
   tcase_add_test (tc, test_echo_random);
   tcase_add_test (tc, test_scale_random);
   tcase_add_test (tc, test_accumulate_random);
+  tcase_add_test (tc, test_message_size);
   tcase_add_test (tc, test_empty_buffer);
   tcase_add_test (tc, test_metadata_and_hlc);
   tcase_add_test (tc, test_params_change_playing);

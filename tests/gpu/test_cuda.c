@@ -158,6 +158,61 @@ test_handlers (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
   }
 }
 
+/* Batches (rk_actor_submit_batch): n messages in one publication, each served as its own record (warp
+ * by warp when small), each answer compared with the reference stepped message by message. */
+static void
+test_batches (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
+{
+  static const uint32_t lens[] = { 16, 64, 256, 4096 };
+  for (unsigned k = 0; k < rk_handler_count (); k++) {
+    const rk_handler *h = rk_handler_at (k);
+    rk_actor *a = start (ops, mode, h->name);
+    if (!a)
+      continue;
+    void *ref_state = h->state_size ? malloc (h->state_size) : NULL;
+    double params[RK_MAX_PARAMS];
+    rk_handler_default_params (h, params);
+    if (h->init)
+      h->init (ref_state);
+    uint8_t *in = malloc (16 * 4096), *want = malloc (4096);
+    for (int it = 0; it < 200; it++) {
+      uint32_t n = 1 + rnd () % 16, len = lens[(it / 10) % 4];
+      for (uint32_t i = 0; i < n * len; i += 4) {
+        float f = rnd_float ();
+        memcpy (in + i, &f, 4);
+      }
+      rk_record rec = { .type = RK_CMD_PROCESS };
+      int r = rk_actor_submit_batch (a, &rec, n, in, len, len, TIMEOUT);
+      CHECK (r == 0, "%s %s: batch of %u: %d", label, h->name, n, r);
+      if (r != 0)
+        break;
+      for (uint32_t i = 0; i < n; i++) {
+        rk_answer ans;
+        uint32_t want_len = 0;
+        r = rk_actor_receive (a, &ans, TIMEOUT);
+        CHECK (r == 0, "%s %s: receive: %d", label, h->name, r);
+        if (r != 0)
+          break;
+        CHECK (h->process (ref_state, params, in + i * len, len, want, len, &want_len)
+                == RK_STATUS_OK, "reference");
+        CHECK (ans.rec.seq == rec.seq + i && ans.rec.status == RK_STATUS_OK
+                && ans.rec.len == want_len,
+            "%s %s batch: answer %u: seq %llu status %u len %u", label, h->name, i,
+            (unsigned long long) ans.rec.seq, ans.rec.status, ans.rec.len);
+        CHECK (memcmp (rk_answer_data (&ans), want, want_len) == 0,
+            "%s %s batch of %u x %u bytes: message %u differs from the reference", label, h->name,
+            n, len, i);
+        rk_actor_release_output (a, ans.out_token);
+      }
+    }
+    CHECK (rk_actor_stop (a, TIMEOUT) == 0, "%s %s: stop", label, h->name);
+    rk_actor_unref (a);
+    free (in);
+    free (want);
+    free (ref_state);
+  }
+}
+
 static void
 test_commands (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
 {
@@ -308,6 +363,9 @@ main (void)
 
   test_handlers (cuda, RK_MODE_PERSISTENT, "persistent");
   test_handlers (cuda, RK_MODE_LAUNCH, "launch");
+  test_batches (cuda, RK_MODE_PERSISTENT, "persistent");
+  test_batches (cuda, RK_MODE_LAUNCH, "launch");
+  test_batches (cpu, RK_MODE_PERSISTENT, "cpu");
   test_commands (cuda, RK_MODE_PERSISTENT, "persistent");
   test_commands (cuda, RK_MODE_LAUNCH, "launch");
   test_checkpoint (cuda, RK_MODE_PERSISTENT, cpu, RK_MODE_PERSISTENT, "cuda -> cpu");
