@@ -1242,7 +1242,7 @@ static GstFlowReturn
 collect_messages (GstRkActor *self, Item *item)
 {
   GstFlowReturn ret;
-  rk_answer ans;
+  rk_answer ans[64];
   int r;
 
   for (;;) {
@@ -1262,28 +1262,33 @@ collect_messages (GstRkActor *self, Item *item)
       g_mutex_unlock (&self->lock);
       break;
     }
+    const guint32 sent = item->nsub - item->got;
     g_mutex_unlock (&self->lock);
 
-    r = rk_actor_receive (self->actor, &ans, -1);
+    /* only answers of this item: those of what follows it are read when it is at the front */
+    r = rk_actor_receive_batch (self->actor, ans, MIN (sent, G_N_ELEMENTS (ans)), -1);
     if (r < 0)
       return flow_from_errno (self, r, "answering");
-    g_assert (ans.rec.seq == item->seq + item->got);
-    rk_hlc_recv (&self->clock, ans.rec.hlc);
-    if (ans.rec.flags & RK_REC_F_ERROR) {
-      if (!item->status)
-        item->status = ans.rec.status ? ans.rec.status : RK_STATUS_FAULT;
-    } else if (!item->discard && !item->truncated && !item->status) {
-      const guint8 *p = ans.out ? ans.out : ans.rec.u.bytes;
-      if (!item->data)
-        item->data = g_malloc ((gsize) item->nmsg * self->msg_size);
-      /* each answer fits the room it was given, one message's worth (the ring refuses more) */
-      memcpy (item->data + item->filled, p, ans.rec.len);
-      item->filled += ans.rec.len;
+    for (int i = 0; i < r; i++) {
+      const rk_answer *x = &ans[i];
+      g_assert (x->rec.seq == item->seq + item->got);
+      rk_hlc_recv (&self->clock, x->rec.hlc);
+      if (x->rec.flags & RK_REC_F_ERROR) {
+        if (!item->status)
+          item->status = x->rec.status ? x->rec.status : RK_STATUS_FAULT;
+      } else if (!item->discard && !item->truncated && !item->status) {
+        const guint8 *p = x->out ? x->out : x->rec.u.bytes;
+        if (!item->data)
+          item->data = g_malloc ((gsize) item->nmsg * self->msg_size);
+        /* each answer fits the room it was given, one message's worth (the ring refuses more) */
+        memcpy (item->data + item->filled, p, x->rec.len);
+        item->filled += x->rec.len;
+      }
+      item->hlc = x->rec.hlc;
+      item->node = x->rec.node;
+      rk_actor_release_output (self->actor, x->out_token);
+      item->got++;
     }
-    item->hlc = ans.rec.hlc;
-    item->node = ans.rec.node;
-    rk_actor_release_output (self->actor, ans.out_token);
-    item->got++;
   }
 
   if (item->discard || item->truncated) {

@@ -616,21 +616,13 @@ answer_ready (rk_actor *a, void *arg)
   return rk_ring_avail (a->k2h) > 0;
 }
 
+/* Check answer `ans` (the next one, seq == received + i) against what was submitted, and hand back or
+ * attach its regions. Called with a->lock. */
 static int
-receive (rk_actor *a, rk_answer *ans, bool interruptible, int64_t timeout_ns)
+account_locked (rk_actor *a, rk_answer *ans, uint64_t expect_seq)
 {
-  int r = host_wait (a, answer_ready, NULL, &a->k2h->cons_waiting, interruptible, timeout_ns);
-  if (r < 0)
-    return r;
-
-  ans->rec = *rk_ring_cons_slot (a->k2h, 0);
-  rk_ring_release (a->k2h, 1); /* store-release tail: pairs with the actor's load-acquire */
-  rk_fence_full ();            /* tail before the actor's waiting flag, as in submit */
-  if (rk_load_relaxed32 (&a->k2h->prod_waiting))
-    a->ops->doorbell (a->impl);
-
   rk_inflight *f = &a->inflight[ans->rec.seq & (a->entries - 1)];
-  if (ans->rec.seq != a->received || f->seq != ans->rec.seq) {
+  if (ans->rec.seq != expect_seq || f->seq != ans->rec.seq) {
     /* the actor answered out of order or invented a record: nothing after this can be trusted */
     return -EPROTO;
   }
@@ -638,7 +630,6 @@ receive (rk_actor *a, rk_answer *ans, bool interruptible, int64_t timeout_ns)
   if (!(ans->rec.flags & RK_REC_F_ERROR)
       && ans->rec.len > ((ans->rec.flags & RK_REC_F_INLINE) ? RK_INLINE_MAX : f->out_cap))
     return -EPROTO;
-  pthread_mutex_lock (&a->lock);
   if (f->in_token)
     rk_arena_release (&a->in_arena, f->in_token);
   ans->out_token = f->out_token;
@@ -653,11 +644,37 @@ receive (rk_actor *a, rk_answer *ans, bool interruptible, int64_t timeout_ns)
     ans->out = (const uint8_t *) a->out_mem.host + f->out_off;
   f->in_token = f->out_token = 0;
   f->batch = false;
-  pthread_mutex_unlock (&a->lock);
-
-  rk_store_release64 (&a->received, a->received + 1);
-  wake_host_if (a, &a->h2k->prod_waiting); /* a producer may wait for in-flight room or arena */
   return 0;
+}
+
+/* Take up to max answers (at least one, waiting for it): one release of the ring, one lock, one wake. */
+static int
+receive (rk_actor *a, rk_answer *ans, uint32_t max, bool interruptible, int64_t timeout_ns)
+{
+  int r = host_wait (a, answer_ready, NULL, &a->k2h->cons_waiting, interruptible, timeout_ns);
+  if (r < 0)
+    return r;
+
+  uint32_t n = rk_ring_avail (a->k2h); /* load-acquire head: pairs with the actor's release */
+  if (n > max)
+    n = max;
+  for (uint32_t i = 0; i < n; i++)
+    ans[i].rec = *rk_ring_cons_slot (a->k2h, i);
+  rk_ring_release (a->k2h, n); /* store-release tail: pairs with the actor's load-acquire */
+  rk_fence_full ();            /* tail before the actor's waiting flag, as in submit */
+  if (rk_load_relaxed32 (&a->k2h->prod_waiting))
+    a->ops->doorbell (a->impl);
+
+  pthread_mutex_lock (&a->lock);
+  for (uint32_t i = 0; i < n && r == 0; i++)
+    r = account_locked (a, &ans[i], a->received + i);
+  pthread_mutex_unlock (&a->lock);
+  if (r < 0)
+    return r;
+
+  rk_store_release64 (&a->received, a->received + n);
+  wake_host_if (a, &a->h2k->prod_waiting); /* a producer may wait for in-flight room or arena */
+  return (int) n;
 }
 
 int
@@ -665,7 +682,18 @@ rk_actor_receive (rk_actor *a, rk_answer *ans, int64_t timeout_ns)
 {
   if (!a->impl)
     return -EIO;
-  return receive (a, ans, true, timeout_ns);
+  int r = receive (a, ans, 1, true, timeout_ns);
+  return r < 0 ? r : 0;
+}
+
+int
+rk_actor_receive_batch (rk_actor *a, rk_answer *ans, uint32_t max, int64_t timeout_ns)
+{
+  if (!a->impl)
+    return -EIO;
+  if (max == 0)
+    return -EINVAL;
+  return receive (a, ans, max, true, timeout_ns);
 }
 
 int
@@ -675,7 +703,8 @@ rk_actor_try_receive (rk_actor *a, rk_answer *ans)
     return -EIO;
   if (rk_ring_avail (a->k2h) == 0) /* load-acquire head, as in answer_ready () */
     return -EAGAIN;
-  return receive (a, ans, false, 0);
+  int r = receive (a, ans, 1, false, 0);
+  return r < 0 ? r : 0;
 }
 
 void
@@ -720,7 +749,8 @@ rk_actor_stop (rk_actor *a, int64_t timeout_ns)
 
   /* Answers nobody will read are discarded: first to make room for TERMINATE, then until its own. */
   while (r == 0 && a->submitted - a->received >= a->entries) {
-    r = receive (a, &ans, false, remaining (deadline));
+    r = receive (a, &ans, 1, false, remaining (deadline));
+    r = r < 0 ? r : 0;
     if (r == 0)
       rk_actor_release_output (a, ans.out_token);
   }
@@ -740,9 +770,10 @@ rk_actor_stop (rk_actor *a, int64_t timeout_ns)
       a->ops->doorbell (a->impl);
   }
   while (r == 0) {
-    r = receive (a, &ans, false, remaining (deadline));
+    r = receive (a, &ans, 1, false, remaining (deadline));
     if (r < 0)
       break;
+    r = 0;
     rk_actor_release_output (a, ans.out_token);
     if (ans.rec.type == RK_CMD_TERMINATE)
       break;

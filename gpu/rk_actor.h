@@ -79,6 +79,9 @@ bool rk_actor_can_submit (rk_actor *a, uint32_t len, uint32_t out_cap);
 int rk_actor_receive (rk_actor *a, rk_answer *ans, int64_t timeout_ns);
 /* The next answer if one is there already: 0, -EAGAIN (none yet) or -EIO. Never waits. */
 int rk_actor_try_receive (rk_actor *a, rk_answer *ans);
+/* Up to max answers at once (waiting for the first as rk_actor_receive () does), with one release of
+ * the ring: returns how many (at least 1) or a negative errno. */
+int rk_actor_receive_batch (rk_actor *a, rk_answer *ans, uint32_t max, int64_t timeout_ns);
 static inline const uint8_t *
 rk_answer_data (const rk_answer *ans)
 {

@@ -1,9 +1,11 @@
 /* gst-ringkernel: CUDA device code of the actors.
  *
  * A persistent actor is one cooperative kernel launched when its element starts. Block 0 leads: its
- * first warp polls the H2K ring in mapped host memory (one load-acquire of head, then the records with
- * 16-byte vector loads, 8 records a round trip), the whole block serves each record, and thread 0
- * publishes the answer on the K2H ring. A payload of grid_threshold bytes or more is split over every
+ * first thread polls the H2K ring in mapped host memory (one load-acquire of head), then the whole block
+ * reads up to MAX_BATCH records with 16-byte vector loads in one round trip. Small records of a
+ * stateless handler are served warp by warp, side by side, from payloads the block first gathers into
+ * shared memory (again one round trip for all of them); anything else is served by the whole block.
+ * Thread 0 publishes the batch's answers on the K2H ring with one fence. A payload of grid_threshold bytes or more is split over every
  * block of the grid: the leader publishes a work item in device memory, the worker blocks (which
  * otherwise wait on that item, in device memory, never in mapped memory) each take their slice, and
  * count themselves done. Command semantics follow core/rk_ref_actor.c record for record; the handlers
@@ -18,8 +20,9 @@
 #include "rk_handlers.h"
 #include "rk_hlc.h"
 
-#define MAX_BATCH 32        /* records read in one round trip (4 threads, 16 bytes each) */
+#define MAX_BATCH (RK_CUDA_BLOCK / 4) /* records read in one round trip (4 threads, 16 bytes each) */
 #define WARP_MAX_BYTES 1024 /* a stateless record this small is served by one warp, beside others */
+#define STAGE_BYTES 16384   /* small payloads of a batch, read by the whole block in one round trip */
 #define PAUSED_POLL_NS 20000
 #define BEAT_NS 1000000ull
 
@@ -191,6 +194,9 @@ run_slice (const Work &w, uint32_t i0, uint32_t stride)
 struct __align__ (16) LeaderState {
   rk_record req[MAX_BATCH];
   rk_record ans[MAX_BATCH];
+  uint4 stage[STAGE_BYTES / 16];   /* gathered payloads of a run of small records */
+  uint32_t stage_at[MAX_BATCH + 1]; /* record r + i's payload starts at 16-byte chunk stage_at[i] */
+  uint32_t staged;                  /* records r .. r + staged - 1 are in stage[] */
   double params[RK_MAX_PARAMS];
   uint64_t hlc;
   uint32_t nreq;
@@ -478,7 +484,8 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
 /* One small record of a stateless handler, by one warp (several warps serve a batch side by side).
  * The HLC and the counters are left to finish_run (). */
 __device__ void
-serve_warp (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, rk_record &ans)
+serve_warp (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, rk_record &ans,
+    const uint8_t *staged)
 {
   const uint32_t lane = threadIdx.x & 31;
   const bool inl = req.flags & RK_REC_F_INLINE;
@@ -498,8 +505,8 @@ serve_warp (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, r
   if (status == RK_STATUS_OK) {
     Work w;
     w.op = a.kernel_id;
-    w.in_mapped = !inl;
-    w.in = inl ? req.u.bytes : a.in_arena + req.u.desc.in_off;
+    w.in_mapped = !inl && !staged;
+    w.in = inl ? req.u.bytes : staged ? staged : a.in_arena + req.u.desc.in_off;
     w.out = inl ? ans.u.bytes : a.out_arena + req.u.desc.out_off;
     w.len = req.len;
     w.a = L.params[0];
@@ -612,6 +619,47 @@ worker_loop (const rk_cuda_args &a, int grid)
   }
 }
 
+/* Gather the payloads of records [r, e) (small, stateless, in the arena) into L.stage with the whole
+ * block, one 16-byte load per thread and chunk, so that the batch costs one PCIe round trip for all
+ * payloads instead of one per record. Stops at the first record that does not fit or is not 16-byte
+ * aligned; those after it read their payload from mapped memory. All threads call it. */
+__device__ void
+gather (const rk_cuda_args &a, LeaderState &L, uint32_t r, uint32_t e)
+{
+  const uint32_t tid = threadIdx.x;
+  if (tid == 0) {
+    uint32_t at = 0, i = r;
+    for (; i < e; i++) {
+      const rk_record &q = L.req[i];
+      if (q.flags & RK_REC_F_INLINE)
+        break;
+      const uint32_t chunks = (q.len + 15) / 16;
+      if ((q.u.desc.in_off & 15) || at + chunks > STAGE_BYTES / 16
+          || !region_ok (q.u.desc.in_off, chunks * 16, a.in_size))
+        break;
+      L.stage_at[i - r] = at;
+      at += chunks;
+    }
+    L.stage_at[i - r] = at;
+    L.staged = i - r;
+  }
+  __syncthreads ();
+  const uint32_t staged = L.staged, total = L.stage_at[staged];
+  for (uint32_t c = tid; c < total; c += blockDim.x) {
+    uint32_t lo = 0, hi = staged; /* the record whose chunks hold c: stage_at[lo] <= c < stage_at[lo+1] */
+    while (hi - lo > 1) {
+      const uint32_t mid = (lo + hi) / 2;
+      if (L.stage_at[mid] <= c)
+        lo = mid;
+      else
+        hi = mid;
+    }
+    const uint4 *src = (const uint4 *) (a.in_arena + L.req[r + lo].u.desc.in_off);
+    L.stage[c] = ld_relaxed_sys_v4 (src + (c - L.stage_at[lo]));
+  }
+  __syncthreads ();
+}
+
 __device__ void
 leader_loop (const rk_cuda_args &a, int grid)
 {
@@ -676,8 +724,10 @@ leader_loop (const rk_cuda_args &a, int grid)
         uint32_t e = r + 1;
         while (e < n && warp_servable (a, L.req[e]))
           e++;
+        gather (a, L, r, e);
         for (uint32_t i = r + warp; i < e; i += nwarps)
-          serve_warp (a, L, L.req[i], L.ans[i]);
+          serve_warp (a, L, L.req[i], L.ans[i],
+              i - r < L.staged ? (const uint8_t *) &L.stage[L.stage_at[i - r]] : nullptr);
         __syncthreads ();
         if (tid == 0)
           finish_run (a, L, r, e);

@@ -122,21 +122,28 @@ out:
 typedef struct {
   rk_actor *a;
   uint64_t n;
-  int ok;
+  int ok, batch;
 } Receiver;
 
 static void *
 receive_all (void *p)
 {
   Receiver *r = p;
-  rk_answer ans;
+  rk_answer ans[64];
   r->ok = 1;
-  for (uint64_t i = 0; i < r->n; i++) {
-    if (rk_actor_receive (r->a, &ans, 30000000000ll) < 0 || (ans.rec.flags & RK_REC_F_ERROR)) {
+  for (uint64_t i = 0; i < r->n;) {
+    /* batches come back in batches, with one release of the ring for each */
+    int k = rk_actor_receive_batch (r->a, ans, r->batch ? 64 : 1, 30000000000ll);
+    if (k < 0) {
       r->ok = 0;
       return NULL;
     }
-    rk_actor_release_output (r->a, ans.out_token);
+    for (int j = 0; j < k; j++) {
+      if (ans[j].rec.flags & RK_REC_F_ERROR)
+        r->ok = 0;
+      rk_actor_release_output (r->a, ans[j].out_token);
+    }
+    i += (uint64_t) k;
   }
   return NULL;
 }
@@ -157,7 +164,7 @@ stream_one (Config *c, uint32_t len, uint64_t count, int how)
     free (payload);
     return;
   }
-  Receiver r = { a, count, 0 };
+  Receiver r = { a, count, 0, how == BATCH };
   pthread_t th;
   int err = 0;
   uint64_t t0 = rk_now_ns ();
