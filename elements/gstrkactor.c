@@ -60,7 +60,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_rk_actor_debug);
 #define DEFAULT_MODE GST_RK_MODE_PERSISTENT
 #define DEFAULT_KERNEL "echo"
 #define DEFAULT_RING_SIZE 64
-#define DEFAULT_DEVICE_ID 0
+#define DEFAULT_DEVICE_ID -1
 #define DEFAULT_ARENA_SIZE (16 * 1024 * 1024)
 #define MAX_RING_SIZE 65536
 #define RTT_SAMPLES 4096
@@ -133,6 +133,7 @@ struct _GstRkActor {
   const rk_handler *handler;
   rk_actor *actor;
   guint32 msg_size; /* message-size when started */
+  gint run_device;  /* the device it runs on */
   rk_hlc clock; /* the element's own clock (node = even id); the actor's is node + 1 */
 
   /* serialises H2K producers (the streaming thread, a property change); taken before `lock`.
@@ -249,8 +250,11 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
           2, MAX_RING_SIZE, DEFAULT_RING_SIZE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_DEVICE_ID,
-      g_param_spec_int ("device-id", "Device id", "Index of the device the actor runs on",
-          0, G_MAXINT, DEFAULT_DEVICE_ID,
+      g_param_spec_int ("device-id", "Device id",
+          "Index of the device the actor runs on; -1: the device of the pipeline's other actors "
+          "(a \"ringkernel.device\" context), else that of a CUDA context shared in the pipeline "
+          "(\"gst.cuda.context\", from nvcodec's elements or the application), else 0",
+          -1, G_MAXINT, DEFAULT_DEVICE_ID,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_ARENA_SIZE,
       g_param_spec_uint64 ("arena-size", "Arena size",
@@ -273,7 +277,7 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
-          "backend, kernel, actor-state, buffers-in, buffers-in-place (written by upstream straight "
+          "backend, device-id, kernel, actor-state, buffers-in, buffers-in-place (written by upstream straight "
           "into the actor's memory, from the pool it proposed), buffers-out, flushed, commands, "
           "in-flight, "
           "ring-size, ring-high-water, heartbeat, hlc, rtt-samples and the round trip from H2K to K2H "
@@ -455,6 +459,57 @@ flow_from_errno (GstRkActor *self, int r, const gchar *what)
 
 /* ---- start / stop ---- */
 
+static GstRkBackend
+backend_from_name (const gchar *name)
+{
+  static const GstRkBackend kinds[] = { GST_RK_BACKEND_CPU, GST_RK_BACKEND_CUDA,
+    GST_RK_BACKEND_VULKAN };
+  for (guint i = 0; name && i < G_N_ELEMENTS (kinds); i++)
+    if (g_strcmp0 (name, rk_backend_kind_name ((rk_backend_kind) kinds[i])) == 0)
+      return kinds[i];
+  return GST_RK_BACKEND_AUTO;
+}
+
+/* device-id=-1: the device (and, for backend=auto, the backend) of the pipeline's other actors; else
+ * the device of a shared CUDA context, for CUDA; else 0. */
+static gint
+pick_device (GstRkActor *self, GstRkBackend *backend)
+{
+  GstContext *context = gst_rk_find_context (GST_ELEMENT (self), GST_RK_DEVICE_CONTEXT);
+  const gchar *name = NULL;
+  gint device = -1;
+  char why[256];
+
+  if (gst_rk_device_context_parse (context, &name, &device)) {
+    GST_INFO_OBJECT (self, "the pipeline's actors run on %s device %d", name, device);
+    if (*backend == GST_RK_BACKEND_AUTO)
+      *backend = backend_from_name (name);
+  }
+  if (context)
+    gst_context_unref (context);
+  if (device >= 0)
+    return device;
+
+  if (*backend == GST_RK_BACKEND_AUTO || *backend == GST_RK_BACKEND_CUDA) {
+    context = gst_rk_find_context (GST_ELEMENT (self), GST_RK_CUDA_CONTEXT);
+    device = gst_rk_cuda_context_device (context);
+    if (context)
+      gst_context_unref (context);
+    if (device >= 0) {
+      const rk_backend_ops *cuda = rk_backend_get (RK_BACKEND_CUDA, why, sizeof why);
+      GST_INFO_OBJECT (self, "the pipeline shares CUDA device %d (gst.cuda.context)", device);
+      if (*backend == GST_RK_BACKEND_CUDA)
+        return device;
+      /* auto: that device, where CUDA works on it; otherwise the context is no concern of ours */
+      if (cuda && cuda->probe (device, why, sizeof why) == 0) {
+        *backend = GST_RK_BACKEND_CUDA;
+        return device;
+      }
+    }
+  }
+  return 0;
+}
+
 static gboolean
 gst_rk_actor_start (GstRkActor *self)
 {
@@ -529,6 +584,9 @@ gst_rk_actor_start (GstRkActor *self)
     goto fail;
   }
 
+  if (device_id < 0)
+    device_id = pick_device (self, &backend);
+
   if (backend == GST_RK_BACKEND_AUTO) {
     ops = rk_backend_pick (device_id, why, sizeof why);
     if (!ops) {
@@ -545,8 +603,8 @@ gst_rk_actor_start (GstRkActor *self)
       r = ops->probe (device_id, why, sizeof why);
     if (!ops || r < 0) {
       GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-          ("backend=%s is not available: %s.", rk_backend_kind_name ((rk_backend_kind) backend), why),
-          (NULL));
+          ("backend=%s is not available on device %d: %s.",
+              rk_backend_kind_name ((rk_backend_kind) backend), device_id, why), (NULL));
       goto fail;
     }
   }
@@ -576,7 +634,12 @@ gst_rk_actor_start (GstRkActor *self)
   self->handler = h;
   self->actor = actor;
   self->msg_size = message_size;
+  self->run_device = device_id;
   g_mutex_unlock (&self->lock);
+  /* tell the pipeline where this actor runs: its bin hands the context to the other elements, so that
+   * actors left to choose land on the same backend and device (which a K2K link needs) */
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_have_context (GST_OBJECT (self),
+          gst_rk_device_context_new (ops->name, device_id)));
   g_mutex_unlock (&self->submit_lock);
   g_mutex_lock (&self->lock);
   memcpy (self->values, values, sizeof values);
@@ -1041,6 +1104,28 @@ query_caps (GstRkActor *self, GstPad *pad, GstCaps *filter)
   return result;
 }
 
+/* A neighbour asks where this actor runs (a "ringkernel.device" context). */
+static gboolean
+answer_context (GstRkActor *self, GstQuery *query)
+{
+  const gchar *type = NULL;
+  gboolean ok = FALSE;
+
+  gst_query_parse_context_type (query, &type);
+  if (g_strcmp0 (type, GST_RK_DEVICE_CONTEXT) != 0)
+    return FALSE;
+  g_mutex_lock (&self->lock);
+  if (self->actor) {
+    GstContext *context = gst_rk_device_context_new (rk_actor_backend (self->actor)->name,
+        self->run_device);
+    gst_query_set_context (query, context);
+    gst_context_unref (context);
+    ok = TRUE;
+  }
+  g_mutex_unlock (&self->lock);
+  return ok;
+}
+
 static gboolean
 gst_rk_actor_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
@@ -1062,6 +1147,10 @@ gst_rk_actor_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
           accept_caps (self, caps) && gst_pad_peer_query_accept_caps (self->srcpad, caps));
       return TRUE;
     }
+    case GST_QUERY_CONTEXT:
+      if (answer_context (self, query))
+        return TRUE;
+      return gst_pad_query_default (pad, parent, query);
     case GST_QUERY_ALLOCATION: {
       /* For raw video, whose frames have a known size, propose a pool of the actor's own input memory
        * (pinned and GPU-visible on CUDA): upstream then writes where the actor reads. Otherwise, or if
@@ -1109,6 +1198,10 @@ gst_rk_actor_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
       gst_caps_unref (caps);
       return TRUE;
     }
+    case GST_QUERY_CONTEXT:
+      if (answer_context (self, query))
+        return TRUE;
+      return gst_pad_query_default (pad, parent, query);
     case GST_QUERY_LATENCY: {
       gboolean live;
       GstClockTime min, max, dur;
@@ -1507,7 +1600,8 @@ make_stats (GstRkActor *self)
   gst_structure_set (s, "buffers-in", G_TYPE_UINT64, self->buffers_in, "buffers-in-place",
       G_TYPE_UINT64, self->buffers_in_place, "buffers-out", G_TYPE_UINT64,
       self->buffers_out, "flushed", G_TYPE_UINT64, self->flushed, "commands", G_TYPE_UINT64,
-      self->commands, "command-errors", G_TYPE_UINT64, self->command_errors, NULL);
+      self->commands, "command-errors", G_TYPE_UINT64, self->command_errors, "device-id", G_TYPE_INT,
+      self->actor ? self->run_device : -1, NULL);
   g_mutex_unlock (&self->lock);
 
   GST_OBJECT_LOCK (self);

@@ -111,3 +111,103 @@ gst_rk_parse_params (const rk_handler *h, const GstStructure *params, double val
     return TRUE;
   return gst_structure_foreach (params, parse_field, &ctx);
 }
+
+GstContext *
+gst_rk_device_context_new (const gchar *backend, gint device_id)
+{
+  GstContext *context = gst_context_new (GST_RK_DEVICE_CONTEXT, TRUE);
+  GstStructure *s = gst_context_writable_structure (context);
+  gst_structure_set (s, "backend", G_TYPE_STRING, backend, "device-id", G_TYPE_INT, device_id, NULL);
+  return context;
+}
+
+gboolean
+gst_rk_device_context_parse (GstContext *context, const gchar **backend, gint *device_id)
+{
+  const GstStructure *s;
+  if (!context || !gst_context_has_context_type (context, GST_RK_DEVICE_CONTEXT))
+    return FALSE;
+  s = gst_context_get_structure (context);
+  *backend = gst_structure_get_string (s, "backend");
+  return *backend && gst_structure_get_int (s, "device-id", device_id) && *device_id >= 0;
+}
+
+gint
+gst_rk_cuda_context_device (GstContext *context)
+{
+  const GstStructure *s;
+  const GValue *v;
+  GObject *obj;
+  GParamSpec *pspec;
+  GValue id = G_VALUE_INIT, as_int = G_VALUE_INIT;
+  gint device = -1;
+
+  if (!context || !gst_context_has_context_type (context, GST_RK_CUDA_CONTEXT))
+    return -1;
+  s = gst_context_get_structure (context);
+  v = gst_structure_get_value (s, GST_RK_CUDA_CONTEXT);
+  if (!v || !G_VALUE_HOLDS_OBJECT (v) || !(obj = g_value_get_object (v)))
+    return -1;
+  /* read through GObject, so that the plugin needs no link to GStreamer's CUDA library */
+  pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (obj), "cuda-device-id");
+  if (!pspec)
+    return -1;
+  g_value_init (&id, pspec->value_type);
+  g_object_get_property (obj, "cuda-device-id", &id);
+  g_value_init (&as_int, G_TYPE_INT);
+  if (g_value_transform (&id, &as_int))
+    device = g_value_get_int (&as_int);
+  g_value_unset (&id);
+  g_value_unset (&as_int);
+  return device;
+}
+
+static gboolean
+query_peer (const GValue *item, GValue *value, gpointer user_data)
+{
+  GstPad *pad = g_value_get_object (item);
+  GstQuery *query = user_data;
+  if (gst_pad_peer_query (pad, query)) {
+    g_value_set_boolean (value, TRUE);
+    return FALSE; /* answered: stop */
+  }
+  return TRUE;
+}
+
+GstContext *
+gst_rk_find_context (GstElement *element, const gchar *type)
+{
+  GstContext *context = gst_element_get_context (element, type);
+  GstQuery *query;
+  GstIterator *it;
+  GValue answered = G_VALUE_INIT;
+
+  if (context)
+    return context;
+
+  /* downstream first, then upstream, as GStreamer's own elements ask */
+  query = gst_query_new_context (type);
+  g_value_init (&answered, G_TYPE_BOOLEAN);
+  it = gst_element_iterate_src_pads (element);
+  gst_iterator_fold (it, query_peer, &answered, query);
+  gst_iterator_free (it);
+  if (!g_value_get_boolean (&answered)) {
+    it = gst_element_iterate_sink_pads (element);
+    gst_iterator_fold (it, query_peer, &answered, query);
+    gst_iterator_free (it);
+  }
+  if (g_value_get_boolean (&answered)) {
+    gst_query_parse_context (query, &context);
+    if (context) {
+      gst_context_ref (context);
+      gst_element_set_context (element, context);
+    }
+  }
+  gst_query_unref (query);
+  if (context)
+    return context;
+
+  /* the application or a bin may answer this message synchronously, with gst_element_set_context () */
+  gst_element_post_message (element, gst_message_new_need_context (GST_OBJECT (element), type));
+  return gst_element_get_context (element, type);
+}

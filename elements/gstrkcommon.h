@@ -51,6 +51,23 @@ gchar *gst_rk_kernel_names (void);
 gboolean gst_rk_parse_params (const rk_handler *h, const GstStructure *params,
     double values[RK_MAX_PARAMS], gchar **error);
 
+/* Contexts. GST_RK_DEVICE_CONTEXT ("ringkernel.device") carries the backend and device an actor element
+ * runs on (fields "backend", a backend name, and "device-id", an int), so that elements left to choose
+ * (device-id=-1) land where the others are. GStreamer's "gst.cuda.context" (nvcodec's elements, or an
+ * application) carries a GstCudaContext, whose "cuda-device-id" names the CUDA device in use. */
+#define GST_RK_DEVICE_CONTEXT "ringkernel.device"
+#define GST_RK_CUDA_CONTEXT "gst.cuda.context"
+
+GstContext *gst_rk_device_context_new (const gchar *backend, gint device_id);
+/* The backend name and device of a "ringkernel.device" context; FALSE if it is not one. */
+gboolean gst_rk_device_context_parse (GstContext *context, const gchar **backend, gint *device_id);
+/* The device of a "gst.cuda.context" context (its GstCudaContext's cuda-device-id); -1 if none. */
+gint gst_rk_cuda_context_device (GstContext *context);
+/* Ask for a context of `type`: the element's own (set before), then the peers of its pads, then the
+ * application and the bin (a NEED_CONTEXT message, answered synchronously). Returns a reference or
+ * NULL. */
+GstContext *gst_rk_find_context (GstElement *element, const gchar *type);
+
 G_END_DECLS
 
 #endif /* __GST_RK_COMMON_H__ */

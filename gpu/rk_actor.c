@@ -15,6 +15,7 @@
 #include "rk_wait.h"
 
 #define SPIN_ITERATIONS 2000
+#define SPIN_NS (50 * 1000) /* how long a host wait spins before it sleeps */
 #define FAULT_CHECK_NS (100 * 1000 * 1000) /* a sleeping host looks for actor faults this often */
 #define POLL_NS (20 * 1000)                /* sleep slice when the actor cannot wake the host */
 #define START_TIMEOUT_NS (10ull * 1000 * 1000 * 1000) /* how long rk_actor_new () waits for ACTIVE */
@@ -253,17 +254,35 @@ waiting (uint32_t *flag, int delta)
   atomic_fetch_add_explicit (RK_ATOMIC32 (flag), (uint32_t) delta, memory_order_relaxed);
 }
 
+/* Spin for ready () for up to SPIN_NS, timed by the clock rather than by a count of pause
+ * instructions, whose length differs tenfold between CPUs. An answer from a GPU takes microseconds,
+ * and a sleep and wake-up costs more than that. */
+static bool
+spin (rk_actor *a, ready_fn ready, void *arg)
+{
+  uint64_t until = 0;
+  for (uint32_t i = 0;; i++) {
+    if (ready (a, arg))
+      return true;
+    rk_cpu_relax ();
+    if ((i & 63) == 63) {
+      uint64_t now = rk_now_ns ();
+      if (!until)
+        until = now + SPIN_NS;
+      else if (now >= until)
+        return false;
+    }
+  }
+}
+
 static int
 host_wait (rk_actor *a, ready_fn ready, void *arg, uint32_t *flag, bool interruptible,
     int64_t timeout_ns)
 {
   uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : rk_now_ns () + (uint64_t) timeout_ns;
 
-  for (int i = 0; i < SPIN_ITERATIONS; i++) {
-    if (ready (a, arg))
-      return 0;
-    rk_cpu_relax ();
-  }
+  if (spin (a, ready, arg))
+    return 0;
   for (;;) {
     uint32_t seq = rk_load_acquire32 (&a->host_wake);
     if (interruptible && rk_load_acquire32 (&a->interrupted))
@@ -293,11 +312,8 @@ host_wait (rk_actor *a, ready_fn ready, void *arg, uint32_t *flag, bool interrup
     waiting (flag, -1);
     /* Woken by an event (not a poll slice): what we wait for is likely near (a record was just
      * submitted to an actor that cannot wake us itself): spin for it again before sleeping. */
-    for (int i = 0; woken && i < SPIN_ITERATIONS; i++) {
-      if (ready (a, arg))
-        return 0;
-      rk_cpu_relax ();
-    }
+    if (woken && spin (a, ready, arg))
+      return 0;
   }
 }
 

@@ -1577,6 +1577,142 @@ start_fails (GstElement *e)
   return text;
 }
 
+/* A stand-in for GstCudaContext: what rkactor reads of one is its cuda-device-id property. */
+typedef struct {
+  GObject parent;
+  guint device;
+} TestCudaContext;
+typedef GObjectClass TestCudaContextClass;
+GType test_cuda_context_get_type (void);
+G_DEFINE_TYPE (TestCudaContext, test_cuda_context, G_TYPE_OBJECT)
+
+static void
+test_cuda_context_get (GObject *o, guint id, GValue *v, GParamSpec *ps)
+{
+  g_value_set_uint (v, ((TestCudaContext *) o)->device);
+}
+
+static void
+test_cuda_context_class_init (TestCudaContextClass *klass)
+{
+  klass->get_property = test_cuda_context_get;
+  g_object_class_install_property (klass, 1, g_param_spec_uint ("cuda-device-id", "", "", 0,
+          G_MAXUINT, 0, G_PARAM_READABLE));
+}
+
+static void
+test_cuda_context_init (TestCudaContext *self)
+{
+}
+
+static GstBusSyncReply
+answer_need_context (GstBus *bus, GstMessage *msg, gpointer data)
+{
+  const gchar *type;
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_NEED_CONTEXT && gst_message_parse_context_type (msg, &type)
+      && g_strcmp0 (type, "ringkernel.device") == 0) {
+    GstContext *c = gst_context_new ("ringkernel.device", TRUE);
+    gst_structure_set (gst_context_writable_structure (c), "backend", G_TYPE_STRING, "cpu",
+        "device-id", G_TYPE_INT, 2, NULL);
+    gst_element_set_context (GST_ELEMENT (GST_MESSAGE_SRC (msg)), c);
+    gst_context_unref (c);
+    *(gboolean *) data = TRUE;
+  }
+  return GST_BUS_PASS;
+}
+
+/* device-id=-1 follows the pipeline: the device its other actors announced (a "ringkernel.device"
+ * context), else that of a shared "gst.cuda.context" for CUDA; a running actor announces its own. */
+GST_START_TEST (test_contexts)
+{
+  GstElement *e, *p;
+  GstBus *bus;
+  gchar *text;
+  gboolean asked = FALSE;
+
+  /* the application answers the element's NEED_CONTEXT: it follows, backend included */
+  e = gst_element_factory_make ("rkactor", NULL);
+  fail_unless (e != NULL);
+  bus = gst_bus_new ();
+  gst_bus_set_sync_handler (bus, answer_need_context, &asked, NULL);
+  gst_element_set_bus (e, bus);
+  fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+  fail_unless (asked);
+  text = pop_error_text (bus);
+  assert_contains (text, "backend=cpu");
+  assert_contains (text, "device 2");
+  g_free (text);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+
+  /* a CUDA context shared in the pipeline names the CUDA device; other backends ignore it */
+  TestCudaContext *cuda = g_object_new (test_cuda_context_get_type (), NULL);
+  cuda->device = 5;
+  GstContext *c = gst_context_new ("gst.cuda.context", TRUE);
+  gst_structure_set (gst_context_writable_structure (c), "gst.cuda.context", G_TYPE_OBJECT, cuda,
+      NULL);
+  e = make_actor ("echo", NULL);
+  gst_util_set_object_arg (G_OBJECT (e), "backend", "cuda");
+  gst_element_set_context (e, c);
+  text = start_fails (e);
+  assert_contains (text, "device 5");
+  g_free (text);
+  e = make_actor ("echo", NULL);
+  gst_element_set_context (e, c);
+  GstHarness *h = make_harness (e);
+  GstStructure *st = get_stats (h->element);
+  gint dev = -2;
+  fail_unless (gst_structure_get_int (st, "device-id", &dev));
+  fail_unless_equals_int (dev, 0);
+  gst_structure_free (st);
+  gst_harness_teardown (h);
+  gst_context_unref (c);
+  g_object_unref (cuda);
+
+  /* two actors left to choose: each announces where it runs, and answers a neighbour's question */
+  p = gst_parse_launch ("fakesrc num-buffers=3 sizetype=fixed sizemax=64 filltype=zero "
+                        "! rkactor name=a backend=cpu ! rkactor name=b ! fakesink", NULL);
+  fail_unless (p != NULL);
+  bus = gst_element_get_bus (p);
+  fail_unless_equals_int (gst_element_set_state (p, GST_STATE_PAUSED), GST_STATE_CHANGE_ASYNC);
+  fail_unless_equals_int (gst_element_get_state (p, NULL, NULL, 5 * GST_SECOND),
+      GST_STATE_CHANGE_SUCCESS);
+  guint announced = 0;
+  GstMessage *m;
+  while ((m = gst_bus_pop_filtered (bus, GST_MESSAGE_HAVE_CONTEXT))) {
+    GstContext *have;
+    gst_message_parse_have_context (m, &have);
+    if (gst_context_has_context_type (have, "ringkernel.device")) {
+      const GstStructure *cs = gst_context_get_structure (have);
+      fail_unless_equals_string (gst_structure_get_string (cs, "backend"), "cpu");
+      announced++;
+    }
+    gst_context_unref (have);
+    gst_message_unref (m);
+  }
+  fail_unless_equals_int (announced, 2);
+  GstElement *a = gst_bin_get_by_name (GST_BIN (p), "a");
+  GstPad *src = gst_element_get_static_pad (a, "src");
+  GstQuery *q = gst_query_new_context ("ringkernel.device");
+  fail_unless (gst_pad_query (src, q));
+  GstContext *answer = NULL;
+  gst_query_parse_context (q, &answer);
+  fail_unless (answer != NULL);
+  gint qdev = -1;
+  fail_unless (gst_structure_get_int (gst_context_get_structure (answer), "device-id", &qdev));
+  fail_unless_equals_int (qdev, 0);
+  gst_query_unref (q);
+  gst_object_unref (src);
+  gst_object_unref (a);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (p);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_bad_settings)
 {
   GstElement *e;
@@ -2079,6 +2215,7 @@ rkactor_suite (void)
   tcase_add_test (tc, test_pause_resume);
   tcase_add_test (tc, test_state_cycles_no_leak);
   tcase_add_test (tc, test_bad_settings);
+  tcase_add_test (tc, test_contexts);
   tcase_add_test (tc, test_refuses_caps);
   tcase_add_test (tc, test_bad_buffers);
   tcase_add_test (tc, test_kernel_error);
