@@ -43,7 +43,7 @@
 #define RK_HD
 #endif
 
-#define RK_ABI_VERSION 1u
+#define RK_ABI_VERSION 2u
 #define RK_CONTROL_MAGIC 0x314b4352u /* "RCK1" little endian */
 
 #define RK_RECORD_SIZE 64u
@@ -163,7 +163,8 @@ typedef struct rk_control {
   uint64_t records_out;
   uint64_t errors; /* answers sent with RK_REC_F_ERROR */
   uint64_t last_seq;
-  uint8_t pad1_[RK_LINE_SIZE - 56];
+  uint64_t batches; /* times the actor took records from H2K: records_in / batches is its mean batch */
+  uint8_t pad1_[RK_LINE_SIZE - 64];
   /* line 2: actor only. Actor time (ns) of the last entry into each state. */
   uint64_t state_ns[RK_STATE_COUNT_];
   uint8_t pad2_[RK_LINE_SIZE - 8 * RK_STATE_COUNT_];
@@ -263,6 +264,7 @@ RK_STATIC_ASSERT (offsetof (rk_checkpoint, params) == 32, "rk_checkpoint.params"
   X (offsetof (rk_ring, version)) X (offsetof (rk_control, doorbell))                                \
   X (offsetof (rk_control, state)) X (offsetof (rk_control, heartbeat))                              \
   X (offsetof (rk_control, hlc)) X (offsetof (rk_control, last_seq))                                 \
+  X (offsetof (rk_control, batches))                                                                \
   X (offsetof (rk_control, state_ns)) X (offsetof (rk_control, reserved_))                           \
   X (offsetof (rk_route, flags)) X (offsetof (rk_checkpoint, params))
 

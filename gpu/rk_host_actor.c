@@ -101,6 +101,7 @@ actor_main (void *arg)
       continue;
     }
     uint32_t done = 0;
+    rk_store_relaxed64 (&x->ctl->batches, x->ctl->batches + 1);
     while (done < n && !stop) {
       uint32_t room = rk_ring_free (x->k2h);
       if (room == 0) {

@@ -208,7 +208,7 @@ struct __align__ (16) LeaderState {
   uint32_t node;
   /* the actor's counters, kept here and only ever stored to the control block (a load from mapped
    * memory is a PCIe round trip) */
-  uint64_t records_in, records_out, errors, beats;
+  uint64_t records_in, records_out, errors, beats, batches;
 };
 
 __device__ void
@@ -677,7 +677,7 @@ leader_loop (const rk_cuda_args &a, int grid)
     L.stop = 0;
     L.paused = 0;
     L.node = a.ctl->node;
-    L.records_in = L.records_out = L.errors = L.beats = 0;
+    L.records_in = L.records_out = L.errors = L.beats = L.batches = 0;
     if (a.kernel_id == RK_KERNEL_ACCUMULATE) {
       rk_accumulate_state *acc = (rk_accumulate_state *) a.state;
       acc->count = 0;
@@ -708,6 +708,7 @@ leader_loop (const rk_cuda_args &a, int grid)
           __nanosleep (PAUSED_POLL_NS);
       }
       L.nreq = n;
+      st_relaxed_sys64 (&a.ctl->batches, ++L.batches);
     }
     __syncthreads ();
     const uint32_t n = L.nreq;

@@ -95,25 +95,40 @@ bench_round_trip (Config *c)
       break;
     }
     gboolean bad = FALSE;
+    const char *why = "";
     for (int i = -warm; i < iters; i++) {
       GstBuffer *b = gst_buffer_new_allocate (NULL, size, NULL);
       gst_buffer_memset (b, 0, (guint8) i, size);
       GST_BUFFER_PTS (b) = (GstClockTime) (i + warm) * GST_MSECOND;
       gint64 n0 = gst_util_get_timestamp ();
-      if (gst_app_src_push_buffer (src, b) != GST_FLOW_OK) {
+      GstFlowReturn fr = gst_app_src_push_buffer (src, b);
+      if (fr != GST_FLOW_OK) {
+        why = gst_flow_get_name (fr);
         bad = TRUE;
         break;
       }
       GstSample *sample = gst_app_sink_try_pull_sample (sink, 10 * GST_SECOND);
       gint64 n1 = gst_util_get_timestamp ();
       if (!sample) {
+        GstMessage *err = gst_bus_pop_filtered (GST_ELEMENT_BUS (p), GST_MESSAGE_ERROR);
+        if (err) {
+          GError *e = NULL;
+          gst_message_parse_error (err, &e, NULL);
+          fprintf (stderr, "%s: %s\n", c->label, e->message);
+          g_error_free (e);
+          gst_message_unref (err);
+        }
+        why = err ? "an error on the bus" : "no buffer came out within 10 s";
         bad = TRUE;
         break;
       }
       GstMapInfo m;
       GstBuffer *ob = gst_sample_get_buffer (sample);
       if (gst_buffer_map (ob, &m, GST_MAP_READ)) {
-        bad |= m.size != size || m.data[0] != (guint8) i || m.data[size - 1] != (guint8) i;
+        if (m.size != size || m.data[0] != (guint8) i || m.data[size - 1] != (guint8) i) {
+          why = "wrong data came out";
+          bad = TRUE;
+        }
         gst_buffer_unmap (ob, &m);
       }
       gst_sample_unref (sample);
@@ -122,7 +137,7 @@ bench_round_trip (Config *c)
     }
     destroy (p, src, sink);
     if (bad) {
-      printf ("| %-28s | %5zu B | FAILED |\n", c->label, size);
+      printf ("| %-28s | %5zu B | FAILED: %s |\n", c->label, size, why);
       c->ok = FALSE;
       continue;
     }

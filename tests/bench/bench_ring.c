@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "rk_actor.h"
+#include "rk_barrier.h"
 #include "rk_backend.h"
 #include "rk_handlers.h"
 #include "rk_wait.h"
@@ -192,8 +193,11 @@ stream_one (Config *c, uint32_t len, uint64_t count, int how)
   }
   pthread_join (th, NULL);
   double secs = (rk_now_ns () - t0) / 1e9;
-  printf ("| %-12s | stream %8u B %-9s | %12.0f rec/s | %8.2f GB/s |%s\n", c->label, len,
+  const rk_control *ctl = rk_actor_control (a);
+  uint64_t batches = rk_load_relaxed64 (&ctl->batches);
+  printf ("| %-12s | stream %8u B %-9s | %12.0f rec/s | %8.2f GB/s | %6.1f |%s\n", c->label, len,
       hows[how], count / secs, count * (double) len / secs / 1e9,
+      batches ? (double) rk_load_relaxed64 (&ctl->records_in) / (double) batches : 0.0,
       err || !r.ok ? " FAILED" : "");
   stop (a);
   free (payload);
@@ -294,7 +298,8 @@ main (int argc, char **argv)
     if (configs[i].ops)
       bench_round_trips (&configs[i]);
 
-  printf ("\n| backend      | what                  | rate | bandwidth |\n|---|---|---|---|\n");
+  printf ("\n| backend      | what                  | rate | bandwidth | records per actor batch |\n"
+          "|---|---|---|---|---|\n");
   for (int i = 0; i < n; i++)
     if (configs[i].ops)
       bench_streaming (&configs[i]);

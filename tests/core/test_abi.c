@@ -33,7 +33,7 @@ static void
 test_constants (void)
 {
   SECTION ("constants and enum values");
-  CHECK_EQ_U (RK_ABI_VERSION, 1);
+  CHECK_EQ_U (RK_ABI_VERSION, 2);
   CHECK_EQ_U (RK_CONTROL_MAGIC, 0x314b4352u);
   CHECK (memcmp (&(uint32_t) { RK_CONTROL_MAGIC }, "RCK1", 4) == 0); /* little endian host */
   CHECK_EQ_U (RK_CHECKPOINT_MAGIC, 0x50434b52u);
@@ -172,8 +172,9 @@ test_control_layout (void)
   CHECK_OFF (rk_control, records_out, 160);
   CHECK_OFF (rk_control, errors, 168);
   CHECK_OFF (rk_control, last_seq, 176);
-  CHECK_OFF (rk_control, pad1_, 184);
-  CHECK_FIELD_SIZE (rk_control, pad1_, 72);
+  CHECK_OFF (rk_control, batches, 184);
+  CHECK_OFF (rk_control, pad1_, 192);
+  CHECK_FIELD_SIZE (rk_control, pad1_, 64);
   /* line 2: actor, one timestamp per state */
   CHECK_OFF (rk_control, state_ns, 256);
   CHECK_FIELD_SIZE (rk_control, state_ns, 56);
@@ -249,6 +250,7 @@ static const size_t layout_expected[] = {
   136, /* rk_control.heartbeat */
   144, /* rk_control.hlc */
   176, /* rk_control.last_seq */
+  184, /* rk_control.batches */
   256, /* rk_control.state_ns */
   384, /* rk_control.reserved_ */
   32,  /* rk_route.flags */
