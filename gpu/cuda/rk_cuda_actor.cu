@@ -531,8 +531,7 @@ serve_warp (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, r
       memcpy (ans.u.bytes, inline_out, RK_INLINE_MAX);
     } else {
       ans.u.desc.out_off = req.u.desc.out_off;
-      ans.u.desc.out_cap = req.u.desc.out_cap;
-      ans.u.desc.arg = globaltimer ();
+      ans.u.desc.out_cap = req.u.desc.out_cap; /* the time, desc.arg, is set by finish_run () */
     }
     if (status != RK_STATUS_OK) {
       ans.flags |= RK_REC_F_ERROR;
@@ -547,8 +546,12 @@ serve_warp (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, r
 __device__ void
 finish_run (const rk_cuda_args &a, LeaderState &L, uint32_t r, uint32_t e)
 {
+  /* one reading of the clock for the run: the HLC's wall part is in milliseconds, and a read of
+   * %globaltimer costs far more than the rest of a small record's bookkeeping */
+  const uint64_t now = globaltimer (), wall_ms = now / 1000000ull;
   for (uint32_t i = r; i < e; i++) {
-    const uint64_t wall_ms = globaltimer () / 1000000ull;
+    if (!(L.ans[i].flags & RK_REC_F_INLINE))
+      L.ans[i].u.desc.arg = now;
     L.hlc = L.req[i].hlc ? rk_hlc_next_recv (L.hlc, L.req[i].hlc, wall_ms)
                          : rk_hlc_next_send (L.hlc, wall_ms);
     L.hlc = rk_hlc_next_send (L.hlc, wall_ms);

@@ -19,6 +19,7 @@
  */
 #include <gst/app/app.h>
 #include <gst/gst.h>
+#include <gst/video/video.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,14 +123,22 @@ bench_round_trip (Config *c)
         bad = TRUE;
         break;
       }
-      GstMapInfo m;
+      /* the first and the last byte of the frame, wherever its stride puts them */
+      GstVideoInfo vi;
+      GstVideoFrame f;
       GstBuffer *ob = gst_sample_get_buffer (sample);
-      if (gst_buffer_map (ob, &m, GST_MAP_READ)) {
-        if (m.size != size || m.data[0] != (guint8) i || m.data[size - 1] != (guint8) i) {
+      if (gst_video_info_from_caps (&vi, gst_sample_get_caps (sample))
+          && gst_video_frame_map (&f, &vi, ob, GST_MAP_READ)) {
+        const guint8 *d = GST_VIDEO_FRAME_PLANE_DATA (&f, 0);
+        gsize last = (gsize) (sides[s] - 1) * GST_VIDEO_FRAME_PLANE_STRIDE (&f, 0) + sides[s] * 4 - 1;
+        if (d[0] != (guint8) i || d[last] != (guint8) i) {
           why = "wrong data came out";
           bad = TRUE;
         }
-        gst_buffer_unmap (ob, &m);
+        gst_video_frame_unmap (&f);
+      } else {
+        why = "an output buffer that is not the frame";
+        bad = TRUE;
       }
       gst_sample_unref (sample);
       if (i >= 0)
