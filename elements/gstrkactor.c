@@ -28,6 +28,11 @@
  * #GstRkHlcMeta with the actor's hybrid logical clock stamp; an input buffer's stamp is received by the
  * actor's clock. The #GstRkActor:stats property reports counters and round-trip percentiles.
  *
+ * With #GstRkActor:message-size, each buffer is cut into messages of that size, each its own record
+ * (and its own step of a stateful kernel), sent in batches; their answers leave as one buffer. With
+ * #GstRkActor:device-id -1, the actor runs where the pipeline's other actors announced they run (a
+ * "ringkernel.device" context), or for CUDA on the device of a shared "gst.cuda.context".
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 audiotestsrc num-buffers=1000 ! audio/x-raw,format=F32LE ! \
