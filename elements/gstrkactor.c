@@ -1333,6 +1333,18 @@ make_output (GstRkActor *self, const Item *item, const rk_answer *ans)
   return out;
 }
 
+/* n buffers went downstream, which returned ret: count them, and keep ret for the chain function (unless
+ * a flush is under way, whose FLUSHING the chain function returns anyway). */
+static void
+pushed (GstRkActor *self, guint n, GstFlowReturn ret)
+{
+  g_mutex_lock (&self->lock);
+  self->buffers_out += n;
+  if (!self->flushing)
+    self->srcresult = ret;
+  g_mutex_unlock (&self->lock);
+}
+
 /* The front item is a buffer cut into messages: read the answers of every message it sent, gathering
  * their payloads, then push them as one buffer (or nothing, if it was flushed or cut short). The item
  * stays at the front until then, so that a flush meanwhile leaves the task where it can go on. */
@@ -1406,11 +1418,7 @@ collect_messages (GstRkActor *self, Item *item)
   set_output_meta (out, item, item->hlc, item->node);
   item_free (item);
   ret = gst_pad_push (self->srcpad, out);
-  g_mutex_lock (&self->lock);
-  self->buffers_out++;
-  if (!self->flushing)
-    self->srcresult = ret;
-  g_mutex_unlock (&self->lock);
+  pushed (self, 1, ret);
   return ret;
 }
 
@@ -1530,11 +1538,7 @@ gst_rk_actor_loop (GstPad *pad)
         n++;
       }
       ret = list ? gst_pad_push_list (self->srcpad, list) : gst_pad_push (self->srcpad, out);
-      g_mutex_lock (&self->lock);
-      self->buffers_out += n;
-      if (!self->flushing)
-        self->srcresult = ret;
-      g_mutex_unlock (&self->lock);
+      pushed (self, n, ret);
       if (failed) {
         GST_ELEMENT_ERROR (self, STREAM, FAILED,
             ("Kernel '%s' could not process a buffer: %s.", self->handler->name,

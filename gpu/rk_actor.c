@@ -385,17 +385,39 @@ inline_fits (const rk_record *rec, uint32_t len, uint32_t out_cap)
   return rec->type == RK_CMD_PROCESS && len <= RK_INLINE_MAX && out_cap <= RK_INLINE_MAX;
 }
 
+/* Room for `count` records of len bytes in and out_cap bytes out each (their regions shared). */
 static void
-plan_submit (rk_actor *a, const rk_record *rec, uint32_t len, uint32_t out_cap, submit_req *s)
+plan_submit (const rk_record *rec, uint32_t count, uint32_t len, uint32_t out_cap, submit_req *s)
 {
-  (void) a;
   memset (s, 0, sizeof *s);
   bool inl = inline_fits (rec, len, out_cap);
-  s->count = 1;
+  s->count = count;
   s->use_in = !inl && len > 0;
   s->use_out = !inl && out_cap > 0;
-  s->len = len;
-  s->out_cap = out_cap;
+  s->len = len * count;
+  s->out_cap = out_cap * count;
+}
+
+/* Publish n records written at the ring's head, and wake whoever must see them. */
+static void
+publish (rk_actor *a, uint32_t n)
+{
+  rk_ring_publish (a->h2k, n); /* store-release head: pairs with the actor's load-acquire */
+  rk_store_release64 (&a->submitted, a->submitted + n);
+
+  uint32_t depth = (uint32_t) (a->h2k->head - rk_load_acquire64 (&a->h2k->tail));
+  if (depth > a->high_water)
+    rk_store_relaxed32 (&a->high_water, depth);
+
+  /* full fence: head is ordered before reading the actor's waiting flag; pairs with the actor's
+   * fence between setting cons_waiting and re-checking head */
+  rk_fence_full ();
+  if (rk_load_relaxed32 (&a->h2k->cons_waiting))
+    a->ops->doorbell (a->impl);
+  /* An actor that cannot wake the host (a GPU) will answer soon: wake a host thread sleeping for
+   * answers now, so that it spins for this one instead of finding it a poll slice late. */
+  if (!a->ops->wakes_host)
+    wake_host_if (a, &a->k2h->cons_waiting);
 }
 
 bool
@@ -403,7 +425,7 @@ rk_actor_can_submit (rk_actor *a, uint32_t len, uint32_t out_cap)
 {
   rk_record rec = { .type = RK_CMD_PROCESS };
   submit_req s;
-  plan_submit (a, &rec, len, out_cap, &s);
+  plan_submit (&rec, 1, len, out_cap, &s);
   bool ok = try_reserve (a, &s);
   if (ok)
     unreserve (a, &s);
@@ -463,22 +485,7 @@ submit (rk_actor *a, rk_record *rec, const void *payload, submit_req *s, int64_t
 
   /* the slot is free: in-flight records never exceed the ring's entries */
   *rk_ring_prod_slot (a->h2k, 0) = *rec;
-  rk_ring_publish (a->h2k, 1); /* store-release head: pairs with the actor's load-acquire */
-  rk_store_release64 (&a->submitted, a->submitted + 1);
-
-  uint32_t depth = (uint32_t) (a->h2k->head - rk_load_acquire64 (&a->h2k->tail));
-  if (depth > a->high_water)
-    rk_store_relaxed32 (&a->high_water, depth);
-
-  /* full fence: head is ordered before reading the actor's waiting flag; pairs with the actor's
-   * fence between setting cons_waiting and re-checking head */
-  rk_fence_full ();
-  if (rk_load_relaxed32 (&a->h2k->cons_waiting))
-    a->ops->doorbell (a->impl);
-  /* An actor that cannot wake the host (a GPU) will answer soon: wake a host thread sleeping for
-   * answers now, so that it spins for this one instead of finding it a poll slice late. */
-  if (!a->ops->wakes_host)
-    wake_host_if (a, &a->k2h->cons_waiting);
+  publish (a, 1);
   return 0;
 }
 
@@ -487,7 +494,7 @@ rk_actor_submit (rk_actor *a, rk_record *rec, const void *payload, uint32_t len,
     int64_t timeout_ns)
 {
   submit_req s;
-  plan_submit (a, rec, len, out_cap, &s);
+  plan_submit (rec, 1, len, out_cap, &s);
   return submit (a, rec, payload, &s, timeout_ns);
 }
 
@@ -502,13 +509,8 @@ rk_actor_submit_batch (rk_actor *a, rk_record *rec, uint32_t n, const void *payl
     return -EINVAL;
   if (n > a->entries || (uint64_t) msg_len * n > UINT32_MAX || (uint64_t) out_cap * n > UINT32_MAX)
     return -EMSGSIZE;
-  memset (&s, 0, sizeof s);
-  const bool inl = inline_fits (rec, msg_len, out_cap);
-  s.count = n;
-  s.use_in = !inl && msg_len > 0;
-  s.use_out = !inl && out_cap > 0;
-  s.len = msg_len * n;
-  s.out_cap = out_cap * n;
+  plan_submit (rec, n, msg_len, out_cap, &s);
+  const bool inl = !s.use_in && !s.use_out;
   if ((s.use_in && s.len > a->in_arena.size) || (s.use_out && s.out_cap > a->out_arena.size))
     return -EMSGSIZE;
   if (!a->impl || a->stopped)
@@ -550,18 +552,8 @@ rk_actor_submit_batch (rk_actor *a, rk_record *rec, uint32_t n, const void *payl
     f->out_cap = s.use_out ? out_cap : 0;
     f->batch = true;
   }
-  rk_ring_publish (a->h2k, n); /* one store-release for the batch, as in submit () */
-  rk_store_release64 (&a->submitted, a->submitted + n);
+  publish (a, n); /* one store-release of head for the whole batch */
   rec->seq = seq0;
-
-  uint32_t depth = (uint32_t) (a->h2k->head - rk_load_acquire64 (&a->h2k->tail));
-  if (depth > a->high_water)
-    rk_store_relaxed32 (&a->high_water, depth);
-  rk_fence_full (); /* as in submit () */
-  if (rk_load_relaxed32 (&a->h2k->cons_waiting))
-    a->ops->doorbell (a->impl);
-  if (!a->ops->wakes_host)
-    wake_host_if (a, &a->k2h->cons_waiting);
   return 0;
 }
 

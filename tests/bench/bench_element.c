@@ -215,44 +215,88 @@ bench_streaming (const Config *c)
   }
 }
 
-/* 64-byte buffers in lists of 64, in and out: what the pad traffic costs when it is batched. Counted at
- * a fakesink (appsink's pulling of lists raised criticals in GStreamer 1.22.0 here). */
+/* A pipeline `appsrc ! middle ! fakesink` whose output is counted at the sink, buffers and bytes (lists
+ * too): appsink's pulling of lists raised criticals in GStreamer 1.22.0 here. */
+typedef struct {
+  GstElement *p;
+  GstAppSrc *src;
+  GstPad *pad;
+  GstBus *bus;
+  guint64 buffers, bytes;
+  gint64 t0;
+} Counted;
+
 static GstPadProbeReturn
-count_buffers (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+count_output (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
-  guint64 *n = data;
-  if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
-    *n += gst_buffer_list_length (GST_PAD_PROBE_INFO_BUFFER_LIST (info));
-  else
-    *n += 1;
+  Counted *k = data;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
+    k->buffers += gst_buffer_list_length (list);
+    k->bytes += gst_buffer_list_calculate_size (list);
+  } else {
+    k->buffers += 1;
+    k->bytes += gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
+  }
   return GST_PAD_PROBE_OK;
 }
 
+/* Start the pipeline (RGBA frames of side x side), the clock running. FALSE if it does not parse. */
+static gboolean
+counted_start (Counted *k, const char *middle, int side)
+{
+  gchar *desc = g_strdup_printf ("appsrc name=src is-live=false format=time block=true max-bytes=1048576 "
+                                 "caps=video/x-raw,format=RGBA,width=%d,height=%d,framerate=0/1 "
+                                 "! %s ! fakesink name=sink sync=false", side, side, middle);
+  memset (k, 0, sizeof *k);
+  k->p = gst_parse_launch (desc, NULL);
+  g_free (desc);
+  if (!k->p)
+    return FALSE;
+  k->src = GST_APP_SRC (gst_bin_get_by_name (GST_BIN (k->p), "src"));
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (k->p), "sink");
+  k->pad = gst_element_get_static_pad (sink, "sink");
+  gst_object_unref (sink);
+  gst_pad_add_probe (k->pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, count_output,
+      k, NULL);
+  k->bus = gst_element_get_bus (k->p);
+  gst_element_set_state (k->p, GST_STATE_PLAYING);
+  k->t0 = gst_util_get_timestamp ();
+  return TRUE;
+}
+
+/* End the stream, wait for it to come out, and tear down; returns the seconds it all took. */
+static double
+counted_finish (Counted *k)
+{
+  gst_app_src_end_of_stream (k->src);
+  GstMessage *m = gst_bus_timed_pop_filtered (k->bus, 120 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  double secs = (gst_util_get_timestamp () - k->t0) / 1e9;
+  if (m)
+    gst_message_unref (m);
+  gst_element_set_state (k->p, GST_STATE_NULL);
+  gst_object_unref (k->bus);
+  gst_object_unref (k->pad);
+  gst_object_unref (k->src);
+  gst_object_unref (k->p);
+  return secs;
+}
+
+/* 64-byte buffers in lists of 64, in and out: what the pad traffic costs when it is batched. */
 static void
 bench_lists (const Config *c)
 {
   const int lists = quick ? 2000 : 20000, per = 64;
   gchar *middle = g_str_has_prefix (c->middle, "rkactor")
       ? g_strdup_printf ("%s buffer-lists=true", c->middle) : g_strdup (c->middle);
-  gchar *desc = g_strdup_printf ("appsrc name=src is-live=false format=time block=true max-bytes=1048576 "
-                                 "caps=video/x-raw,format=RGBA,width=4,height=4,framerate=0/1 "
-                                 "! %s ! fakesink name=sink sync=false", middle);
+  Counted k;
+  gboolean started = counted_start (&k, middle, 4);
   g_free (middle);
-  GstElement *p = gst_parse_launch (desc, NULL);
-  g_free (desc);
-  if (!p)
+  if (!started)
     return;
-  GstAppSrc *src = GST_APP_SRC (gst_bin_get_by_name (GST_BIN (p), "src"));
-  GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "sink");
-  GstPad *pad = gst_element_get_static_pad (sink, "sink");
-  guint64 got = 0;
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, count_buffers,
-      &got, NULL);
-  GstBus *bus = gst_element_get_bus (p);
-  gst_element_set_state (p, GST_STATE_PLAYING);
   GstBuffer *b = gst_buffer_new_allocate (NULL, 64, NULL);
   gst_buffer_memset (b, 0, 0x5a, 64);
-  gint64 t0 = gst_util_get_timestamp ();
   for (int l = 0; l < lists; l++) {
     GstBufferList *list = gst_buffer_list_new_sized (per);
     for (int i = 0; i < per; i++) {
@@ -260,80 +304,41 @@ bench_lists (const Config *c)
       GST_BUFFER_PTS (ob) = ((guint64) l * per + i) * GST_USECOND;
       gst_buffer_list_add (list, ob);
     }
-    if (gst_app_src_push_buffer_list (src, list) != GST_FLOW_OK)
+    if (gst_app_src_push_buffer_list (k.src, list) != GST_FLOW_OK)
       break;
   }
-  gst_app_src_end_of_stream (src);
-  GstMessage *m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  double secs = (gst_util_get_timestamp () - t0) / 1e9;
-  if (m)
-    gst_message_unref (m);
-  printf ("| %-28s | 64 B in lists of 64 | %10.0f buf/s |%s\n", c->label, got / secs,
-      got == (guint64) lists * per ? "" : " INCOMPLETE");
+  double secs = counted_finish (&k);
+  printf ("| %-28s | 64 B in lists of 64 | %10.0f buf/s |%s\n", c->label, k.buffers / secs,
+      k.buffers == (guint64) lists * per ? "" : " INCOMPLETE");
   gst_buffer_unref (b);
-  gst_element_set_state (p, GST_STATE_NULL);
-  gst_object_unref (bus);
-  gst_object_unref (pad);
-  gst_object_unref (src);
-  gst_object_unref (sink);
-  gst_object_unref (p);
 }
 
 /* 64-byte records packed into 64 KiB buffers: rkactor with message-size=64 sends each record as its own
  * message on the ring (its own record, its own answer) and gathers the answers of a buffer into one
- * output buffer. Records per second counted in bytes at a fakesink. */
-static GstPadProbeReturn
-count_bytes (GstPad *pad, GstPadProbeInfo *info, gpointer data)
-{
-  guint64 *n = data;
-  *n += gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
-  return GST_PAD_PROBE_OK;
-}
-
+ * output buffer. Records per second counted in bytes at the sink. */
 static void
 bench_messages (const Config *c)
 {
   const int buffers = quick ? 500 : 5000, per = 1024, msg = 64;
   gchar *middle = g_str_has_prefix (c->middle, "rkactor")
       ? g_strdup_printf ("%s message-size=%d ring-size=2048", c->middle, msg) : g_strdup (c->middle);
-  gchar *desc = g_strdup_printf ("appsrc name=src is-live=false format=time block=true max-bytes=1048576 "
-                                 "caps=video/x-raw,format=RGBA,width=128,height=128,framerate=0/1 "
-                                 "! %s ! fakesink name=sink sync=false", middle);
+  Counted k;
+  gboolean started = counted_start (&k, middle, 128);
   g_free (middle);
-  GstElement *p = gst_parse_launch (desc, NULL);
-  g_free (desc);
-  if (!p)
+  if (!started)
     return;
-  GstAppSrc *src = GST_APP_SRC (gst_bin_get_by_name (GST_BIN (p), "src"));
-  GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "sink");
-  GstPad *pad = gst_element_get_static_pad (sink, "sink");
-  guint64 bytes = 0;
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_bytes, &bytes, NULL);
-  GstBus *bus = gst_element_get_bus (p);
-  gst_element_set_state (p, GST_STATE_PLAYING);
   GstBuffer *b = gst_buffer_new_allocate (NULL, (gsize) per * msg, NULL);
   gst_buffer_memset (b, 0, 0x5a, (gsize) per * msg);
-  gint64 t0 = gst_util_get_timestamp ();
   for (int i = 0; i < buffers; i++) {
     GstBuffer *ob = gst_buffer_copy_deep (b);
     GST_BUFFER_PTS (ob) = (guint64) i * GST_MSECOND;
-    if (gst_app_src_push_buffer (src, ob) != GST_FLOW_OK)
+    if (gst_app_src_push_buffer (k.src, ob) != GST_FLOW_OK)
       break;
   }
-  gst_app_src_end_of_stream (src);
-  GstMessage *m = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  double secs = (gst_util_get_timestamp () - t0) / 1e9;
-  if (m)
-    gst_message_unref (m);
+  double secs = counted_finish (&k);
   printf ("| %-28s | 64 B records in 64 KiB buffers | %10.0f records/s |%s\n", c->label,
-      bytes / msg / secs, bytes == (guint64) buffers * per * msg ? "" : " INCOMPLETE");
+      k.bytes / msg / secs, k.bytes == (guint64) buffers * per * msg ? "" : " INCOMPLETE");
   gst_buffer_unref (b);
-  gst_element_set_state (p, GST_STATE_NULL);
-  gst_object_unref (bus);
-  gst_object_unref (pad);
-  gst_object_unref (src);
-  gst_object_unref (sink);
-  gst_object_unref (p);
 }
 
 static void

@@ -122,6 +122,18 @@ process_and_compare (rk_actor *a, const rk_handler *h, void *ref_state, const do
   free (want);
 }
 
+/* The reference's state (malloc'd, or NULL if the handler has none), initialised, and its default
+ * parameters in params[]. */
+static void *
+reference_new (const rk_handler *h, double *params)
+{
+  void *state = h->state_size ? malloc (h->state_size) : NULL;
+  rk_handler_default_params (h, params);
+  if (h->init)
+    h->init (state);
+  return state;
+}
+
 static const uint32_t sizes[] = { 16, 32, 64, 4096, 65532, 65536, 1 << 20, 4 << 20 };
 
 static void
@@ -132,11 +144,8 @@ test_handlers (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
     rk_actor *a = start (ops, mode, h->name);
     if (!a)
       continue;
-    void *ref_state = h->state_size ? malloc (h->state_size) : NULL;
     double params[RK_MAX_PARAMS];
-    rk_handler_default_params (h, params);
-    if (h->init)
-      h->init (ref_state);
+    void *ref_state = reference_new (h, params);
     if (h->id == RK_KERNEL_SCALE) {
       params[0] = rnd_float ();
       params[1] = rnd_float ();
@@ -169,11 +178,8 @@ test_batches (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
     rk_actor *a = start (ops, mode, h->name);
     if (!a)
       continue;
-    void *ref_state = h->state_size ? malloc (h->state_size) : NULL;
     double params[RK_MAX_PARAMS];
-    rk_handler_default_params (h, params);
-    if (h->init)
-      h->init (ref_state);
+    void *ref_state = reference_new (h, params);
     uint8_t *in = malloc (16 * 4096), *want = malloc (4096);
     for (int it = 0; it < 200; it++) {
       uint32_t n = 1 + rnd () % 16, len = lens[(it / 10) % 4];
