@@ -43,7 +43,7 @@
 #define RK_HD
 #endif
 
-#define RK_ABI_VERSION 2u
+#define RK_ABI_VERSION 3u
 #define RK_CONTROL_MAGIC 0x314b4352u /* "RCK1" little endian */
 
 #define RK_RECORD_SIZE 64u
@@ -72,6 +72,14 @@ enum rk_rec_flags {
   RK_REC_F_ERROR = 1u << 1,  /* answer only: command refused or failed, see status */
   RK_REC_F_STAGED = 1u << 2, /* the payload is also being copied to the device's mirror of the input
                               * arena (same offset); the actor waits for that copy and reads it */
+  /* K2K (PROCESS only, never inline). A linked record names its place on the link in desc.arg: the
+   * link sequence number, unique and increasing on one inbox. */
+  RK_REC_F_FROM_INBOX = 1u << 3, /* the input is the inbox record with that link sequence number, not a
+                                  * region of the input arena; inbox records before it that nobody
+                                  * asked for are skipped */
+  RK_REC_F_TO_ROUTE = 1u << 4,   /* the output goes to the installed route's inbox, as a record with
+                                  * that link sequence number, instead of an output region; the answer
+                                  * carries the flag and the length forwarded, and no payload */
 };
 
 /* Status codes carried by answers (independent of the host's errno numbering). */
@@ -83,6 +91,10 @@ enum rk_status {
   RK_STATUS_UNKNOWN_CMD = 4, /* type not in enum rk_cmd */
   RK_STATUS_BAD_CHECKPOINT = 5,
   RK_STATUS_FAULT = 6,       /* the actor failed; see rk_control.last_error */
+  RK_STATUS_CANCELLED = 7,   /* a linked record gave up: the host cancelled its wait, or the link record
+                              * it asked for was dropped upstream (a flush, a teardown) */
+  RK_STATUS_CLOSED = 8,      /* the route's consumer no longer reads its inbox: nothing was forwarded */
+  RK_STATUS_NO_ROUTE = 9,    /* RK_REC_F_TO_ROUTE with no route installed */
 };
 
 /* Actor lifecycle, written by the actor into rk_control.state. */
@@ -104,7 +116,8 @@ typedef struct rk_desc {
   uint64_t out_off; /* output region offset in the output arena */
   uint32_t out_cap; /* bytes available at out_off */
   uint32_t aux;     /* command specific (SET_PARAM: parameter index) */
-  uint64_t arg;     /* command specific (SET_PARAM: value bits; answers: actor time in ns) */
+  uint64_t arg;     /* command specific (SET_PARAM: value bits; linked PROCESS: link sequence number;
+                     * answers: actor time in ns) */
 } rk_desc;
 
 typedef struct rk_record {
@@ -131,7 +144,7 @@ typedef struct rk_ring {
   /* line 1: consumer only */
   uint64_t tail;         /* next index the consumer reads */
   uint32_t cons_waiting; /* consumer is (about to be) asleep waiting for records */
-  uint32_t reserved1_;   /* must be 0 */
+  uint32_t closed;       /* K2K inbox: the consumer reads no more; a producer stops waiting for room */
   uint8_t pad1_[RK_LINE_SIZE - 16];
   /* line 2: written once before the actor starts */
   uint32_t entries;     /* power of two */
@@ -153,7 +166,9 @@ typedef struct rk_control {
   uint32_t kernel_id; /* handler id */
   uint32_t reserved0_;
   uint64_t created_ns; /* host CLOCK_REALTIME at creation */
-  uint8_t pad0_[RK_LINE_SIZE - 32];
+  uint64_t cancel;     /* a linked record with seq < cancel stops waiting (for inbox data or route room)
+                        * and is answered RK_STATUS_CANCELLED; only ever raised */
+  uint8_t pad0_[RK_LINE_SIZE - 40];
   /* line 1: actor only */
   uint32_t state;      /* enum rk_state */
   uint32_t last_error; /* enum rk_status of the last refused or failed record */
@@ -164,7 +179,10 @@ typedef struct rk_control {
   uint64_t errors; /* answers sent with RK_REC_F_ERROR */
   uint64_t last_seq;
   uint64_t batches; /* times the actor took records from H2K: records_in / batches is its mean batch */
-  uint8_t pad1_[RK_LINE_SIZE - 64];
+  uint64_t routed_out; /* link records written into the route's inbox (K2K, on the device) */
+  uint64_t routed_in;  /* link records taken from the actor's own inbox */
+  uint64_t skipped_in; /* inbox records skipped because nobody asked for them */
+  uint8_t pad1_[RK_LINE_SIZE - 88];
   /* line 2: actor only. Actor time (ns) of the last entry into each state. */
   uint64_t state_ns[RK_STATE_COUNT_];
   uint8_t pad2_[RK_LINE_SIZE - 8 * RK_STATE_COUNT_];
@@ -172,16 +190,22 @@ typedef struct rk_control {
   uint8_t reserved_[RK_LINE_SIZE]; /* must be 0 */
 } rk_control;
 
-/* A K2K route, installed in an upstream actor by RK_CMD_LINK: the downstream actor's inbox is an
- * rk_ring (with its slots) in device memory, with a payload arena beside it. */
+/* A K2K route, installed in an upstream actor by RK_CMD_LINK (its payload; inbox_addr 0 removes the
+ * route): the downstream actor's inbox is an rk_ring (with its slots) in device memory, with a payload
+ * arena beside it. Each inbox record is a PROCESS record whose seq is its link sequence number and
+ * whose desc.in_off places its payload in that arena. The producer allocates payloads in order, as a
+ * ring of bytes (rk_link.h); the consumer releases a record, and with it its payload, by advancing the
+ * ring's tail once it is done with the payload. */
 typedef struct rk_route {
   uint64_t inbox_addr; /* device address of the downstream inbox ring */
   uint64_t arena_addr; /* device address of the downstream payload arena */
   uint64_t arena_size;
   uint32_t route_id;
   uint32_t dst_node;
-  uint32_t flags;
-  uint32_t reserved_[7]; /* must be 0 */
+  uint32_t flags;        /* must be 0 */
+  uint32_t reserved0_;   /* must be 0 */
+  uint64_t doorbell_addr; /* host address of the consumer's futex doorbell (CPU backend), or 0 */
+  uint32_t reserved_[4]; /* must be 0 */
 } rk_route;
 
 /* Checkpoint (RK_CMD_SNAPSHOT / RK_CMD_RESTORE): this header, then state_len bytes of handler state. */
@@ -218,6 +242,7 @@ RK_STATIC_ASSERT (offsetof (rk_ring, head) == 0, "rk_ring.head on line 0");
 RK_STATIC_ASSERT (offsetof (rk_ring, prod_waiting) == 8, "rk_ring.prod_waiting on line 0");
 RK_STATIC_ASSERT (offsetof (rk_ring, tail) == RK_LINE_SIZE, "rk_ring.tail on line 1");
 RK_STATIC_ASSERT (offsetof (rk_ring, cons_waiting) == RK_LINE_SIZE + 8, "rk_ring.cons_waiting");
+RK_STATIC_ASSERT (offsetof (rk_ring, closed) == RK_LINE_SIZE + 12, "rk_ring.closed");
 RK_STATIC_ASSERT (offsetof (rk_ring, entries) == 2 * RK_LINE_SIZE, "rk_ring.entries on line 2");
 RK_STATIC_ASSERT (offsetof (rk_ring, mask) == 2 * RK_LINE_SIZE + 4, "rk_ring.mask");
 RK_STATIC_ASSERT (offsetof (rk_ring, record_size) == 2 * RK_LINE_SIZE + 8, "rk_ring.record_size");
@@ -229,6 +254,7 @@ RK_STATIC_ASSERT (offsetof (rk_control, doorbell) == 8, "rk_control.doorbell");
 RK_STATIC_ASSERT (offsetof (rk_control, node) == 12, "rk_control.node");
 RK_STATIC_ASSERT (offsetof (rk_control, kernel_id) == 16, "rk_control.kernel_id");
 RK_STATIC_ASSERT (offsetof (rk_control, created_ns) == 24, "rk_control.created_ns");
+RK_STATIC_ASSERT (offsetof (rk_control, cancel) == 32, "rk_control.cancel");
 RK_STATIC_ASSERT (offsetof (rk_control, state) == RK_LINE_SIZE, "rk_control.state on line 1");
 RK_STATIC_ASSERT (offsetof (rk_control, last_error) == RK_LINE_SIZE + 4, "rk_control.last_error");
 RK_STATIC_ASSERT (offsetof (rk_control, heartbeat) == RK_LINE_SIZE + 8, "rk_control.heartbeat");
@@ -237,6 +263,9 @@ RK_STATIC_ASSERT (offsetof (rk_control, records_in) == RK_LINE_SIZE + 24, "rk_co
 RK_STATIC_ASSERT (offsetof (rk_control, records_out) == RK_LINE_SIZE + 32, "rk_control.records_out");
 RK_STATIC_ASSERT (offsetof (rk_control, errors) == RK_LINE_SIZE + 40, "rk_control.errors");
 RK_STATIC_ASSERT (offsetof (rk_control, last_seq) == RK_LINE_SIZE + 48, "rk_control.last_seq");
+RK_STATIC_ASSERT (offsetof (rk_control, batches) == RK_LINE_SIZE + 56, "rk_control.batches");
+RK_STATIC_ASSERT (offsetof (rk_control, routed_out) == RK_LINE_SIZE + 64, "rk_control.routed_out");
+RK_STATIC_ASSERT (offsetof (rk_control, skipped_in) == RK_LINE_SIZE + 80, "rk_control.skipped_in");
 RK_STATIC_ASSERT (offsetof (rk_control, state_ns) == 2 * RK_LINE_SIZE, "rk_control.state_ns on line 2");
 RK_STATIC_ASSERT (offsetof (rk_control, reserved_) == 3 * RK_LINE_SIZE, "rk_control.reserved_ on line 3");
 
@@ -247,6 +276,7 @@ RK_STATIC_ASSERT (offsetof (rk_route, arena_size) == 16, "rk_route.arena_size");
 RK_STATIC_ASSERT (offsetof (rk_route, route_id) == 24, "rk_route.route_id");
 RK_STATIC_ASSERT (offsetof (rk_route, dst_node) == 28, "rk_route.dst_node");
 RK_STATIC_ASSERT (offsetof (rk_route, flags) == 32, "rk_route.flags");
+RK_STATIC_ASSERT (offsetof (rk_route, doorbell_addr) == 40, "rk_route.doorbell_addr");
 
 RK_STATIC_ASSERT (sizeof (rk_checkpoint) == 32 + 8 * RK_MAX_PARAMS, "rk_checkpoint header");
 RK_STATIC_ASSERT (offsetof (rk_checkpoint, state_len) == 16, "rk_checkpoint.state_len");
@@ -264,7 +294,9 @@ RK_STATIC_ASSERT (offsetof (rk_checkpoint, params) == 32, "rk_checkpoint.params"
   X (offsetof (rk_ring, version)) X (offsetof (rk_control, doorbell))                                \
   X (offsetof (rk_control, state)) X (offsetof (rk_control, heartbeat))                              \
   X (offsetof (rk_control, hlc)) X (offsetof (rk_control, last_seq))                                 \
-  X (offsetof (rk_control, batches))                                                                \
+  X (offsetof (rk_control, batches)) X (offsetof (rk_control, cancel))                             \
+  X (offsetof (rk_control, routed_out)) X (offsetof (rk_control, skipped_in))                       \
+  X (offsetof (rk_ring, closed)) X (offsetof (rk_route, doorbell_addr))                             \
   X (offsetof (rk_control, state_ns)) X (offsetof (rk_control, reserved_))                           \
   X (offsetof (rk_route, flags)) X (offsetof (rk_checkpoint, params))
 

@@ -68,4 +68,15 @@ rk_fence_full (void)
   atomic_thread_fence (memory_order_seq_cst);
 }
 
+/* A spinning thread's pause: lets the sibling hyperthread run and saves power. */
+static inline void
+rk_cpu_relax (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause ();
+#elif defined(__aarch64__)
+  __asm__ __volatile__ ("yield");
+#endif
+}
+
 #endif /* RK_BARRIER_H */

@@ -50,6 +50,47 @@ scale_process (void *state, const double *params, const uint8_t *in, uint32_t in
   return RK_STATUS_OK;
 }
 
+/* ---- stencil: a 3-point stencil over a float32 array, edges clamped ---- */
+
+static inline float
+ld_f32 (const uint8_t *p, size_t i)
+{
+  float x;
+  memcpy (&x, p + 4 * i, 4);
+  return x;
+}
+
+void
+rk_ref_stencil_f32 (const float *x, float *y, size_t n, double l, double c, double r)
+{
+  const float fl = (float) l, fc = (float) c, fr = (float) r;
+  for (size_t i = 0; i < n; i++) {
+    const float xl = x[i > 0 ? i - 1 : 0], xr = x[i + 1 < n ? i + 1 : n - 1];
+    y[i] = (fl * xl + fc * x[i]) + fr * xr;
+  }
+}
+
+static uint32_t
+stencil_process (void *state, const double *params, const uint8_t *in, uint32_t in_len, uint8_t *out,
+    uint32_t out_cap, uint32_t *out_len)
+{
+  (void) state;
+  if (out_cap < in_len)
+    return RK_STATUS_TOO_LARGE;
+  if (in_len % sizeof (float))
+    return RK_STATUS_INVALID;
+  const size_t n = in_len / sizeof (float);
+  const float fl = (float) params[0], fc = (float) params[1], fr = (float) params[2];
+  /* in and out may be unaligned (inline payloads): go through memcpy */
+  for (size_t i = 0; i < n; i++) {
+    const float xl = ld_f32 (in, i > 0 ? i - 1 : 0), xr = ld_f32 (in, i + 1 < n ? i + 1 : n - 1);
+    const float y = (fl * xl + fc * ld_f32 (in, i)) + fr * xr;
+    memcpy (out + 4 * i, &y, 4);
+  }
+  *out_len = in_len;
+  return RK_STATUS_OK;
+}
+
 /* ---- accumulate: per-sample running mean over every buffer seen ---- */
 
 static void
@@ -151,6 +192,20 @@ static const rk_handler handlers[] = {
     .process = scale_process,
   },
   {
+    .name = "stencil",
+    .id = RK_KERNEL_STENCIL,
+    .blurb = "float32 arrays: y[i] = l*x[i-1] + c*x[i] + r*x[i+1], edges clamped (a smoothing step)",
+    .caps = F32_CAPS,
+    .unit = 4,
+    .n_params = 3,
+    .params = {
+      { "l", "weight of the left neighbour", 0.25, -1e30, 1e30 },
+      { "c", "weight of the sample itself", 0.5, -1e30, 1e30 },
+      { "r", "weight of the right neighbour", 0.25, -1e30, 1e30 },
+    },
+    .process = stencil_process,
+  },
+  {
     .name = "accumulate",
     .id = RK_KERNEL_ACCUMULATE,
     .blurb = "float32 arrays: per-sample running mean over every buffer seen (state in the actor)",
@@ -248,6 +303,9 @@ rk_status_name (uint32_t status)
     case RK_STATUS_UNKNOWN_CMD: return "unknown command";
     case RK_STATUS_BAD_CHECKPOINT: return "bad checkpoint";
     case RK_STATUS_FAULT: return "actor fault";
+    case RK_STATUS_CANCELLED: return "cancelled";
+    case RK_STATUS_CLOSED: return "link closed downstream";
+    case RK_STATUS_NO_ROUTE: return "no route installed";
     default: return "unknown status";
   }
 }

@@ -20,6 +20,7 @@ enum rk_kernel_id {
   RK_KERNEL_ECHO = 1,
   RK_KERNEL_SCALE = 2,
   RK_KERNEL_ACCUMULATE = 3,
+  RK_KERNEL_STENCIL = 4,
   RK_KERNEL_USER = 100, /* a handler from a kernel file, compiled at run time (GPU backends) */
 };
 
@@ -90,6 +91,7 @@ void rk_handler_default_params (const rk_handler *h, double params[RK_MAX_PARAMS
 
 /* Direct references used by tests, one per handler, with no actor around them. */
 void rk_ref_scale_f32 (const float *x, float *y, size_t n, double a, double b);
+void rk_ref_stencil_f32 (const float *x, float *y, size_t n, double l, double c, double r);
 
 const char *rk_status_name (uint32_t status);
 const char *rk_state_name (uint32_t state);

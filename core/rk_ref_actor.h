@@ -13,7 +13,19 @@
 #include "rk_abi.h"
 #include "rk_handlers.h"
 
-typedef struct rk_ref_actor {
+/* One side of a K2K link, as the actor sees it. */
+typedef struct rk_ref_link {
+  rk_ring *ring;      /* NULL: none */
+  uint8_t *arena;
+  uint64_t size;
+  uint64_t pos;       /* producer: end of the newest payload (rk_link.h) */
+  uint32_t *doorbell; /* producer: the consumer's doorbell, rung when it sleeps (or NULL) */
+  uint32_t route_id;
+} rk_ref_link;
+
+typedef struct rk_ref_actor rk_ref_actor;
+
+struct rk_ref_actor {
   const rk_handler *handler;
   void *state; /* handler->state_size bytes, owned by the caller */
   double params[RK_MAX_PARAMS];
@@ -22,7 +34,17 @@ typedef struct rk_ref_actor {
   uint8_t *out_arena;
   uint64_t out_size;
   rk_control *ctl; /* the actor writes lines 1 and 2 only */
-} rk_ref_actor;
+  /* K2K, when links are host-addressable (the CPU backend): the actor's own inbox, and the route that
+   * RK_CMD_LINK installs. Without `links`, LINK and linked records are refused as unsupported. */
+  bool links;
+  rk_ref_link inbox, route;
+  /* A linked record waits: for inbox data (room false) or for room on the route (room true). Called
+   * after a short spin; returns after a while, and the caller checks again. */
+  void (*idle) (rk_ref_actor *a, bool room);
+  /* Wake a consumer sleeping on `doorbell` (a link's). */
+  void (*wake) (uint32_t *doorbell);
+  void *user;
+};
 
 /* Initialise the handler state and parameters, enter LAUNCHED. */
 void rk_ref_actor_init (rk_ref_actor *a, uint64_t now_ns);

@@ -25,6 +25,7 @@ typedef struct rk_inflight {
   uint64_t in_token, out_token, out_off;
   uint32_t out_cap;
   bool batch; /* one of a batch: its output region is the batch's, handed back by the caller */
+  bool routed; /* TO_ROUTE: the answer carries no payload */
 } rk_inflight;
 
 struct rk_actor {
@@ -32,7 +33,7 @@ struct rk_actor {
   const rk_backend_ops *ops;
   rk_device *dev;
   const rk_handler *handler;
-  rk_mem ctl_mem, h2k_mem, k2h_mem, in_mem, out_mem;
+  rk_mem ctl_mem, h2k_mem, k2h_mem, in_mem, out_mem, inbox_mem, inbox_arena_mem;
   rk_control *ctl;
   rk_ring *h2k, *k2h;
   rk_actor_impl *impl;
@@ -57,7 +58,8 @@ struct rk_actor {
 static void
 free_mem (rk_actor *a)
 {
-  rk_mem *mems[] = { &a->ctl_mem, &a->h2k_mem, &a->k2h_mem, &a->in_mem, &a->out_mem };
+  rk_mem *mems[] = { &a->ctl_mem, &a->h2k_mem, &a->k2h_mem, &a->in_mem, &a->out_mem, &a->inbox_mem,
+    &a->inbox_arena_mem };
   for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
     if (mems[i]->size)
       a->ops->free (a->dev, mems[i]);
@@ -122,6 +124,35 @@ wait_running (rk_actor *a, char *why, size_t why_len)
       nanosleep (&ts, NULL);
     }
   }
+}
+
+/* The K2K inbox: a ring and a payload arena in device memory, the ring laid out from the host. */
+static int
+alloc_inbox (rk_actor *a, uint64_t arena_size, char *why, size_t why_len)
+{
+  const size_t ring_bytes = RK_RING_BYTES (a->entries);
+  int r;
+
+  if (arena_size % RK_ARENA_ALIGN) {
+    snprintf (why, why_len, "inbox arena size must be a multiple of %u", RK_ARENA_ALIGN);
+    return -EINVAL;
+  }
+  r = a->ops->alloc_device (a->dev, ring_bytes, &a->inbox_mem);
+  if (r == 0)
+    r = a->ops->alloc_device (a->dev, arena_size, &a->inbox_arena_mem);
+  if (r == 0) {
+    void *ring = malloc (ring_bytes);
+    r = ring ? 0 : -ENOMEM;
+    if (ring) {
+      rk_ring_init (ring, a->entries, 0);
+      r = a->ops->upload (a->dev, &a->inbox_mem, 0, ring, ring_bytes);
+      free (ring);
+    }
+  }
+  if (r < 0)
+    snprintf (why, why_len, "%s backend: cannot set up a %llu-byte inbox: %s", a->ops->name,
+        (unsigned long long) arena_size, strerror (-r));
+  return r;
 }
 
 int
@@ -198,6 +229,16 @@ rk_actor_new (const rk_actor_config *cfg, rk_actor **out, char *why, size_t why_
     }
   }
 
+  if (cfg->inbox_arena_size && a->ops->alloc_device && a->ops->upload
+      && cfg->mode == RK_MODE_PERSISTENT) {
+    r = alloc_inbox (a, cfg->inbox_arena_size, why, why_len);
+    if (r < 0) {
+      a->stopped = 1;
+      destroy (a);
+      return r;
+    }
+  }
+
   a->ctl = a->ctl_mem.host;
   a->h2k = a->h2k_mem.host;
   a->k2h = a->k2h_mem.host;
@@ -220,6 +261,8 @@ rk_actor_new (const rk_actor_config *cfg, rk_actor **out, char *why, size_t why_
     .k2h = a->k2h_mem,
     .in_arena = a->in_mem,
     .out_arena = a->out_mem,
+    .inbox = a->inbox_mem,
+    .inbox_arena = a->inbox_arena_mem,
     .host_wake = &a->host_wake,
   };
   /* release: the initialised control block and rings are visible to the actor (the launch itself is
@@ -379,10 +422,13 @@ unreserve (rk_actor *a, submit_req *s)
   pthread_mutex_unlock (&a->lock);
 }
 
+#define LINK_FLAGS (RK_REC_F_FROM_INBOX | RK_REC_F_TO_ROUTE)
+
 static bool
 inline_fits (const rk_record *rec, uint32_t len, uint32_t out_cap)
 {
-  return rec->type == RK_CMD_PROCESS && len <= RK_INLINE_MAX && out_cap <= RK_INLINE_MAX;
+  return rec->type == RK_CMD_PROCESS && !(rec->flags & LINK_FLAGS) && len <= RK_INLINE_MAX
+      && out_cap <= RK_INLINE_MAX;
 }
 
 /* Room for `count` records of len bytes in and out_cap bytes out each (their regions shared). */
@@ -392,8 +438,8 @@ plan_submit (const rk_record *rec, uint32_t count, uint32_t len, uint32_t out_ca
   memset (s, 0, sizeof *s);
   bool inl = inline_fits (rec, len, out_cap);
   s->count = count;
-  s->use_in = !inl && len > 0;
-  s->use_out = !inl && out_cap > 0;
+  s->use_in = !inl && len > 0 && !(rec->flags & RK_REC_F_FROM_INBOX);
+  s->use_out = !inl && out_cap > 0 && !(rec->flags & RK_REC_F_TO_ROUTE);
   s->len = len * count;
   s->out_cap = out_cap * count;
 }
@@ -454,11 +500,13 @@ submit (rk_actor *a, rk_record *rec, const void *payload, submit_req *s, int64_t
     return r;
   }
 
+  const uint16_t link = rec->type == RK_CMD_PROCESS ? rec->flags & LINK_FLAGS : 0;
+  const uint64_t link_seq = rec->u.desc.arg;
   rec->seq = a->submitted;
-  rec->len = len;
-  rec->flags = 0;
+  rec->len = link & RK_REC_F_FROM_INBOX ? rec->len : len;
+  rec->flags = link;
   rec->status = 0;
-  if (!s->use_in && !s->use_out && rec->type == RK_CMD_PROCESS) {
+  if (!s->use_in && !s->use_out && rec->type == RK_CMD_PROCESS && !link) {
     rec->flags |= RK_REC_F_INLINE;
     memset (rec->u.bytes, 0, sizeof rec->u.bytes);
     if (len)
@@ -469,6 +517,8 @@ submit (rk_actor *a, rk_record *rec, const void *payload, submit_req *s, int64_t
     rec->u.desc.in_off = s->in_off;
     rec->u.desc.out_off = s->out_off;
     rec->u.desc.out_cap = s->use_out ? out_cap : 0;
+    if (link)
+      rec->u.desc.arg = link_seq;
     /* a large payload may travel by the backend's own means (a copy engine), started now */
     if (s->use_in && a->ops->stage && len >= a->ops->stage_min
         && a->ops->stage (a->impl, rec->seq, s->in_off, len) == 0)
@@ -482,6 +532,7 @@ submit (rk_actor *a, rk_record *rec, const void *payload, submit_req *s, int64_t
   f->out_off = s->out_off;
   f->out_cap = s->use_out ? out_cap : 0;
   f->batch = false;
+  f->routed = link & RK_REC_F_TO_ROUTE;
 
   /* the slot is free: in-flight records never exceed the ring's entries */
   *rk_ring_prod_slot (a->h2k, 0) = *rec;
@@ -494,6 +545,12 @@ rk_actor_submit (rk_actor *a, rk_record *rec, const void *payload, uint32_t len,
     int64_t timeout_ns)
 {
   submit_req s;
+  if (rec->type != RK_CMD_PROCESS)
+    rec->flags = 0;
+  if (rec->flags & RK_REC_F_FROM_INBOX) {
+    rec->len = len; /* what the inbox record is expected to hold: the answer's room is sized on it */
+    len = 0;
+  }
   plan_submit (rec, 1, len, out_cap, &s);
   return submit (a, rec, payload, &s, timeout_ns);
 }
@@ -551,6 +608,7 @@ rk_actor_submit_batch (rk_actor *a, rk_record *rec, uint32_t n, const void *payl
     f->out_off = s.out_off + (uint64_t) i * out_cap;
     f->out_cap = s.use_out ? out_cap : 0;
     f->batch = true;
+    f->routed = false;
   }
   publish (a, n); /* one store-release of head for the whole batch */
   rec->seq = seq0;
@@ -597,6 +655,9 @@ rk_actor_submit_input (rk_actor *a, rk_record *rec, rk_input *in, uint32_t out_c
   s.out_cap = out_cap;
   s.in_off = in->off;
   s.in_token = in->token;
+  rec->flags &= RK_REC_F_TO_ROUTE; /* the input is this room, never the inbox */
+  if (rec->flags)
+    s.use_out = false;
   int r = submit (a, rec, NULL, &s, timeout_ns);
   if (r == 0)
     in->token = 0; /* the record owns the room now: it is released with its answer */
@@ -634,8 +695,9 @@ account_locked (rk_actor *a, rk_answer *ans, uint64_t expect_seq)
     /* the actor answered out of order or invented a record: nothing after this can be trusted */
     return -EPROTO;
   }
-  /* an answer longer than the room it was given would make its reader overrun: refuse it */
-  if (!(ans->rec.flags & RK_REC_F_ERROR)
+  /* an answer longer than the room it was given would make its reader overrun: refuse it (a routed
+   * answer's length is what went down the route, not here) */
+  if (!(ans->rec.flags & RK_REC_F_ERROR) && !f->routed
       && ans->rec.len > ((ans->rec.flags & RK_REC_F_INLINE) ? RK_INLINE_MAX : f->out_cap))
     return -EPROTO;
   if (f->in_token)
@@ -651,7 +713,7 @@ account_locked (rk_actor *a, rk_answer *ans, uint64_t expect_seq)
   if (has_out)
     ans->out = (const uint8_t *) a->out_mem.host + f->out_off;
   f->in_token = f->out_token = 0;
-  f->batch = false;
+  f->batch = f->routed = false;
   return 0;
 }
 
@@ -724,6 +786,47 @@ rk_actor_release_output (rk_actor *a, uint64_t out_token)
   rk_arena_release (&a->out_arena, out_token);
   pthread_mutex_unlock (&a->lock);
   wake_host_if (a, &a->h2k->prod_waiting);
+}
+
+/* ---- K2K ---- */
+
+bool
+rk_actor_inbox_route (rk_actor *a, uint32_t route_id, rk_route *route)
+{
+  memset (route, 0, sizeof *route);
+  if (!a->inbox_mem.size)
+    return false;
+  route->inbox_addr = a->inbox_mem.dev;
+  route->arena_addr = a->inbox_arena_mem.dev;
+  route->arena_size = a->inbox_arena_mem.size;
+  route->route_id = route_id;
+  route->dst_node = a->ctl->node;
+  /* a host thread serves the actor: its producer rings it when it sleeps on the inbox */
+  if (a->ops->wakes_host)
+    route->doorbell_addr = (uint64_t) (uintptr_t) &a->ctl->doorbell;
+  return true;
+}
+
+int
+rk_actor_submit_link (rk_actor *a, rk_record *rec, const rk_route *route, int64_t timeout_ns)
+{
+  rk_route none;
+  if (!route) {
+    memset (&none, 0, sizeof none);
+    route = &none;
+  }
+  rec->type = RK_CMD_LINK;
+  return rk_actor_submit (a, rec, route, sizeof *route, 0, timeout_ns);
+}
+
+void
+rk_actor_cancel_links (rk_actor *a)
+{
+  rk_store_release64 (&a->ctl->cancel, rk_load_acquire64 (&a->submitted));
+  /* full fence: cancel before the actor's waiting flag, as in publish () */
+  rk_fence_full ();
+  if (a->impl)
+    a->ops->doorbell (a->impl);
 }
 
 /* ---- stop ---- */

@@ -33,6 +33,9 @@ typedef struct rk_actor_config {
   uint64_t in_arena_size; /* bytes, multiple of RK_ARENA_ALIGN */
   uint64_t out_arena_size;
   uint32_t node; /* node id of the actor's clock */
+  /* K2K: bytes of the inbox's payload arena (a multiple of RK_ARENA_ALIGN), 0 for no inbox. The inbox
+   * has ring_entries slots. Only persistent actors of a backend with device memory get one. */
+  uint64_t inbox_arena_size;
 } rk_actor_config;
 
 typedef struct rk_answer {
@@ -47,7 +50,9 @@ rk_actor *rk_actor_ref (rk_actor *a);
 void rk_actor_unref (rk_actor *a);
 
 /* Submit one record. The caller fills rec->type, hlc, node and, for SET_PARAM, u.desc.aux/arg; this
- * sets seq, flags, len and the payload placement. payload (len bytes) is copied into the record or the
+ * sets seq, flags, len and the payload placement. A linked PROCESS record (K2K) also carries
+ * RK_REC_F_FROM_INBOX and/or RK_REC_F_TO_ROUTE in rec->flags and its link sequence number in
+ * u.desc.arg: from the inbox, payload is NULL and len the length expected; to the route, out_cap is 0. payload (len bytes) is copied into the record or the
  * input arena; out_cap bytes of output region are reserved for the answer. Waits for room.
  * Returns 0, -EINTR (interrupted), -ETIMEDOUT, -EMSGSIZE (never fits), -EIO (actor failed). */
 int rk_actor_submit (rk_actor *a, rk_record *rec, const void *payload, uint32_t len, uint32_t out_cap,
@@ -89,6 +94,18 @@ rk_answer_data (const rk_answer *ans)
 }
 /* Hand an answer's output region back; any thread. */
 void rk_actor_release_output (rk_actor *a, uint64_t out_token);
+
+/* ---- K2K links ----
+ * The downstream actor owns an inbox; the upstream actor gets a route to it (RK_CMD_LINK) and forwards
+ * its TO_ROUTE records there, on the device; the downstream actor takes them with FROM_INBOX records. */
+
+/* A route to this actor's inbox (for rk_actor_submit_link () on a producer), or false if it has none. */
+bool rk_actor_inbox_route (rk_actor *a, uint32_t route_id, rk_route *route);
+/* Submit RK_CMD_LINK: install route (or remove the route, if NULL). Answered like any record. */
+int rk_actor_submit_link (rk_actor *a, rk_record *rec, const rk_route *route, int64_t timeout_ns);
+/* Every linked record submitted so far stops waiting (for inbox data or route room) and is answered
+ * RK_STATUS_CANCELLED, unless done already. For teardown: a flush, a stop, a broken link. */
+void rk_actor_cancel_links (rk_actor *a);
 
 /* While set, every wait returns -EINTR at once. */
 void rk_actor_interrupt (rk_actor *a, bool on);

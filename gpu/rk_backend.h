@@ -41,6 +41,8 @@ typedef struct rk_launch {
   /* A user handler's source (handler id RK_KERNEL_USER) and the path it came from, else NULL. */
   const char *kernel_source, *kernel_path;
   rk_mem ctl, h2k, k2h, in_arena, out_arena;
+  /* K2K: the actor's inbox (an rk_ring) and its payload arena, in device memory; size 0 when none. */
+  rk_mem inbox, inbox_arena;
   /* Host futex word the actor bumps when the host may be waiting (a K2H record was published with
    * k2h.cons_waiting set, or H2K room appeared with h2k.prod_waiting set). Backends that cannot wake
    * the host ignore it and the host polls. */
@@ -63,6 +65,10 @@ typedef struct rk_backend_ops {
   /* Memory that both the host and the actor read and write. */
   int (*alloc_mapped) (rk_device *dev, size_t size, rk_mem *mem);
   void (*free) (rk_device *dev, rk_mem *mem);
+  /* Optional (K2K): memory only the actors read and write, zeroed; `host` is set only where the host
+   * can address it too. upload () writes into it from the host, synchronously. */
+  int (*alloc_device) (rk_device *dev, size_t size, rk_mem *mem);
+  int (*upload) (rk_device *dev, rk_mem *mem, size_t off, const void *src, size_t len);
   int (*launch) (rk_device *dev, const rk_launch *l, rk_actor_impl **impl, char *why, size_t why_len);
   /* The host published H2K records (or released K2H slots) and the actor asked to be woken. */
   void (*doorbell) (rk_actor_impl *impl);

@@ -73,6 +73,30 @@ actor_wait (rk_host_actor *x, uint32_t *flag, bool (*ready) (rk_host_actor *))
   }
 }
 
+/* A linked record waits (rk_ref_actor.idle). For inbox data, sleep on the doorbell with the inbox's
+ * waiting flag set, which the producer (another actor thread) reads after publishing, and which the
+ * host's cancel also rings; for room on a route, whose consumer frees it as it works, poll. */
+static void
+link_idle (rk_ref_actor *ref, bool room)
+{
+  rk_host_actor *x = ref->user;
+  if (room) {
+    struct timespec ts = { 0, 20 * 1000 };
+    nanosleep (&ts, NULL);
+    beat (x);
+    return;
+  }
+  rk_ring *in = ref->inbox.ring;
+  uint32_t seq = rk_load_acquire32 (&x->ctl->doorbell);
+  rk_store_relaxed32 (&in->cons_waiting, 1);
+  /* full fence: the flag before the re-check; pairs with the producer's fence after publishing */
+  rk_fence_full ();
+  if (rk_ring_avail (in) == 0)
+    rk_futex_wait (&x->ctl->doorbell, seq, HEARTBEAT_NS);
+  rk_store_relaxed32 (&in->cons_waiting, 0);
+  beat (x);
+}
+
 static bool
 h2k_ready (rk_host_actor *x)
 {
@@ -112,6 +136,9 @@ actor_main (void *arg)
       uint32_t k = 0;
       while (k < room && done < n && !stop) {
         rk_record req = *rk_ring_cons_slot (x->h2k, done);
+        /* a linked record may wait for another actor: answers before it go out first */
+        if (k > 0 && (req.flags & (RK_REC_F_FROM_INBOX | RK_REC_F_TO_ROUTE)))
+          break;
         stop = rk_ref_actor_serve (&x->ref, &req, rk_ring_prod_slot (x->k2h, k), rk_now_ns (),
             rk_hlc_wall_ms ());
         k++;
@@ -131,7 +158,7 @@ actor_main (void *arg)
 
 int
 rk_host_actor_start (const rk_launch *l, const rk_handler *handler, void *state,
-    void (*free_state) (void *state), rk_host_actor **out, char *why, size_t why_len)
+    void (*free_state) (void *state), bool links, rk_host_actor **out, char *why, size_t why_len)
 {
   rk_host_actor *x = calloc (1, sizeof *x);
   if (!x) {
@@ -153,7 +180,17 @@ rk_host_actor_start (const rk_launch *l, const rk_handler *handler, void *state,
     .out_arena = l->out_arena.host,
     .out_size = l->out_arena.size,
     .ctl = x->ctl,
+    .links = links,
+    .idle = link_idle,
+    .wake = rk_futex_bump,
+    .user = x,
   };
+  if (links && l->inbox.size)
+    x->ref.inbox = (rk_ref_link) {
+      .ring = l->inbox.host,
+      .arena = l->inbox_arena.host,
+      .size = l->inbox_arena.size,
+    };
   int r = pthread_create (&x->thread, NULL, actor_main, x);
   if (r != 0) {
     if (free_state)

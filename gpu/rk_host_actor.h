@@ -7,6 +7,7 @@
 #ifndef RK_HOST_ACTOR_H
 #define RK_HOST_ACTOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,9 +16,10 @@
 typedef struct rk_host_actor rk_host_actor;
 
 /* Start the thread. `state` (handler state, may be NULL) belongs to the actor from now on and is given
- * to free_state () once the thread has ended. */
+ * to free_state () once the thread has ended. `links`: the K2K addresses the actor gets (its inbox,
+ * routes) are host memory it may use; else it refuses links. */
 int rk_host_actor_start (const rk_launch *l, const rk_handler *handler, void *state,
-    void (*free_state) (void *state), rk_host_actor **out, char *why, size_t why_len);
+    void (*free_state) (void *state), bool links, rk_host_actor **out, char *why, size_t why_len);
 void rk_host_actor_doorbell (rk_host_actor *x);
 /* Wait for the thread (after TERMINATE) and free everything; -ETIMEDOUT leaves it all in place. */
 int rk_host_actor_join (rk_host_actor *x, int64_t timeout_ns);

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "rk_barrier.h" /* rk_cpu_relax () */
+
 /* Sleep while *word == expected, at most timeout_ns (< 0: no limit). Returns 0 or -ETIMEDOUT. */
 int rk_futex_wait (uint32_t *word, uint32_t expected, int64_t timeout_ns);
 /* Wake every thread sleeping on word. */
@@ -12,15 +14,5 @@ void rk_futex_wake_all (uint32_t *word);
 void rk_futex_bump (uint32_t *word);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t rk_now_ns (void);
-
-static inline void
-rk_cpu_relax (void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause ();
-#elif defined(__aarch64__)
-  __asm__ __volatile__ ("yield");
-#endif
-}
 
 #endif /* RK_WAIT_H */

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "rk_backend.h"
@@ -70,6 +71,16 @@ cpu_free (rk_device *dev, rk_mem *mem)
 }
 
 static int
+cpu_upload (rk_device *dev, rk_mem *mem, size_t off, const void *src, size_t len)
+{
+  (void) dev;
+  if (off > mem->size || len > mem->size - off)
+    return -EINVAL;
+  memcpy ((uint8_t *) mem->host + off, src, len);
+  return 0;
+}
+
+static int
 cpu_launch (rk_device *dev, const rk_launch *l, rk_actor_impl **impl, char *why, size_t why_len)
 {
   void *state = NULL;
@@ -86,7 +97,7 @@ cpu_launch (rk_device *dev, const rk_launch *l, rk_actor_impl **impl, char *why,
       return -ENOMEM;
     }
   }
-  return rk_host_actor_start (l, l->handler, state, free, (rk_host_actor **) impl, why, why_len);
+  return rk_host_actor_start (l, l->handler, state, free, true, (rk_host_actor **) impl, why, why_len);
 }
 
 static void
@@ -117,6 +128,8 @@ const rk_backend_ops rk_backend_cpu = {
   .close = cpu_close,
   .alloc_mapped = cpu_alloc_mapped,
   .free = cpu_free,
+  .alloc_device = cpu_alloc_mapped, /* one memory: the host's */
+  .upload = cpu_upload,
   .launch = cpu_launch,
   .doorbell = cpu_doorbell,
   .join = cpu_join,

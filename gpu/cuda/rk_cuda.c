@@ -685,7 +685,7 @@ launch_host (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl, char 
   s->handler.process = launch_process;
   s->handler.save = l->handler->save ? launch_save : NULL;
   s->handler.load = l->handler->load ? launch_load : NULL;
-  return rk_host_actor_start (l, &s->handler, s, launch_state_free, &impl->u.host, why, why_len);
+  return rk_host_actor_start (l, &s->handler, s, launch_state_free, false, &impl->u.host, why, why_len);
 }
 
 /* ---- the table ---- */

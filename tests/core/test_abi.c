@@ -33,7 +33,7 @@ static void
 test_constants (void)
 {
   SECTION ("constants and enum values");
-  CHECK_EQ_U (RK_ABI_VERSION, 2);
+  CHECK_EQ_U (RK_ABI_VERSION, 3);
   CHECK_EQ_U (RK_CONTROL_MAGIC, 0x314b4352u);
   CHECK (memcmp (&(uint32_t) { RK_CONTROL_MAGIC }, "RCK1", 4) == 0); /* little endian host */
   CHECK_EQ_U (RK_CHECKPOINT_MAGIC, 0x50434b52u);
@@ -131,7 +131,7 @@ test_ring_layout (void)
   CHECK_FIELD_SIZE (rk_ring, pad0_, 112);
   CHECK_OFF (rk_ring, tail, 128);
   CHECK_OFF (rk_ring, cons_waiting, 136);
-  CHECK_OFF (rk_ring, reserved1_, 140);
+  CHECK_OFF (rk_ring, closed, 140);
   CHECK_OFF (rk_ring, pad1_, 144);
   CHECK_FIELD_SIZE (rk_ring, pad1_, 112);
   CHECK_OFF (rk_ring, entries, 256);
@@ -161,8 +161,9 @@ test_control_layout (void)
   CHECK_OFF (rk_control, kernel_id, 16);
   CHECK_OFF (rk_control, reserved0_, 20);
   CHECK_OFF (rk_control, created_ns, 24);
-  CHECK_OFF (rk_control, pad0_, 32);
-  CHECK_FIELD_SIZE (rk_control, pad0_, 96);
+  CHECK_OFF (rk_control, cancel, 32);
+  CHECK_OFF (rk_control, pad0_, 40);
+  CHECK_FIELD_SIZE (rk_control, pad0_, 88);
   /* line 1: actor */
   CHECK_OFF (rk_control, state, 128);
   CHECK_OFF (rk_control, last_error, 132);
@@ -173,8 +174,11 @@ test_control_layout (void)
   CHECK_OFF (rk_control, errors, 168);
   CHECK_OFF (rk_control, last_seq, 176);
   CHECK_OFF (rk_control, batches, 184);
-  CHECK_OFF (rk_control, pad1_, 192);
-  CHECK_FIELD_SIZE (rk_control, pad1_, 64);
+  CHECK_OFF (rk_control, routed_out, 192);
+  CHECK_OFF (rk_control, routed_in, 200);
+  CHECK_OFF (rk_control, skipped_in, 208);
+  CHECK_OFF (rk_control, pad1_, 216);
+  CHECK_FIELD_SIZE (rk_control, pad1_, 40);
   /* line 2: actor, one timestamp per state */
   CHECK_OFF (rk_control, state_ns, 256);
   CHECK_FIELD_SIZE (rk_control, state_ns, 56);
@@ -196,8 +200,10 @@ test_route_checkpoint (void)
   CHECK_OFF (rk_route, route_id, 24);
   CHECK_OFF (rk_route, dst_node, 28);
   CHECK_OFF (rk_route, flags, 32);
-  CHECK_OFF (rk_route, reserved_, 36);
-  CHECK_FIELD_SIZE (rk_route, reserved_, 28);
+  CHECK_OFF (rk_route, reserved0_, 36);
+  CHECK_OFF (rk_route, doorbell_addr, 40);
+  CHECK_OFF (rk_route, reserved_, 48);
+  CHECK_FIELD_SIZE (rk_route, reserved_, 16);
 
   CHECK_SIZE (rk_checkpoint, 96);
   CHECK_OFF (rk_checkpoint, magic, 0);
@@ -251,6 +257,11 @@ static const size_t layout_expected[] = {
   144, /* rk_control.hlc */
   176, /* rk_control.last_seq */
   184, /* rk_control.batches */
+  32,  /* rk_control.cancel */
+  192, /* rk_control.routed_out */
+  208, /* rk_control.skipped_in */
+  140, /* rk_ring.closed */
+  40,  /* rk_route.doorbell_addr */
   256, /* rk_control.state_ns */
   384, /* rk_control.reserved_ */
   32,  /* rk_route.flags */
@@ -292,7 +303,7 @@ test_fresh_ring (void)
     CHECK_EQ_U (r->prod_waiting, 0);
     CHECK_EQ_U (r->cons_waiting, 0);
     CHECK_EQ_U (r->reserved0_, 0);
-    CHECK_EQ_U (r->reserved1_, 0);
+    CHECK_EQ_U (r->closed, 0);
     CHECK (all_zero (r->pad0_, sizeof r->pad0_));
     CHECK (all_zero (r->pad1_, sizeof r->pad1_));
     CHECK (all_zero (r->pad2_, sizeof r->pad2_));

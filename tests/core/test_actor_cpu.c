@@ -369,10 +369,12 @@ test_commands_scale (void)
     CHECK_EQ_U (rk_load_relaxed64 (&ctl->last_seq), drain);
   }
 
-  SECTION ("LINK: UNSUPPORTED; unknown types: UNKNOWN_CMD");
+  SECTION ("LINK: a malformed route is INVALID; unknown types: UNKNOWN_CMD");
   {
-    rk_route route = { .inbox_addr = 0x1000, .arena_addr = 0x2000, .arena_size = 4096, .route_id = 1 };
-    expect_error (&d, send_full (&d, RK_CMD_LINK, 0, 0, &route, sizeof route, 0), RK_STATUS_UNSUPPORTED);
+    rk_route route = { .inbox_addr = 0x1000, .arena_addr = 0x2000, .arena_size = 4096, .route_id = 1,
+      .flags = 1 };
+    expect_error (&d, send_full (&d, RK_CMD_LINK, 0, 0, &route, sizeof route, 0), RK_STATUS_INVALID);
+    expect_error (&d, send_full (&d, RK_CMD_LINK, 0, 0, &route, sizeof route - 1, 0), RK_STATUS_INVALID);
     expect_error (&d, send_cmd (&d, 200), RK_STATUS_UNKNOWN_CMD);
     expect_error (&d, send_cmd (&d, 0), RK_STATUS_UNKNOWN_CMD);
     expect_error (&d, send_cmd (&d, RK_CMD_COUNT_), RK_STATUS_UNKNOWN_CMD);
@@ -902,6 +904,240 @@ test_batches (void)
   rk_actor_unref (a);
 }
 
+/* ---- K2K links between actors ---- */
+
+static rk_actor *
+new_linked_actor (const char *handler, uint32_t entries, uint64_t arena, uint64_t inbox)
+{
+  rk_actor_config cfg = {
+    .backend = &rk_backend_cpu,
+    .handler = rk_handler_find (handler),
+    .ring_entries = entries,
+    .in_arena_size = arena,
+    .out_arena_size = arena,
+    .node = ACTOR_NODE,
+    .inbox_arena_size = inbox,
+  };
+  rk_actor *a = NULL;
+  char why[256] = "";
+  int r = rk_actor_new (&cfg, &a, why, sizeof why);
+  CHECK_MSG (r == 0 && a != NULL, "rk_actor_new: %d (%s)", r, why);
+  return a;
+}
+
+static void
+set_param (rk_actor *a, uint32_t i, double v)
+{
+  rk_record rec = { .type = RK_CMD_SET_PARAM };
+  rec.u.desc.aux = i;
+  memcpy (&rec.u.desc.arg, &v, sizeof v);
+  CHECK_EQ_I (rk_actor_submit (a, &rec, NULL, 0, 0, SEC), 0);
+  rk_answer ans;
+  CHECK_EQ_I (rk_actor_receive (a, &ans, SEC), 0);
+  CHECK_EQ_U (ans.rec.status, RK_STATUS_OK);
+}
+
+/* Link a[i] to a[i + 1] for every i. */
+static void
+link_chain (rk_actor **a, int n)
+{
+  for (int i = 0; i + 1 < n; i++) {
+    rk_route rt;
+    CHECK (rk_actor_inbox_route (a[i + 1], (uint32_t) i + 1, &rt));
+    rk_record rec = { 0 };
+    CHECK_EQ_I (rk_actor_submit_link (a[i], &rec, &rt, SEC), 0);
+    rk_answer ans;
+    CHECK_EQ_I (rk_actor_receive (a[i], &ans, SEC), 0);
+    CHECK_EQ_U (ans.rec.type, RK_CMD_LINK);
+    CHECK_EQ_U (ans.rec.status, RK_STATUS_OK);
+  }
+}
+
+/* Submit link record `seq` (n floats of x) to actor i of a chain of `len`. */
+static int
+submit_hop (rk_actor **a, int i, int len, uint64_t seq, const float *x, uint32_t bytes, int64_t timeout)
+{
+  rk_record rec = { .type = RK_CMD_PROCESS, .node = HOST_NODE };
+  rec.flags = (i > 0 ? RK_REC_F_FROM_INBOX : 0) | (i + 1 < len ? RK_REC_F_TO_ROUTE : 0);
+  rec.u.desc.arg = seq;
+  return rk_actor_submit (a[i], &rec, i > 0 ? NULL : x, bytes, i + 1 < len ? 0 : bytes, timeout);
+}
+
+/* The answer of actor i for one link record: routed (no payload) or, at the end, the output. */
+static void
+expect_hop (rk_actor *a, bool last, uint32_t bytes, const float *want, const char *what)
+{
+  rk_answer ans;
+  CHECK_EQ_I (rk_actor_receive (a, &ans, 5 * SEC), 0);
+  CHECK_MSG (ans.rec.status == RK_STATUS_OK, "%s: status %s", what, rk_status_name (ans.rec.status));
+  CHECK_EQ_U (ans.rec.len, bytes);
+  CHECK_EQ_I (!!(ans.rec.flags & RK_REC_F_TO_ROUTE), !last);
+  if (last)
+    CHECK_MSG (bytes == 0 || memcmp (rk_answer_data (&ans), want, bytes) == 0, "%s: wrong output", what);
+  else
+    CHECK (ans.out == NULL && ans.out_token == 0);
+  rk_actor_release_output (a, ans.out_token);
+}
+
+static void
+test_links_chain (int len)
+{
+  enum { BUFS = 300, MAXN = 2048, WINDOW = 8 };
+  const char *kinds[] = { "stencil", "scale", "echo" };
+  rk_actor *a[8];
+  const rk_handler *h[8];
+  double p[8][RK_MAX_PARAMS];
+  static float x[BUFS % WINDOW + WINDOW][MAXN], want[WINDOW][MAXN], tmp[MAXN];
+  uint32_t bytes[WINDOW];
+
+  SECTION ("K2K: a chain of actors gives the composition of the C references");
+  printf ("chain of %d\n", len);
+  for (int i = 0; i < len; i++) {
+    h[i] = rk_handler_find (kinds[rk_test_below (&rng, 3)]);
+    /* small inboxes: the producers wait for room, and payloads wrap around the inbox arena */
+    a[i] = new_linked_actor (h[i]->name, 16, MIB, 64 * 1024);
+    rk_handler_default_params (h[i], p[i]);
+    for (uint32_t k = 0; k < h[i]->n_params; k++) {
+      p[i][k] = rk_test_uniform (&rng, -1.5, 1.5);
+      set_param (a[i], k, p[i][k]);
+    }
+  }
+  link_chain (a, len);
+  for (int b = 0; b < BUFS + WINDOW; b++) {
+    if (b >= WINDOW) { /* answers of buffer b - WINDOW, from every actor */
+      int w = (b - WINDOW) % WINDOW;
+      for (int i = 0; i < len; i++)
+        expect_hop (a[i], i == len - 1, bytes[w], want[w], h[i]->name);
+    }
+    if (b >= BUFS)
+      continue;
+    int w = b % WINDOW;
+    uint32_t n = (uint32_t) rk_test_below (&rng, MAXN + 1);
+    if (b % 50 == 0)
+      n = 0; /* an empty array goes through too */
+    for (uint32_t k = 0; k < n; k++)
+      x[w][k] = (float) rk_test_uniform (&rng, -100.0, 100.0);
+    bytes[w] = n * 4;
+    /* the reference: every handler's C code in turn */
+    memcpy (want[w], x[w], bytes[w]);
+    for (int i = 0; i < len; i++) {
+      uint32_t out_len = 0;
+      CHECK_EQ_U (h[i]->process (NULL, p[i], (const uint8_t *) want[w], bytes[w], (uint8_t *) tmp,
+                      bytes[w], &out_len), RK_STATUS_OK);
+      memcpy (want[w], tmp, out_len);
+    }
+    for (int i = 0; i < len; i++)
+      CHECK_EQ_I (submit_hop (a, i, len, 1000 + (uint64_t) b, x[w], bytes[w], SEC), 0);
+  }
+  for (int i = 0; i < len; i++) {
+    const rk_control *ctl = rk_actor_control (a[i]);
+    CHECK_EQ_U (rk_load_relaxed64 (&ctl->routed_out), i + 1 < len ? BUFS : 0);
+    CHECK_EQ_U (rk_load_relaxed64 (&ctl->routed_in), i > 0 ? BUFS : 0);
+    CHECK_EQ_U (rk_load_relaxed64 (&ctl->skipped_in), 0);
+  }
+  for (int i = 0; i < len; i++) {
+    CHECK_EQ_I (rk_actor_stop (a[i], 5 * SEC), 0);
+    rk_actor_unref (a[i]);
+  }
+}
+
+static void
+test_links_edges (void)
+{
+  float x[64];
+  rk_answer ans;
+  for (int k = 0; k < 64; k++)
+    x[k] = (float) k;
+
+  SECTION ("K2K: records nobody asks for are skipped; a missing one is CANCELLED, not waited for");
+  {
+    rk_actor *a[2] = { new_linked_actor ("echo", 16, MIB, 64 * 1024),
+      new_linked_actor ("echo", 16, MIB, 64 * 1024) };
+    link_chain (a, 2);
+    /* link records 1..3 go down the link; downstream asks for 3 only (1 and 2 were "flushed") */
+    for (uint64_t s = 1; s <= 3; s++) {
+      CHECK_EQ_I (submit_hop (a, 0, 2, s, x, 64, SEC), 0);
+      expect_hop (a[0], false, 64, NULL, "upstream");
+    }
+    CHECK_EQ_I (submit_hop (a, 1, 2, 3, NULL, 64, SEC), 0);
+    expect_hop (a[1], true, 64, x, "downstream");
+    CHECK_EQ_U (rk_load_relaxed64 (&rk_actor_control (a[1])->skipped_in), 2);
+    /* 5 arrives, 4 never will: asking for 4 is answered CANCELLED, and 5 is still served */
+    CHECK_EQ_I (submit_hop (a, 0, 2, 5, x, 64, SEC), 0);
+    expect_hop (a[0], false, 64, NULL, "upstream");
+    CHECK_EQ_I (submit_hop (a, 1, 2, 4, NULL, 64, SEC), 0);
+    CHECK_EQ_I (rk_actor_receive (a[1], &ans, SEC), 0);
+    CHECK_EQ_U (ans.rec.status, RK_STATUS_CANCELLED);
+    CHECK_EQ_I (submit_hop (a, 1, 2, 5, NULL, 64, SEC), 0);
+    expect_hop (a[1], true, 64, x, "downstream");
+
+    SECTION ("K2K: a wait for data that never comes ends when the host cancels it");
+    CHECK_EQ_I (submit_hop (a, 1, 2, 6, NULL, 64, SEC), 0);
+    CHECK_EQ_I (rk_actor_receive (a[1], &ans, 50 * MS), -ETIMEDOUT);
+    double t0 = rk_test_now_s ();
+    rk_actor_cancel_links (a[1]);
+    CHECK_EQ_I (rk_actor_receive (a[1], &ans, SEC), 0);
+    CHECK_EQ_U (ans.rec.status, RK_STATUS_CANCELLED);
+    CHECK_MSG (rk_test_now_s () - t0 < 0.5, "cancel took %.3f s", rk_test_now_s () - t0);
+    /* later records are not cancelled */
+    CHECK_EQ_I (submit_hop (a, 0, 2, 7, x, 64, SEC), 0);
+    expect_hop (a[0], false, 64, NULL, "upstream");
+    CHECK_EQ_I (submit_hop (a, 1, 2, 7, NULL, 64, SEC), 0);
+    expect_hop (a[1], true, 64, x, "downstream");
+
+    SECTION ("K2K: an error upstream travels down the link as an error");
+    CHECK_EQ_I (submit_hop (a, 0, 2, 8, x, 64, SEC), 0);
+    expect_hop (a[0], false, 64, NULL, "upstream");
+    CHECK_EQ_I (submit_hop (a, 1, 2, 8, NULL, 32, SEC), 0); /* room for 32 bytes, 64 come */
+    CHECK_EQ_I (rk_actor_receive (a[1], &ans, SEC), 0);
+    CHECK_EQ_U (ans.rec.status, RK_STATUS_TOO_LARGE);
+
+    SECTION ("K2K: once the consumer has stopped, the producer forwards nothing: CLOSED");
+    CHECK_EQ_I (rk_actor_stop (a[1], 5 * SEC), 0);
+    CHECK_EQ_I (submit_hop (a, 0, 2, 9, x, 64, SEC), 0);
+    CHECK_EQ_I (rk_actor_receive (a[0], &ans, SEC), 0);
+    CHECK_EQ_U (ans.rec.status, RK_STATUS_CLOSED);
+    /* removing the route: forwarding is refused as NO_ROUTE */
+    rk_record rec = { 0 };
+    CHECK_EQ_I (rk_actor_submit_link (a[0], &rec, NULL, SEC), 0);
+    CHECK_EQ_I (rk_actor_receive (a[0], &ans, SEC), 0);
+    CHECK_EQ_U (ans.rec.status, RK_STATUS_OK);
+    CHECK_EQ_I (submit_hop (a, 0, 2, 10, x, 64, SEC), 0);
+    CHECK_EQ_I (rk_actor_receive (a[0], &ans, SEC), 0);
+    CHECK_EQ_U (ans.rec.status, RK_STATUS_NO_ROUTE);
+    CHECK_EQ_I (rk_actor_stop (a[0], 5 * SEC), 0);
+    rk_actor_unref (a[0]);
+    rk_actor_unref (a[1]);
+  }
+
+  SECTION ("K2K: a full inbox stalls the producer; the consumer drains it; nothing lost");
+  {
+    /* an inbox of 4 slots and 4 KiB: 64 records of 1 KiB must wait for room many times */
+    rk_actor *a[2] = { new_linked_actor ("echo", 64, MIB, 4096),
+      new_linked_actor ("echo", 4, MIB, 4096) };
+    static float big[64][256];
+    link_chain (a, 2);
+    for (int s = 0; s < 64; s++) {
+      for (int k = 0; k < 256; k++)
+        big[s][k] = (float) (s * 1000 + k);
+      CHECK_EQ_I (submit_hop (a, 0, 2, (uint64_t) s, big[s], 1024, SEC), 0);
+    }
+    usleep (20000);
+    /* the producer has forwarded at most what the inbox holds */
+    CHECK (rk_load_relaxed64 (&rk_actor_control (a[0])->routed_out) <= 4);
+    for (int s = 0; s < 64; s++) {
+      CHECK_EQ_I (submit_hop (a, 1, 2, (uint64_t) s, NULL, 1024, SEC), 0);
+      expect_hop (a[1], true, 1024, big[s], "slow consumer");
+    }
+    for (int s = 0; s < 64; s++)
+      expect_hop (a[0], false, 1024, NULL, "producer");
+    for (int i = 0; i < 2; i++) {
+      CHECK_EQ_I (rk_actor_stop (a[i], 5 * SEC), 0);
+      rk_actor_unref (a[i]);
+    }
+  }
+}
+
 /* ---- no leaked threads ---- */
 
 static int
@@ -974,6 +1210,9 @@ main (void)
   test_backpressure ();
   test_stress (64);
   test_batches ();
+  for (int len = 1; len <= 8; len *= 2)
+    test_links_chain (len);
+  test_links_edges ();
   test_many_actors ();
   printf ("test_actor_cpu: all checks passed\n");
   return 0;

@@ -43,7 +43,7 @@ static void
 test_registry (void)
 {
   SECTION ("registry: find, by_id, param_index, defaults, names");
-  CHECK_EQ_U (rk_handler_count (), 3);
+  CHECK_EQ_U (rk_handler_count (), 4);
   for (unsigned i = 0; i < rk_handler_count (); i++) {
     const rk_handler *h = rk_handler_at (i);
     CHECK (h != NULL && h->name && h->process && h->caps && h->blurb);
@@ -143,6 +143,56 @@ test_echo (rk_test_rng *rng)
   CHECK_EQ_U (h->process (NULL, NULL, in, 100, out, 99, &out_len), RK_STATUS_TOO_LARGE);
   CHECK_EQ_U (h->process (NULL, NULL, in, 0, out, 0, &out_len), RK_STATUS_OK);
   CHECK_EQ_U (out_len, 0);
+}
+
+static void
+test_stencil (rk_test_rng *rng)
+{
+  const rk_handler *h = rk_handler_find ("stencil");
+  enum { MAXN = 4096 };
+  static float x[MAXN], y_ref[MAXN], y2[MAXN];
+  static uint8_t in[4 * MAXN + 8], out[4 * MAXN + 8];
+
+  SECTION ("stencil: y[i] = (l*x[i-1] + c*x[i]) + r*x[i+1], edges clamped, bit for bit");
+  CHECK (h != NULL && h->id == RK_KERNEL_STENCIL && h->n_params == 3 && h->state_size == 0);
+  for (int it = 0; it < 200; it++) {
+    double params[RK_MAX_PARAMS] = { 0 };
+    if (it % 2)
+      rk_handler_default_params (h, params);
+    else
+      for (int k = 0; k < 3; k++)
+        params[k] = rk_test_uniform (rng, -2.0, 2.0);
+    size_t n = (size_t) rk_test_below (rng, MAXN + 1);
+    fill_samples (rng, x, n);
+    /* the definition, written out independently of rk_ref_stencil_f32 () */
+    const float fl = (float) params[0], fc = (float) params[1], fr = (float) params[2];
+    for (size_t i = 0; i < n; i++) {
+      float a = fl * (i ? x[i - 1] : x[0]);
+      float b = fc * x[i];
+      float c = fr * (i + 1 < n ? x[i + 1] : x[n - 1]);
+      y_ref[i] = (a + b) + c;
+    }
+    rk_ref_stencil_f32 (x, y2, n, params[0], params[1], params[2]);
+    CHECK (memcmp (y_ref, y2, n * 4) == 0);
+    size_t in_shift = (size_t) rk_test_below (rng, 4), out_shift = (size_t) rk_test_below (rng, 4);
+    memcpy (in + in_shift, x, n * 4);
+    memset (out, 0xab, sizeof out);
+    uint32_t out_len = 0;
+    CHECK_EQ_U (h->process (NULL, params, in + in_shift, (uint32_t) (n * 4), out + out_shift,
+            (uint32_t) (n * 4), &out_len), RK_STATUS_OK);
+    CHECK_EQ_U (out_len, n * 4);
+    CHECK (memcmp (out + out_shift, y_ref, n * 4) == 0);
+    CHECK_EQ_U (out[out_shift + n * 4], 0xab);
+  }
+  /* one sample: its own neighbours */
+  double p[RK_MAX_PARAMS];
+  rk_handler_default_params (h, p);
+  float one = 3.0f, y;
+  uint32_t out_len;
+  CHECK_EQ_U (h->process (NULL, p, (const uint8_t *) &one, 4, (uint8_t *) &y, 4, &out_len), RK_STATUS_OK);
+  CHECK (y == 3.0f);
+  CHECK_EQ_U (h->process (NULL, p, in, 6, out, 8, &out_len), RK_STATUS_INVALID);
+  CHECK_EQ_U (h->process (NULL, p, in, 8, out, 4, &out_len), RK_STATUS_TOO_LARGE);
 }
 
 static void
@@ -427,6 +477,7 @@ main (void)
   test_registry ();
   test_echo (&rng);
   test_scale (&rng);
+  test_stencil (&rng);
   test_accumulate (&rng);
   test_accumulate_save_load (&rng);
   test_units ();
