@@ -78,7 +78,8 @@ test_registry (void)
   CHECK (rk_handler_by_id (RK_KERNEL_SCALE) == scale);
   CHECK (rk_handler_by_id (RK_KERNEL_ACCUMULATE) == acc);
   CHECK (rk_handler_by_id (0) == NULL);
-  CHECK (rk_handler_by_id (4) == NULL);
+  CHECK (rk_handler_by_id (RK_KERNEL_STENCIL) == rk_handler_find ("stencil"));
+  CHECK (rk_handler_by_id (5) == NULL);
   CHECK (rk_handler_by_id (UINT32_MAX) == NULL);
 
   CHECK_EQ_U (echo->unit, 1);

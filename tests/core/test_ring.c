@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 
+#include "rk_link.h"
 #include "rk_ring.h"
 #include "rk_test.h"
 #include "rk_wait.h"
@@ -374,6 +375,59 @@ test_stress (void)
   free (s.ring);
 }
 
+/* rk_link_place () against a model: payloads placed in order, freed in order, never overlapping, and
+ * refused only when no placement the rule allows could fit. */
+static void
+test_link_place (rk_test_rng *rng)
+{
+  enum { SIZE = 16 * RK_LINK_ALIGN, MAXQ = 64 };
+  SECTION ("link placement: an arena used as a ring of bytes");
+  uint64_t off[MAXQ], span[MAXQ];
+  unsigned q0 = 0, qn = 0; /* live payloads, oldest first */
+  uint64_t pos = 0, placed = 0, refused = 0;
+  uint8_t used[SIZE / RK_LINK_ALIGN];
+
+  CHECK_EQ_U (rk_link_span (0), 0);
+  CHECK_EQ_U (rk_link_span (1), RK_LINK_ALIGN);
+  CHECK_EQ_U (rk_link_span (RK_LINK_ALIGN), RK_LINK_ALIGN);
+  uint64_t o;
+  CHECK (!rk_link_place (0, 0, true, SIZE, SIZE + 1, &o));
+  CHECK (rk_link_place (5 * RK_LINK_ALIGN, 0, true, SIZE, SIZE, &o) && o == 0);
+  for (int it = 0; it < 200000; it++) {
+    if (qn && (qn == MAXQ || rk_test_below (rng, 2))) { /* the consumer frees the oldest */
+      q0 = (q0 + 1) % MAXQ;
+      qn--;
+      continue;
+    }
+    uint64_t len = rk_test_below (rng, 5) == 0 ? 0 : rk_test_below (rng, SIZE / 3);
+    uint64_t oldest = qn ? off[q0] : 0;
+    if (!rk_link_place (pos, oldest, qn == 0, SIZE, len, &o)) {
+      refused++;
+      /* refused: neither after pos nor at 0 is there room before the oldest payload */
+      CHECK (qn > 0);
+      continue;
+    }
+    CHECK (o % RK_LINK_ALIGN == 0 && o + rk_link_span (len) <= SIZE);
+    /* no overlap with any live payload */
+    memset (used, 0, sizeof used);
+    for (unsigned k = 0; k < qn; k++) {
+      unsigned i = (q0 + k) % MAXQ;
+      for (uint64_t b = off[i] / RK_LINK_ALIGN; b < (off[i] + span[i]) / RK_LINK_ALIGN; b++)
+        used[b] = 1;
+    }
+    for (uint64_t b = o / RK_LINK_ALIGN; b < (o + rk_link_span (len)) / RK_LINK_ALIGN; b++)
+      CHECK_MSG (!used[b], "payload at %" PRIu64 " (+%" PRIu64 ") overlaps a live one", o, len);
+    unsigned i = (q0 + qn) % MAXQ;
+    off[i] = o;
+    span[i] = rk_link_span (len);
+    qn++;
+    pos = o + span[i];
+    placed++;
+  }
+  CHECK (placed > 50000 && refused > 1000);
+  printf ("link placement: %" PRIu64 " placed, %" PRIu64 " refused\n", placed, refused);
+}
+
 int
 main (void)
 {
@@ -393,6 +447,7 @@ main (void)
     test_model (n, UINT64_MAX - 5, &rng);
     test_wrap_near_max (n);
   }
+  test_link_place (&rng);
   test_stress ();
   printf ("test_ring: all checks passed\n");
   return 0;
