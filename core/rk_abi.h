@@ -72,14 +72,14 @@ enum rk_rec_flags {
   RK_REC_F_ERROR = 1u << 1,  /* answer only: command refused or failed, see status */
   RK_REC_F_STAGED = 1u << 2, /* the payload is also being copied to the device's mirror of the input
                               * arena (same offset); the actor waits for that copy and reads it */
-  /* K2K (PROCESS only, never inline). A linked record names its place on the link in desc.arg: the
-   * link sequence number, unique and increasing on one inbox. */
-  RK_REC_F_FROM_INBOX = 1u << 3, /* the input is the inbox record with that link sequence number, not a
-                                  * region of the input arena; inbox records before it that nobody
-                                  * asked for are skipped */
-  RK_REC_F_TO_ROUTE = 1u << 4,   /* the output goes to the installed route's inbox, as a record with
-                                  * that link sequence number, instead of an output region; the answer
-                                  * carries the flag and the length forwarded, and no payload */
+  /* K2K (PROCESS only, never inline). Link records are named by link sequence numbers, unique and
+   * increasing on one inbox. */
+  RK_REC_F_FROM_INBOX = 1u << 3, /* the input is the inbox record whose link sequence number is
+                                  * desc.in_off, not a region of the input arena; inbox records before
+                                  * it that nobody asked for are skipped */
+  RK_REC_F_TO_ROUTE = 1u << 4,   /* the output goes to the installed route's inbox as the record with
+                                  * link sequence number desc.out_off, instead of an output region; the
+                                  * answer carries the flag and the length forwarded, and no payload */
 };
 
 /* Status codes carried by answers (independent of the host's errno numbering). */
@@ -116,8 +116,7 @@ typedef struct rk_desc {
   uint64_t out_off; /* output region offset in the output arena */
   uint32_t out_cap; /* bytes available at out_off */
   uint32_t aux;     /* command specific (SET_PARAM: parameter index) */
-  uint64_t arg;     /* command specific (SET_PARAM: value bits; linked PROCESS: link sequence number;
-                     * answers: actor time in ns) */
+  uint64_t arg;     /* command specific (SET_PARAM: value bits; answers: actor time in ns) */
 } rk_desc;
 
 typedef struct rk_record {

@@ -148,7 +148,7 @@ serve_linked (rk_ref_actor *a, const rk_record *req, rk_record *ans, uint64_t wa
   if (from) {
     if (!a->inbox.ring)
       return RK_STATUS_UNSUPPORTED;
-    st = inbox_take (a, req, req->u.desc.arg, &lr);
+    st = inbox_take (a, req, req->u.desc.in_off, &lr);
     took = st == RK_STATUS_OK;
     if (took) {
       if (lr.flags & RK_REC_F_ERROR)
@@ -196,7 +196,7 @@ serve_linked (rk_ref_actor *a, const rk_record *req, rk_record *ans, uint64_t wa
     count (&a->ctl->routed_in, 1);
   }
   if (to && route_ok)
-    route_put (a, req->u.desc.arg, off, out_len, st, rk_hlc_tick_at (&a->ctl->hlc, wall_ms));
+    route_put (a, req->u.desc.out_off, off, out_len, st, rk_hlc_tick_at (&a->ctl->hlc, wall_ms));
   if (to)
     ans->flags |= RK_REC_F_TO_ROUTE;
   if (st == RK_STATUS_OK)

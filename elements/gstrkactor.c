@@ -33,6 +33,15 @@
  * #GstRkActor:device-id -1, the actor runs where the pipeline's other actors announced they run (a
  * "ringkernel.device" context), or for CUDA on the device of a shared "gst.cuda.context".
  *
+ * Two actor elements linked directly, on the same backend and device, keep the data on the device
+ * (a K2K link): the upstream actor writes its results straight into the downstream actor's inbox, and
+ * only a token buffer (caps feature "memory:RKLink", with the timestamps, flags and HLC meta of the
+ * buffer) crosses the pad. The link is agreed when caps are set, through a query that hands the
+ * downstream inbox to the upstream actor; #GstRkActor:link=host on either side keeps the host path,
+ * and so does any other neighbour. A full inbox stalls the upstream actor, whose ring then fills and
+ * blocks its chain function: backpressure without drops. The stats report "link-in", "link-out" and
+ * the records that went through the inbox.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 audiotestsrc num-buffers=1000 ! audio/x-raw,format=F32LE ! \
@@ -84,6 +93,7 @@ enum {
   PROP_ARENA_SIZE,
   PROP_BUFFER_LISTS,
   PROP_MESSAGE_SIZE,
+  PROP_LINK,
   PROP_STATS,
 };
 
@@ -115,6 +125,7 @@ typedef struct {
   guint16 status; /* the first error answer's status, or 0 */
   guint64 hlc;
   guint32 node;
+  gboolean routed; /* K2K: the output went down the link; a token was pushed already */
 } Item;
 
 struct _GstRkActor {
@@ -133,6 +144,7 @@ struct _GstRkActor {
   guint64 arena_size;
   gboolean buffer_lists;
   guint message_size;
+  GstRkLinkMode link;
 
   /* set at start, constant until stop */
   const rk_handler *handler;
@@ -152,13 +164,25 @@ struct _GstRkActor {
   guint32 wanted_run;           /* RK_CMD_PAUSE or RK_CMD_RESUME not yet sent, or 0 */
   GCond cond;
   GQueue items;
+  gboolean task_idle; /* the task waits for items: all before have been pushed */
   gboolean flushing;
   gboolean eos;
   GstFlowReturn srcresult;
   GstClockTime max_duration;
 
+  /* K2K: set when caps are set (in the streaming thread, with submit_lock and lock), read by the
+   * chain function */
+  gboolean link_in;  /* the sink pad takes tokens: the input is in the actor's inbox */
+  guint32 in_route;  /* the route whose tokens the sink pad takes (0: none offered) */
+  guint32 routes;    /* routes to the inbox handed out so far */
+  gboolean link_out; /* the source pad pushes tokens: the output goes down the route */
+  rk_actor *peer;    /* the downstream actor: its inbox stays alive while our route points there */
+  guint32 out_route;
+  guint64 out_seq;   /* next link sequence number: out_route << 40 | count */
+
   /* statistics: lock */
   guint64 buffers_in, buffers_in_place, buffers_out, flushed, commands, command_errors;
+  guint64 tokens_in, tokens_out;
   guint64 rtt[RTT_SAMPLES];
   guint rtt_count;
 };
@@ -280,13 +304,22 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
           "messages travel in batches, which is how the rings reach millions of records a second",
           0, G_MAXINT32, 0,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_LINK,
+      g_param_spec_enum ("link", "Link",
+          "auto: when the neighbour on either pad is an actor element on the same backend and "
+          "device, data passes between the two on the device (K2K) and only a token crosses the pad; "
+          "host: data always passes through the host (either side can ask for it)",
+          GST_TYPE_RK_LINK_MODE, GST_RK_LINK_AUTO,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "backend, device-id, kernel, actor-state, buffers-in, buffers-in-place (written by upstream straight "
           "into the actor's memory, from the pool it proposed), buffers-out, flushed, commands, "
           "in-flight, "
           "ring-size, ring-high-water, heartbeat, hlc, rtt-samples and the round trip from H2K to K2H "
-          "in microseconds: rtt-min-us, rtt-p50-us, rtt-p99-us, rtt-max-us",
+          "in microseconds: rtt-min-us, rtt-p50-us, rtt-p99-us, rtt-max-us; K2K: link-in and "
+          "link-out (device or host), tokens-in, tokens-out, routed-in and routed-out (records "
+          "taken from the inbox and written into the downstream inbox, on the device), skipped-in",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_free (kernels);
   g_free (kernel_blurb);
@@ -300,6 +333,7 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_rk_actor_change_state);
   gst_type_mark_as_plugin_api (GST_TYPE_RK_BACKEND, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_RK_MODE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_RK_LINK_MODE, 0);
 }
 
 static void
@@ -353,7 +387,8 @@ gst_rk_actor_finalize (GObject *object)
 
 /* Submit one control record with its item. Called with submit_lock. */
 static int
-submit_command (GstRkActor *self, guint32 cmd, guint32 aux, guint64 arg, int64_t timeout_ns)
+submit_command (GstRkActor *self, guint32 cmd, guint32 aux, guint64 arg, const void *payload,
+    guint32 len, int64_t timeout_ns)
 {
   rk_record rec = { 0 };
   int r;
@@ -363,7 +398,7 @@ submit_command (GstRkActor *self, guint32 cmd, guint32 aux, guint64 arg, int64_t
   rec.u.desc.arg = arg;
   rec.hlc = rk_hlc_tick (&self->clock);
   rec.node = self->clock.node;
-  r = rk_actor_submit (self->actor, &rec, NULL, 0, 0, timeout_ns);
+  r = rk_actor_submit (self->actor, &rec, payload, len, 0, timeout_ns);
   if (r == 0) {
     Item *item = g_new0 (Item, 1);
     item->kind = ITEM_COMMAND;
@@ -406,7 +441,7 @@ send_pending_control (GstRkActor *self, gboolean block)
     if (!block && !rk_actor_can_submit (self->actor, 0, 0))
       r = -EAGAIN;
     else
-      r = submit_command (self, cmd, aux, arg, block ? -1 : 0);
+      r = submit_command (self, cmd, aux, arg, NULL, 0, block ? -1 : 0);
     if (r < 0) {
       /* not sent: keep it for later, unless something newer replaced it meanwhile */
       g_mutex_lock (&self->lock);
@@ -530,6 +565,7 @@ gst_rk_actor_start (GstRkActor *self)
   gint device_id;
   guint64 arena_size;
   guint message_size;
+  GstRkLinkMode link;
   char why[1024] = "";
   guint32 node;
   int r;
@@ -544,6 +580,7 @@ gst_rk_actor_start (GstRkActor *self)
   device_id = self->device_id;
   arena_size = self->arena_size;
   message_size = self->message_size;
+  link = self->link;
   GST_OBJECT_UNLOCK (self);
 
   if (kernel_file) {
@@ -625,6 +662,8 @@ gst_rk_actor_start (GstRkActor *self)
   cfg.in_arena_size = arena_size;
   cfg.out_arena_size = arena_size;
   cfg.node = node | 1;
+  /* an inbox for an upstream actor to write into (K2K); none where data only ever comes from the host */
+  cfg.inbox_arena_size = link == GST_RK_LINK_AUTO && !message_size ? arena_size : 0;
   rk_actor *actor = NULL;
   r = rk_actor_new (&cfg, &actor, why, sizeof why);
   if (r < 0) {
@@ -656,6 +695,7 @@ gst_rk_actor_start (GstRkActor *self)
   self->wanted_run = RK_CMD_PAUSE;
   g_mutex_unlock (&self->lock);
   self->buffers_in = self->buffers_in_place = self->buffers_out = self->flushed = 0;
+  self->tokens_in = self->tokens_out = 0;
   self->commands = self->command_errors = 0;
   self->rtt_count = 0;
   self->eos = FALSE;
@@ -687,7 +727,9 @@ gst_rk_actor_stop (GstRkActor *self)
 
   if (!self->actor)
     return;
-  /* the pads are inactive: no streaming thread uses the actor any more */
+  /* the pads are inactive: no streaming thread uses the actor any more. Records still waiting for
+   * link data that will not come (the upstream actor has stopped, or will) give up first. */
+  rk_actor_cancel_links (self->actor);
   r = rk_actor_stop (self->actor, STOP_TIMEOUT_NS);
   if (r < 0)
     GST_ELEMENT_WARNING (self, RESOURCE, CLOSE, ("The actor did not terminate cleanly."),
@@ -698,10 +740,15 @@ gst_rk_actor_stop (GstRkActor *self)
   actor = self->actor;
   self->actor = NULL;
   self->handler = NULL;
+  rk_actor *peer = g_steal_pointer (&self->peer); /* our actor has ended: the route is unused */
+  self->link_in = self->link_out = FALSE;
+  self->in_route = self->out_route = 0;
   g_mutex_unlock (&self->lock);
   g_mutex_unlock (&self->submit_lock);
   /* buffers still downstream keep the actor's output memory alive until they are freed */
   rk_actor_unref (actor);
+  if (peer)
+    rk_actor_unref (peer);
 }
 
 static GstStateChangeReturn
@@ -802,23 +849,42 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   GstFlowReturn ret;
   rk_record rec = { 0 };
   rk_input in;
-  gboolean in_place;
+  gboolean in_place = FALSE, link_in, link_out;
+  guint64 token_seq = 0;
+  guint32 in_route;
   Item *item;
   int r;
 
   g_mutex_lock (&self->lock);
   ret = self->flushing ? GST_FLOW_FLUSHING : self->eos ? GST_FLOW_EOS : self->srcresult;
+  link_in = self->link_in;
+  link_out = self->link_out;
+  in_route = self->in_route;
   g_mutex_unlock (&self->lock);
   if (ret != GST_FLOW_OK) {
     gst_buffer_unref (buf);
     return ret;
   }
 
-  /* Written by upstream into our own pool, and held by nobody else: the actor reads it where it is.
-   * (A buffer someone else still holds is copied: its room goes back to the arena once answered.) */
-  in_place = !self->msg_size && gst_buffer_is_writable (buf) && gst_buffer_is_memory_range_writable (buf, 0, -1)
-      && gst_rk_pool_input_of (buf, self->actor, &in);
-  if (in_place) {
+  if (link_in) {
+    /* a token: the data is in the actor's inbox already, or on its way there */
+    GstRkLinkMeta *lm = gst_buffer_get_rk_link_meta (buf);
+    if (!lm || lm->route != in_route) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED,
+          ("A token buffer that belongs to no link of this element."),
+          ("route %u, expected %u", lm ? lm->route : 0, in_route));
+      gst_buffer_unref (buf);
+      return GST_FLOW_ERROR;
+    }
+    map.size = lm->len;
+    rec.flags |= RK_REC_F_FROM_INBOX;
+    rec.u.desc.in_off = lm->seq;
+  } else if ((in_place = !self->msg_size && gst_buffer_is_writable (buf)
+                 && gst_buffer_is_memory_range_writable (buf, 0, -1)
+                 && gst_rk_pool_input_of (buf, self->actor, &in))) {
+    /* Written by upstream into our own pool, and held by nobody else: the actor reads it where it
+     * is. (A buffer someone else still holds is copied: its room goes back to the arena once
+     * answered.) */
     map.size = in.len;
   } else if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map an input buffer."), (NULL));
@@ -829,7 +895,7 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
         ("Kernel '%s' takes whole %u-byte samples; got a buffer of %" G_GSIZE_FORMAT " bytes.",
             self->handler->name, self->handler->unit, map.size), (NULL));
-    if (!in_place)
+    if (!in_place && !link_in)
       gst_buffer_unmap (buf, &map);
     gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
@@ -857,6 +923,8 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     rk_hlc_recv (&self->clock, meta->hlc);
   rec.type = RK_CMD_PROCESS;
   rec.node = self->clock.node;
+  if (link_out)
+    rec.flags |= RK_REC_F_TO_ROUTE;
 
   g_mutex_lock (&self->submit_lock);
   r = send_pending_control (self, TRUE);
@@ -866,30 +934,48 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     if (queued)
       item = NULL; /* the source pad's task owns it now */
   } else if (r == 0) {
+    const uint32_t out_cap = link_out ? 0 : (uint32_t) map.size;
     rec.hlc = rk_hlc_tick (&self->clock);
     item->submit_ns = rk_now_ns ();
+    if (link_out)
+      rec.u.desc.out_off = token_seq = self->out_seq;
     if (in_place) {
-      r = rk_actor_submit_input (self->actor, &rec, &in, (uint32_t) map.size, -1);
+      r = rk_actor_submit_input (self->actor, &rec, &in, out_cap, -1);
       if (r == 0)
         gst_rk_pool_mark_submitted (buf);
     } else {
-      r = rk_actor_submit (self->actor, &rec, map.data, (uint32_t) map.size, (uint32_t) map.size,
-          -1);
+      r = rk_actor_submit (self->actor, &rec, link_in ? NULL : map.data, (uint32_t) map.size,
+          out_cap, -1);
     }
+    if (r == 0 && link_out)
+      self->out_seq++;
   }
   if (r == 0 && item) {
     item->seq = rec.seq;
+    item->routed = link_out;
     g_mutex_lock (&self->lock);
     enqueue_locked (self, item);
     self->buffers_in++;
     if (in_place)
       self->buffers_in_place++;
+    if (link_in)
+      self->tokens_in++;
     g_mutex_unlock (&self->lock);
     item = NULL;
   }
   g_mutex_unlock (&self->submit_lock);
-  if (!in_place)
+  if (!in_place && !link_in)
     gst_buffer_unmap (buf, &map);
+
+  GstBuffer *token = NULL;
+  if (r == 0 && link_out) {
+    /* what crosses the pad: the buffer's timestamps and flags, our clock's stamp, and where the data
+     * is (the record it becomes in the downstream inbox) */
+    token = gst_buffer_new ();
+    gst_buffer_copy_into (token, buf, GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+    gst_buffer_add_rk_hlc_meta (token, rec.hlc, rec.node);
+    gst_buffer_add_rk_link_meta (token, self->out_route, token_seq, (guint32) map.size);
+  }
 
   if (GST_BUFFER_DURATION_IS_VALID (buf) && (!GST_CLOCK_TIME_IS_VALID (self->max_duration)
           || GST_BUFFER_DURATION (buf) > self->max_duration + self->max_duration / 100)) {
@@ -918,6 +1004,15 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       return ret == GST_FLOW_OK ? GST_FLOW_FLUSHING : ret;
     }
     return flow_from_errno (self, r, "accepting a buffer");
+  }
+  if (token) {
+    /* pushed at once: the downstream actor queues its own record for the data while ours makes it */
+    ret = gst_pad_push (self->srcpad, token);
+    g_mutex_lock (&self->lock);
+    self->tokens_out++;
+    self->buffers_out++;
+    g_mutex_unlock (&self->lock);
+    return ret;
   }
   return GST_FLOW_OK;
 }
@@ -990,6 +1085,164 @@ accept_caps (GstRkActor *self, GstCaps *caps)
   return ok;
 }
 
+/* ---- K2K negotiation ---- */
+
+static gboolean
+caps_have_link (GstCaps *caps)
+{
+  GstCapsFeatures *f = gst_caps_is_empty (caps) || gst_caps_is_any (caps) ? NULL
+                                                                          : gst_caps_get_features (caps, 0);
+  return f && gst_caps_features_contains (f, GST_CAPS_FEATURE_MEMORY_RK_LINK);
+}
+
+/* The caps, as tokens of a link (or as data in system memory). */
+static GstCaps *
+caps_with_link (GstCaps *caps, gboolean link)
+{
+  GstCaps *c = gst_caps_copy (caps);
+  for (guint i = 0; i < gst_caps_get_size (c); i++)
+    gst_caps_set_features (c, i, gst_caps_features_new (link ? GST_CAPS_FEATURE_MEMORY_RK_LINK
+                                     : GST_CAPS_FEATURE_MEMORY_SYSTEM_MEMORY, NULL));
+  return c;
+}
+
+/* Wait until everything queued for the source pad has been pushed (or the task stopped). */
+static void
+wait_items_pushed (GstRkActor *self)
+{
+  g_mutex_lock (&self->lock);
+  while (!self->flushing && self->srcresult == GST_FLOW_OK
+      && !(self->task_idle && g_queue_is_empty (&self->items)))
+    g_cond_wait (&self->cond, &self->lock);
+  g_mutex_unlock (&self->lock);
+}
+
+/* Downstream side: an upstream actor asks for a route to our inbox. Only the element right upstream
+ * gets one (an element in between would need the data itself), on the same backend and device. */
+static gboolean
+answer_link_query (GstRkActor *self, GstQuery *query)
+{
+  GstStructure *s = gst_query_writable_structure (query);
+  gpointer upstream = NULL;
+  gint device = -1;
+  GstObject *neighbour = NULL;
+  const gchar *why = NULL;
+  rk_route rt;
+
+  if (!gst_structure_has_name (s, GST_RK_LINK_QUERY))
+    return FALSE;
+  gst_structure_get (s, "upstream", G_TYPE_POINTER, &upstream, "device-id", G_TYPE_INT, &device, NULL);
+  const gchar *backend = gst_structure_get_string (s, "backend");
+  GST_OBJECT_LOCK (self);
+  GstRkLinkMode mode = self->link;
+  GST_OBJECT_UNLOCK (self);
+  GstPad *peer = gst_pad_get_peer (self->sinkpad);
+  if (peer) {
+    neighbour = gst_pad_get_parent (peer);
+    gst_object_unref (peer);
+  }
+
+  g_mutex_lock (&self->lock);
+  if (mode == GST_RK_LINK_HOST)
+    why = "link=host";
+  else if (!neighbour || (gpointer) neighbour != upstream)
+    why = "not asked by the element right upstream";
+  else if (!self->actor)
+    why = "not started";
+  else if (g_strcmp0 (backend, rk_actor_backend (self->actor)->name) != 0 || device != self->run_device)
+    why = "another backend or device";
+  else if (!rk_actor_inbox_route (self->actor, self->routes + 1, &rt))
+    why = "no inbox (message-size, mode=launch, or a backend without links)";
+  if (!why) {
+    self->in_route = ++self->routes;
+    gst_structure_set (s, "route-id", G_TYPE_UINT, rt.route_id, "inbox-addr", G_TYPE_UINT64,
+        rt.inbox_addr, "arena-addr", G_TYPE_UINT64, rt.arena_addr, "arena-size", G_TYPE_UINT64,
+        rt.arena_size, "doorbell-addr", G_TYPE_UINT64, rt.doorbell_addr, "dst-node", G_TYPE_UINT,
+        rt.dst_node, "actor", G_TYPE_POINTER, rk_actor_ref (self->actor), NULL);
+  }
+  g_mutex_unlock (&self->lock);
+  if (why)
+    GST_DEBUG_OBJECT (self, "no K2K route for %" GST_PTR_FORMAT ": %s", upstream, why);
+  else
+    GST_INFO_OBJECT (self, "K2K: gave route %u to our inbox to %" GST_PTR_FORMAT, rt.route_id, upstream);
+  if (neighbour)
+    gst_object_unref (neighbour);
+  return why == NULL;
+}
+
+/* Upstream side, when caps are set: ask the downstream neighbour for a route to its inbox. Returns its
+ * actor (a reference for us) and the route, or NULL: the host path. */
+static rk_actor *
+query_route (GstRkActor *self, rk_route *rt)
+{
+  GstRkLinkMode mode;
+  rk_route probe;
+  rk_actor *peer = NULL;
+
+  GST_OBJECT_LOCK (self);
+  mode = self->link;
+  GST_OBJECT_UNLOCK (self);
+  if (mode != GST_RK_LINK_AUTO || !self->actor || !rk_actor_inbox_route (self->actor, 0, &probe))
+    return NULL;
+
+  GstQuery *q = gst_query_new_custom (GST_QUERY_CUSTOM, gst_structure_new (GST_RK_LINK_QUERY,
+          "upstream", G_TYPE_POINTER, self, "backend", G_TYPE_STRING,
+          rk_actor_backend (self->actor)->name, "device-id", G_TYPE_INT, self->run_device, NULL));
+  if (gst_pad_peer_query (self->srcpad, q)) {
+    const GstStructure *s = gst_query_get_structure (q);
+    guint route_id = 0, node = 0;
+    memset (rt, 0, sizeof *rt);
+    if (gst_structure_get (s, "route-id", G_TYPE_UINT, &route_id, "inbox-addr", G_TYPE_UINT64,
+            &rt->inbox_addr, "arena-addr", G_TYPE_UINT64, &rt->arena_addr, "arena-size", G_TYPE_UINT64,
+            &rt->arena_size, "doorbell-addr", G_TYPE_UINT64, &rt->doorbell_addr, "dst-node",
+            G_TYPE_UINT, &node, "actor", G_TYPE_POINTER, &peer, NULL)) {
+      rt->route_id = route_id;
+      rt->dst_node = node;
+    }
+  }
+  gst_query_unref (q);
+  return peer;
+}
+
+/* Upstream side, once everything sent before has left: install the route (the LINK command) to the
+ * downstream actor `peer`, or take the host path (peer NULL). A route in place before is replaced or
+ * removed. Returns whether data now leaves down a route. */
+static gboolean
+install_route (GstRkActor *self, rk_actor *peer, const rk_route *rt)
+{
+  rk_actor *old;
+  int r = 0;
+
+  g_mutex_lock (&self->submit_lock);
+  old = self->peer; /* every record sent on the old route has been answered: it is unused */
+  if (peer) {
+    r = submit_command (self, RK_CMD_LINK, 0, 0, rt, sizeof *rt, -1);
+  } else if (self->link_out) {
+    /* no route any more (an unused one left behind, should this fail, does no harm) */
+    rk_route none;
+    memset (&none, 0, sizeof none);
+    submit_command (self, RK_CMD_LINK, 0, 0, &none, sizeof none, -1);
+  }
+  g_mutex_lock (&self->lock);
+  self->peer = r == 0 ? peer : NULL;
+  self->link_out = self->peer != NULL;
+  if (self->link_out) {
+    self->out_route = rt->route_id;
+    self->out_seq = (guint64) rt->route_id << 40;
+  }
+  g_mutex_unlock (&self->lock);
+  g_mutex_unlock (&self->submit_lock);
+  if (old)
+    rk_actor_unref (old);
+  if (peer && r < 0)
+    rk_actor_unref (peer);
+  if (self->link_out)
+    GST_INFO_OBJECT (self, "K2K: data leaves down route %u into the downstream actor's inbox; it "
+        "stays on the %s device %d", rt->route_id, rk_actor_backend (self->actor)->name,
+        self->run_device);
+  return self->link_out;
+}
+
 static gboolean
 gst_rk_actor_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
@@ -1026,12 +1279,43 @@ gst_rk_actor_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       return TRUE;
 
     case GST_EVENT_CAPS: {
-      GstCaps *caps;
+      GstCaps *caps, *plain, *out;
       gst_event_parse_caps (event, &caps);
-      if (!accept_caps (self, caps)) {
+      const gboolean tokens = caps_have_link (caps);
+      plain = tokens ? caps_with_link (caps, FALSE) : gst_caps_ref (caps);
+      g_mutex_lock (&self->lock);
+      const guint32 offered = self->in_route;
+      const gboolean started = self->actor != NULL;
+      g_mutex_unlock (&self->lock);
+      if ((tokens && !offered) || !started || !accept_caps (self, plain)) {
+        gst_caps_unref (plain);
         gst_event_unref (event);
         return FALSE;
       }
+      rk_route rt;
+      rk_actor *peer = query_route (self, &rt);
+      g_mutex_lock (&self->lock);
+      const gboolean change = tokens != self->link_in || peer || self->link_out;
+      g_mutex_unlock (&self->lock);
+      /* how data comes in or leaves changes: what came before leaves first, the old way */
+      if (change) {
+        wait_items_pushed (self);
+        g_mutex_lock (&self->submit_lock);
+        g_mutex_lock (&self->lock);
+        self->link_in = tokens;
+        g_mutex_unlock (&self->lock);
+        g_mutex_unlock (&self->submit_lock);
+        if (tokens)
+          GST_INFO_OBJECT (self, "K2K: data comes in on route %u, into our inbox", offered);
+      }
+      out = change && install_route (self, peer, &rt) ? caps_with_link (plain, TRUE)
+                                                       : gst_caps_ref (plain);
+      guint32 seqnum = gst_event_get_seqnum (event);
+      gst_event_unref (event);
+      event = gst_event_new_caps (out);
+      gst_event_set_seqnum (event, seqnum);
+      gst_caps_unref (out);
+      gst_caps_unref (plain);
       break;
     }
     default:
@@ -1047,7 +1331,15 @@ gst_rk_actor_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     gst_event_unref (event);
     return FALSE;
   }
+  const gboolean direct = self->link_out;
+  if (direct && GST_EVENT_TYPE (event) == GST_EVENT_EOS)
+    self->eos = TRUE;
   g_mutex_unlock (&self->lock);
+  if (direct) {
+    /* tokens leave from the chain function: these events go with them, in order. EOS need not wait
+     * for our actor: the downstream actor's own records wait for the data that is still coming. */
+    return gst_pad_push_event (self->srcpad, event);
+  }
 
   item = g_new0 (Item, 1);
   item->event = event;
@@ -1148,10 +1440,25 @@ gst_rk_actor_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
     case GST_QUERY_ACCEPT_CAPS: {
       GstCaps *caps;
       gst_query_parse_accept_caps (query, &caps);
+      if (caps_have_link (caps)) {
+        /* tokens: only from the element that we gave a route (what leaves here is decided when
+         * the caps are set) */
+        GstCaps *plain = caps_with_link (caps, FALSE);
+        g_mutex_lock (&self->lock);
+        gboolean offered = self->in_route != 0;
+        g_mutex_unlock (&self->lock);
+        gst_query_set_accept_caps_result (query, offered && accept_caps (self, plain));
+        gst_caps_unref (plain);
+        return TRUE;
+      }
       gst_query_set_accept_caps_result (query,
           accept_caps (self, caps) && gst_pad_peer_query_accept_caps (self->srcpad, caps));
       return TRUE;
     }
+    case GST_QUERY_CUSTOM:
+      if (answer_link_query (self, query))
+        return TRUE;
+      return FALSE; /* a custom query is for this element or nobody */
     case GST_QUERY_CONTEXT:
       if (answer_context (self, query))
         return TRUE;
@@ -1432,8 +1739,14 @@ gst_rk_actor_loop (GstPad *pad)
   int r;
 
   g_mutex_lock (&self->lock);
+  if (g_queue_is_empty (&self->items)) {
+    /* everything queued has been handled and pushed: tell wait_items_pushed () */
+    self->task_idle = TRUE;
+    g_cond_broadcast (&self->cond);
+  }
   while (!self->flushing && g_queue_is_empty (&self->items))
     g_cond_wait (&self->cond, &self->lock);
+  self->task_idle = FALSE;
   if (self->flushing) {
     ret = GST_FLOW_FLUSHING;
     g_mutex_unlock (&self->lock);
@@ -1481,6 +1794,18 @@ gst_rk_actor_loop (GstPad *pad)
 
   if (ans.rec.flags & RK_REC_F_ERROR) {
     rk_actor_release_output (self->actor, ans.out_token);
+    if (item->kind == ITEM_BUFFER
+        && (ans.rec.status == RK_STATUS_CLOSED || ans.rec.status == RK_STATUS_CANCELLED)) {
+      /* its link was torn down under it (a neighbour stopped, a flush upstream): dropped there,
+       * as the token's push was */
+      GST_DEBUG_OBJECT (self, "record %" G_GUINT64_FORMAT ": %s", ans.rec.seq,
+          rk_status_name (ans.rec.status));
+      g_mutex_lock (&self->lock);
+      self->flushed++;
+      g_mutex_unlock (&self->lock);
+      item_free (item);
+      return;
+    }
     if (item->kind == ITEM_BUFFER) {
       GST_ELEMENT_ERROR (self, STREAM, FAILED,
           ("Kernel '%s' could not process a buffer: %s.", self->handler->name,
@@ -1492,6 +1817,14 @@ gst_rk_actor_loop (GstPad *pad)
     g_mutex_lock (&self->lock);
     self->command_errors++;
     g_mutex_unlock (&self->lock);
+    if (item->cmd == RK_CMD_LINK) {
+      /* tokens are on their way already: their data would be lost */
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("The actor refused its K2K route: %s.",
+              rk_status_name (ans.rec.status)), ("record %" G_GUINT64_FORMAT, ans.rec.seq));
+      item_free (item);
+      ret = GST_FLOW_ERROR;
+      goto pause;
+    }
     GST_ELEMENT_WARNING (self, STREAM, FAILED,
         ("The actor refused a %s command: %s.", rk_cmd_name (item->cmd),
             rk_status_name (ans.rec.status)), ("record %" G_GUINT64_FORMAT, ans.rec.seq));
@@ -1501,6 +1834,10 @@ gst_rk_actor_loop (GstPad *pad)
 
   switch (item->kind) {
     case ITEM_BUFFER: {
+      if (item->routed) { /* its output is in the downstream inbox, and its token went already */
+        item_free (item);
+        return;
+      }
       GstBuffer *out = make_output (self, item, &ans);
       GstBufferList *list = NULL;
       Item *failed = NULL;
@@ -1513,7 +1850,7 @@ gst_rk_actor_loop (GstPad *pad)
       while (n < max_list) {
         g_mutex_lock (&self->lock);
         item = g_queue_peek_head (&self->items);
-        gboolean next = item && item->kind == ITEM_BUFFER && !item->discard;
+        gboolean next = item && item->kind == ITEM_BUFFER && !item->discard && !item->routed;
         g_mutex_unlock (&self->lock);
         if (!next || rk_actor_try_receive (self->actor, &ans) != 0)
           break;
@@ -1610,7 +1947,9 @@ make_stats (GstRkActor *self)
       G_TYPE_UINT64, self->buffers_in_place, "buffers-out", G_TYPE_UINT64,
       self->buffers_out, "flushed", G_TYPE_UINT64, self->flushed, "commands", G_TYPE_UINT64,
       self->commands, "command-errors", G_TYPE_UINT64, self->command_errors, "device-id", G_TYPE_INT,
-      self->actor ? self->run_device : -1, NULL);
+      self->actor ? self->run_device : -1, "link-in", G_TYPE_STRING, self->link_in ? "device" : "host",
+      "link-out", G_TYPE_STRING, self->link_out ? "device" : "host", "tokens-in", G_TYPE_UINT64,
+      self->tokens_in, "tokens-out", G_TYPE_UINT64, self->tokens_out, NULL);
   g_mutex_unlock (&self->lock);
 
   GST_OBJECT_LOCK (self);
@@ -1629,7 +1968,10 @@ make_stats (GstRkActor *self)
         "in-flight", G_TYPE_UINT64, rk_actor_in_flight (actor),
         "ring-high-water", G_TYPE_UINT, rk_actor_ring_high_water (actor),
         "heartbeat", G_TYPE_UINT64, __atomic_load_n (&ctl->heartbeat, __ATOMIC_RELAXED),
-        "hlc", G_TYPE_UINT64, __atomic_load_n (&ctl->hlc, __ATOMIC_RELAXED), NULL);
+        "hlc", G_TYPE_UINT64, __atomic_load_n (&ctl->hlc, __ATOMIC_RELAXED),
+        "routed-in", G_TYPE_UINT64, __atomic_load_n (&ctl->routed_in, __ATOMIC_RELAXED),
+        "routed-out", G_TYPE_UINT64, __atomic_load_n (&ctl->routed_out, __ATOMIC_RELAXED),
+        "skipped-in", G_TYPE_UINT64, __atomic_load_n (&ctl->skipped_in, __ATOMIC_RELAXED), NULL);
     rk_actor_unref (actor);
   } else {
     gst_structure_set (s, "backend", G_TYPE_STRING, "none", "actor-state", G_TYPE_STRING, "none",
@@ -1756,6 +2098,11 @@ gst_rk_actor_set_property (GObject *object, guint prop_id, const GValue *value, 
       self->buffer_lists = g_value_get_boolean (value);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_LINK:
+      GST_OBJECT_LOCK (self);
+      self->link = g_value_get_enum (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1816,6 +2163,11 @@ gst_rk_actor_get_property (GObject *object, guint prop_id, GValue *value, GParam
     case PROP_BUFFER_LISTS:
       GST_OBJECT_LOCK (self);
       g_value_set_boolean (value, self->buffer_lists);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_LINK:
+      GST_OBJECT_LOCK (self);
+      g_value_set_enum (value, self->link);
       GST_OBJECT_UNLOCK (self);
       break;
     case PROP_STATS:

@@ -40,6 +40,24 @@ gst_rk_mode_get_type (void)
   return type;
 }
 
+GType
+gst_rk_link_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_RK_LINK_AUTO, "Data stays on the device between adjacent actors (K2K) where it can",
+      "auto" },
+    { GST_RK_LINK_HOST, "Data always passes through the host", "host" },
+    { 0, NULL, NULL },
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstRkLinkMode", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
 guint32
 gst_rk_new_node_pair (void)
 {

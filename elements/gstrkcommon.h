@@ -40,6 +40,27 @@ typedef enum {
 #define GST_TYPE_RK_MODE (gst_rk_mode_get_type ())
 GType gst_rk_mode_get_type (void);
 
+/**
+ * GstRkLinkMode:
+ * @GST_RK_LINK_AUTO: link to an adjacent actor on the same backend and device, on the device (K2K)
+ * @GST_RK_LINK_HOST: always pass data through the host
+ *
+ * How an actor element passes data to (and takes it from) an adjacent actor element.
+ */
+typedef enum {
+  GST_RK_LINK_AUTO = 0,
+  GST_RK_LINK_HOST = 1,
+} GstRkLinkMode;
+
+#define GST_TYPE_RK_LINK_MODE (gst_rk_link_mode_get_type ())
+GType gst_rk_link_mode_get_type (void);
+
+/* K2K. Caps with this feature carry token buffers (a GstRkLinkMeta each) instead of data: the data is
+ * in the downstream actor's inbox. GST_RK_LINK_QUERY is the custom query with which an actor asks its
+ * downstream neighbour for a route to its inbox. */
+#define GST_CAPS_FEATURE_MEMORY_RK_LINK "memory:RKLink"
+#define GST_RK_LINK_QUERY "GstRkLinkQuery"
+
 /* A fresh pair of node ids: the element's own clock gets the even one, its actor the odd one. */
 guint32 gst_rk_new_node_pair (void);
 

@@ -501,7 +501,7 @@ submit (rk_actor *a, rk_record *rec, const void *payload, submit_req *s, int64_t
   }
 
   const uint16_t link = rec->type == RK_CMD_PROCESS ? rec->flags & LINK_FLAGS : 0;
-  const uint64_t link_seq = rec->u.desc.arg;
+  const uint64_t want = rec->u.desc.in_off, forward = rec->u.desc.out_off;
   rec->seq = a->submitted;
   rec->len = link & RK_REC_F_FROM_INBOX ? rec->len : len;
   rec->flags = link;
@@ -517,8 +517,10 @@ submit (rk_actor *a, rk_record *rec, const void *payload, submit_req *s, int64_t
     rec->u.desc.in_off = s->in_off;
     rec->u.desc.out_off = s->out_off;
     rec->u.desc.out_cap = s->use_out ? out_cap : 0;
-    if (link)
-      rec->u.desc.arg = link_seq;
+    if (link & RK_REC_F_FROM_INBOX)
+      rec->u.desc.in_off = want;
+    if (link & RK_REC_F_TO_ROUTE)
+      rec->u.desc.out_off = forward;
     /* a large payload may travel by the backend's own means (a copy engine), started now */
     if (s->use_in && a->ops->stage && len >= a->ops->stage_min
         && a->ops->stage (a->impl, rec->seq, s->in_off, len) == 0)

@@ -51,8 +51,9 @@ void rk_actor_unref (rk_actor *a);
 
 /* Submit one record. The caller fills rec->type, hlc, node and, for SET_PARAM, u.desc.aux/arg; this
  * sets seq, flags, len and the payload placement. A linked PROCESS record (K2K) also carries
- * RK_REC_F_FROM_INBOX and/or RK_REC_F_TO_ROUTE in rec->flags and its link sequence number in
- * u.desc.arg: from the inbox, payload is NULL and len the length expected; to the route, out_cap is 0. payload (len bytes) is copied into the record or the
+ * RK_REC_F_FROM_INBOX and/or RK_REC_F_TO_ROUTE in rec->flags, and the link sequence numbers in
+ * u.desc.in_off (the inbox record it takes; payload NULL, len the length expected) and u.desc.out_off
+ * (the record it forwards; out_cap 0). payload (len bytes) is copied into the record or the
  * input arena; out_cap bytes of output region are reserved for the answer. Waits for room.
  * Returns 0, -EINTR (interrupted), -ETIMEDOUT, -EMSGSIZE (never fits), -EIO (actor failed). */
 int rk_actor_submit (rk_actor *a, rk_record *rec, const void *payload, uint32_t len, uint32_t out_cap,

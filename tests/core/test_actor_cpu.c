@@ -959,7 +959,8 @@ submit_hop (rk_actor **a, int i, int len, uint64_t seq, const float *x, uint32_t
 {
   rk_record rec = { .type = RK_CMD_PROCESS, .node = HOST_NODE };
   rec.flags = (i > 0 ? RK_REC_F_FROM_INBOX : 0) | (i + 1 < len ? RK_REC_F_TO_ROUTE : 0);
-  rec.u.desc.arg = seq;
+  rec.u.desc.in_off = seq;
+  rec.u.desc.out_off = seq;
   return rk_actor_submit (a[i], &rec, i > 0 ? NULL : x, bytes, i + 1 < len ? 0 : bytes, timeout);
 }
 
