@@ -10,7 +10,9 @@
 #ifndef RK_LINK_H
 #define RK_LINK_H
 
+#ifndef __cplusplus
 #include <stdbool.h>
+#endif
 #include <stdint.h>
 
 #include "rk_abi.h"

@@ -47,6 +47,7 @@ struct rk_device {
   char name[256];
   pinned_chunk *chunks;
   size_t n_chunks;
+  cudaStream_t mem_stream; /* device memory is allocated and freed on it, stream-ordered */
   cudaLibrary_t *libs; /* programs compiled at run time, unloaded with the device */
   size_t n_libs;
 };
@@ -156,6 +157,8 @@ cuda_open (int device_id, rk_device **out, char *why, size_t why_len)
     e = (cudaError_t) rk_cuda_preload ();
   if (e == cudaSuccess)
     e = (cudaError_t) rk_cuda_actor_blocks_per_sm (&d->blocks_per_sm);
+  if (e == cudaSuccess)
+    e = cudaStreamCreateWithFlags (&d->mem_stream, cudaStreamNonBlocking);
   if (e != cudaSuccess) {
     pthread_mutex_unlock (&devices_lock);
     free (d);
@@ -198,6 +201,8 @@ cuda_close (rk_device *d)
       cudaFreeHost (d->chunks[i].ptr);
     for (size_t i = 0; i < d->n_libs; i++)
       cudaLibraryUnload (d->libs[i]);
+    cudaStreamSynchronize (d->mem_stream);
+    cudaStreamDestroy (d->mem_stream);
   }
   free (d->chunks);
   free (d->libs);
@@ -252,9 +257,58 @@ out:
   return r;
 }
 
+/* Device memory (K2K inboxes), stream-ordered on the device's own stream: neither the allocation nor
+ * the free waits for the persistent kernels running there. */
+static int
+cuda_alloc_device (rk_device *d, size_t size, rk_mem *mem)
+{
+  void *p = NULL;
+  cudaSetDevice (d->id);
+  cudaError_t e = cudaMallocAsync (&p, size, d->mem_stream);
+  if (e == cudaSuccess)
+    e = cudaMemsetAsync (p, 0, size, d->mem_stream);
+  if (e == cudaSuccess)
+    e = cudaStreamSynchronize (d->mem_stream);
+  if (e != cudaSuccess) {
+    cudaGetLastError ();
+    note_error (d, e);
+    return e == cudaErrorMemoryAllocation ? -ENOMEM : -EIO;
+  }
+  memset (mem, 0, sizeof *mem);
+  mem->dev = (uint64_t) (uintptr_t) p;
+  mem->size = size;
+  return 0;
+}
+
+static int
+cuda_upload (rk_device *d, rk_mem *mem, size_t off, const void *src, size_t len)
+{
+  if (off > mem->size || len > mem->size - off)
+    return -EINVAL;
+  cudaSetDevice (d->id);
+  cudaError_t e = cudaMemcpyAsync ((void *) (uintptr_t) (mem->dev + off), src, len,
+      cudaMemcpyHostToDevice, d->mem_stream);
+  if (e == cudaSuccess)
+    e = cudaStreamSynchronize (d->mem_stream);
+  if (e != cudaSuccess) {
+    cudaGetLastError ();
+    note_error (d, e);
+    return -EIO;
+  }
+  return 0;
+}
+
 static void
 cuda_free (rk_device *d, rk_mem *mem)
 {
+  if (!mem->host && mem->dev) { /* device memory: nobody uses it any more */
+    if (!d->hung) {
+      cudaSetDevice (d->id);
+      cudaFreeAsync ((void *) (uintptr_t) mem->dev, d->mem_stream);
+    }
+    memset (mem, 0, sizeof *mem);
+    return;
+  }
   pthread_mutex_lock (&devices_lock);
   for (size_t i = 0; i < d->n_chunks; i++)
     if (d->chunks[i].ptr == mem->priv)
@@ -407,6 +461,9 @@ launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl,
   a.state_size = h->state_size;
   a.grid_threshold = GRID_THRESHOLD;
   a.unit = h->unit;
+  a.inbox = (rk_ring *) (uintptr_t) l->inbox.dev;
+  a.inbox_arena = (uint8_t *) (uintptr_t) l->inbox_arena.dev;
+  a.inbox_size = l->inbox_arena.size;
 
   /* a quarter of the GPU's SMs: room for several actors side by side, and enough blocks to keep many
    * PCIe reads in flight on a large payload */
@@ -772,6 +829,8 @@ const rk_backend_ops rk_backend_cuda = {
   .close = cuda_close,
   .alloc_mapped = cuda_alloc_mapped,
   .free = cuda_free,
+  .alloc_device = cuda_alloc_device,
+  .upload = cuda_upload,
   .launch = cuda_launch,
   .doorbell = cuda_doorbell,
   .join = cuda_join,

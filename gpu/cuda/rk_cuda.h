@@ -43,6 +43,10 @@ typedef struct rk_cuda_args {
   uint64_t state_size;
   uint32_t grid_threshold; /* payload bytes from which every block works on a record */
   uint32_t unit;           /* a payload's length is a multiple of this */
+  /* K2K: the actor's inbox (an rk_ring) and its payload arena, in device memory, or NULL */
+  rk_ring *inbox;
+  uint8_t *inbox_arena;
+  uint64_t inbox_size;
 } rk_cuda_args;
 
 /* One record the traditional way (mode=launch): what rk_once_kernel is launched with. */

@@ -19,6 +19,7 @@
 #include "rk_cuda.h"
 #include "rk_handlers.h"
 #include "rk_hlc.h"
+#include "rk_link.h"
 
 #define MAX_BATCH (RK_CUDA_BLOCK / 4) /* records read in one round trip (4 threads, 16 bytes each) */
 #define WARP_MAX_BYTES 1024 /* a stateless record this small is served by one warp, beside others */
@@ -68,6 +69,18 @@ ld_relaxed_gpu32 (const uint32_t *p)
   uint32_t v;
   asm volatile ("ld.relaxed.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
   return v;
+}
+
+__device__ __forceinline__ void
+st_release_gpu (uint64_t *p, uint64_t v)
+{
+  asm volatile ("st.release.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+
+__device__ __forceinline__ void
+st_release_gpu32 (uint32_t *p, uint32_t v)
+{
+  asm volatile ("st.release.gpu.global.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
 }
 
 __device__ __forceinline__ uint64_t
@@ -170,6 +183,34 @@ run_slice (const Work &w, uint32_t i0, uint32_t stride)
       }
       break;
     }
+    case RK_KERNEL_STENCIL: {
+      /* (l*x[i-1] + c*x[i]) + r*x[i+1], edges clamped, rounded as the C reference rounds */
+      const float fl = (float) w.p[0], fc = (float) w.p[1], fr = (float) w.p[2];
+      const uint32_t n = w.len / 4;
+      if (!(((uintptr_t) w.in | (uintptr_t) w.out) & 3)) {
+        const float *x = (const float *) w.in;
+        for (uint32_t i = i0; i < n; i += stride) {
+          const float xl = ld_in (w, x + (i ? i - 1 : 0)), xc = ld_in (w, x + i);
+          const float xr = ld_in (w, x + (i + 1 < n ? i + 1 : n - 1));
+          ((float *) w.out)[i] = __fadd_rn (__fadd_rn (__fmul_rn (fl, xl), __fmul_rn (fc, xc)),
+              __fmul_rn (fr, xr));
+        }
+      } else {
+        for (uint32_t i = i0; i < n; i += stride) {
+          float v[3];
+          const uint32_t at[3] = { i ? i - 1 : 0, i, i + 1 < n ? i + 1 : n - 1 };
+          for (int j = 0; j < 3; j++) {
+            uint8_t b[4];
+            for (int k = 0; k < 4; k++)
+              b[k] = ld_in (w, w.in + 4 * at[j] + k);
+            memcpy (&v[j], b, 4);
+          }
+          float y = __fadd_rn (__fadd_rn (__fmul_rn (fl, v[0]), __fmul_rn (fc, v[1])), __fmul_rn (fr, v[2]));
+          memcpy (w.out + 4 * i, &y, 4);
+        }
+      }
+      break;
+    }
 #ifdef RK_USER_HANDLER
     case RK_KERNEL_USER:
       rk_user_process (w.in, w.out, w.len, w.p, i0, stride);
@@ -209,6 +250,21 @@ struct __align__ (16) LeaderState {
   /* the actor's counters, kept here and only ever stored to the control block (a load from mapped
    * memory is a PCIe round trip) */
   uint64_t records_in, records_out, errors, beats, batches;
+  uint64_t last_beat;
+  /* K2K: the actor's own inbox (consumer side) and the route LINK installed (producer side), both
+   * rings in device memory; indices and positions cached here, as their single writer */
+  rk_ring *inbox;
+  uint8_t *inbox_arena;
+  uint64_t inbox_size, inbox_tail;
+  uint32_t inbox_mask;
+  rk_ring *route;
+  uint8_t *route_arena;
+  uint64_t route_size, route_pos, route_head;
+  uint32_t route_entries, route_mask;
+  /* the linked record being served: take the inbox record / put one on the route when done */
+  uint32_t link_take, link_put;
+  uint64_t link_off, link_seq;
+  uint64_t routed_in, routed_out, skipped_in;
 };
 
 __device__ void
@@ -223,6 +279,150 @@ __device__ __forceinline__ bool
 region_ok (uint64_t off, uint64_t len, uint64_t size)
 {
   return off <= size && len <= size - off;
+}
+
+/* ---- K2K, thread 0 (mirrors core/rk_ref_actor.c) ---- */
+
+__device__ __forceinline__ bool
+cancelled (const rk_cuda_args &a, const rk_record &req)
+{
+  return ld_acquire_sys (&a.ctl->cancel) > req.seq; /* mapped: a PCIe read, so only now and then */
+}
+
+/* While a linked record waits: keep the heartbeat going (the host takes a silent actor for a stuck
+ * one), and look at the host's cancel word. */
+__device__ __forceinline__ bool
+link_wait_tick (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32_t polls)
+{
+  if ((polls & 255) != 255)
+    return false;
+  uint64_t now = globaltimer ();
+  if (now - L.last_beat > BEAT_NS) {
+    L.last_beat = now;
+    st_relaxed_sys64 (&a.ctl->heartbeat, ++L.beats);
+  }
+  return cancelled (a, req);
+}
+
+__device__ __forceinline__ void
+load_record (rk_record &r, const rk_record *slot)
+{
+  for (int k = 0; k < 4; k++)
+    ((uint4 *) &r)[k] = __ldcg ((const uint4 *) slot + k); /* written by another kernel: from L2 */
+}
+
+/* FROM_INBOX: wait for link record `want` at the inbox's front, skipping older ones nobody asked for. */
+__device__ uint32_t
+inbox_take (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint64_t want, rk_record &lr)
+{
+  rk_ring *in = L.inbox;
+  for (uint32_t polls = 0;; polls++) {
+    if (ld_acquire_gpu (&in->head) != L.inbox_tail) { /* pairs with the producer's release */
+      load_record (lr, &rk_ring_slots (in)[L.inbox_tail & L.inbox_mask]);
+      if (lr.seq == want)
+        return RK_STATUS_OK;
+      if (lr.seq > want) /* dropped upstream: what follows belongs to later records */
+        return RK_STATUS_CANCELLED;
+      st_release_gpu (&in->tail, ++L.inbox_tail);
+      L.skipped_in++;
+      continue;
+    }
+    if (link_wait_tick (a, L, req, polls))
+      return RK_STATUS_CANCELLED;
+  }
+}
+
+/* TO_ROUTE: wait for a slot and len bytes of room on the route. */
+__device__ uint32_t
+route_room (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32_t len, uint64_t &off)
+{
+  if (rk_link_span (len) > L.route_size)
+    return RK_STATUS_TOO_LARGE;
+  for (uint32_t polls = 0;; polls++) {
+    if (ld_relaxed_gpu32 (&L.route->closed))
+      return RK_STATUS_CLOSED;
+    const uint64_t tail = ld_acquire_gpu (&L.route->tail); /* the consumer is done with those */
+    const uint64_t used = L.route_head - tail;
+    if (used < L.route_entries) {
+      const bool empty = used == 0;
+      const uint64_t oldest = empty ? 0
+          : __ldcg ((const unsigned long long *) &rk_ring_slots (L.route)[tail & L.route_mask].u.desc.in_off);
+      if (rk_link_place (L.route_pos, oldest, empty, L.route_size, len, &off))
+        return RK_STATUS_OK;
+    }
+    if (link_wait_tick (a, L, req, polls))
+      return RK_STATUS_CANCELLED;
+  }
+}
+
+/* After the block (and the grid) finished with a linked record: hand the inbox record back, and put the
+ * result on the route, payload first. */
+__device__ void
+link_finish (const rk_cuda_args &a, LeaderState &L, uint32_t status, uint32_t len, uint64_t hlc)
+{
+  if (L.link_take) {
+    st_release_gpu (&L.inbox->tail, ++L.inbox_tail); /* the barrier ordered the block's reads before */
+    st_relaxed_sys64 (&a.ctl->routed_in, ++L.routed_in);
+  }
+  if (L.link_put) {
+    rk_record lr;
+    memset (&lr, 0, sizeof lr);
+    lr.type = RK_CMD_PROCESS;
+    lr.seq = L.link_seq;
+    lr.hlc = hlc;
+    lr.node = L.node;
+    lr.status = status;
+    lr.len = status == RK_STATUS_OK ? len : 0;
+    lr.flags = status == RK_STATUS_OK ? 0 : RK_REC_F_ERROR;
+    lr.u.desc.in_off = L.link_off;
+    rk_record *slot = &rk_ring_slots (L.route)[L.route_head & L.route_mask];
+    for (int k = 0; k < 4; k++)
+      __stcg ((uint4 *) slot + k, ((const uint4 *) &lr)[k]);
+    __threadfence (); /* payload (written by the block before the barrier) and record before head */
+    st_release_gpu (&L.route->head, ++L.route_head);
+    L.route_pos = L.link_off + rk_link_span (lr.len);
+    st_relaxed_sys64 (&a.ctl->routed_out, ++L.routed_out);
+  }
+  if (L.skipped_in)
+    st_relaxed_sys64 (&a.ctl->skipped_in, L.skipped_in);
+  L.link_take = L.link_put = 0;
+}
+
+/* RK_CMD_LINK: install the route in the payload (or remove it). */
+__device__ uint32_t
+install_route (const rk_cuda_args &a, LeaderState &L, const rk_record &req)
+{
+  rk_route rt;
+  if ((req.flags & RK_REC_F_INLINE) || req.len != sizeof rt
+      || !region_ok (req.u.desc.in_off, req.len, a.in_size) || (req.u.desc.in_off & 15))
+    return RK_STATUS_INVALID;
+  for (int k = 0; k < 4; k++)
+    ((uint4 *) &rt)[k] = ld_relaxed_sys_v4 ((const uint4 *) (a.in_arena + req.u.desc.in_off) + k);
+  if (!rt.inbox_addr) {
+    L.route = nullptr;
+    return RK_STATUS_OK;
+  }
+  rk_ring *ring = (rk_ring *) (uintptr_t) rt.inbox_addr;
+  const uint32_t entries = __ldcg (&ring->entries), mask = __ldcg (&ring->mask);
+  if (rt.flags || !rt.arena_addr || !rt.arena_size || rt.arena_size % RK_LINK_ALIGN
+      || __ldcg (&ring->version) != RK_ABI_VERSION || __ldcg (&ring->record_size) != RK_RECORD_SIZE
+      || entries == 0 || mask != entries - 1)
+    return RK_STATUS_INVALID;
+  L.route = ring;
+  L.route_arena = (uint8_t *) (uintptr_t) rt.arena_addr;
+  L.route_size = rt.arena_size;
+  L.route_entries = entries;
+  L.route_mask = mask;
+  /* this actor is the inbox's only producer from now on: go on after what the last one wrote */
+  L.route_head = __ldcg ((const unsigned long long *) &ring->head);
+  const uint64_t tail = ld_acquire_gpu (&ring->tail);
+  L.route_pos = 0;
+  if (L.route_head != tail) {
+    rk_record newest;
+    load_record (newest, &rk_ring_slots (ring)[(L.route_head - 1) & mask]);
+    L.route_pos = newest.u.desc.in_off + rk_link_span (newest.len);
+  }
+  return RK_STATUS_OK;
 }
 
 /* Copy n bytes block-wide (mapped or device memory, any alignment). */
@@ -260,46 +460,98 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
     switch (req.type) {
       case RK_CMD_PROCESS: {
         const bool inl = req.flags & RK_REC_F_INLINE;
+        const bool from = req.flags & RK_REC_F_FROM_INBOX, to = req.flags & RK_REC_F_TO_ROUTE;
         uint32_t cap = inl ? RK_INLINE_MAX : req.u.desc.out_cap;
-        uint32_t unit = a.unit;
+        uint32_t unit = a.unit, len = req.len;
+        const uint8_t *in = inl ? req.u.bytes : a.in_arena + req.u.desc.in_off;
+        uint8_t *out = inl ? ans.u.bytes : a.out_arena + req.u.desc.out_off;
+        bool mapped = !inl;
         if (inl) {
           ans.flags |= RK_REC_F_INLINE;
-          if (req.len > RK_INLINE_MAX) {
+          if (req.len > RK_INLINE_MAX || from || to) {
             L.status = RK_STATUS_INVALID;
             break;
           }
+        } else if (from || to) {
+          /* K2K: the input from the inbox or the arena, the output to the route or the arena; a failed
+           * record still goes down the route, as an error record */
+          if (to)
+            ans.flags |= RK_REC_F_TO_ROUTE;
+          if (from) {
+            rk_record lr;
+            if (!L.inbox) {
+              L.status = RK_STATUS_UNSUPPORTED;
+            } else if ((L.status = inbox_take (a, L, req, req.u.desc.in_off, lr)) == RK_STATUS_OK) {
+              L.link_take = 1;
+              if (lr.flags & RK_REC_F_ERROR)
+                L.status = lr.status ? lr.status : RK_STATUS_FAULT; /* failed upstream: pass it on */
+              else if (!region_ok (lr.u.desc.in_off, lr.len, L.inbox_size))
+                L.status = RK_STATUS_INVALID;
+              else
+                L.hlc = rk_hlc_next_recv (L.hlc, lr.hlc, globaltimer () / 1000000ull);
+              in = L.inbox_arena + lr.u.desc.in_off;
+              len = lr.len;
+            }
+          } else if (!region_ok (req.u.desc.in_off, req.len, a.in_size)) {
+            L.status = RK_STATUS_INVALID;
+          }
+          if (L.status == RK_STATUS_OK && len % unit)
+            L.status = RK_STATUS_INVALID;
+          if (to) {
+            if (!L.route) {
+              if (L.status == RK_STATUS_OK)
+                L.status = RK_STATUS_NO_ROUTE;
+            } else {
+              uint64_t off = 0;
+              uint32_t rs = route_room (a, L, req, L.status == RK_STATUS_OK ? len : 0, off);
+              if (rs == RK_STATUS_TOO_LARGE) /* it still goes on, as an error record */
+                rs = route_room (a, L, req, 0, off) == RK_STATUS_OK ? RK_STATUS_TOO_LARGE : rs;
+              L.link_put = rs == RK_STATUS_OK || rs == RK_STATUS_TOO_LARGE;
+              L.link_off = off;
+              L.link_seq = req.u.desc.out_off;
+              if (L.status == RK_STATUS_OK)
+                L.status = rs;
+              out = L.route_arena + off;
+              cap = len;
+            }
+          } else if (!region_ok (req.u.desc.out_off, req.u.desc.out_cap, a.out_size) && L.status == RK_STATUS_OK) {
+            L.status = RK_STATUS_INVALID;
+          }
+          if (L.status != RK_STATUS_OK)
+            break;
         } else if (!region_ok (req.u.desc.in_off, req.len, a.in_size)
             || !region_ok (req.u.desc.out_off, req.u.desc.out_cap, a.out_size)) {
           L.status = RK_STATUS_INVALID;
           break;
         }
-        if (req.len % unit) {
+        if (len % unit) {
           L.status = RK_STATUS_INVALID;
           break;
         }
-        if (cap < req.len || (a.kernel_id == RK_KERNEL_ACCUMULATE
-                && req.len / 4 > RK_ACCUMULATE_MAX_SAMPLES)) {
+        if (cap < len || (a.kernel_id == RK_KERNEL_ACCUMULATE
+                && len / 4 > RK_ACCUMULATE_MAX_SAMPLES)) {
           L.status = RK_STATUS_TOO_LARGE;
           break;
         }
-        L.work.op = a.kernel_id;
-        L.work.in = inl ? req.u.bytes : a.in_arena + req.u.desc.in_off;
-        L.work.in_mapped = !inl;
-        if ((req.flags & RK_REC_F_STAGED) && a.dev_in) {
+        if ((req.flags & RK_REC_F_STAGED) && a.dev_in && !from) {
           /* the copy engine brings this payload into device memory; its stream-ordered counter says
            * when (pairs with the copy of the counter that follows the payload's copy) */
           while (ld_acquire_gpu (&a.sh->staged) < req.seq + 1)
             ;
-          L.work.in = a.dev_in + req.u.desc.in_off;
+          in = a.dev_in + req.u.desc.in_off; /* reused memory: still read past the L1 */
         }
-        L.work.out = inl ? ans.u.bytes : a.out_arena + req.u.desc.out_off;
-        L.work.len = req.len;
+        L.work.op = a.kernel_id;
+        /* mapped memory, and inbox memory that another kernel writes, are read past the L1 cache */
+        L.work.in = in;
+        L.work.in_mapped = mapped || from;
+        L.work.out = out;
+        L.work.len = len;
         L.work.a = L.params[0];
         L.work.b = L.params[1];
         L.work.p = L.params;
         L.work.sum = acc ? acc->sum : nullptr;
         if (a.kernel_id == RK_KERNEL_ACCUMULATE) {
-          uint32_t n = req.len / 4;
+          uint32_t n = len / 4;
           if (n != acc->samples) {
             acc->samples = n;
             acc->count = 0;
@@ -308,8 +560,8 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
           acc->count++;
           L.work.inv = 1.0 / (double) acc->count;
         }
-        ans.len = req.len;
-        L.use_grid = !inl && grid > 1 && req.len >= a.grid_threshold;
+        ans.len = len;
+        L.use_grid = !inl && grid > 1 && len >= a.grid_threshold;
         break;
       }
       case RK_CMD_SET_PARAM: {
@@ -402,9 +654,11 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
       }
       case RK_CMD_TERMINATE:
         L.stop = 1;
+        if (L.inbox) /* read no more: a producer waiting for room there gives up */
+          st_release_gpu32 (&L.inbox->closed, 1);
         break;
       case RK_CMD_LINK:
-        L.status = RK_STATUS_UNSUPPORTED;
+        L.status = install_route (a, L, req);
         break;
       default:
         L.status = RK_STATUS_UNKNOWN_CMD;
@@ -463,6 +717,8 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
 
   if (tid == 0) {
     rk_control *ctl = a.ctl;
+    if (L.link_take || L.link_put)
+      link_finish (a, L, L.status, ans.len, rk_hlc_next_send (L.hlc, globaltimer () / 1000000ull));
     ans.status = L.status;
     if (L.status != RK_STATUS_OK) {
       ans.flags |= RK_REC_F_ERROR;
@@ -571,7 +827,7 @@ __device__ __forceinline__ bool
 warp_servable (const rk_cuda_args &a, const rk_record &req)
 {
   return req.type == RK_CMD_PROCESS && a.state_size == 0 && req.len <= WARP_MAX_BYTES
-      && !(req.flags & RK_REC_F_STAGED);
+      && !(req.flags & (RK_REC_F_STAGED | RK_REC_F_FROM_INBOX | RK_REC_F_TO_ROUTE));
 }
 
 /* Worker blocks: wait for a work item (in device memory), run their slice, count themselves done. */
@@ -681,6 +937,15 @@ leader_loop (const rk_cuda_args &a, int grid)
     L.paused = 0;
     L.node = a.ctl->node;
     L.records_in = L.records_out = L.errors = L.beats = L.batches = 0;
+    L.inbox = a.inbox;
+    L.inbox_arena = a.inbox_arena;
+    L.inbox_size = a.inbox_size;
+    L.inbox_tail = a.inbox ? __ldcg ((const unsigned long long *) &a.inbox->tail) : 0;
+    L.inbox_mask = a.inbox ? __ldcg (&a.inbox->mask) : 0;
+    L.route = nullptr;
+    L.link_take = L.link_put = 0;
+    L.routed_in = L.routed_out = L.skipped_in = 0;
+    L.last_beat = globaltimer ();
     if (a.kernel_id == RK_KERNEL_ACCUMULATE) {
       rk_accumulate_state *acc = (rk_accumulate_state *) a.state;
       acc->count = 0;

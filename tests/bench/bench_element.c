@@ -16,6 +16,12 @@
  * 8 MiB), which takes the pool rkactor proposes and so writes its frames into the actor's memory;
  * identity in its place shows what the source alone can produce. Configurations that cannot run are
  * listed as skipped.
+ *
+ *   bench-element --chains [--quick]
+ *
+ * Chains of 1, 2, 4 and 8 echo actors (CPU and CUDA backends), linked on the device (K2K, link=auto)
+ * against the host path (link=host), in one run: round trip (min, median, p99), the latency each hop
+ * adds, and streaming throughput of 64 KiB and 1 MiB buffers.
  */
 #include <gst/app/app.h>
 #include <gst/gst.h>
@@ -177,6 +183,40 @@ pull_all (gpointer data)
   return NULL;
 }
 
+/* count frames of side x side RGBA pushed as fast as appsrc takes them while another thread pulls:
+ * prints a row, returns buffers per second (0 if it could not run). */
+static double
+stream_one (const Config *c, int side, guint64 count)
+{
+  GstAppSrc *src;
+  GstAppSink *sink;
+  GstElement *p = make (c, side, &src, &sink);
+  gsize size = (gsize) side * side * 4;
+  if (!p)
+    return 0;
+  g_object_set (src, "max-bytes", (guint64) MAX (size * 64, 1 << 20), NULL);
+  GstBuffer *b = gst_buffer_new_allocate (NULL, size, NULL);
+  gst_buffer_memset (b, 0, 0x5a, size);
+  Puller pl = { sink, count, 0 };
+  gint64 t0 = gst_util_get_timestamp ();
+  GThread *th = g_thread_new ("pull", pull_all, &pl);
+  for (guint64 i = 0; i < count; i++) {
+    /* the same memory each time (upstream's cost is not what is measured) */
+    GstBuffer *ob = gst_buffer_copy (b);
+    GST_BUFFER_PTS (ob) = i * GST_MSECOND;
+    if (gst_app_src_push_buffer (src, ob) != GST_FLOW_OK)
+      break;
+  }
+  g_thread_join (th);
+  double secs = (gst_util_get_timestamp () - t0) / 1e9;
+  double rate = pl.bytes / (double) size / secs;
+  printf ("| %-28s | stream %8zu B | %10.0f buf/s | %7.2f GB/s |%s\n", c->label, size, rate,
+      pl.bytes / secs / 1e9, pl.bytes == count * size ? "" : " INCOMPLETE");
+  gst_buffer_unref (b);
+  destroy (p, src, sink);
+  return pl.bytes == count * size ? rate : 0;
+}
+
 static void
 bench_streaming (const Config *c)
 {
@@ -185,34 +225,61 @@ bench_streaming (const Config *c)
   const guint64 counts[4] = { quick ? 50000 : 500000, quick ? 5000 : 40000, quick ? 500 : 4000,
     quick ? 60 : 400 };
 
-  for (int s = 0; s < 4; s++) {
-    GstAppSrc *src;
-    GstAppSink *sink;
-    GstElement *p = make (c, sides[s], &src, &sink);
-    gsize size = (gsize) sides[s] * sides[s] * 4;
-    if (!p)
-      return;
-    g_object_set (src, "max-bytes", (guint64) MAX (size * 64, 1 << 20), NULL);
-    GstBuffer *b = gst_buffer_new_allocate (NULL, size, NULL);
-    gst_buffer_memset (b, 0, 0x5a, size);
-    Puller pl = { sink, counts[s], 0 };
-    gint64 t0 = gst_util_get_timestamp ();
-    GThread *th = g_thread_new ("pull", pull_all, &pl);
-    for (guint64 i = 0; i < counts[s]; i++) {
-      /* the same memory each time (upstream's cost is not what is measured) */
-      GstBuffer *ob = gst_buffer_copy (b);
-      GST_BUFFER_PTS (ob) = i * GST_MSECOND;
-      if (gst_app_src_push_buffer (src, ob) != GST_FLOW_OK)
-        break;
+  for (int s = 0; s < 4; s++)
+    stream_one (c, sides[s], counts[s]);
+}
+
+/* Chains of n echo actors on one backend, linked on the device and through the host. */
+static void
+bench_chains (const char *backend)
+{
+  static const int lens[4] = { 1, 2, 4, 8 };
+  static const char *links[2] = { "auto", "host" };
+  Config c[2][4];
+  double thr[2][4][2];
+  gchar *labels[2][4], *middles[2][4];
+
+  printf ("\n| chain (%s)                   | buffer  | min us   | median us | p99 us  |\n|---|---|---|---|---|\n",
+      backend);
+  for (int l = 0; l < 2; l++)
+    for (int k = 0; k < 4; k++) {
+      GString *m = g_string_new ("");
+      for (int i = 0; i < lens[k]; i++)
+        g_string_append_printf (m, "%srkactor kernel=echo backend=%s link=%s ring-size=64", i ? " ! " : "",
+            backend, links[l]);
+      middles[l][k] = g_string_free (m, FALSE);
+      labels[l][k] = g_strdup_printf ("%d x echo, link=%s", lens[k], links[l]);
+      c[l][k] = (Config) { labels[l][k], middles[l][k], { 0, 0 }, TRUE };
+      bench_round_trip (&c[l][k]);
     }
-    g_thread_join (th);
-    double secs = (gst_util_get_timestamp () - t0) / 1e9;
-    printf ("| %-28s | stream %8zu B | %10.0f buf/s | %7.2f GB/s |%s\n", c->label, size,
-        pl.bytes / (double) size / secs, pl.bytes / secs / 1e9,
-        pl.bytes == counts[s] * size ? "" : " INCOMPLETE");
-    gst_buffer_unref (b);
-    destroy (p, src, sink);
-  }
+  printf ("\n| chain (%s)                   | what | rate | bandwidth |\n|---|---|---|---|\n", backend);
+  for (int l = 0; l < 2; l++)
+    for (int k = 0; k < 4; k++) {
+      thr[l][k][0] = thr[l][k][1] = 0;
+      if (!c[l][k].ok)
+        continue;
+      thr[l][k][0] = stream_one (&c[l][k], 128, quick ? 3000 : 20000);
+      thr[l][k][1] = stream_one (&c[l][k], 512, quick ? 300 : 2000);
+    }
+  printf ("\n| %s: hops | link | added per hop, median 64 B (us) | 4 KiB (us) | chain / single, 64 KiB throughput | 1 MiB |\n|---|---|---|---|---|---|\n",
+      backend);
+  for (int l = 0; l < 2; l++)
+    for (int k = 1; k < 4; k++)
+      if (c[l][k].ok && c[l][0].ok)
+        printf ("| %d | %s | %.2f | %.2f | %.2f | %.2f |\n", lens[k] - 1, links[l],
+            (c[l][k].rt_median[0] - c[l][0].rt_median[0]) / (lens[k] - 1),
+            (c[l][k].rt_median[1] - c[l][0].rt_median[1]) / (lens[k] - 1),
+            thr[l][0][0] > 0 ? thr[l][k][0] / thr[l][0][0] : 0, thr[l][0][1] > 0 ? thr[l][k][1] / thr[l][0][1] : 0);
+  for (int k = 1; k < 4; k++)
+    if (c[0][k].ok && c[1][k].ok)
+      printf ("%s chain of %d: round trip host / device links (median): %.2fx (64 B), %.2fx (4 KiB)\n",
+          backend, lens[k], c[1][k].rt_median[0] / c[0][k].rt_median[0],
+          c[1][k].rt_median[1] / c[0][k].rt_median[1]);
+  for (int l = 0; l < 2; l++)
+    for (int k = 0; k < 4; k++) {
+      g_free (labels[l][k]);
+      g_free (middles[l][k]);
+    }
 }
 
 /* A pipeline `appsrc ! middle ! fakesink` whose output is counted at the sink, buffers and bytes (lists
@@ -406,7 +473,17 @@ main (int argc, char **argv)
 
   gst_init (&argc, &argv);
   setvbuf (stdout, NULL, _IOLBF, 0); /* every row out as soon as measured, even if killed later */
-  quick = argc > 1 && strcmp (argv[1], "--quick") == 0;
+  gboolean chains = FALSE;
+  for (int i = 1; i < argc; i++) {
+    quick |= strcmp (argv[i], "--quick") == 0;
+    chains |= strcmp (argv[i], "--chains") == 0;
+  }
+  if (chains) {
+    bench_chains ("cpu");
+    bench_chains ("cuda");
+    gst_deinit ();
+    return 0;
+  }
   for (int i = 0; i < n; i++)
     configs[i].ok = TRUE;
 

@@ -7,6 +7,7 @@
  * CPU backends. The device's view of the ABI layout is compared with the host's.
  */
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,11 +147,9 @@ test_handlers (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
       continue;
     double params[RK_MAX_PARAMS];
     void *ref_state = reference_new (h, params);
-    if (h->id == RK_KERNEL_SCALE) {
-      params[0] = rnd_float ();
-      params[1] = rnd_float ();
-      set_param (a, 0, params[0], RK_STATUS_OK);
-      set_param (a, 1, params[1], RK_STATUS_OK);
+    for (uint32_t i = 0; i < h->n_params; i++) {
+      params[i] = rnd_float ();
+      set_param (a, i, params[i], RK_STATUS_OK);
     }
     for (unsigned s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
       /* accumulate sees each length three times (the sums restart when the length changes) */
@@ -342,6 +341,170 @@ out:
   free (out_a);
 }
 
+/* ---- K2K: chains of actors linked on the device ---- */
+
+static rk_actor *
+start_linked (const rk_backend_ops *ops, const char *kernel, uint64_t inbox)
+{
+  rk_actor_config cfg = {
+    .backend = ops,
+    .handler = rk_handler_find (kernel),
+    .ring_entries = 16,
+    .in_arena_size = 16 << 20,
+    .out_arena_size = 16 << 20,
+    .node = 9,
+    .inbox_arena_size = inbox,
+  };
+  char why[512] = "";
+  rk_actor *a = NULL;
+  int r = rk_actor_new (&cfg, &a, why, sizeof why);
+  CHECK (r == 0, "rk_actor_new (%s, %s, inbox): %s", ops->name, kernel, why);
+  return a;
+}
+
+/* Submit link record `seq` to actor i of a chain of n: from the host or the inbox, to the route or
+ * the host. */
+static int
+submit_hop (rk_actor **a, int i, int n, uint64_t seq, const void *x, uint32_t bytes)
+{
+  rk_record rec = { .type = RK_CMD_PROCESS };
+  rec.flags = (i > 0 ? RK_REC_F_FROM_INBOX : 0) | (i + 1 < n ? RK_REC_F_TO_ROUTE : 0);
+  rec.u.desc.in_off = rec.u.desc.out_off = seq;
+  return rk_actor_submit (a[i], &rec, i > 0 ? NULL : x, bytes, i + 1 < n ? 0 : bytes, TIMEOUT);
+}
+
+static void
+link_chain (rk_actor **a, int n, const char *label)
+{
+  for (int i = 0; i + 1 < n; i++) {
+    rk_route rt;
+    rk_record rec = { 0 };
+    rk_answer ans;
+    CHECK (rk_actor_inbox_route (a[i + 1], (uint32_t) i + 1, &rt), "%s: no inbox", label);
+    int r = rk_actor_submit_link (a[i], &rec, &rt, TIMEOUT);
+    if (r == 0)
+      r = rk_actor_receive (a[i], &ans, TIMEOUT);
+    CHECK (r == 0 && ans.rec.status == RK_STATUS_OK, "%s: LINK %d -> %d: %d, status %u", label, i,
+        i + 1, r, r == 0 ? ans.rec.status : 0);
+  }
+}
+
+/* A chain of n actors of random kernels gives, buffer by buffer, the composition of the C references
+ * (each actor's reference state stepped along), for small and large payloads. */
+static void
+test_links (const rk_backend_ops *ops, int n, const char *label)
+{
+  static const char *kinds[] = { "stencil", "scale", "echo", "accumulate" };
+  static const uint32_t lens[] = { 0, 4, 64, 1024, 4096, 65536, 1 << 20 };
+  enum { BUFS = 120, WINDOW = 6 };
+  rk_actor *a[8];
+  const rk_handler *h[8];
+  double params[8][RK_MAX_PARAMS];
+  void *state[8];
+  uint8_t *want[WINDOW], *x = malloc (1 << 20), *tmp = malloc (1 << 20);
+  uint32_t bytes[WINDOW];
+
+  for (int i = 0; i < n; i++) {
+    h[i] = rk_handler_find (kinds[rnd () % 4]);
+    a[i] = start_linked (ops, h[i]->name, 4 << 20);
+    if (!a[i])
+      return;
+    state[i] = reference_new (h[i], params[i]);
+    for (uint32_t k = 0; k < h[i]->n_params; k++) {
+      params[i][k] = rnd_float ();
+      set_param (a[i], k, params[i][k], RK_STATUS_OK);
+    }
+  }
+  for (int w = 0; w < WINDOW; w++)
+    want[w] = malloc (1 << 20);
+  link_chain (a, n, label);
+  for (int b = 0; b < BUFS + WINDOW; b++) {
+    if (b >= WINDOW) {
+      const int w = (b - WINDOW) % WINDOW;
+      for (int i = 0; i < n; i++) {
+        rk_answer ans;
+        int r = rk_actor_receive (a[i], &ans, TIMEOUT);
+        CHECK (r == 0, "%s chain of %d: actor %d: receive %d", label, n, i, r);
+        if (r < 0)
+          goto out;
+        CHECK (ans.rec.status == RK_STATUS_OK && ans.rec.len == bytes[w], "%s chain of %d: actor %d "
+            "(%s), buffer %d: status %s, length %u of %u", label, n, i, h[i]->name, b - WINDOW,
+            rk_status_name (ans.rec.status), ans.rec.len, bytes[w]);
+        if (i == n - 1 && ans.rec.status == RK_STATUS_OK) {
+          const uint8_t *got = rk_answer_data (&ans);
+          uint32_t bad = 0, first = 0;
+          for (uint32_t k = 0; k < bytes[w]; k++)
+            if (got[k] != want[w][k] && !bad++)
+              first = k;
+          CHECK (bad == 0, "%s chain of %d, buffer %d (%u bytes): %u bytes differ from the "
+              "references, first at %u", label, n, b - WINDOW, bytes[w], bad, first);
+        }
+        rk_actor_release_output (a[i], ans.out_token);
+      }
+    }
+    if (b >= BUFS)
+      continue;
+    const int w = b % WINDOW;
+    bytes[w] = lens[rnd () % (sizeof lens / sizeof lens[0])];
+    for (uint32_t k = 0; k < bytes[w]; k += 4) {
+      float f = rnd_float ();
+      memcpy (x + k, &f, 4);
+    }
+    memcpy (want[w], x, bytes[w]);
+    for (int i = 0; i < n; i++) {
+      uint32_t out_len = 0;
+      CHECK (h[i]->process (state[i], params[i], want[w], bytes[w], tmp, bytes[w], &out_len)
+          == RK_STATUS_OK, "reference");
+      memcpy (want[w], tmp, out_len);
+    }
+    for (int i = 0; i < n; i++) {
+      int r = submit_hop (a, i, n, 100 + (uint64_t) b, x, bytes[w]);
+      CHECK (r == 0, "%s chain of %d: submit to actor %d: %d", label, n, i, r);
+    }
+  }
+  for (int i = 0; i < n; i++) {
+    const rk_control *ctl = rk_actor_control (a[i]);
+    CHECK (ctl->routed_out == (i + 1 < n ? BUFS : 0) && ctl->routed_in == (i > 0 ? BUFS : 0),
+        "%s chain of %d: actor %d routed %llu out, %llu in", label, n, i,
+        (unsigned long long) ctl->routed_out, (unsigned long long) ctl->routed_in);
+  }
+out:
+  for (int i = 0; i < n; i++) {
+    CHECK (rk_actor_stop (a[i], TIMEOUT) == 0, "%s: stop", label);
+    rk_actor_unref (a[i]);
+    free (state[i]);
+  }
+  for (int w = 0; w < WINDOW; w++)
+    free (want[w]);
+  free (x);
+  free (tmp);
+}
+
+/* A wait for link data that never comes ends when the host cancels it; a consumer that stopped closes
+ * its inbox, and the producer then forwards nothing. */
+static void
+test_link_teardown (const rk_backend_ops *ops, const char *label)
+{
+  rk_actor *a[2] = { start_linked (ops, "echo", 1 << 20), start_linked (ops, "echo", 1 << 20) };
+  uint8_t x[256] = { 1, 2, 3 };
+  rk_answer ans;
+  if (!a[0] || !a[1])
+    return;
+  link_chain (a, 2, label);
+  CHECK (submit_hop (a, 1, 2, 5, NULL, 256) == 0, "submit");
+  CHECK (rk_actor_receive (a[1], &ans, 100000000) == -ETIMEDOUT, "%s: an answer without data", label);
+  rk_actor_cancel_links (a[1]);
+  CHECK (rk_actor_receive (a[1], &ans, TIMEOUT) == 0 && ans.rec.status == RK_STATUS_CANCELLED,
+      "%s: cancelled wait: status %s", label, rk_status_name (ans.rec.status));
+  CHECK (rk_actor_stop (a[1], TIMEOUT) == 0, "%s: stop the consumer", label);
+  CHECK (submit_hop (a, 0, 2, 6, x, 256) == 0, "submit");
+  CHECK (rk_actor_receive (a[0], &ans, TIMEOUT) == 0 && ans.rec.status == RK_STATUS_CLOSED,
+      "%s: forward into a closed inbox: status %s", label, rk_status_name (ans.rec.status));
+  CHECK (rk_actor_stop (a[0], TIMEOUT) == 0, "%s: stop the producer", label);
+  rk_actor_unref (a[0]);
+  rk_actor_unref (a[1]);
+}
+
 int
 main (void)
 {
@@ -377,6 +540,12 @@ main (void)
   test_checkpoint (cuda, RK_MODE_PERSISTENT, cpu, RK_MODE_PERSISTENT, "cuda -> cpu");
   test_checkpoint (cpu, RK_MODE_PERSISTENT, cuda, RK_MODE_PERSISTENT, "cpu -> cuda");
   test_checkpoint (cuda, RK_MODE_LAUNCH, cuda, RK_MODE_PERSISTENT, "launch -> persistent");
+  for (int len = 1; len <= 8; len *= 2) {
+    test_links (cuda, len, "cuda");
+    test_links (cpu, len, "cpu");
+  }
+  test_link_teardown (cuda, "cuda");
+  test_link_teardown (cpu, "cpu");
 
   printf ("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
   return failures ? 1 : 0;
