@@ -24,6 +24,19 @@ for t in "test-cuda" "test-cuda-user" "test-cuda-user --hang"; do
   [ $rc -eq 0 ] || status=1
 done
 
+# K2K on the GPU: the element tests of linked actors (chains of 1-8 against the C references, host paths,
+# flush and EOS, a slow consumer), and the debug log and stats of two linked scale actors
+RKLINKS_BACKEND=cuda RKLINKS_BUFFERS=${RKLINKS_BUFFERS:-200000} timeout 600 build/tests/elements/test_rklinks \
+  > "$out/test-rklinks-cuda.log" 2>&1
+rc=$?
+echo "test-rklinks on cuda: exit $rc"; tail -n 3 "$out/test-rklinks-cuda.log"
+[ $rc -eq 0 ] || status=1
+GST_DEBUG=rkactor:4 timeout 60 gst-launch-1.0 -q audiotestsrc num-buffers=200 ! audio/x-raw,format=F32LE \
+  ! rkactor backend=cuda kernel=scale name=a ! rkactor backend=cuda kernel=scale name=b ! fakesink \
+  > "$out/k2k-launch.log" 2>&1
+echo "two linked scale actors: exit $?; $(grep -c 'K2K' "$out/k2k-launch.log") K2K lines"
+grep 'K2K' "$out/k2k-launch.log" | sed 's/.*gstrkactor.c/gstrkactor.c/' | head -4
+
 # pipelines that need CUDA, as gst-launch runs them
 timeout 120 tests/pipelines/run-pipeline.sh pipelines/user-gain.pipeline > "$out/pipeline-user-gain.log" 2>&1
 echo "pipeline user-gain: exit $?"
@@ -46,4 +59,6 @@ timeout 400 build/tests/bench/bench-ring $quick > "$out/bench-ring.log" 2>&1
 echo "bench-ring: exit $?"
 timeout 500 build/tests/bench/bench-element $quick > "$out/bench-element.log" 2>&1
 echo "bench-element: exit $?"
+timeout 500 build/tests/bench/bench-element --chains $quick > "$out/bench-chains.log" 2>&1
+echo "bench-element --chains: exit $?"
 exit $status

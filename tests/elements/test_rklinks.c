@@ -1,4 +1,4 @@
-/* K2K links between rkactor elements on the CPU backend: chains of 1, 2, 4 and 8 actors give the
+/* K2K links between rkactor elements on the CPU backend (RKLINKS_BACKEND=cuda: on the GPU): chains of 1, 2, 4 and 8 actors give the
  * composition of the handlers' C references, with the data passed between actors through their inboxes
  * (the stats say so); EOS and a flush travel through a chain with nothing lost or repeated; a slow
  * consumer at the end of a chain of 4 loses nothing over a million buffers; a neighbour that is not an
@@ -19,6 +19,14 @@ typedef struct {
 
 static GRand *rng;
 
+/* RKLINKS_BACKEND=cuda runs the same tests on the GPU (the lent machine); CI runs them on the CPU. */
+static const gchar *
+backend (void)
+{
+  const gchar *b = g_getenv ("RKLINKS_BACKEND");
+  return b ? b : "cpu";
+}
+
 static void
 random_stage (Stage *st)
 {
@@ -34,8 +42,8 @@ random_stage (Stage *st)
 static void
 append_actor (GString *d, guint i, const Stage *st, const gchar *extra)
 {
-  g_string_append_printf (d, " ! rkactor name=a%u backend=cpu kernel=%s %s", i, st->h->name,
-      extra ? extra : "");
+  g_string_append_printf (d, " ! rkactor name=a%u backend=%s kernel=%s %s", i, backend (),
+      st->h->name, extra ? extra : "");
   if (st->h->n_params) {
     g_string_append (d, " params=\"p");
     for (guint k = 0; k < st->h->n_params; k++) {
@@ -322,8 +330,8 @@ GST_START_TEST (test_slow_consumer_million)
   const guint nbuf = g_getenv ("RKLINKS_BUFFERS") ? (guint) atoi (g_getenv ("RKLINKS_BUFFERS")) : 1000000;
   GString *d = g_string_new ("appsrc name=src format=time block=true max-bytes=4096 caps=" CAPS);
   for (guint i = 0; i < 4; i++)
-    g_string_append_printf (d, " ! rkactor name=a%u backend=cpu kernel=scale params=\"p,a=1.0,b=1.0\" "
-        "ring-size=16 arena-size=16384", i);
+    g_string_append_printf (d, " ! rkactor name=a%u backend=%s kernel=scale params=\"p,a=1.0,b=1.0\" "
+        "ring-size=16 arena-size=16384", i, backend ());
   g_string_append (d, " ! appsink name=sink sync=false max-buffers=8");
   GstElement *p = gst_parse_launch (d->str, NULL);
   g_string_free (d, TRUE);
