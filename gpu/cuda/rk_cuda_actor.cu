@@ -402,10 +402,12 @@ install_route (const rk_cuda_args &a, LeaderState &L, const rk_record &req)
     L.route = nullptr;
     return RK_STATUS_OK;
   }
-  rk_ring *ring = (rk_ring *) (uintptr_t) rt.inbox_addr;
-  const uint32_t entries = __ldcg (&ring->entries), mask = __ldcg (&ring->mask);
   if (rt.flags || !rt.arena_addr || !rt.arena_size || rt.arena_size % RK_LINK_ALIGN
-      || __ldcg (&ring->version) != RK_ABI_VERSION || __ldcg (&ring->record_size) != RK_RECORD_SIZE
+      || (rt.inbox_addr & (RK_LINE_SIZE - 1)))
+    return RK_STATUS_INVALID;
+  rk_ring *ring = (rk_ring *) (uintptr_t) rt.inbox_addr; /* the element hands over a real inbox */
+  const uint32_t entries = __ldcg (&ring->entries), mask = __ldcg (&ring->mask);
+  if (__ldcg (&ring->version) != RK_ABI_VERSION || __ldcg (&ring->record_size) != RK_RECORD_SIZE
       || entries == 0 || mask != entries - 1)
     return RK_STATUS_INVALID;
   L.route = ring;
