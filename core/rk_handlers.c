@@ -18,6 +18,17 @@ echo_process (void *state, const double *params, const uint8_t *in, uint32_t in_
   return RK_STATUS_OK;
 }
 
+/* An element-wise float32 handler's payload: whole samples, and room for as many out. */
+static uint32_t
+f32_lengths (uint32_t in_len, uint32_t out_cap)
+{
+  if (out_cap < in_len)
+    return RK_STATUS_TOO_LARGE;
+  if (in_len % sizeof (float))
+    return RK_STATUS_INVALID;
+  return RK_STATUS_OK;
+}
+
 /* ---- scale: y = a * x + b on float32 samples ---- */
 
 void
@@ -33,10 +44,9 @@ scale_process (void *state, const double *params, const uint8_t *in, uint32_t in
     uint32_t out_cap, uint32_t *out_len)
 {
   (void) state;
-  if (out_cap < in_len)
-    return RK_STATUS_TOO_LARGE;
-  if (in_len % sizeof (float))
-    return RK_STATUS_INVALID;
+  uint32_t st = f32_lengths (in_len, out_cap);
+  if (st != RK_STATUS_OK)
+    return st;
   size_t n = in_len / sizeof (float);
   /* in and out may be unaligned (inline payloads): go through memcpy */
   const float fa = (float) params[0], fb = (float) params[1];
@@ -75,10 +85,9 @@ stencil_process (void *state, const double *params, const uint8_t *in, uint32_t 
     uint32_t out_cap, uint32_t *out_len)
 {
   (void) state;
-  if (out_cap < in_len)
-    return RK_STATUS_TOO_LARGE;
-  if (in_len % sizeof (float))
-    return RK_STATUS_INVALID;
+  uint32_t st = f32_lengths (in_len, out_cap);
+  if (st != RK_STATUS_OK)
+    return st;
   const size_t n = in_len / sizeof (float);
   const float fl = (float) params[0], fc = (float) params[1], fr = (float) params[2];
   /* in and out may be unaligned (inline payloads): go through memcpy */

@@ -958,7 +958,6 @@ leader_loop (const rk_cuda_args &a, int grid)
   }
   __syncthreads ();
 
-  uint64_t last_beat = globaltimer ();
   const uint32_t warp = tid >> 5, nwarps = blockDim.x >> 5;
   while (!L.stop) {
     if (tid == 0) {
@@ -970,8 +969,8 @@ leader_loop (const rk_cuda_args &a, int grid)
           break;
         }
         uint64_t now = globaltimer ();
-        if (now - last_beat > BEAT_NS) {
-          last_beat = now;
+        if (now - L.last_beat > BEAT_NS) {
+          L.last_beat = now;
           st_relaxed_sys64 (&a.ctl->heartbeat, ++L.beats);
         }
         if (L.paused)

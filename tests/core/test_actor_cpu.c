@@ -30,8 +30,9 @@
 
 static rk_test_rng rng;
 
+/* An actor of the CPU backend; inbox: bytes of its K2K inbox arena (0: none). */
 static rk_actor *
-new_actor (const char *handler, uint32_t entries, uint64_t arena)
+new_actor_with_inbox (const char *handler, uint32_t entries, uint64_t arena, uint64_t inbox)
 {
   rk_actor_config cfg = {
     .backend = &rk_backend_cpu,
@@ -41,6 +42,7 @@ new_actor (const char *handler, uint32_t entries, uint64_t arena)
     .in_arena_size = arena,
     .out_arena_size = arena,
     .node = ACTOR_NODE,
+    .inbox_arena_size = inbox,
   };
   rk_actor *a = NULL;
   char why[256] = "";
@@ -52,6 +54,12 @@ new_actor (const char *handler, uint32_t entries, uint64_t arena)
   CHECK_EQ_U (rk_actor_ring_entries (a), entries);
   CHECK_EQ_U (rk_actor_in_flight (a), 0);
   return a;
+}
+
+static rk_actor *
+new_actor (const char *handler, uint32_t entries, uint64_t arena)
+{
+  return new_actor_with_inbox (handler, entries, arena, 0);
 }
 
 static uint32_t
@@ -906,25 +914,6 @@ test_batches (void)
 
 /* ---- K2K links between actors ---- */
 
-static rk_actor *
-new_linked_actor (const char *handler, uint32_t entries, uint64_t arena, uint64_t inbox)
-{
-  rk_actor_config cfg = {
-    .backend = &rk_backend_cpu,
-    .handler = rk_handler_find (handler),
-    .ring_entries = entries,
-    .in_arena_size = arena,
-    .out_arena_size = arena,
-    .node = ACTOR_NODE,
-    .inbox_arena_size = inbox,
-  };
-  rk_actor *a = NULL;
-  char why[256] = "";
-  int r = rk_actor_new (&cfg, &a, why, sizeof why);
-  CHECK_MSG (r == 0 && a != NULL, "rk_actor_new: %d (%s)", r, why);
-  return a;
-}
-
 static void
 set_param (rk_actor *a, uint32_t i, double v)
 {
@@ -996,7 +985,7 @@ test_links_chain (int len)
   for (int i = 0; i < len; i++) {
     h[i] = rk_handler_find (kinds[rk_test_below (&rng, 3)]);
     /* small inboxes: the producers wait for room, and payloads wrap around the inbox arena */
-    a[i] = new_linked_actor (h[i]->name, 16, MIB, 64 * 1024);
+    a[i] = new_actor_with_inbox (h[i]->name, 16, MIB, 64 * 1024);
     rk_handler_default_params (h[i], p[i]);
     for (uint32_t k = 0; k < h[i]->n_params; k++) {
       p[i][k] = rk_test_uniform (&rng, -1.5, 1.5);
@@ -1052,8 +1041,8 @@ test_links_edges (void)
 
   SECTION ("K2K: records nobody asks for are skipped; a missing one is CANCELLED, not waited for");
   {
-    rk_actor *a[2] = { new_linked_actor ("echo", 16, MIB, 64 * 1024),
-      new_linked_actor ("echo", 16, MIB, 64 * 1024) };
+    rk_actor *a[2] = { new_actor_with_inbox ("echo", 16, MIB, 64 * 1024),
+      new_actor_with_inbox ("echo", 16, MIB, 64 * 1024) };
     link_chain (a, 2);
     /* link records 1..3 go down the link; downstream asks for 3 only (1 and 2 were "flushed") */
     for (uint64_t s = 1; s <= 3; s++) {
@@ -1114,8 +1103,8 @@ test_links_edges (void)
   SECTION ("K2K: a full inbox stalls the producer; the consumer drains it; nothing lost");
   {
     /* an inbox of 4 slots and 4 KiB: 64 records of 1 KiB must wait for room many times */
-    rk_actor *a[2] = { new_linked_actor ("echo", 64, MIB, 4096),
-      new_linked_actor ("echo", 4, MIB, 4096) };
+    rk_actor *a[2] = { new_actor_with_inbox ("echo", 64, MIB, 4096),
+      new_actor_with_inbox ("echo", 4, MIB, 4096) };
     static float big[64][256];
     link_chain (a, 2);
     for (int s = 0; s < 64; s++) {

@@ -40,23 +40,32 @@ rnd_float (void)
   return (float) ((int32_t) rnd () % 2000000) / 1000.0f;
 }
 
+/* An actor with a ring of 16, arenas of `arena` bytes and, if inbox > 0, a K2K inbox of that many. */
 static rk_actor *
-start (const rk_backend_ops *ops, rk_actor_mode mode, const char *kernel)
+start_with (const rk_backend_ops *ops, rk_actor_mode mode, const char *kernel, uint64_t arena,
+    uint64_t inbox)
 {
   rk_actor_config cfg = {
     .backend = ops,
     .handler = rk_handler_find (kernel),
     .mode = mode,
     .ring_entries = 16,
-    .in_arena_size = 64 << 20,
-    .out_arena_size = 64 << 20,
+    .in_arena_size = arena,
+    .out_arena_size = arena,
     .node = 7,
+    .inbox_arena_size = inbox,
   };
   char why[512] = "";
   rk_actor *a = NULL;
   int r = rk_actor_new (&cfg, &a, why, sizeof why);
   CHECK (r == 0, "rk_actor_new (%s, %s): %s", ops->name, kernel, why);
   return a;
+}
+
+static rk_actor *
+start (const rk_backend_ops *ops, rk_actor_mode mode, const char *kernel)
+{
+  return start_with (ops, mode, kernel, 64 << 20, 0);
 }
 
 /* Submit and wait for the answer; returns the answer's status (or -1). */
@@ -349,20 +358,7 @@ out:
 static rk_actor *
 start_linked (const rk_backend_ops *ops, const char *kernel, uint64_t inbox)
 {
-  rk_actor_config cfg = {
-    .backend = ops,
-    .handler = rk_handler_find (kernel),
-    .ring_entries = 16,
-    .in_arena_size = 16 << 20,
-    .out_arena_size = 16 << 20,
-    .node = 9,
-    .inbox_arena_size = inbox,
-  };
-  char why[512] = "";
-  rk_actor *a = NULL;
-  int r = rk_actor_new (&cfg, &a, why, sizeof why);
-  CHECK (r == 0, "rk_actor_new (%s, %s, inbox): %s", ops->name, kernel, why);
-  return a;
+  return start_with (ops, RK_MODE_PERSISTENT, kernel, 16 << 20, inbox);
 }
 
 /* Submit link record `seq` to actor i of a chain of n: from the host or the inbox, to the route or
