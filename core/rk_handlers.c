@@ -1,6 +1,7 @@
 /* gst-ringkernel: built-in handlers (C reference). */
 #include "rk_handlers.h"
 
+#include <math.h>
 #include <string.h>
 
 /* ---- echo: the payload, unchanged ---- */
@@ -103,9 +104,10 @@ stencil_process (void *state, const double *params, const uint8_t *in, uint32_t 
 /* ---- accumulate: per-sample running mean over every buffer seen ---- */
 
 static void
-accumulate_init (void *state)
+accumulate_init (void *state, const double *params)
 {
   rk_accumulate_state *s = state;
+  (void) params;
   s->count = 0;
   s->samples = 0;
   s->reserved_ = 0;
@@ -178,54 +180,61 @@ accumulate_load (void *state, const uint8_t *buf, uint64_t len)
 
 #define F32_CAPS "audio/x-raw, format=(string)F32LE, layout=(string)interleaved"
 
-static const rk_handler handlers[] = {
-  {
-    .name = "echo",
-    .id = RK_KERNEL_ECHO,
-    .blurb = "returns the payload unchanged (latency probe)",
-    .caps = "ANY",
-    .unit = 1,
-    .process = echo_process,
+static const rk_handler echo_handler = {
+  .name = "echo",
+  .id = RK_KERNEL_ECHO,
+  .blurb = "returns the payload unchanged (latency probe)",
+  .caps = "ANY",
+  .unit = 1,
+  .process = echo_process,
+};
+
+static const rk_handler scale_handler = {
+  .name = "scale",
+  .id = RK_KERNEL_SCALE,
+  .blurb = "float32 samples: y = a*x + b",
+  .caps = F32_CAPS,
+  .unit = 4,
+  .n_params = 2,
+  .params = {
+    { "a", "gain", 1.0, -1e30, 1e30 },
+    { "b", "offset", 0.0, -1e30, 1e30 },
   },
-  {
-    .name = "scale",
-    .id = RK_KERNEL_SCALE,
-    .blurb = "float32 samples: y = a*x + b",
-    .caps = F32_CAPS,
-    .unit = 4,
-    .n_params = 2,
-    .params = {
-      { "a", "gain", 1.0, -1e30, 1e30 },
-      { "b", "offset", 0.0, -1e30, 1e30 },
-    },
-    .process = scale_process,
+  .process = scale_process,
+};
+
+static const rk_handler stencil_handler = {
+  .name = "stencil",
+  .id = RK_KERNEL_STENCIL,
+  .blurb = "float32 arrays: y[i] = l*x[i-1] + c*x[i] + r*x[i+1], edges clamped (a smoothing step)",
+  .caps = F32_CAPS,
+  .unit = 4,
+  .n_params = 3,
+  .params = {
+    { "l", "weight of the left neighbour", 0.25, -1e30, 1e30 },
+    { "c", "weight of the sample itself", 0.5, -1e30, 1e30 },
+    { "r", "weight of the right neighbour", 0.25, -1e30, 1e30 },
   },
-  {
-    .name = "stencil",
-    .id = RK_KERNEL_STENCIL,
-    .blurb = "float32 arrays: y[i] = l*x[i-1] + c*x[i] + r*x[i+1], edges clamped (a smoothing step)",
-    .caps = F32_CAPS,
-    .unit = 4,
-    .n_params = 3,
-    .params = {
-      { "l", "weight of the left neighbour", 0.25, -1e30, 1e30 },
-      { "c", "weight of the sample itself", 0.5, -1e30, 1e30 },
-      { "r", "weight of the right neighbour", 0.25, -1e30, 1e30 },
-    },
-    .process = stencil_process,
-  },
-  {
-    .name = "accumulate",
-    .id = RK_KERNEL_ACCUMULATE,
-    .blurb = "float32 arrays: per-sample running mean over every buffer seen (state in the actor)",
-    .caps = F32_CAPS,
-    .unit = 4,
-    .state_size = sizeof (rk_accumulate_state),
-    .init = accumulate_init,
-    .process = accumulate_process,
-    .save = accumulate_save,
-    .load = accumulate_load,
-  },
+  .process = stencil_process,
+};
+
+static const rk_handler accumulate_handler = {
+  .name = "accumulate",
+  .id = RK_KERNEL_ACCUMULATE,
+  .blurb = "float32 arrays: per-sample running mean over every buffer seen (state in the actor)",
+  .caps = F32_CAPS,
+  .unit = 4,
+  .state_size = sizeof (rk_accumulate_state),
+  .init = accumulate_init,
+  .process = accumulate_process,
+  .save = accumulate_save,
+  .load = accumulate_load,
+};
+
+extern const rk_handler rk_wave_handler; /* rk_wave.c */
+
+static const rk_handler *const handlers[] = {
+  &echo_handler, &scale_handler, &stencil_handler, &accumulate_handler, &rk_wave_handler,
 };
 
 static const rk_handler user_handler = {
@@ -262,7 +271,7 @@ rk_handler_count (void)
 const rk_handler *
 rk_handler_at (unsigned i)
 {
-  return i < rk_handler_count () ? &handlers[i] : NULL;
+  return i < rk_handler_count () ? handlers[i] : NULL;
 }
 
 const rk_handler *
@@ -271,8 +280,8 @@ rk_handler_find (const char *name)
   if (!name)
     return NULL;
   for (unsigned i = 0; i < rk_handler_count (); i++)
-    if (strcmp (handlers[i].name, name) == 0)
-      return &handlers[i];
+    if (strcmp (handlers[i]->name, name) == 0)
+      return handlers[i];
   return NULL;
 }
 
@@ -280,9 +289,22 @@ const rk_handler *
 rk_handler_by_id (uint32_t id)
 {
   for (unsigned i = 0; i < rk_handler_count (); i++)
-    if (handlers[i].id == id)
-      return &handlers[i];
+    if (handlers[i]->id == id)
+      return handlers[i];
   return NULL;
+}
+
+size_t
+rk_handler_state_size (const rk_handler *h, const double *params)
+{
+  return h->state_size_for ? h->state_size_for (params) : h->state_size;
+}
+
+int
+rk_handler_param_ok (const rk_handler *h, uint32_t i, double v)
+{
+  return i < h->n_params && !(h->fixed_params & (1u << i)) && !isnan (v) && v >= h->params[i].min
+      && v <= h->params[i].max;
 }
 
 int

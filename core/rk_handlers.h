@@ -21,6 +21,7 @@ enum rk_kernel_id {
   RK_KERNEL_SCALE = 2,
   RK_KERNEL_ACCUMULATE = 3,
   RK_KERNEL_STENCIL = 4,
+  RK_KERNEL_WAVE = 5, /* rkwavesrc's simulation (core/rk_wave.h) */
   RK_KERNEL_USER = 100, /* a handler from a kernel file, compiled at run time (GPU backends) */
 };
 
@@ -37,15 +38,21 @@ typedef struct rk_handler {
   const char *name;
   uint32_t id; /* enum rk_kernel_id, stored in rk_control.kernel_id and checkpoints */
   const char *blurb;
-  /* GStreamer caps this handler accepts, as a caps string (output caps equal input caps). */
+  /* GStreamer caps this handler accepts in rkactor, as a caps string (output caps equal input caps);
+   * NULL for a handler that only its own element drives (its payloads are commands). */
   const char *caps;
   uint32_t unit; /* a payload's length must be a multiple of this (4 for float32) */
   uint32_t n_params;
   rk_param_info params[RK_MAX_PARAMS];
   size_t state_size; /* bytes of actor-side state, 0 if stateless */
+  /* Where the state's size depends on the parameters the actor starts with: that size, or 0 when they
+   * are out of range. Overrides state_size. */
+  size_t (*state_size_for) (const double *params);
+  /* Parameters (a bit each) fixed once the actor runs: SET_PARAM of one is refused as INVALID. */
+  uint32_t fixed_params;
 
-  /* Put the state in its initial value. */
-  void (*init) (void *state);
+  /* Put the state in its initial value, for the parameters the actor starts with. */
+  void (*init) (void *state, const double *params);
   /* Process one payload. out has room for out_cap >= in_len bytes. Returns an enum rk_status. */
   uint32_t (*process) (void *state, const double *params, const uint8_t *in, uint32_t in_len,
       uint8_t *out, uint32_t out_cap, uint32_t *out_len);
@@ -84,6 +91,11 @@ const rk_handler *rk_handler_by_id (uint32_t id);
 /* The description of a user handler (a kernel file, GPU backends only): any caps, parameters p0..p7
  * (default 0), no C function (the code is the user's, compiled for the device). */
 const rk_handler *rk_handler_user (void);
+/* Bytes of state an actor of h starting with params needs (0: none, or params out of range when
+ * h->state_size_for says so). */
+size_t rk_handler_state_size (const rk_handler *h, const double *params);
+/* Is SET_PARAM of parameter i to v acceptable? */
+int rk_handler_param_ok (const rk_handler *h, uint32_t i, double v);
 /* Index of a parameter by name, or -1. */
 int rk_handler_param_index (const rk_handler *h, const char *name);
 /* Fill params[] with the defaults. */

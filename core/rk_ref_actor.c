@@ -22,9 +22,8 @@ rk_ref_actor_set_state (rk_ref_actor *a, uint32_t state, uint64_t now_ns)
 void
 rk_ref_actor_init (rk_ref_actor *a, uint64_t now_ns)
 {
-  rk_handler_default_params (a->handler, a->params);
   if (a->handler->init)
-    a->handler->init (a->state);
+    a->handler->init (a->state, a->params);
   rk_ref_actor_set_state (a, RK_STATE_LAUNCHED, now_ns);
 }
 
@@ -276,10 +275,8 @@ serve_set_param (rk_ref_actor *a, const rk_record *req)
   const rk_handler *h = a->handler;
   uint32_t i = req->u.desc.aux;
   double v;
-  if (i >= h->n_params)
-    return RK_STATUS_INVALID;
   memcpy (&v, &req->u.desc.arg, sizeof v);
-  if (isnan (v) || v < h->params[i].min || v > h->params[i].max)
+  if (!rk_handler_param_ok (h, i, v))
     return RK_STATUS_INVALID;
   a->params[i] = v;
   return RK_STATUS_OK;
@@ -294,6 +291,8 @@ serve_snapshot (rk_ref_actor *a, const rk_record *req, rk_record *ans)
   uint32_t st = RK_STATUS_OK;
   uint64_t state_len = 0;
 
+  if ((h->state_size || h->state_size_for) && !h->save)
+    return RK_STATUS_UNSUPPORTED; /* state that this backend does not take out */
   if ((req->flags & RK_REC_F_INLINE) || !region_ok (off, cap, a->out_size))
     return RK_STATUS_INVALID;
   if (cap < sizeof cp)
@@ -325,6 +324,8 @@ serve_restore (rk_ref_actor *a, const rk_record *req, uint64_t wall_ms)
 
   if ((req->flags & RK_REC_F_INLINE) || !region_ok (req->u.desc.in_off, req->len, a->in_size))
     return RK_STATUS_INVALID;
+  if ((h->state_size || h->state_size_for) && !h->load)
+    return RK_STATUS_UNSUPPORTED;
   if (req->len < sizeof cp)
     return RK_STATUS_BAD_CHECKPOINT;
   p = a->in_arena + req->u.desc.in_off;
@@ -332,6 +333,9 @@ serve_restore (rk_ref_actor *a, const rk_record *req, uint64_t wall_ms)
   if (cp.magic != RK_CHECKPOINT_MAGIC || cp.version != RK_ABI_VERSION || cp.kernel_id != h->id
       || cp.n_params != h->n_params || cp.state_len != req->len - sizeof cp)
     return RK_STATUS_BAD_CHECKPOINT;
+  for (uint32_t i = 0; i < h->n_params; i++)
+    if ((h->fixed_params & (1u << i)) && cp.params[i] != a->params[i])
+      return RK_STATUS_BAD_CHECKPOINT; /* a state of another shape */
   if (h->load) {
     uint32_t st = h->load (a->state, p + sizeof cp, cp.state_len);
     if (st != RK_STATUS_OK)

@@ -27,8 +27,8 @@ typedef struct rk_ref_actor rk_ref_actor;
 
 struct rk_ref_actor {
   const rk_handler *handler;
-  void *state; /* handler->state_size bytes, owned by the caller */
-  double params[RK_MAX_PARAMS];
+  void *state; /* rk_handler_state_size () bytes, owned by the caller */
+  double params[RK_MAX_PARAMS]; /* set by the caller before rk_ref_actor_init () */
   uint8_t *in_arena;
   uint64_t in_size;
   uint8_t *out_arena;
@@ -46,7 +46,7 @@ struct rk_ref_actor {
   void *user;
 };
 
-/* Initialise the handler state and parameters, enter LAUNCHED. */
+/* Initialise the handler state for the parameters in a->params, enter LAUNCHED. */
 void rk_ref_actor_init (rk_ref_actor *a, uint64_t now_ns);
 /* Record a lifecycle transition in the control block. */
 void rk_ref_actor_set_state (rk_ref_actor *a, uint32_t state, uint64_t now_ns);

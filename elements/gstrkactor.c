@@ -595,6 +595,12 @@ gst_rk_actor_start (GstRkActor *self)
   } else {
     h = rk_handler_find (kernel);
   }
+  if (h && !h->caps) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Kernel '%s' is driven by its own element (%s), not by rkactor.", h->name,
+            h->id == RK_KERNEL_WAVE ? "rkwavesrc" : "see gst-inspect-1.0 ringkernel"), (NULL));
+    goto fail;
+  }
   if (!h) {
     gchar *names = gst_rk_kernel_names ();
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,

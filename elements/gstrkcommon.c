@@ -72,7 +72,8 @@ gst_rk_kernel_names (void)
 {
   GString *s = g_string_new (NULL);
   for (unsigned i = 0; i < rk_handler_count (); i++)
-    g_string_append_printf (s, "%s%s", i ? ", " : "", rk_handler_at (i)->name);
+    if (rk_handler_at (i)->caps) /* the others are driven by their own elements */
+      g_string_append_printf (s, "%s%s", s->len ? ", " : "", rk_handler_at (i)->name);
   return g_string_free (s, FALSE);
 }
 

@@ -265,6 +265,17 @@ rk_actor_new (const rk_actor_config *cfg, rk_actor **out, char *why, size_t why_
     .inbox_arena = a->inbox_arena_mem,
     .host_wake = &a->host_wake,
   };
+  rk_handler_default_params (cfg->handler, l.params);
+  if (cfg->params)
+    memcpy (l.params, cfg->params, cfg->handler->n_params * sizeof (double));
+  l.state_size = rk_handler_state_size (cfg->handler, l.params);
+  if (cfg->handler->state_size_for && !l.state_size) {
+    snprintf (why, why_len, "kernel %s: parameters out of range (its state would not fit)",
+        cfg->handler->name);
+    a->stopped = 1;
+    destroy (a);
+    return -EINVAL;
+  }
   /* release: the initialised control block and rings are visible to the actor (the launch itself is
    * also a synchronising operation on every backend) */
   rk_fence_full ();

@@ -33,6 +33,9 @@ typedef struct rk_actor_config {
   uint64_t in_arena_size; /* bytes, multiple of RK_ARENA_ALIGN */
   uint64_t out_arena_size;
   uint32_t node; /* node id of the actor's clock */
+  /* The parameters the actor starts with (the handler's n_params values), or NULL for its defaults.
+   * A handler whose state depends on them (the wave's grid) sizes its state from these. */
+  const double *params;
   /* K2K: bytes of the inbox's payload arena (a multiple of RK_ARENA_ALIGN), 0 for no inbox. The inbox
    * has ring_entries slots. Only persistent actors of a backend with device memory get one. */
   uint64_t inbox_arena_size;

@@ -40,6 +40,8 @@ typedef struct rk_launch {
   rk_actor_mode mode;
   /* A user handler's source (handler id RK_KERNEL_USER) and the path it came from, else NULL. */
   const char *kernel_source, *kernel_path;
+  double params[RK_MAX_PARAMS]; /* what the actor starts with */
+  size_t state_size;            /* rk_handler_state_size () for those */
   rk_mem ctl, h2k, k2h, in_arena, out_arena;
   /* K2K: the actor's inbox (an rk_ring) and its payload arena, in device memory; size 0 when none. */
   rk_mem inbox, inbox_arena;

@@ -185,6 +185,7 @@ rk_host_actor_start (const rk_launch *l, const rk_handler *handler, void *state,
     .wake = rk_futex_bump,
     .user = x,
   };
+  memcpy (x->ref.params, l->params, sizeof x->ref.params);
   if (links && l->inbox.size)
     x->ref.inbox = (rk_ref_link) {
       .ring = l->inbox.host,

@@ -90,10 +90,10 @@ cpu_launch (rk_device *dev, const rk_launch *l, rk_actor_impl **impl, char *why,
         "(%s needs a GPU backend)", l->kernel_path ? l->kernel_path : l->handler->name);
     return -ENOTSUP;
   }
-  if (l->handler->state_size) {
-    state = malloc (l->handler->state_size);
+  if (l->state_size) {
+    state = malloc (l->state_size);
     if (!state) {
-      snprintf (why, why_len, "cannot allocate %zu bytes of actor state", l->handler->state_size);
+      snprintf (why, why_len, "cannot allocate %zu bytes of actor state", l->state_size);
       return -ENOMEM;
     }
   }

@@ -426,8 +426,11 @@ launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl,
   p->entries = ((const rk_ring *) l->h2k.host)->entries;
   if (cuda_alloc_mapped (d, p->entries * sizeof (uint64_t), &p->stage_src) < 0)
     p->stage_src.host = NULL; /* no staging: payloads are read over PCIe */
-  if (h->state_size)
-    e = cudaMallocAsync (&p->state, h->state_size, p->stream);
+  if (l->state_size) {
+    e = cudaMallocAsync (&p->state, l->state_size, p->stream);
+    if (e == cudaSuccess && h->id == RK_KERNEL_WAVE)
+      e = (cudaError_t) rk_cuda_init_state (h->id, p->state, l->state_size, l->params, p->stream);
+  }
   if (e == cudaSuccess)
     e = cudaMallocAsync ((void **) &p->sh, sizeof (rk_cuda_shared), p->stream);
   if (e == cudaSuccess)
@@ -453,12 +456,13 @@ launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl,
   a.sh = p->sh;
   a.kernel_id = h->id;
   a.n_params = h->n_params;
-  rk_handler_default_params (h, a.params);
+  memcpy (a.params, l->params, sizeof a.params);
+  a.fixed_params = h->fixed_params;
   for (uint32_t i = 0; i < h->n_params; i++) {
     a.pmin[i] = h->params[i].min;
     a.pmax[i] = h->params[i].max;
   }
-  a.state_size = h->state_size;
+  a.state_size = l->state_size;
   a.grid_threshold = GRID_THRESHOLD;
   a.unit = h->unit;
   a.inbox = (rk_ring *) (uintptr_t) l->inbox.dev;
@@ -468,6 +472,14 @@ launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl,
   /* a quarter of the GPU's SMs: room for several actors side by side, and enough blocks to keep many
    * PCIe reads in flight on a large payload */
   int grid = d->sms / 4 > 0 ? d->sms / 4 : 1;
+  if (h->id == RK_KERNEL_WAVE) {
+    /* a block for every 4096 cells, up to half of what the GPU holds at once (the rest is left to
+     * other actors): enough loads in flight to keep memory busy on a large grid */
+    const uint64_t cells = (uint64_t) l->params[RK_WAVE_P_WIDTH] * (uint64_t) l->params[RK_WAVE_P_HEIGHT]
+        * (uint64_t) l->params[RK_WAVE_P_DEPTH];
+    const uint64_t most = (uint64_t) d->sms * d->blocks_per_sm / 2;
+    grid = (int) (cells / 4096 < 1 ? 1 : cells / 4096 > most ? most : cells / 4096);
+  }
   e = (cudaError_t) rk_cuda_launch_actor (k.actor, &a, grid, p->stream);
   if (e != cudaSuccess)
     goto fail;
@@ -585,6 +597,9 @@ typedef struct launch_state {
   size_t cap;
   int grid;
   rk_accumulate_head acc; /* host mirror of the device state's head */
+  size_t state_size;
+  double init_params[RK_MAX_PARAMS];
+  uint32_t wave_cur;      /* the wave: which field holds u */
   const void *once;       /* the kernel launched for each record */
   rk_handler handler;     /* the reference handler with device-driving functions */
   const rk_handler *ref;
@@ -652,6 +667,100 @@ launch_process (void *state, const double *params, const uint8_t *in, uint32_t l
   return RK_STATUS_OK;
 }
 
+/* One wave kernel the traditional way: a launch over as many blocks as the work needs. */
+static cudaError_t
+launch_wave_op (launch_state *s, uint32_t op, const double *params, void *in, void *out, uint32_t n,
+    const rk_wave_impulse *imp, double a, double b)
+{
+  int blocks = (int) ((n + RK_CUDA_BLOCK - 1) / RK_CUDA_BLOCK);
+  blocks = blocks < 1 ? 1 : blocks > s->grid ? s->grid : blocks;
+  rk_once_args o = {
+    .kernel_id = op,
+    .state = s->d_state,
+    .in = in,
+    .out = out,
+    .len = n,
+    .a = a,
+    .b = b,
+  };
+  memcpy (o.params, params, sizeof o.params);
+  if (imp)
+    o.imp = *imp;
+  return (cudaError_t) rk_cuda_launch_once (s->once, &o, blocks, s->stream);
+}
+
+/* The wave's commands: a kernel launch per step, then the frame copied out, then a wait. */
+static uint32_t
+launch_wave_process (void *state, const double *params, const uint8_t *in, uint32_t len, uint8_t *out,
+    uint32_t out_cap, uint32_t *out_len)
+{
+  launch_state *s = state;
+  const uint32_t w = (uint32_t) params[RK_WAVE_P_WIDTH], h = (uint32_t) params[RK_WAVE_P_HEIGHT];
+  const uint32_t d = (uint32_t) params[RK_WAVE_P_DEPTH], cells = w * h * d;
+  const uint64_t fb = rk_wave_field_bytes (w, h, d);
+  uint8_t *f0 = (uint8_t *) s->d_state + RK_WAVE_FIELD_OFF;
+  cudaError_t e = cudaSuccess;
+  uint32_t st;
+
+  *out_len = 0;
+  switch (rk_wave_command (in, len)) {
+    case RK_WAVE_FRAME: {
+      rk_wave_frame f;
+      memcpy (&f, in, sizeof f);
+      if ((st = rk_wave_frame_check (&f, w, h, out_cap, out_len)) != RK_STATUS_OK)
+        return st;
+      for (uint32_t k = 0; k < f.steps && e == cudaSuccess; k++) {
+        e = launch_wave_op (s, RK_CUDA_ONCE_WAVE_STEP, params, f0 + s->wave_cur * fb,
+            f0 + (s->wave_cur ^ 1) * fb, cells, NULL, 0, 0);
+        s->wave_cur ^= 1;
+      }
+      if (e == cudaSuccess && *out_len) {
+        if (*out_len > s->cap) {
+          if (s->d_out)
+            cudaFreeAsync (s->d_out, s->stream);
+          s->d_out = NULL;
+          s->cap = 0;
+          e = cudaMallocAsync ((void **) &s->d_out, *out_len, s->stream);
+          if (e == cudaSuccess)
+            s->cap = *out_len;
+        }
+        const size_t slice = (size_t) rk_wave_slice (params, d) * w * h * 4;
+        if (e == cudaSuccess)
+          e = launch_wave_op (s, RK_CUDA_ONCE_WAVE_RENDER, params, f0 + s->wave_cur * fb + slice,
+              s->d_out, w * h, NULL, f.format, f.stride);
+        if (e == cudaSuccess)
+          e = cudaMemcpyAsync (out, s->d_out, *out_len, cudaMemcpyDeviceToHost, s->stream);
+      }
+      break;
+    }
+    case RK_WAVE_IMPULSE: {
+      rk_wave_impulse imp;
+      memcpy (&imp, in, sizeof imp);
+      if ((st = rk_wave_impulse_check (&imp)) != RK_STATUS_OK)
+        return st;
+      const uint32_t side = 2 * ((uint32_t) imp.radius + 1) + 1;
+      e = launch_wave_op (s, RK_CUDA_ONCE_WAVE_IMPULSE, params, f0 + s->wave_cur * fb,
+          f0 + (s->wave_cur ^ 1) * fb, side * side * (d > 1 ? side : 1), &imp, 0, 0);
+      break;
+    }
+    case RK_WAVE_RESET:
+      s->wave_cur = 0;
+      e = launch_wave_op (s, RK_CUDA_ONCE_WAVE_CLEAR, params, NULL, f0, (uint32_t) (2 * fb / 4), NULL, 0,
+          0);
+      break;
+    default:
+      return RK_STATUS_INVALID;
+  }
+  if (e == cudaSuccess)
+    e = cudaStreamSynchronize (s->stream);
+  if (e != cudaSuccess) {
+    note_error (s->dev, e);
+    *out_len = 0;
+    return RK_STATUS_FAULT;
+  }
+  return RK_STATUS_OK;
+}
+
 static uint64_t
 launch_save (const void *state, uint8_t *buf, uint64_t cap, uint32_t *status)
 {
@@ -685,13 +794,15 @@ launch_load (void *state, const uint8_t *buf, uint64_t len)
 }
 
 static void
-launch_init (void *state)
+launch_init (void *state, const double *params)
 {
+  (void) params; /* the same as init_params, which the state was sized for */
   launch_state *s = state;
   cudaSetDevice (s->dev->id); /* first call on the actor's thread: the current device is per thread */
   memset (&s->acc, 0, sizeof s->acc);
+  s->wave_cur = 0;
   if (s->d_state)
-    rk_cuda_init_state (s->kernel_id, s->d_state, s->stream);
+    rk_cuda_init_state (s->kernel_id, s->d_state, s->state_size, s->init_params, s->stream);
 }
 
 static void
@@ -731,17 +842,20 @@ launch_host (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl, char 
   s->grid = d->sms * d->blocks_per_sm;
   cudaSetDevice (d->id);
   e = cudaStreamCreateWithFlags (&s->stream, cudaStreamNonBlocking);
-  if (e == cudaSuccess && l->handler->state_size)
-    e = cudaMallocAsync (&s->d_state, l->handler->state_size, s->stream);
+  s->state_size = l->state_size;
+  memcpy (s->init_params, l->params, sizeof s->init_params);
+  if (e == cudaSuccess && l->state_size)
+    e = cudaMallocAsync (&s->d_state, l->state_size, s->stream);
   if (e != cudaSuccess) {
     free (s);
     return cuda_fail (e, why, why_len, "cannot prepare the launch-mode actor");
   }
   s->handler = *l->handler;
   s->handler.init = launch_init;
-  s->handler.process = launch_process;
-  s->handler.save = l->handler->save ? launch_save : NULL;
-  s->handler.load = l->handler->load ? launch_load : NULL;
+  s->handler.process = l->handler->id == RK_KERNEL_WAVE ? launch_wave_process : launch_process;
+  /* snapshots of the device state: accumulate's (the wave's fields are not taken through the arena) */
+  s->handler.save = l->handler->id == RK_KERNEL_ACCUMULATE ? launch_save : NULL;
+  s->handler.load = l->handler->id == RK_KERNEL_ACCUMULATE ? launch_load : NULL;
   return rk_host_actor_start (l, &s->handler, s, launch_state_free, false, &impl->u.host, why, why_len);
 }
 

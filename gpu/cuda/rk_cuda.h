@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "rk_abi.h"
+#include "rk_wave.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -25,6 +26,7 @@ typedef struct rk_cuda_shared {
   double a, b;      /* scale */
   double p[RK_MAX_PARAMS]; /* every parameter (user handlers) */
   uint64_t staged;         /* 1 + the sequence number of the last payload the copy engine delivered */
+  rk_wave_impulse imp;     /* the wave: the impulse being added */
 } rk_cuda_shared;
 
 /* What a persistent actor kernel is launched with: device addresses. */
@@ -43,6 +45,7 @@ typedef struct rk_cuda_args {
   uint64_t state_size;
   uint32_t grid_threshold; /* payload bytes from which every block works on a record */
   uint32_t unit;           /* a payload's length is a multiple of this */
+  uint32_t fixed_params;   /* a bit per parameter that SET_PARAM may not change */
   /* K2K: the actor's inbox (an rk_ring) and its payload arena, in device memory, or NULL */
   rk_ring *inbox;
   uint8_t *inbox_arena;
@@ -60,6 +63,9 @@ typedef struct rk_once_args {
   uint32_t reserved_;
   double inv; /* accumulate: 1 / count */
   double params[RK_MAX_PARAMS];
+  /* the wave: kernel_id is then one of its steps (an internal work code), a = format, b = stride */
+  double a, b;
+  rk_wave_impulse imp;
 } rk_once_args;
 
 /* The signature of a user handler (kernel-file): every thread serving a record calls it with its own
@@ -92,8 +98,18 @@ int rk_cuda_abi_layout (uint64_t *out, int n);
 /* "NAME (sm_XY, N SMs), driver X.Y, runtime X.Y" */
 int rk_cuda_device_info (int device_id, char *buf, size_t len);
 
-/* Put a handler's state in its initial value, on the stream. */
-int rk_cuda_init_state (uint32_t kernel_id, void *state, void *stream);
+/* Put a handler's state (size bytes) in its initial value for params, on the stream. */
+int rk_cuda_init_state (uint32_t kernel_id, void *state, size_t size, const double *params, void *stream);
+/* The wave's steps the traditional way (mode=launch): internal work codes for rk_once_args.kernel_id. */
+enum {
+  RK_CUDA_ONCE_WAVE_STEP = 0x20,
+  RK_CUDA_ONCE_WAVE_RENDER = 0x21,
+  RK_CUDA_ONCE_WAVE_IMPULSE = 0x22,
+  RK_CUDA_ONCE_WAVE_CLEAR = 0x23,
+};
+/* Device memory copy bandwidth (GB/s, bytes read plus bytes written) over `bytes`-byte buffers: the
+ * bound that memory-bound kernels are measured against. Returns a cudaError_t. */
+int rk_cuda_copy_bandwidth (int device_id, size_t bytes, double *gbps);
 
 #ifdef __cplusplus
 }

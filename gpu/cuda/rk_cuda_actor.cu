@@ -20,6 +20,7 @@
 #include "rk_handlers.h"
 #include "rk_hlc.h"
 #include "rk_link.h"
+#include "rk_wave.h"
 
 #define MAX_BATCH (RK_CUDA_BLOCK / 4) /* records read in one round trip (4 threads, 16 bytes each) */
 #define WARP_MAX_BYTES 1024 /* a stateless record this small is served by one warp, beside others */
@@ -121,7 +122,16 @@ enum {
   WORK_ACCUMULATE_RESTART = 0x10, /* clear the sums of the new length, then accumulate */
   WORK_SAVE = 0x11,               /* copy the state out (snapshot) */
   WORK_LOAD = 0x12,               /* copy a state in (restore) */
+  /* the wave (core/rk_wave.h) */
+  WORK_WAVE_STEP = 0x20,    /* one step: in = u, out = u_prev (overwritten with u_next) */
+  WORK_WAVE_RENDER = 0x21,  /* in = the slice of u, out = the frame; a = format, b = row stride */
+  WORK_WAVE_IMPULSE = 0x22, /* in = u, out = u_prev, imp */
+  WORK_WAVE_CLEAR = 0x23,   /* out = both fields, len floats */
+  WORK_WAVE_FRAME = 0x24,   /* the leader's plan: wave_steps steps, then a render (or none) */
 };
+
+/* A grid this small is stepped by the leader block alone: no grid-wide barrier per step. */
+#define WAVE_GRID_CELLS 16384u
 
 struct Work {
   uint32_t op;
@@ -132,6 +142,7 @@ struct Work {
   double a, b, inv;
   double *sum;
   const double *p; /* every parameter */
+  rk_wave_impulse imp;
 };
 
 /* Input loads: mapped memory is re-read from the host (ld.cv) since an arena address is reused while
@@ -141,6 +152,81 @@ __device__ __forceinline__ T
 ld_in (const Work &w, const T *p)
 {
   return w.in_mapped ? __ldcv (p) : *p;
+}
+
+/* ---- the wave, cell by cell as core/rk_wave.c (fields are read from L2: other blocks wrote them) ---- */
+
+__device__ void
+wave_step_slice (const Work &w, uint32_t i0, uint32_t stride)
+{
+  const uint32_t W = (uint32_t) w.p[RK_WAVE_P_WIDTH], H = (uint32_t) w.p[RK_WAVE_P_HEIGHT];
+  const uint32_t D = (uint32_t) w.p[RK_WAVE_P_DEPTH];
+  const float c = (float) w.p[RK_WAVE_P_SPEED], c2 = rk_fmul (c, c);
+  const float keep0 = rk_fsub (1.0f, (float) w.p[RK_WAVE_P_DAMPING]);
+  const bool absorbing = w.p[RK_WAVE_P_BOUNDARY] == RK_WAVE_ABSORBING;
+  const uint32_t band = absorbing ? rk_wave_band (W, H, D) : 0;
+  const uint32_t plane = W * H, n = plane * D;
+  const float k = D > 1 ? 6.0f : 4.0f;
+  const float *u = (const float *) w.in;
+  float *prev = (float *) w.out;
+  for (uint32_t i = i0; i < n; i += stride) {
+    const uint32_t x = i % W, t = i / W, y = t % H, z = t / H;
+    const float uc = __ldcg (u + i);
+    const float l = x > 0 ? __ldcg (u + i - 1) : uc, r = x + 1 < W ? __ldcg (u + i + 1) : uc;
+    const float dn = y > 0 ? __ldcg (u + i - W) : uc, up = y + 1 < H ? __ldcg (u + i + W) : uc;
+    float nsum = rk_fadd (rk_fadd (l, r), rk_fadd (dn, up));
+    if (D > 1) {
+      const float bk = z > 0 ? __ldcg (u + i - plane) : uc, fr = z + 1 < D ? __ldcg (u + i + plane) : uc;
+      nsum = rk_fadd (nsum, rk_fadd (bk, fr));
+    }
+    const float keep = absorbing ? rk_wave_keep (x, y, z, W, H, D, band, keep0) : keep0;
+    __stcg (prev + i, rk_wave_update (uc, __ldcg (prev + i), nsum, k, c2, keep));
+  }
+}
+
+__device__ void
+wave_render_slice (const Work &w, uint32_t i0, uint32_t stride)
+{
+  const uint32_t W = (uint32_t) w.p[RK_WAVE_P_WIDTH], H = (uint32_t) w.p[RK_WAVE_P_HEIGHT];
+  const uint32_t fmt = (uint32_t) w.a, rstride = (uint32_t) w.b;
+  const float gain = (float) w.p[RK_WAVE_P_GAIN];
+  const float *u = (const float *) w.in;
+  for (uint32_t i = i0; i < W * H; i += stride) {
+    const uint32_t x = i % W, y = i / W;
+    const float v = __ldcg (u + i);
+    uint8_t *row = w.out + (size_t) y * rstride;
+    if (fmt == RK_WAVE_FMT_F32) {
+      ((float *) row)[x] = v;
+    } else {
+      const uint32_t level = rk_wave_level (v, gain);
+      if (fmt == RK_WAVE_FMT_GRAY16)
+        ((uint16_t *) row)[x] = (uint16_t) level;
+      else
+        ((uint32_t *) row)[x] = rk_wave_rgba (level);
+    }
+  }
+}
+
+__device__ void
+wave_impulse_slice (const Work &w, uint32_t i0, uint32_t stride)
+{
+  const int32_t W = (int32_t) w.p[RK_WAVE_P_WIDTH], H = (int32_t) w.p[RK_WAVE_P_HEIGHT];
+  const int32_t D = (int32_t) w.p[RK_WAVE_P_DEPTH];
+  const rk_wave_impulse &m = w.imp;
+  const int32_t r = (int32_t) m.radius + 1, side = 2 * r + 1;
+  const uint32_t total = (uint32_t) (side * side * (D > 1 ? side : 1));
+  float *u = (float *) w.in, *prev = (float *) w.out;
+  for (uint32_t i = i0; i < total; i += stride) {
+    const int32_t x = m.x - r + (int32_t) (i % side), y = m.y - r + (int32_t) (i / side % side);
+    const int32_t z = D > 1 ? m.z - r + (int32_t) (i / (side * side)) : 0;
+    if (x < 0 || x >= W || y < 0 || y >= H || z < 0 || z >= D)
+      continue;
+    const int32_t dx = x - m.x, dy = y - m.y, dz = D > 1 ? z - m.z : 0;
+    const float v = rk_wave_bump ((uint32_t) (dx * dx + dy * dy + dz * dz), m.amplitude, m.radius);
+    const size_t at = ((size_t) z * H + y) * W + x;
+    u[at] = rk_fadd (__ldcg (u + at), v);
+    prev[at] = rk_fadd (__ldcg (prev + at), v);
+  }
 }
 
 __device__ void
@@ -225,6 +311,19 @@ run_slice (const Work &w, uint32_t i0, uint32_t stride)
       }
       break;
     }
+    case WORK_WAVE_STEP:
+      wave_step_slice (w, i0, stride);
+      break;
+    case WORK_WAVE_RENDER:
+      wave_render_slice (w, i0, stride);
+      break;
+    case WORK_WAVE_IMPULSE:
+      wave_impulse_slice (w, i0, stride);
+      break;
+    case WORK_WAVE_CLEAR:
+      for (uint32_t i = i0; i < w.len; i += stride)
+        __stcg ((float *) w.out + i, 0.0f);
+      break;
     default:
       break;
   }
@@ -265,6 +364,8 @@ struct __align__ (16) LeaderState {
   uint32_t link_take, link_put;
   uint64_t link_off, link_seq;
   uint64_t routed_in, routed_out, skipped_in;
+  /* the wave: steps of the frame being served, and which field holds u */
+  uint32_t wave_steps, wave_cur;
 };
 
 __device__ void
@@ -435,6 +536,154 @@ block_copy (uint8_t *dst, const uint8_t *src, uint64_t n)
     dst[i] = src[i];
 }
 
+/* Run one work item block-wide, or over the whole grid: the leader publishes it in device memory, its
+ * own block takes the first slice, and thread 0 waits until every worker block is done. Every thread
+ * of the leader block calls it; it ends with the block in step. */
+__device__ void
+run_item (const rk_cuda_args &a, const Work &w, bool use_grid, int grid)
+{
+  const uint32_t tid = threadIdx.x;
+  if (use_grid) {
+    if (tid == 0) {
+      rk_cuda_shared *sh = a.sh;
+      sh->op = w.op;
+      sh->in = (uint64_t) (uintptr_t) w.in;
+      sh->out = (uint64_t) (uintptr_t) w.out;
+      sh->n = w.len;
+      sh->a = w.a;
+      sh->b = w.b;
+      sh->inv = w.inv;
+      for (uint32_t k = 0; k < RK_MAX_PARAMS; k++)
+        sh->p[k] = w.p[k];
+      sh->imp = w.imp;
+      __threadfence (); /* the item before its epoch: pairs with the workers' acquire */
+      atomicAdd ((unsigned long long *) &sh->epoch, 1ull);
+    }
+    run_slice (w, tid, grid * blockDim.x);
+  } else {
+    run_slice (w, tid, blockDim.x);
+  }
+  __syncthreads ();
+  if (use_grid && tid == 0) {
+    uint64_t want = (uint64_t) (grid - 1) * ld_acquire_gpu (&a.sh->epoch);
+    while (ld_acquire_gpu (&a.sh->done) < want)
+      ;
+  }
+  __syncthreads ();
+}
+
+/* ---- the wave's commands (thread 0 plans, the block or the grid runs) ---- */
+
+__device__ __forceinline__ uint32_t
+wave_cells (const double *p)
+{
+  return (uint32_t) p[RK_WAVE_P_WIDTH] * (uint32_t) p[RK_WAVE_P_HEIGHT] * (uint32_t) p[RK_WAVE_P_DEPTH];
+}
+
+/* Thread 0: check a wave command (its bytes at `in`, mapped or inline) and plan it in L.work. */
+__device__ uint32_t
+wave_plan (const rk_cuda_args &a, LeaderState &L, const rk_record &req, const uint8_t *in, bool mapped,
+    uint8_t *out, uint32_t cap, rk_record &ans)
+{
+  uint8_t cmd[RK_INLINE_MAX];
+  const uint32_t len = req.len;
+  if (req.flags & (RK_REC_F_FROM_INBOX | RK_REC_F_TO_ROUTE))
+    return RK_STATUS_UNSUPPORTED;
+  if (len > sizeof cmd)
+    return RK_STATUS_INVALID;
+  for (uint32_t i = 0; i < len; i++)
+    cmd[i] = mapped ? __ldcv (in + i) : in[i];
+  const uint32_t W = (uint32_t) L.params[RK_WAVE_P_WIDTH], H = (uint32_t) L.params[RK_WAVE_P_HEIGHT];
+  const uint32_t D = (uint32_t) L.params[RK_WAVE_P_DEPTH];
+  const uint64_t fb = rk_wave_field_bytes (W, H, D);
+  rk_wave_state *s = (rk_wave_state *) a.state;
+  uint8_t *f0 = (uint8_t *) a.state + RK_WAVE_FIELD_OFF;
+  const uint32_t cur = s->cur;
+  Work &w = L.work;
+  w.p = L.params;
+  w.in = f0 + cur * fb;
+  w.out = f0 + (cur ^ 1) * fb;
+  L.wave_cur = cur;
+  ans.len = 0;
+  switch (rk_wave_command (cmd, len)) {
+    case RK_WAVE_FRAME: {
+      rk_wave_frame f;
+      memcpy (&f, cmd, sizeof f);
+      uint32_t out_len = 0, st = rk_wave_frame_check (&f, W, H, cap, &out_len);
+      if (st != RK_STATUS_OK)
+        return st;
+      w.op = WORK_WAVE_FRAME;
+      w.out = out;
+      w.a = f.format;
+      w.b = f.stride;
+      L.wave_steps = f.steps;
+      ans.len = out_len;
+      return RK_STATUS_OK;
+    }
+    case RK_WAVE_IMPULSE: {
+      memcpy (&w.imp, cmd, sizeof w.imp);
+      uint32_t st = rk_wave_impulse_check (&w.imp);
+      if (st == RK_STATUS_OK)
+        w.op = WORK_WAVE_IMPULSE;
+      return st;
+    }
+    case RK_WAVE_RESET:
+      w.op = WORK_WAVE_CLEAR;
+      w.out = f0;
+      w.len = (uint32_t) (2 * fb / 4);
+      s->cur = 0;
+      s->steps = 0;
+      return RK_STATUS_OK;
+    default:
+      return RK_STATUS_INVALID;
+  }
+}
+
+/* The planned wave command, every thread of the leader block. */
+__device__ void
+wave_run (const rk_cuda_args &a, LeaderState &L, int grid)
+{
+  const uint32_t tid = threadIdx.x;
+  Work w = L.work;
+  const uint32_t cells = wave_cells (w.p);
+  const bool g = grid > 1 && cells >= WAVE_GRID_CELLS;
+  if (w.op != WORK_WAVE_FRAME) {
+    run_item (a, w, g && w.op == WORK_WAVE_CLEAR, grid);
+    return;
+  }
+  const uint32_t W = (uint32_t) w.p[RK_WAVE_P_WIDTH], H = (uint32_t) w.p[RK_WAVE_P_HEIGHT];
+  const uint64_t fb = rk_wave_field_bytes (W, H, (uint32_t) w.p[RK_WAVE_P_DEPTH]);
+  uint8_t *f0 = (uint8_t *) a.state + RK_WAVE_FIELD_OFF;
+  uint32_t cur = L.wave_cur;
+  Work step = w;
+  step.op = WORK_WAVE_STEP;
+  for (uint32_t k = 0; k < L.wave_steps; k++) {
+    step.in = f0 + cur * fb;
+    step.out = f0 + (cur ^ 1) * fb;
+    run_item (a, step, g, grid);
+    cur ^= 1;
+    if (tid == 0 && (k & 63) == 63) {
+      /* a long frame keeps the heartbeat going */
+      const uint64_t now = globaltimer ();
+      if (now - L.last_beat > BEAT_NS) {
+        L.last_beat = now;
+        st_relaxed_sys64 (&a.ctl->heartbeat, ++L.beats);
+      }
+    }
+  }
+  if (tid == 0) {
+    rk_wave_state *s = (rk_wave_state *) a.state;
+    s->cur = cur;
+    s->steps += L.wave_steps;
+  }
+  if (w.a != RK_WAVE_FMT_NONE) {
+    Work r = w;
+    r.op = WORK_WAVE_RENDER;
+    r.in = f0 + cur * fb + (size_t) rk_wave_slice (w.p, (uint32_t) w.p[RK_WAVE_P_DEPTH]) * W * H * 4;
+    run_item (a, r, g, grid);
+  }
+}
+
 /* One record, block-wide: thread 0 decides, the block (or, for a large payload, the grid) does the
  * data-parallel part, thread 0 writes the answer into `ans` (in shared memory). Mirrors
  * rk_ref_actor_serve (). */
@@ -462,6 +711,18 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
     switch (req.type) {
       case RK_CMD_PROCESS: {
         const bool inl = req.flags & RK_REC_F_INLINE;
+        if (a.kernel_id == RK_KERNEL_WAVE) {
+          if (inl)
+            ans.flags |= RK_REC_F_INLINE;
+          if (!inl && (!region_ok (req.u.desc.in_off, req.len, a.in_size)
+                  || !region_ok (req.u.desc.out_off, req.u.desc.out_cap, a.out_size)))
+            L.status = RK_STATUS_INVALID;
+          else
+            L.status = wave_plan (a, L, req, inl ? req.u.bytes : a.in_arena + req.u.desc.in_off, !inl,
+                inl ? ans.u.bytes : a.out_arena + req.u.desc.out_off,
+                inl ? RK_INLINE_MAX : req.u.desc.out_cap, ans);
+          break;
+        }
         const bool from = req.flags & RK_REC_F_FROM_INBOX, to = req.flags & RK_REC_F_TO_ROUTE;
         uint32_t cap = inl ? RK_INLINE_MAX : req.u.desc.out_cap;
         uint32_t unit = a.unit, len = req.len;
@@ -570,7 +831,7 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
         uint32_t i = req.u.desc.aux;
         double v;
         memcpy (&v, &req.u.desc.arg, sizeof v);
-        if (i >= a.n_params || isnan (v) || v < a.pmin[i] || v > a.pmax[i])
+        if (i >= a.n_params || ((a.fixed_params >> i) & 1) || isnan (v) || v < a.pmin[i] || v > a.pmax[i])
           L.status = RK_STATUS_INVALID;
         else
           L.params[i] = v;
@@ -588,6 +849,10 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
         break;
       case RK_CMD_SNAPSHOT: {
         uint64_t off = req.u.desc.out_off, cap = req.u.desc.out_cap;
+        if (a.kernel_id == RK_KERNEL_WAVE) { /* a field of up to 1 GiB: not through the out arena */
+          L.status = RK_STATUS_UNSUPPORTED;
+          break;
+        }
         uint64_t state_len = acc ? offsetof (rk_accumulate_state, sum) + (uint64_t) acc->samples * 8 : 0;
         if ((req.flags & RK_REC_F_INLINE) || !region_ok (off, cap, a.out_size)) {
           L.status = RK_STATUS_INVALID;
@@ -615,6 +880,10 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
       }
       case RK_CMD_RESTORE: {
         rk_checkpoint cp;
+        if (a.kernel_id == RK_KERNEL_WAVE) {
+          L.status = RK_STATUS_UNSUPPORTED;
+          break;
+        }
         if ((req.flags & RK_REC_F_INLINE) || !region_ok (req.u.desc.in_off, req.len, a.in_size)) {
           L.status = RK_STATUS_INVALID;
           break;
@@ -687,33 +956,10 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
   } else if (L.work.op == WORK_LOAD) {
     for (uint32_t i = tid; i < L.work.len; i += blockDim.x)
       ((uint8_t *) acc)[i] = __ldcv (L.work.in + i);
+  } else if (L.work.op >= WORK_WAVE_STEP) {
+    wave_run (a, L, grid);
   } else if (L.work.op != WORK_NONE) {
-    const Work w = L.work;
-    if (L.use_grid) {
-      if (tid == 0) {
-        rk_cuda_shared *sh = a.sh;
-        sh->op = w.op;
-        sh->in = (uint64_t) (uintptr_t) w.in;
-        sh->out = (uint64_t) (uintptr_t) w.out;
-        sh->n = w.len;
-        sh->a = w.a;
-        sh->b = w.b;
-        sh->inv = w.inv;
-        for (uint32_t k = 0; k < RK_MAX_PARAMS; k++)
-          sh->p[k] = w.p[k];
-        __threadfence (); /* the item before its epoch: pairs with the workers' acquire */
-        atomicAdd ((unsigned long long *) &sh->epoch, 1ull);
-      }
-      run_slice (w, tid, grid * blockDim.x);
-    } else {
-      run_slice (w, tid, blockDim.x);
-    }
-  }
-  __syncthreads ();
-  if (L.use_grid && tid == 0) {
-    uint64_t want = (uint64_t) (grid - 1) * ld_acquire_gpu (&a.sh->epoch);
-    while (ld_acquire_gpu (&a.sh->done) < want)
-      ;
+    run_item (a, L.work, L.use_grid, grid);
   }
   __syncthreads ();
 
@@ -857,6 +1103,7 @@ worker_loop (const rk_cuda_args &a, int grid)
           w.b = sh->b;
           w.inv = sh->inv;
           w.p = sh->p;
+          w.imp = sh->imp;
           w.in_mapped = 1;
           w.sum = a.state ? ((rk_accumulate_state *) a.state)->sum : nullptr;
           go = 1;
@@ -873,7 +1120,10 @@ worker_loop (const rk_cuda_args &a, int grid)
     if (!go)
       return;
     run_slice (w, blockIdx.x * blockDim.x + threadIdx.x, grid * blockDim.x);
-    __threadfence_system ();
+    if (w.op == WORK_WAVE_STEP || w.op == WORK_WAVE_CLEAR)
+      __threadfence (); /* device memory only, read by the grid next */
+    else
+      __threadfence_system ();
     __syncthreads ();
     if (threadIdx.x == 0)
       atomicAdd ((unsigned long long *) &sh->done, 1ull);
@@ -1070,7 +1320,12 @@ rk_once_kernel (rk_once_args o)
   w.b = o.params[1];
   w.p = o.params;
   w.inv = o.inv;
-  w.sum = o.state ? ((rk_accumulate_state *) o.state)->sum : nullptr;
+  w.sum = o.state && o.kernel_id == RK_KERNEL_ACCUMULATE ? ((rk_accumulate_state *) o.state)->sum : nullptr;
+  if (o.kernel_id >= WORK_WAVE_STEP) {
+    w.a = o.a;
+    w.b = o.b;
+    w.imp = o.imp;
+  }
   uint32_t i0 = blockIdx.x * blockDim.x + threadIdx.x, stride = gridDim.x * blockDim.x;
   if (o.kernel_id == RK_KERNEL_ACCUMULATE) {
     rk_accumulate_state *acc = (rk_accumulate_state *) o.state;
@@ -1155,10 +1410,71 @@ rk_cuda_launch_once (const void *kernel, const rk_once_args *args, int grid, voi
 }
 
 extern "C" int
-rk_cuda_init_state (uint32_t kernel_id, void *state, void *stream)
+rk_cuda_init_state (uint32_t kernel_id, void *state, size_t size, const double *params, void *stream)
 {
+  if (kernel_id == RK_KERNEL_WAVE) {
+    rk_wave_state head = {};
+    head.width = (uint32_t) params[RK_WAVE_P_WIDTH];
+    head.height = (uint32_t) params[RK_WAVE_P_HEIGHT];
+    head.depth = (uint32_t) params[RK_WAVE_P_DEPTH];
+    cudaError_t e = cudaMemsetAsync (state, 0, size, (cudaStream_t) stream);
+    if (e == cudaSuccess)
+      e = cudaMemcpyAsync (state, &head, sizeof head, cudaMemcpyHostToDevice, (cudaStream_t) stream);
+    if (e == cudaSuccess)
+      e = cudaStreamSynchronize ((cudaStream_t) stream); /* head is on this stack */
+    return (int) e;
+  }
   rk_init_state_kernel<<<1, 1, 0, (cudaStream_t) stream>>> (kernel_id, state);
   return (int) cudaGetLastError ();
+}
+
+__global__ void
+rk_copy_kernel (const float4 *__restrict__ in, float4 *__restrict__ out, size_t n)
+{
+  for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < n; i += (size_t) gridDim.x * blockDim.x)
+    out[i] = in[i];
+}
+
+extern "C" int
+rk_cuda_copy_bandwidth (int device_id, size_t bytes, double *gbps)
+{
+  float4 *a = nullptr, *b = nullptr;
+  cudaEvent_t t0, t1;
+  int sms = 0;
+  cudaError_t e = cudaSetDevice (device_id);
+  if (e == cudaSuccess)
+    e = cudaDeviceGetAttribute (&sms, cudaDevAttrMultiProcessorCount, device_id);
+  if (e == cudaSuccess)
+    e = cudaMalloc (&a, bytes);
+  if (e == cudaSuccess)
+    e = cudaMalloc (&b, bytes);
+  if (e != cudaSuccess) {
+    cudaFree (a);
+    return (int) e;
+  }
+  cudaMemset (a, 0, bytes);
+  cudaEventCreate (&t0);
+  cudaEventCreate (&t1);
+  const size_t n = bytes / sizeof (float4);
+  const int reps = 20;
+  float best = 1e30f;
+  for (int r = 0; r < reps; r++) {
+    float ms = 0;
+    cudaEventRecord (t0);
+    rk_copy_kernel<<<sms * 8, 256>>> (a, b, n);
+    cudaEventRecord (t1);
+    cudaEventSynchronize (t1);
+    cudaEventElapsedTime (&ms, t0, t1);
+    if (r > 0 && ms < best) /* the first is a warm-up */
+      best = ms;
+  }
+  e = cudaGetLastError ();
+  *gbps = 2.0 * (double) n * sizeof (float4) / (best * 1e-3) / 1e9;
+  cudaEventDestroy (t0);
+  cudaEventDestroy (t1);
+  cudaFree (a);
+  cudaFree (b);
+  return (int) e;
 }
 
 /* ---- the ABI as device code lays it out (compared with the host's by tests/gpu) ---- */
