@@ -499,57 +499,6 @@ flow_from_errno (GstRkActor *self, int r, const gchar *what)
 
 /* ---- start / stop ---- */
 
-static GstRkBackend
-backend_from_name (const gchar *name)
-{
-  static const GstRkBackend kinds[] = { GST_RK_BACKEND_CPU, GST_RK_BACKEND_CUDA,
-    GST_RK_BACKEND_VULKAN };
-  for (guint i = 0; name && i < G_N_ELEMENTS (kinds); i++)
-    if (g_strcmp0 (name, rk_backend_kind_name ((rk_backend_kind) kinds[i])) == 0)
-      return kinds[i];
-  return GST_RK_BACKEND_AUTO;
-}
-
-/* device-id=-1: the device (and, for backend=auto, the backend) of the pipeline's other actors; else
- * the device of a shared CUDA context, for CUDA; else 0. */
-static gint
-pick_device (GstRkActor *self, GstRkBackend *backend)
-{
-  GstContext *context = gst_rk_find_context (GST_ELEMENT (self), GST_RK_DEVICE_CONTEXT);
-  const gchar *name = NULL;
-  gint device = -1;
-  char why[256];
-
-  if (gst_rk_device_context_parse (context, &name, &device)) {
-    GST_INFO_OBJECT (self, "the pipeline's actors run on %s device %d", name, device);
-    if (*backend == GST_RK_BACKEND_AUTO)
-      *backend = backend_from_name (name);
-  }
-  if (context)
-    gst_context_unref (context);
-  if (device >= 0)
-    return device;
-
-  if (*backend == GST_RK_BACKEND_AUTO || *backend == GST_RK_BACKEND_CUDA) {
-    context = gst_rk_find_context (GST_ELEMENT (self), GST_RK_CUDA_CONTEXT);
-    device = gst_rk_cuda_context_device (context);
-    if (context)
-      gst_context_unref (context);
-    if (device >= 0) {
-      const rk_backend_ops *cuda = rk_backend_get (RK_BACKEND_CUDA, why, sizeof why);
-      GST_INFO_OBJECT (self, "the pipeline shares CUDA device %d (gst.cuda.context)", device);
-      if (*backend == GST_RK_BACKEND_CUDA)
-        return device;
-      /* auto: that device, where CUDA works on it; otherwise the context is no concern of ours */
-      if (cuda && cuda->probe (device, why, sizeof why) == 0) {
-        *backend = GST_RK_BACKEND_CUDA;
-        return device;
-      }
-    }
-  }
-  return 0;
-}
-
 static gboolean
 gst_rk_actor_start (GstRkActor *self)
 {
@@ -632,30 +581,9 @@ gst_rk_actor_start (GstRkActor *self)
     goto fail;
   }
 
-  if (device_id < 0)
-    device_id = pick_device (self, &backend);
-
-  if (backend == GST_RK_BACKEND_AUTO) {
-    ops = rk_backend_pick (device_id, why, sizeof why);
-    if (!ops) {
-      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No backend works on device %d.", device_id),
-          ("%s", why));
-      goto fail;
-    }
-    GST_INFO_OBJECT (self, "backend=auto chose %s (%s)", ops->name, why[0] ? why : "best present");
-    GST_ELEMENT_INFO (self, RESOURCE, SETTINGS, ("Using the %s backend.", ops->name),
-        ("backend=auto chose %s; passed over: %s", ops->name, why[0] ? why : "nothing"));
-  } else {
-    ops = rk_backend_get ((rk_backend_kind) backend, why, sizeof why);
-    if (ops)
-      r = ops->probe (device_id, why, sizeof why);
-    if (!ops || r < 0) {
-      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-          ("backend=%s is not available on device %d: %s.",
-              rk_backend_kind_name ((rk_backend_kind) backend), device_id, why), (NULL));
-      goto fail;
-    }
-  }
+  ops = gst_rk_choose_backend (GST_ELEMENT (self), backend, &device_id);
+  if (!ops)
+    goto fail;
 
   node = gst_rk_new_node_pair ();
   cfg.backend = ops;
@@ -1588,20 +1516,6 @@ gst_rk_actor_src_activate_mode (GstPad *pad, GstObject *parent, GstPadMode mode,
   return gst_pad_stop_task (pad);
 }
 
-typedef struct {
-  rk_actor *actor;
-  uint64_t token;
-} OutputRegion;
-
-static void
-output_region_free (gpointer data)
-{
-  OutputRegion *o = data;
-  rk_actor_release_output (o->actor, o->token);
-  rk_actor_unref (o->actor);
-  g_free (o);
-}
-
 static void
 record_rtt_locked (GstRkActor *self, guint64 ns)
 {
@@ -1630,13 +1544,7 @@ make_output (GstRkActor *self, const Item *item, const rk_answer *ans)
   guint32 len = ans->rec.len;
 
   if (ans->out) {
-    OutputRegion *o = g_new (OutputRegion, 1);
-    o->actor = rk_actor_ref (self->actor);
-    o->token = ans->out_token;
-    /* zero copy: the buffer wraps the actor's output arena and gives the region back when freed */
-    out = gst_buffer_new ();
-    gst_buffer_append_memory (out, gst_memory_new_wrapped (GST_MEMORY_FLAG_READONLY,
-            (gpointer) ans->out, len, 0, len, o, output_region_free));
+    out = gst_rk_wrap_output (self->actor, ans);
   } else {
     /* an empty payload is valid data: gst_buffer_new_memdup () takes no zero size */
     out = len ? gst_buffer_new_memdup (ans->rec.u.bytes, len) : gst_buffer_new ();

@@ -230,3 +230,116 @@ gst_rk_find_context (GstElement *element, const gchar *type)
   gst_element_post_message (element, gst_message_new_need_context (GST_OBJECT (element), type));
   return gst_element_get_context (element, type);
 }
+
+/* ---- choosing a backend, and output buffers ---- */
+
+static GstRkBackend
+backend_from_name (const gchar *name)
+{
+  static const GstRkBackend kinds[] = { GST_RK_BACKEND_CPU, GST_RK_BACKEND_CUDA,
+    GST_RK_BACKEND_VULKAN };
+  for (guint i = 0; name && i < G_N_ELEMENTS (kinds); i++)
+    if (g_strcmp0 (name, rk_backend_kind_name ((rk_backend_kind) kinds[i])) == 0)
+      return kinds[i];
+  return GST_RK_BACKEND_AUTO;
+}
+
+/* device-id=-1: the device (and, for backend=auto, the backend) of the pipeline's other actors; else
+ * the device of a shared CUDA context, for CUDA; else 0. */
+static gint
+pick_device (GstElement *self, GstRkBackend *backend)
+{
+  GstContext *context = gst_rk_find_context (self, GST_RK_DEVICE_CONTEXT);
+  const gchar *name = NULL;
+  gint device = -1;
+  char why[256];
+
+  if (gst_rk_device_context_parse (context, &name, &device)) {
+    GST_INFO_OBJECT (self, "the pipeline's actors run on %s device %d", name, device);
+    if (*backend == GST_RK_BACKEND_AUTO)
+      *backend = backend_from_name (name);
+  }
+  if (context)
+    gst_context_unref (context);
+  if (device >= 0)
+    return device;
+
+  if (*backend == GST_RK_BACKEND_AUTO || *backend == GST_RK_BACKEND_CUDA) {
+    context = gst_rk_find_context (self, GST_RK_CUDA_CONTEXT);
+    device = gst_rk_cuda_context_device (context);
+    if (context)
+      gst_context_unref (context);
+    if (device >= 0) {
+      const rk_backend_ops *cuda = rk_backend_get (RK_BACKEND_CUDA, why, sizeof why);
+      GST_INFO_OBJECT (self, "the pipeline shares CUDA device %d (gst.cuda.context)", device);
+      if (*backend == GST_RK_BACKEND_CUDA)
+        return device;
+      /* auto: that device, where CUDA works on it; otherwise the context is no concern of ours */
+      if (cuda && cuda->probe (device, why, sizeof why) == 0) {
+        *backend = GST_RK_BACKEND_CUDA;
+        return device;
+      }
+    }
+  }
+  return 0;
+}
+
+const rk_backend_ops *
+gst_rk_choose_backend (GstElement *self, GstRkBackend backend, gint *device_id)
+{
+  const rk_backend_ops *ops;
+  char why[1024] = "";
+  int r = 0;
+
+  if (*device_id < 0)
+    *device_id = pick_device (self, &backend);
+
+  if (backend == GST_RK_BACKEND_AUTO) {
+    ops = rk_backend_pick (*device_id, why, sizeof why);
+    if (!ops) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No backend works on device %d.", *device_id),
+          ("%s", why));
+      return NULL;
+    }
+    GST_INFO_OBJECT (self, "backend=auto chose %s (%s)", ops->name, why[0] ? why : "best present");
+    GST_ELEMENT_INFO (self, RESOURCE, SETTINGS, ("Using the %s backend.", ops->name),
+        ("backend=auto chose %s; passed over: %s", ops->name, why[0] ? why : "nothing"));
+  } else {
+    ops = rk_backend_get ((rk_backend_kind) backend, why, sizeof why);
+    if (ops)
+      r = ops->probe (*device_id, why, sizeof why);
+    if (!ops || r < 0) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+          ("backend=%s is not available on device %d: %s.",
+              rk_backend_kind_name ((rk_backend_kind) backend), *device_id, why), (NULL));
+      return NULL;
+    }
+  }
+  return ops;
+}
+
+typedef struct {
+  rk_actor *actor;
+  uint64_t token;
+} OutputRegion;
+
+static void
+output_region_free (gpointer data)
+{
+  OutputRegion *o = data;
+  rk_actor_release_output (o->actor, o->token);
+  rk_actor_unref (o->actor);
+  g_free (o);
+}
+
+GstBuffer *
+gst_rk_wrap_output (rk_actor *actor, const rk_answer *ans)
+{
+  OutputRegion *o = g_new (OutputRegion, 1);
+  GstBuffer *out = gst_buffer_new ();
+  o->actor = rk_actor_ref (actor);
+  o->token = ans->out_token;
+  gst_buffer_append_memory (out, gst_memory_new_wrapped (GST_MEMORY_FLAG_READONLY,
+          (gpointer) ans->out, ans->rec.len, 0, ans->rec.len, o, output_region_free));
+  return out;
+}

@@ -4,6 +4,7 @@
 
 #include <gst/gst.h>
 
+#include "rk_actor.h"
 #include "rk_backend.h"
 #include "rk_handlers.h"
 
@@ -88,6 +89,15 @@ gint gst_rk_cuda_context_device (GstContext *context);
  * application and the bin (a NEED_CONTEXT message, answered synchronously). Returns a reference or
  * NULL. */
 GstContext *gst_rk_find_context (GstElement *element, const gchar *type);
+
+/* The backend an actor element runs on: `backend` (AUTO: the best present) on *device_id (-1: where the
+ * pipeline's other actors run, else the device of a shared CUDA context, else 0; the choice is written
+ * back). Posts an error message on the element and returns NULL when there is none. */
+const rk_backend_ops *gst_rk_choose_backend (GstElement *element, GstRkBackend backend, gint *device_id);
+
+/* Zero copy out: a buffer that wraps an answer's output region in the actor's arena, and hands the
+ * region back (and drops its reference on the actor) when freed. */
+GstBuffer *gst_rk_wrap_output (rk_actor *actor, const rk_answer *ans);
 
 G_END_DECLS
 

@@ -6,11 +6,14 @@
 #include <gst/gst.h>
 
 #include "gstrkactor.h"
+#include "gstrkwavesrc.h"
 
 static gboolean
 plugin_init (GstPlugin *plugin)
 {
-  return GST_ELEMENT_REGISTER (rkactor, plugin);
+  gboolean ok = GST_ELEMENT_REGISTER (rkactor, plugin);
+  ok &= GST_ELEMENT_REGISTER (rkwavesrc, plugin);
+  return ok;
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, ringkernel,
