@@ -67,6 +67,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_rk_wave_src_debug);
 #define DEFAULT_IS_LIVE TRUE
 #define DEFAULT_AMPLITUDE 1.0
 #define DEFAULT_RADIUS 4.0
+#define DEFAULT_DROPS 0.0
 #define DEFAULT_BACKEND GST_RK_BACKEND_AUTO
 #define DEFAULT_DEVICE_ID -1
 #define DEFAULT_MODE GST_RK_MODE_PERSISTENT
@@ -90,6 +91,7 @@ enum {
   PROP_IS_LIVE,
   PROP_IMPULSE_AMPLITUDE,
   PROP_IMPULSE_RADIUS,
+  PROP_DROPS,
   PROP_BACKEND,
   PROP_DEVICE_ID,
   PROP_MODE,
@@ -115,7 +117,7 @@ struct _GstRkWaveSrc {
 
   /* properties (object lock) */
   guint width, height, depth, steps_per_frame, slice;
-  gdouble speed, damping, gain, amplitude, radius;
+  gdouble speed, damping, gain, amplitude, radius, drops;
   GstRkWaveBoundary boundary;
   gint fps_n, fps_d;
   gboolean is_live;
@@ -135,6 +137,8 @@ struct _GstRkWaveSrc {
   guint64 frame;
   guint64 steps, impulses, param_changes, frames_out;
   guint32 cells_w, cells_h, cells_d;
+  gdouble drops_due; /* drops owed, fractional */
+  guint64 rng;
 };
 
 G_DEFINE_TYPE (GstRkWaveSrc, gst_rk_wave_src, GST_TYPE_PUSH_SRC);
@@ -239,6 +243,11 @@ gst_rk_wave_src_class_init (GstRkWaveSrcClass *klass)
       g_param_spec_double ("impulse-radius", "Impulse radius",
           "Radius in cells of the bump that a mouse click adds", 0.5, RK_WAVE_MAX_RADIUS,
           DEFAULT_RADIUS, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_DROPS,
+      g_param_spec_double ("drops", "Drops",
+          "Impulses at random places per frame, on average (rain on a pond: a demonstration with no "
+          "one clicking); their amplitude and radius are impulse-amplitude and impulse-radius", 0.0,
+          1000.0, DEFAULT_DROPS, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_BACKEND,
       g_param_spec_enum ("backend", "Backend",
           "Where the actor runs; auto picks CUDA, then Vulkan, then the CPU and says which on the bus",
@@ -309,6 +318,7 @@ gst_rk_wave_src_init (GstRkWaveSrc *self)
   self->is_live = DEFAULT_IS_LIVE;
   self->amplitude = DEFAULT_AMPLITUDE;
   self->radius = DEFAULT_RADIUS;
+  self->drops = DEFAULT_DROPS;
   self->backend = DEFAULT_BACKEND;
   self->device_id = DEFAULT_DEVICE_ID;
   self->mode = DEFAULT_MODE;
@@ -411,6 +421,9 @@ gst_rk_wave_src_set_property (GObject *object, guint prop_id, const GValue *valu
     case PROP_IMPULSE_RADIUS:
       self->radius = g_value_get_double (value);
       break;
+    case PROP_DROPS:
+      self->drops = g_value_get_double (value);
+      break;
     case PROP_BACKEND:
       self->backend = g_value_get_enum (value);
       break;
@@ -483,6 +496,9 @@ gst_rk_wave_src_get_property (GObject *object, guint prop_id, GValue *value, GPa
       break;
     case PROP_IMPULSE_RADIUS:
       g_value_set_double (value, self->radius);
+      break;
+    case PROP_DROPS:
+      g_value_set_double (value, self->drops);
       break;
     case PROP_BACKEND:
       g_value_set_enum (value, self->backend);
@@ -570,6 +586,8 @@ gst_rk_wave_src_start (GstBaseSrc *src)
   self->cells_h = (guint32) p[RK_WAVE_P_HEIGHT];
   self->cells_d = (guint32) p[RK_WAVE_P_DEPTH];
   self->frame = self->frames_out = self->steps = self->impulses = self->param_changes = 0;
+  self->drops_due = 0;
+  self->rng = 0x2545f4914f6cdd1dull ^ node;
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_have_context (GST_OBJECT (self),
           gst_rk_device_context_new (ops->name, device_id)));
   GST_INFO_OBJECT (self, "wave actor started on %s device %d: %ux%ux%u cells, %" G_GUINT64_FORMAT
@@ -738,6 +756,19 @@ gst_rk_wave_src_create (GstPushSrc *src, GstBuffer **buf)
   cmds = self->pending;
   self->pending = g_array_new (FALSE, FALSE, sizeof (Pending));
   const guint32 steps = self->steps_per_frame;
+  /* rain: drops at random places, as many per frame as asked for on average */
+  for (self->drops_due += self->drops; self->drops_due >= 1.0; self->drops_due -= 1.0) {
+    self->rng ^= self->rng << 13;
+    self->rng ^= self->rng >> 7;
+    self->rng ^= self->rng << 17;
+    Pending p = {
+      .imp = { .op = RK_WAVE_IMPULSE, .x = (int32_t) ((self->rng >> 8) % self->cells_w),
+        .y = (int32_t) ((self->rng >> 32) % self->cells_h),
+        .z = (int32_t) ((self->rng >> 48) % self->cells_d), .amplitude = (float) self->amplitude,
+        .radius = (float) self->radius },
+    };
+    g_array_append_val (cmds, p);
+  }
   GST_OBJECT_UNLOCK (self);
 
   /* the commands since the last frame, then the frame: one ring, in order */

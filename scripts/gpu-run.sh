@@ -2,11 +2,15 @@
 # Every GPU step in one go, for a machine with an NVIDIA GPU and a build made elsewhere: the GPU tests,
 # the pipelines that need CUDA, element-level fault checks, and the benchmarks. Writes each log into
 # the folder given (default: gpu-results/). Builds nothing.
-#   scripts/gpu-run.sh [OUTDIR] [--quick]
+#   scripts/gpu-run.sh [OUTDIR] [--quick|--full] [all|wave]
+# With "wave", only the GPU tests and what concerns rkwavesrc (its element tests on CUDA, its pipelines,
+# bench-wave).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=${1:-gpu-results}
 quick=${2:-}
+[ "$quick" = "--full" ] && quick=
+part=${3:-all}
 mkdir -p "$out"
 export GST_PLUGIN_PATH=$PWD/build/plugin
 status=0
@@ -23,6 +27,22 @@ for t in "test-cuda" "test-cuda-user" "test-cuda-user --hang"; do
   tail -n 6 "$log"
   [ $rc -eq 0 ] || status=1
 done
+
+# rkwavesrc on the GPU: its element tests against the C reference, its pipelines (backend=auto picks
+# CUDA), and the benchmark
+RKWAVE_BACKEND=cuda timeout 300 build/tests/elements/test_rkwavesrc > "$out/test-rkwavesrc-cuda.log" 2>&1
+rc=$?
+echo "test-rkwavesrc on cuda: exit $rc"; tail -n 3 "$out/test-rkwavesrc-cuda.log"
+[ $rc -eq 0 ] || status=1
+for p in wave-png wave-3d; do
+  GST_DEBUG=rkwavesrc:4 timeout 120 tests/pipelines/run-pipeline.sh pipelines/$p.pipeline > "$out/pipeline-$p.log" 2>&1
+  echo "pipeline $p: exit $?; $(grep -o 'wave actor started on [a-z]* device [0-9]*' "$out/pipeline-$p.log" | head -1)"
+done
+timeout 500 build/tests/bench/bench-wave $quick > "$out/bench-wave.log" 2>&1
+echo "bench-wave: exit $?"
+if [ "$part" = wave ]; then
+  exit $status
+fi
 
 # K2K on the GPU: the element tests of linked actors (chains of 1-8 against the C references, host paths,
 # flush and EOS, a slow consumer), and the debug log and stats of two linked scale actors
