@@ -473,12 +473,12 @@ launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl,
    * PCIe reads in flight on a large payload */
   int grid = d->sms / 4 > 0 ? d->sms / 4 : 1;
   if (h->id == RK_KERNEL_WAVE) {
-    /* a block for every 4096 cells, up to half of what the GPU holds at once (the rest is left to
+    /* a block for every 2048 cells, up to half of what the GPU holds at once (the rest is left to
      * other actors): enough loads in flight to keep memory busy on a large grid */
     const uint64_t cells = (uint64_t) l->params[RK_WAVE_P_WIDTH] * (uint64_t) l->params[RK_WAVE_P_HEIGHT]
         * (uint64_t) l->params[RK_WAVE_P_DEPTH];
     const uint64_t most = (uint64_t) d->sms * d->blocks_per_sm / 2;
-    grid = (int) (cells / 4096 < 1 ? 1 : cells / 4096 > most ? most : cells / 4096);
+    grid = (int) (cells / 2048 < 1 ? 1 : cells / 2048 > most ? most : cells / 2048);
   }
   e = (cudaError_t) rk_cuda_launch_actor (k.actor, &a, grid, p->stream);
   if (e != cudaSuccess)
@@ -696,7 +696,7 @@ launch_wave_process (void *state, const double *params, const uint8_t *in, uint3
 {
   launch_state *s = state;
   const uint32_t w = (uint32_t) params[RK_WAVE_P_WIDTH], h = (uint32_t) params[RK_WAVE_P_HEIGHT];
-  const uint32_t d = (uint32_t) params[RK_WAVE_P_DEPTH], cells = w * h * d;
+  const uint32_t d = (uint32_t) params[RK_WAVE_P_DEPTH];
   const uint64_t fb = rk_wave_field_bytes (w, h, d);
   uint8_t *f0 = (uint8_t *) s->d_state + RK_WAVE_FIELD_OFF;
   cudaError_t e = cudaSuccess;
@@ -711,7 +711,7 @@ launch_wave_process (void *state, const double *params, const uint8_t *in, uint3
         return st;
       for (uint32_t k = 0; k < f.steps && e == cudaSuccess; k++) {
         e = launch_wave_op (s, RK_CUDA_ONCE_WAVE_STEP, params, f0 + s->wave_cur * fb,
-            f0 + (s->wave_cur ^ 1) * fb, cells, NULL, 0, 0);
+            f0 + (s->wave_cur ^ 1) * fb, h * d * RK_CUDA_BLOCK, NULL, 0, 0); /* a block per row */
         s->wave_cur ^= 1;
       }
       if (e == cudaSuccess && *out_len) {

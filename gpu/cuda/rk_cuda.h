@@ -27,6 +27,7 @@ typedef struct rk_cuda_shared {
   double p[RK_MAX_PARAMS]; /* every parameter (user handlers) */
   uint64_t staged;         /* 1 + the sequence number of the last payload the copy engine delivered */
   rk_wave_impulse imp;     /* the wave: the impulse being added */
+  uint32_t bar_count, bar_gen; /* a grid-wide barrier: arrivals, and its generation */
 } rk_cuda_shared;
 
 /* What a persistent actor kernel is launched with: device addresses. */

@@ -78,6 +78,14 @@ st_release_gpu (uint64_t *p, uint64_t v)
   asm volatile ("st.release.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
 }
 
+__device__ __forceinline__ uint32_t
+ld_acquire_gpu32 (const uint32_t *p)
+{
+  uint32_t v;
+  asm volatile ("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+  return v;
+}
+
 __device__ __forceinline__ void
 st_release_gpu32 (uint32_t *p, uint32_t v)
 {
@@ -128,6 +136,7 @@ enum {
   WORK_WAVE_IMPULSE = 0x22, /* in = u, out = u_prev, imp */
   WORK_WAVE_CLEAR = 0x23,   /* out = both fields, len floats */
   WORK_WAVE_FRAME = 0x24,   /* the leader's plan: wave_steps steps, then a render (or none) */
+  WORK_WAVE_STEPS = 0x25,   /* len steps from in = u, out = u_prev, a grid barrier after each */
 };
 
 /* A grid this small is stepped by the leader block alone: no grid-wide barrier per step. */
@@ -156,8 +165,11 @@ ld_in (const Work &w, const T *p)
 
 /* ---- the wave, cell by cell as core/rk_wave.c (fields are read from L2: other blocks wrote them) ---- */
 
+/* One step over rows [row0, rows) with a stride of `nrows` rows (a row: W cells of one y and z), the
+ * threads of the block across each row. Plain loads: the fields were written before a kernel boundary or
+ * a grid barrier (whose acquire makes them visible, L1 included). */
 __device__ void
-wave_step_slice (const Work &w, uint32_t i0, uint32_t stride)
+wave_step_rows (const Work &w, uint32_t row0, uint32_t nrows)
 {
   const uint32_t W = (uint32_t) w.p[RK_WAVE_P_WIDTH], H = (uint32_t) w.p[RK_WAVE_P_HEIGHT];
   const uint32_t D = (uint32_t) w.p[RK_WAVE_P_DEPTH];
@@ -165,22 +177,27 @@ wave_step_slice (const Work &w, uint32_t i0, uint32_t stride)
   const float keep0 = rk_fsub (1.0f, (float) w.p[RK_WAVE_P_DAMPING]);
   const bool absorbing = w.p[RK_WAVE_P_BOUNDARY] == RK_WAVE_ABSORBING;
   const uint32_t band = absorbing ? rk_wave_band (W, H, D) : 0;
-  const uint32_t plane = W * H, n = plane * D;
+  const uint32_t plane = W * H;
   const float k = D > 1 ? 6.0f : 4.0f;
-  const float *u = (const float *) w.in;
-  float *prev = (float *) w.out;
-  for (uint32_t i = i0; i < n; i += stride) {
-    const uint32_t x = i % W, t = i / W, y = t % H, z = t / H;
-    const float uc = __ldcg (u + i);
-    const float l = x > 0 ? __ldcg (u + i - 1) : uc, r = x + 1 < W ? __ldcg (u + i + 1) : uc;
-    const float dn = y > 0 ? __ldcg (u + i - W) : uc, up = y + 1 < H ? __ldcg (u + i + W) : uc;
-    float nsum = rk_fadd (rk_fadd (l, r), rk_fadd (dn, up));
-    if (D > 1) {
-      const float bk = z > 0 ? __ldcg (u + i - plane) : uc, fr = z + 1 < D ? __ldcg (u + i + plane) : uc;
-      nsum = rk_fadd (nsum, rk_fadd (bk, fr));
+  const float *__restrict__ u = (const float *) w.in;
+  float *__restrict__ prev = (float *) w.out;
+  for (uint32_t row = row0; row < H * D; row += nrows) {
+    const uint32_t y = row % H, z = row / H;
+    const uint32_t base = row * W;
+    const bool has_dn = y > 0, has_up = y + 1 < H, has_bk = z > 0, has_fr = z + 1 < D;
+    for (uint32_t x = threadIdx.x; x < W; x += blockDim.x) {
+      const uint32_t i = base + x;
+      const float uc = u[i];
+      const float l = x > 0 ? u[i - 1] : uc, r = x + 1 < W ? u[i + 1] : uc;
+      const float dn = has_dn ? u[i - W] : uc, up = has_up ? u[i + W] : uc;
+      float nsum = rk_fadd (rk_fadd (l, r), rk_fadd (dn, up));
+      if (D > 1) {
+        const float bk = has_bk ? u[i - plane] : uc, fr = has_fr ? u[i + plane] : uc;
+        nsum = rk_fadd (nsum, rk_fadd (bk, fr));
+      }
+      const float keep = absorbing ? rk_wave_keep (x, y, z, W, H, D, band, keep0) : keep0;
+      prev[i] = rk_wave_update (uc, prev[i], nsum, k, c2, keep);
     }
-    const float keep = absorbing ? rk_wave_keep (x, y, z, W, H, D, band, keep0) : keep0;
-    __stcg (prev + i, rk_wave_update (uc, __ldcg (prev + i), nsum, k, c2, keep));
   }
 }
 
@@ -311,9 +328,6 @@ run_slice (const Work &w, uint32_t i0, uint32_t stride)
       }
       break;
     }
-    case WORK_WAVE_STEP:
-      wave_step_slice (w, i0, stride);
-      break;
     case WORK_WAVE_RENDER:
       wave_render_slice (w, i0, stride);
       break;
@@ -536,6 +550,45 @@ block_copy (uint8_t *dst, const uint8_t *src, uint64_t n)
     dst[i] = src[i];
 }
 
+/* Every block of the grid waits here for the others (the grid is cooperative: all resident). What each
+ * block wrote before it is visible to every block after it. All threads of every block call it. */
+__device__ void
+grid_barrier (rk_cuda_shared *sh, uint32_t nblocks)
+{
+  __syncthreads ();
+  if (threadIdx.x == 0) {
+    const uint32_t gen = ld_acquire_gpu32 (&sh->bar_gen);
+    __threadfence (); /* the block's writes (ordered by the barrier above) before the arrival */
+    if (atomicAdd (&sh->bar_count, 1u) == nblocks - 1) {
+      sh->bar_count = 0;
+      st_release_gpu32 (&sh->bar_gen, gen + 1);
+    } else {
+      while (ld_acquire_gpu32 (&sh->bar_gen) == gen)
+        ;
+    }
+  }
+  __syncthreads ();
+}
+
+/* The steps of a frame, by every block taking part (block `rank` of `nblocks`): a step, a barrier, the
+ * fields' roles swapped. w.in = u and w.out = u_prev at the start; w.len steps. */
+__device__ void
+wave_steps (const rk_cuda_shared *sh_c, const Work &w, uint32_t rank, uint32_t nblocks)
+{
+  rk_cuda_shared *sh = (rk_cuda_shared *) sh_c;
+  Work s = w;
+  for (uint32_t k = 0; k < w.len; k++) {
+    wave_step_rows (s, rank, nblocks);
+    if (nblocks > 1)
+      grid_barrier (sh, nblocks);
+    else
+      __syncthreads ();
+    const uint8_t *t = s.in;
+    s.in = s.out;
+    s.out = (uint8_t *) t;
+  }
+}
+
 /* Run one work item block-wide, or over the whole grid: the leader publishes it in device memory, its
  * own block takes the first slice, and thread 0 waits until every worker block is done. Every thread
  * of the leader block calls it; it ends with the block in step. */
@@ -559,7 +612,12 @@ run_item (const rk_cuda_args &a, const Work &w, bool use_grid, int grid)
       __threadfence (); /* the item before its epoch: pairs with the workers' acquire */
       atomicAdd ((unsigned long long *) &sh->epoch, 1ull);
     }
-    run_slice (w, tid, grid * blockDim.x);
+    if (w.op == WORK_WAVE_STEPS)
+      wave_steps (a.sh, w, 0, grid);
+    else
+      run_slice (w, tid, grid * blockDim.x);
+  } else if (w.op == WORK_WAVE_STEPS) {
+    wave_steps (a.sh, w, 0, 1);
   } else {
     run_slice (w, tid, blockDim.x);
   }
@@ -655,15 +713,16 @@ wave_run (const rk_cuda_args &a, LeaderState &L, int grid)
   const uint64_t fb = rk_wave_field_bytes (W, H, (uint32_t) w.p[RK_WAVE_P_DEPTH]);
   uint8_t *f0 = (uint8_t *) a.state + RK_WAVE_FIELD_OFF;
   uint32_t cur = L.wave_cur;
-  Work step = w;
-  step.op = WORK_WAVE_STEP;
-  for (uint32_t k = 0; k < L.wave_steps; k++) {
+  /* the frame's steps in runs of at most 256, so that a long frame keeps the heartbeat going */
+  for (uint32_t k = 0; k < L.wave_steps; k += 256) {
+    Work step = w;
+    step.op = WORK_WAVE_STEPS;
     step.in = f0 + cur * fb;
     step.out = f0 + (cur ^ 1) * fb;
+    step.len = min (L.wave_steps - k, 256u);
     run_item (a, step, g, grid);
-    cur ^= 1;
-    if (tid == 0 && (k & 63) == 63) {
-      /* a long frame keeps the heartbeat going */
+    cur ^= step.len & 1;
+    if (tid == 0) {
       const uint64_t now = globaltimer ();
       if (now - L.last_beat > BEAT_NS) {
         L.last_beat = now;
@@ -1119,8 +1178,11 @@ worker_loop (const rk_cuda_args &a, int grid)
     __syncthreads ();
     if (!go)
       return;
-    run_slice (w, blockIdx.x * blockDim.x + threadIdx.x, grid * blockDim.x);
-    if (w.op == WORK_WAVE_STEP || w.op == WORK_WAVE_CLEAR)
+    if (w.op == WORK_WAVE_STEPS)
+      wave_steps (sh, w, blockIdx.x, grid);
+    else
+      run_slice (w, blockIdx.x * blockDim.x + threadIdx.x, grid * blockDim.x);
+    if (w.op == WORK_WAVE_STEPS || w.op == WORK_WAVE_CLEAR)
       __threadfence (); /* device memory only, read by the grid next */
     else
       __threadfence_system ();
@@ -1327,6 +1389,10 @@ rk_once_kernel (rk_once_args o)
     w.imp = o.imp;
   }
   uint32_t i0 = blockIdx.x * blockDim.x + threadIdx.x, stride = gridDim.x * blockDim.x;
+  if (o.kernel_id == WORK_WAVE_STEP) {
+    wave_step_rows (w, blockIdx.x, gridDim.x);
+    return;
+  }
   if (o.kernel_id == RK_KERNEL_ACCUMULATE) {
     rk_accumulate_state *acc = (rk_accumulate_state *) o.state;
     if (o.reset)

@@ -305,23 +305,29 @@ main (int argc, char **argv)
   printf ("\n## Interactive: 16 ms frames, 4 impulses per frame, the frame read back (RGBA)\n\n");
   printf ("| backend | grid | commands in flight | steps per frame | impulse to answer, median us | "
       "p99 us | frame read us |\n|---|---|---|---|---|---|---|\n");
-  static const uint32_t sides[] = { 256, 1024 };
-  for (int s = 0; s < 2; s++) {
-    double persistent = 0, launch = 0;
-    for (int c = 0; c < nc; c++) {
-      const Config *cf = &configs[c];
-      if (cf->kind == RK_BACKEND_CPU && sides[s] > 256)
-        continue;
-      Interactive r = interactive (cf, sides[s], quick ? 10 : 60, 8);
-      printf ("| %s | %u^2 | 8 | %.0f | %.1f | %.1f | %.0f |\n", cf->label, sides[s], r.steps_per_frame,
-          r.delay_median_us, r.delay_p99_us, r.frame_read_us);
-      fflush (stdout);
-      if (cf->kind == RK_BACKEND_CUDA)
-        *(cf->mode == RK_MODE_LAUNCH ? &launch : &persistent) = r.steps_per_frame;
+  static const uint32_t sides[] = { 256, 1024 }, depths[] = { 8, 32 };
+  double ratio[2][2] = { { 0 } };
+  for (int s = 0; s < 2; s++)
+    for (int dd = 0; dd < 2; dd++) {
+      double persistent = 0, launch = 0;
+      for (int c = 0; c < nc; c++) {
+        const Config *cf = &configs[c];
+        if (cf->kind == RK_BACKEND_CPU && sides[s] > 256)
+          continue;
+        Interactive r = interactive (cf, sides[s], quick ? 10 : 60, depths[dd]);
+        printf ("| %s | %u^2 | %u | %.0f | %.1f | %.1f | %.0f |\n", cf->label, sides[s], depths[dd],
+            r.steps_per_frame, r.delay_median_us, r.delay_p99_us, r.frame_read_us);
+        fflush (stdout);
+        if (cf->kind == RK_BACKEND_CUDA)
+          *(cf->mode == RK_MODE_LAUNCH ? &launch : &persistent) = r.steps_per_frame;
+      }
+      ratio[s][dd] = persistent > 0 && launch > 0 ? persistent / launch : 0;
     }
-    if (persistent > 0 && launch > 0)
-      printf ("\n%u^2: persistent does %.2fx the steps per frame of launch\n\n", sides[s],
-          persistent / launch);
-  }
+  printf ("\n");
+  for (int s = 0; s < 2; s++)
+    for (int dd = 0; dd < 2; dd++)
+      if (ratio[s][dd] > 0)
+        printf ("%u^2, %u in flight: persistent does %.2fx the steps per frame of launch\n", sides[s],
+            depths[dd], ratio[s][dd]);
   return 0;
 }
