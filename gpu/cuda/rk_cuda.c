@@ -473,12 +473,13 @@ launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl,
    * PCIe reads in flight on a large payload */
   int grid = d->sms / 4 > 0 ? d->sms / 4 : 1;
   if (h->id == RK_KERNEL_WAVE) {
-    /* a block for every 2048 cells, up to half of what the GPU holds at once (the rest is left to
-     * other actors): enough loads in flight to keep memory busy on a large grid */
+    /* a block for every 512 cells (two rows of 256 per block on a 256^2 grid: a step is short), up to
+     * three quarters of what the GPU holds at once (the rest is left to other actors): enough loads in
+     * flight to keep memory busy on a large grid */
     const uint64_t cells = (uint64_t) l->params[RK_WAVE_P_WIDTH] * (uint64_t) l->params[RK_WAVE_P_HEIGHT]
         * (uint64_t) l->params[RK_WAVE_P_DEPTH];
-    const uint64_t most = (uint64_t) d->sms * d->blocks_per_sm / 2;
-    grid = (int) (cells / 2048 < 1 ? 1 : cells / 2048 > most ? most : cells / 2048);
+    const uint64_t most = (uint64_t) d->sms * d->blocks_per_sm * 3 / 4;
+    grid = (int) (cells / 512 < 1 ? 1 : cells / 512 > most ? most : cells / 512);
   }
   e = (cudaError_t) rk_cuda_launch_actor (k.actor, &a, grid, p->stream);
   if (e != cudaSuccess)

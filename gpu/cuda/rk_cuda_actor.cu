@@ -185,6 +185,7 @@ wave_step_rows (const Work &w, uint32_t row0, uint32_t nrows)
     const uint32_t y = row % H, z = row / H;
     const uint32_t base = row * W;
     const bool has_dn = y > 0, has_up = y + 1 < H, has_bk = z > 0, has_fr = z + 1 < D;
+#pragma unroll 4
     for (uint32_t x = threadIdx.x; x < W; x += blockDim.x) {
       const uint32_t i = base + x;
       const float uc = u[i];
@@ -1148,9 +1149,9 @@ worker_loop (const rk_cuda_args &a, int grid)
 
   for (;;) {
     if (threadIdx.x == 0) {
-      uint32_t backoff = 32;
+      uint32_t backoff = 32, polls = 0;
       go = 0;
-      for (;;) {
+      for (;; polls++) {
         uint64_t e = ld_acquire_gpu (&sh->epoch);
         if (e != seen) {
           seen = e;
@@ -1164,12 +1165,14 @@ worker_loop (const rk_cuda_args &a, int grid)
           w.p = sh->p;
           w.imp = sh->imp;
           w.in_mapped = 1;
-          w.sum = a.state ? ((rk_accumulate_state *) a.state)->sum : nullptr;
+          w.sum = a.state && a.kernel_id == RK_KERNEL_ACCUMULATE ? ((rk_accumulate_state *) a.state)->sum : nullptr;
           go = 1;
           break;
         }
         if (ld_relaxed_gpu32 (&sh->stop))
           break;
+        if (polls < 4096)
+          continue; /* items come in quick succession (a wave's one-step records): no sleep at first */
         __nanosleep (backoff);
         if (backoff < 2000)
           backoff *= 2;
