@@ -478,25 +478,6 @@ request_run_state (GstRkActor *self, guint32 cmd)
   try_send_pending_control (self);
 }
 
-static GstFlowReturn
-flow_from_errno (GstRkActor *self, int r, const gchar *what)
-{
-  char why[256] = "";
-
-  switch (r) {
-    case 0:
-      return GST_FLOW_OK;
-    case -EINTR:
-      return GST_FLOW_FLUSHING;
-    default:
-      rk_actor_check (self->actor, why, sizeof why);
-      GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("The %s actor failed while %s.",
-              rk_actor_backend (self->actor)->name, what),
-          ("error %d (%s)%s%s", r, g_strerror (-r), why[0] ? ": " : "", why));
-      return GST_FLOW_ERROR;
-  }
-}
-
 /* ---- start / stop ---- */
 
 static gboolean
@@ -937,7 +918,7 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       g_mutex_unlock (&self->lock);
       return ret == GST_FLOW_OK ? GST_FLOW_FLUSHING : ret;
     }
-    return flow_from_errno (self, r, "accepting a buffer");
+    return gst_rk_flow_from_errno (GST_ELEMENT (self), self->actor, r, "accepting a buffer");
   }
   if (token) {
     /* pushed at once: the downstream actor queues its own record for the data while ours makes it */
@@ -1307,7 +1288,7 @@ gst_rk_actor_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   if (r < 0) {
     item_free (item);
     if (r != -EINTR)
-      flow_from_errno (self, r, "draining for EOS");
+      gst_rk_flow_from_errno (GST_ELEMENT (self), self->actor, r, "draining for EOS");
     return FALSE;
   }
   return TRUE;
@@ -1599,7 +1580,7 @@ collect_messages (GstRkActor *self, Item *item)
     /* only answers of this item: those of what follows it are read when it is at the front */
     r = rk_actor_receive_batch (self->actor, ans, MIN (sent, G_N_ELEMENTS (ans)), -1);
     if (r < 0)
-      return flow_from_errno (self, r, "answering");
+      return gst_rk_flow_from_errno (GST_ELEMENT (self), self->actor, r, "answering");
     for (int i = 0; i < r; i++) {
       const rk_answer *x = &ans[i];
       g_assert (x->rec.seq == item->seq + item->got);
@@ -1686,7 +1667,7 @@ gst_rk_actor_loop (GstPad *pad)
   /* the front item's record was submitted before the item was queued: its answer is the next one */
   r = rk_actor_receive (self->actor, &ans, -1);
   if (r < 0) {
-    ret = flow_from_errno (self, r, "answering");
+    ret = gst_rk_flow_from_errno (GST_ELEMENT (self), self->actor, r, "answering");
     goto pause;
   }
 

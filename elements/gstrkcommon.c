@@ -1,6 +1,8 @@
 /* gst-ringkernel: what the actor elements share. */
 #include "gstrkcommon.h"
 
+#include <errno.h>
+
 #include <math.h>
 #include <unistd.h>
 
@@ -342,4 +344,23 @@ gst_rk_wrap_output (rk_actor *actor, const rk_answer *ans)
   gst_buffer_append_memory (out, gst_memory_new_wrapped (GST_MEMORY_FLAG_READONLY,
           (gpointer) ans->out, ans->rec.len, 0, ans->rec.len, o, output_region_free));
   return out;
+}
+
+GstFlowReturn
+gst_rk_flow_from_errno (GstElement *self, rk_actor *actor, int r, const gchar *what)
+{
+  char why[256] = "";
+
+  switch (r) {
+    case 0:
+      return GST_FLOW_OK;
+    case -EINTR:
+      return GST_FLOW_FLUSHING;
+    default:
+      rk_actor_check (actor, why, sizeof why);
+      GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("The %s actor failed while %s.",
+              rk_actor_backend (actor)->name, what),
+          ("error %d (%s)%s%s", r, g_strerror (-r), why[0] ? ": " : "", why));
+      return GST_FLOW_ERROR;
+  }
 }

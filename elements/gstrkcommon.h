@@ -99,6 +99,10 @@ const rk_backend_ops *gst_rk_choose_backend (GstElement *element, GstRkBackend b
  * region back (and drops its reference on the actor) when freed. */
 GstBuffer *gst_rk_wrap_output (rk_actor *actor, const rk_answer *ans);
 
+/* A flow return for an rk_actor call's result: OK, FLUSHING for an interrupted wait, else an error
+ * message (with the actor's own reason) posted on the element, and ERROR. */
+GstFlowReturn gst_rk_flow_from_errno (GstElement *element, rk_actor *actor, int r, const gchar *what);
+
 G_END_DECLS
 
 #endif /* __GST_RK_COMMON_H__ */

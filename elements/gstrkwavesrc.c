@@ -731,19 +731,6 @@ gst_rk_wave_src_event (GstBaseSrc *src, GstEvent *event)
 /* ---- frames ---- */
 
 static GstFlowReturn
-flow_from_errno (GstRkWaveSrc *self, int r, const gchar *what)
-{
-  char why[256] = "";
-  if (r == -EINTR)
-    return GST_FLOW_FLUSHING;
-  rk_actor_check (self->actor, why, sizeof why);
-  GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("The %s wave actor failed while %s.",
-          rk_actor_backend (self->actor)->name, what),
-      ("error %d (%s)%s%s", r, g_strerror (-r), why[0] ? ": " : "", why));
-  return GST_FLOW_ERROR;
-}
-
-static GstFlowReturn
 gst_rk_wave_src_create (GstPushSrc *src, GstBuffer **buf)
 {
   GstRkWaveSrc *self = GST_RK_WAVE_SRC (src);
@@ -832,7 +819,7 @@ gst_rk_wave_src_create (GstPushSrc *src, GstBuffer **buf)
           break;
       return GST_FLOW_FLUSHING;
     }
-    return flow_from_errno (self, r, "drawing a frame");
+    return gst_rk_flow_from_errno (GST_ELEMENT (self), a, r, "drawing a frame");
   }
   if (ans.rec.status != RK_STATUS_OK || ans.rec.len != len) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("The wave actor could not draw a frame."),
