@@ -606,6 +606,20 @@ typedef struct launch_state {
   const rk_handler *ref;
 } launch_state;
 
+/* The end of a record the traditional way: wait for what was queued on the stream (e: how queuing it
+ * went). A failure is noted against the device and answered as a fault. */
+static uint32_t
+launch_wait (launch_state *s, cudaError_t e)
+{
+  if (e == cudaSuccess)
+    e = cudaStreamSynchronize (s->stream);
+  if (e != cudaSuccess) {
+    note_error (s->dev, e);
+    return RK_STATUS_FAULT;
+  }
+  return RK_STATUS_OK;
+}
+
 static uint32_t
 launch_process (void *state, const double *params, const uint8_t *in, uint32_t len, uint8_t *out,
     uint32_t out_cap, uint32_t *out_len)
@@ -658,14 +672,10 @@ launch_process (void *state, const double *params, const uint8_t *in, uint32_t l
     e = (cudaError_t) rk_cuda_launch_once (s->once, &o, blocks, s->stream);
   if (e == cudaSuccess)
     e = cudaMemcpyAsync (out, s->d_out, len, cudaMemcpyDeviceToHost, s->stream);
-  if (e == cudaSuccess)
-    e = cudaStreamSynchronize (s->stream);
-  if (e != cudaSuccess) {
-    note_error (s->dev, e);
-    return RK_STATUS_FAULT;
-  }
-  *out_len = len;
-  return RK_STATUS_OK;
+  const uint32_t st = launch_wait (s, e);
+  if (st == RK_STATUS_OK)
+    *out_len = len;
+  return st;
 }
 
 /* One wave kernel the traditional way: a launch over as many blocks as the work needs. */
@@ -752,14 +762,10 @@ launch_wave_process (void *state, const double *params, const uint8_t *in, uint3
     default:
       return RK_STATUS_INVALID;
   }
-  if (e == cudaSuccess)
-    e = cudaStreamSynchronize (s->stream);
-  if (e != cudaSuccess) {
-    note_error (s->dev, e);
+  st = launch_wait (s, e);
+  if (st != RK_STATUS_OK)
     *out_len = 0;
-    return RK_STATUS_FAULT;
-  }
-  return RK_STATUS_OK;
+  return st;
 }
 
 static uint64_t
