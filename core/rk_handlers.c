@@ -232,9 +232,11 @@ static const rk_handler accumulate_handler = {
 };
 
 extern const rk_handler rk_wave_handler; /* rk_wave.c */
+extern const rk_handler rk_spectrum_handler; /* rk_spectrum.c */
 
 static const rk_handler *const handlers[] = {
   &echo_handler, &scale_handler, &stencil_handler, &accumulate_handler, &rk_wave_handler,
+  &rk_spectrum_handler,
 };
 
 static const rk_handler user_handler = {

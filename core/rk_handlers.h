@@ -22,6 +22,7 @@ enum rk_kernel_id {
   RK_KERNEL_ACCUMULATE = 3,
   RK_KERNEL_STENCIL = 4,
   RK_KERNEL_WAVE = 5, /* rkwavesrc's simulation (core/rk_wave.h) */
+  RK_KERNEL_SPECTRUM = 6, /* rkspectrum's analysis (core/rk_spectrum.h) */
   RK_KERNEL_USER = 100, /* a handler from a kernel file, compiled at run time (GPU backends) */
 };
 

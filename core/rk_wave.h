@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "rk_abi.h"
+#include "rk_float.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -102,24 +103,7 @@ RK_STATIC_ASSERT (sizeof (rk_wave_state) == 32, "rk_wave_state is 32 bytes");
 
 /* ---- what C and device code share ---- */
 
-#if defined(__CUDACC__)
-#define RK_WAVE_FN static __host__ __device__ __forceinline__
-#else
-#define RK_WAVE_FN static inline
-#endif
-
-/* One IEEE-754 single operation each, rounded to nearest, never fused. */
-#if defined(__CUDA_ARCH__)
-#define rk_fadd(a, b) __fadd_rn ((a), (b))
-#define rk_fsub(a, b) __fsub_rn ((a), (b))
-#define rk_fmul(a, b) __fmul_rn ((a), (b))
-#define rk_fdiv(a, b) __fdiv_rn ((a), (b))
-#else
-RK_WAVE_FN float rk_fadd (float a, float b) { return a + b; }
-RK_WAVE_FN float rk_fsub (float a, float b) { return a - b; }
-RK_WAVE_FN float rk_fmul (float a, float b) { return a * b; }
-RK_WAVE_FN float rk_fdiv (float a, float b) { return a / b; }
-#endif
+#define RK_WAVE_FN RK_FLOAT_FN
 
 /* Bytes of one field, rounded up to RK_ARENA_ALIGN. */
 RK_WAVE_FN uint64_t
