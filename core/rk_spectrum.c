@@ -204,7 +204,8 @@ spectrum_process (void *state, const double *params, const uint8_t *in, uint32_t
   }
   for (uint32_t e = 0; e < c.n_events; e++) {
     if (ev[e].kind & RK_SPECTRUM_EV_FFT) {
-      for (uint32_t ch = 0; ch < C; ch++) {
+      /* (nothing asked for: the FFT only counts) */
+      for (uint32_t ch = 0; ch < C && (c.flags & (RK_SPECTRUM_F_MAGNITUDE | RK_SPECTRUM_F_PHASE)); ch++) {
         for (uint32_t i = 0; i < nfft; i++)
           x[i] = rk_spectrum_windowed (
               virtual_input (s, &c, data, (int64_t) ev[e].at - nfft + i, ch), win[i]);

@@ -6,6 +6,7 @@
 #include <gst/gst.h>
 
 #include "gstrkactor.h"
+#include "gstrkspectrum.h"
 #include "gstrkwavesrc.h"
 
 static gboolean
@@ -13,6 +14,7 @@ plugin_init (GstPlugin *plugin)
 {
   gboolean ok = GST_ELEMENT_REGISTER (rkactor, plugin);
   ok &= GST_ELEMENT_REGISTER (rkwavesrc, plugin);
+  ok &= GST_ELEMENT_REGISTER (rkspectrum, plugin);
   return ok;
 }
 
