@@ -37,9 +37,8 @@ rk_spectrum_factor (uint32_t M, uint32_t *factors)
   return n;
 }
 
-/* The state's layout for these parameters, in *s (header fields only). Returns 0 when out of range. */
-static int
-layout (const double *params, rk_spectrum_state *s)
+int
+rk_spectrum_layout (const double *params, rk_spectrum_state *s)
 {
   const double pb = params[RK_SPECTRUM_P_BANDS], pc = params[RK_SPECTRUM_P_CHANNELS];
   if (!(pb >= 2 && pb <= RK_SPECTRUM_MAX_BANDS && pc >= 1 && pc <= RK_SPECTRUM_MAX_CHANNELS))
@@ -74,6 +73,8 @@ layout (const double *params, rk_spectrum_state *s)
   off = align_up (off + s->batch * per_fft);
   s->command_off = off;
   off = align_up (off + RK_SPECTRUM_MAX_COMMAND);
+  s->index_off = off;
+  off = align_up (off + RK_SPECTRUM_MAX_EVENTS * sizeof (uint32_t));
   s->size = off;
   return off <= RK_SPECTRUM_MAX_STATE;
 }
@@ -82,7 +83,7 @@ size_t
 rk_spectrum_state_size (const double *params)
 {
   rk_spectrum_state s;
-  return layout (params, &s) ? (size_t) s.size : 0;
+  return rk_spectrum_layout (params, &s) ? (size_t) s.size : 0;
 }
 
 uint32_t
@@ -117,7 +118,7 @@ static void
 spectrum_init (void *state, const double *params)
 {
   rk_spectrum_state *s = state, head;
-  if (!layout (params, &head))
+  if (!rk_spectrum_layout (params, &head))
     return;
   memset (s, 0, head.values_off);
   *s = head;

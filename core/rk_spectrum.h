@@ -116,6 +116,7 @@ typedef struct rk_spectrum_state {
   uint64_t work_off;    /* the C reference's: rk_cf[2][M] FFT buffers, float[nfft], rk_cf[bands] */
   uint64_t values_off;  /* double[batch][channels][2][bands]: data-parallel backends' per-FFT terms */
   uint64_t command_off; /* RK_SPECTRUM_MAX_COMMAND bytes: data-parallel backends' copy of a command */
+  uint64_t index_off;   /* uint32[RK_SPECTRUM_MAX_EVENTS]: theirs, the event of each FFT */
   uint64_t size;        /* of the whole state */
 } rk_spectrum_state;
 #define RK_SPECTRUM_DATA_OFF 256u
@@ -342,6 +343,9 @@ uint32_t rk_spectrum_plan (rk_spectrum_planner *p, uint32_t frames, rk_spectrum_
 
 /* Bytes of state for these parameters, or 0 when out of range. */
 size_t rk_spectrum_state_size (const double *params);
+/* The state's header (its layout) for these parameters, as init () writes it. Returns 0 when they are
+ * out of range. Everything before values_off is what init () sets. */
+int rk_spectrum_layout (const double *params, rk_spectrum_state *head);
 /* Fill M's radices (4 first, then 2, 3, 5, 7 and any other primes). Returns their number, or 0 when
  * there would be more than RK_SPECTRUM_MAX_FACTORS. */
 uint32_t rk_spectrum_factor (uint32_t M, uint32_t *factors);

@@ -528,7 +528,8 @@ gst_rk_actor_start (GstRkActor *self)
   if (h && !h->caps) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("Kernel '%s' is driven by its own element (%s), not by rkactor.", h->name,
-            h->id == RK_KERNEL_WAVE ? "rkwavesrc" : "see gst-inspect-1.0 ringkernel"), (NULL));
+            h->id == RK_KERNEL_WAVE ? "rkwavesrc"
+            : h->id == RK_KERNEL_SPECTRUM ? "rkspectrum" : "see gst-inspect-1.0 ringkernel"), (NULL));
     goto fail;
   }
   if (!h) {

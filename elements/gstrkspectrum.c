@@ -403,7 +403,8 @@ receiver_main (gpointer data)
         gst_rk_flow_from_errno (GST_ELEMENT (self), a, r, "analysing audio");
       return NULL;
     }
-    Flight *f = g_queue_pop_head (&self->flights);
+    /* it leaves the queue only once its messages are posted: drain () waits for that */
+    Flight *f = g_queue_peek_head (&self->flights);
     const guint channels = self->msg_channels, bands = self->msg_bands;
     const gboolean multi = self->msg_multi;
     g_mutex_unlock (&self->lock);
@@ -427,6 +428,7 @@ receiver_main (gpointer data)
       self->ffts += f->ffts;
     }
     rk_actor_release_output (a, ans.out_token);
+    g_queue_pop_head (&self->flights);
     flight_free (f);
     g_cond_broadcast (&self->cond);
     g_mutex_unlock (&self->lock);

@@ -2,9 +2,9 @@
 # Every GPU step in one go, for a machine with an NVIDIA GPU and a build made elsewhere: the GPU tests,
 # the pipelines that need CUDA, element-level fault checks, and the benchmarks. Writes each log into
 # the folder given (default: gpu-results/). Builds nothing.
-#   scripts/gpu-run.sh [OUTDIR] [--quick|--full] [all|wave]
-# With "wave", only the GPU tests and what concerns rkwavesrc (its element tests on CUDA, its pipelines,
-# bench-wave).
+#   scripts/gpu-run.sh [OUTDIR] [--quick|--full] [all|wave|spectrum]
+# With "wave" or "spectrum", only the GPU tests and what concerns rkwavesrc or rkspectrum (its element
+# tests on CUDA, its pipelines, its benchmark).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=${1:-gpu-results}
@@ -27,6 +27,21 @@ for t in "test-cuda" "test-cuda-user" "test-cuda-user --hang"; do
   tail -n 6 "$log"
   [ $rc -eq 0 ] || status=1
 done
+
+# rkspectrum on the GPU: its element tests against GStreamer's spectrum, its pipeline (backend=auto
+# picks CUDA), and the benchmark
+if [ "$part" = all ] || [ "$part" = spectrum ]; then
+  RKSPECTRUM_BACKEND=cuda timeout 300 build/tests/elements/test_rkspectrum > "$out/test-rkspectrum-cuda.log" 2>&1
+  rc=$?
+  echo "test-rkspectrum on cuda: exit $rc"; tail -n 3 "$out/test-rkspectrum-cuda.log"
+  [ $rc -eq 0 ] || status=1
+  GST_DEBUG=rkspectrum:4 timeout 120 tests/pipelines/run-pipeline.sh pipelines/spectrum.pipeline \
+    > "$out/pipeline-spectrum.log" 2>&1
+  echo "pipeline spectrum: exit $?; $(grep -o 'spectrum actor started on [a-z]* device [0-9]*' "$out/pipeline-spectrum.log" | head -1); $(tail -n 1 "$out/pipeline-spectrum.log")"
+  timeout 500 build/tests/bench/bench-spectrum $quick > "$out/bench-spectrum.log" 2>&1
+  echo "bench-spectrum: exit $?"
+  [ "$part" = spectrum ] && exit $status
+fi
 
 # rkwavesrc on the GPU: its element tests against the C reference, its pipelines (backend=auto picks
 # CUDA), and the benchmark

@@ -183,7 +183,7 @@ spectrum_check (const rk_backend_ops *ops, rk_actor_mode mode, uint32_t bands, u
         default:
           /* no room (an answer small enough to come back in the record itself always has room) */
           ((rk_spectrum_event *) (void *) (cmd + sizeof c))->kind = RK_SPECTRUM_EV_END;
-          w->flags |= RK_SPECTRUM_F_PHASE;
+          w->flags |= RK_SPECTRUM_F_PHASE | RK_SPECTRUM_F_MAGNITUDE;
           if (2 * out_ch * bands * 4 > 2 * RK_INLINE_MAX) {
             cap = 2 * out_ch * bands * 4 - 4;
             want_st = RK_STATUS_TOO_LARGE;

@@ -156,7 +156,7 @@ cuda_open (int device_id, rk_device **out, char *why, size_t why_len)
   if (e == cudaSuccess)
     e = (cudaError_t) rk_cuda_preload ();
   if (e == cudaSuccess)
-    e = (cudaError_t) rk_cuda_actor_blocks_per_sm (&d->blocks_per_sm);
+    e = (cudaError_t) rk_cuda_actor_blocks_per_sm (&d->blocks_per_sm, 0);
   if (e == cudaSuccess)
     e = cudaStreamCreateWithFlags (&d->mem_stream, cudaStreamNonBlocking);
   if (e != cudaSuccess) {
@@ -397,6 +397,23 @@ struct rk_actor_impl {
   } u;
 };
 
+/* Does a spectrum block's FFT (smem bytes of shared memory, beside the kernel's own) fit on d? */
+static int
+spec_smem_check (rk_device *d, size_t smem, char *why, size_t why_len)
+{
+  int optin = 0;
+  size_t fixed = 0;
+  cudaDeviceGetAttribute (&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, d->id);
+  rk_cuda_actor_static_smem (&fixed);
+  if (smem + fixed > (size_t) optin) {
+    const size_t most = (size_t) optin > fixed ? ((size_t) optin - fixed) / (2 * sizeof (rk_cf)) + 1 : 0;
+    snprintf (why, why_len, "the CUDA backend does an FFT in one block's shared memory: at most %zu "
+        "bands on this GPU", most);
+    return -EINVAL;
+  }
+  return 0;
+}
+
 static int
 launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl, char *why,
     size_t why_len)
@@ -428,7 +445,7 @@ launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl,
     p->stage_src.host = NULL; /* no staging: payloads are read over PCIe */
   if (l->state_size) {
     e = cudaMallocAsync (&p->state, l->state_size, p->stream);
-    if (e == cudaSuccess && h->id == RK_KERNEL_WAVE)
+    if (e == cudaSuccess && (h->id == RK_KERNEL_WAVE || h->id == RK_KERNEL_SPECTRUM))
       e = (cudaError_t) rk_cuda_init_state (h->id, p->state, l->state_size, l->params, p->stream);
   }
   if (e == cudaSuccess)
@@ -481,7 +498,29 @@ launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl,
     const uint64_t most = (uint64_t) d->sms * d->blocks_per_sm * 3 / 4;
     grid = (int) (cells / 512 < 1 ? 1 : cells / 512 > most ? most : cells / 512);
   }
-  e = (cudaError_t) rk_cuda_launch_actor (k.actor, &a, grid, p->stream);
+  size_t smem = 0;
+  if (h->id == RK_KERNEL_SPECTRUM) {
+    /* a block per FFT (and channel) at a time, each with the FFT in shared memory; as many blocks as
+     * a batch has FFTs, up to three quarters of what the GPU holds at once */
+    rk_spectrum_state head;
+    int per_sm = 0;
+    rk_spectrum_layout (l->params, &head);
+    smem = RK_CUDA_SPEC_SMEM (head.half);
+    if (spec_smem_check (d, smem, why, why_len) < 0) {
+      e = cudaErrorInvalidValue;
+      goto fail_quiet;
+    }
+    e = (cudaError_t) rk_cuda_actor_blocks_per_sm (&per_sm, smem);
+    if (e != cudaSuccess)
+      goto fail;
+    if (per_sm < 1) {
+      snprintf (why, why_len, "no actor block with %zu bytes of shared memory fits on an SM", smem);
+      goto fail_quiet;
+    }
+    const uint64_t most = (uint64_t) d->sms * per_sm * 3 / 4, want = (uint64_t) head.batch * head.channels;
+    grid = (int) (want < 1 ? 1 : want > most ? most : want);
+  }
+  e = (cudaError_t) rk_cuda_launch_actor (k.actor, &a, grid, smem, p->stream);
   if (e != cudaSuccess)
     goto fail;
 
@@ -504,6 +543,7 @@ fail:
   cudaGetLastError ();
   note_error (d, e);
   cuda_fail (e, why, why_len, "cannot launch the actor kernel");
+fail_quiet:
   if (p->state)
     cudaFreeAsync (p->state, p->stream);
   if (p->sh)
@@ -601,6 +641,8 @@ typedef struct launch_state {
   size_t state_size;
   double init_params[RK_MAX_PARAMS];
   uint32_t wave_cur;      /* the wave: which field holds u */
+  rk_spectrum_state spec; /* the spectrum: host mirror of the device state's header */
+  uint32_t *spec_idx;     /* the event of each FFT of the command under way */
   const void *once;       /* the kernel launched for each record */
   rk_handler handler;     /* the reference handler with device-driving functions */
   const rk_handler *ref;
@@ -669,7 +711,7 @@ launch_process (void *state, const double *params, const uint8_t *in, uint32_t l
   memcpy (o.params, params, sizeof o.params);
   e = cudaMemcpyAsync (s->d_in, in, len, cudaMemcpyHostToDevice, s->stream);
   if (e == cudaSuccess)
-    e = (cudaError_t) rk_cuda_launch_once (s->once, &o, blocks, s->stream);
+    e = (cudaError_t) rk_cuda_launch_once (s->once, &o, blocks, 0, s->stream);
   if (e == cudaSuccess)
     e = cudaMemcpyAsync (out, s->d_out, len, cudaMemcpyDeviceToHost, s->stream);
   const uint32_t st = launch_wait (s, e);
@@ -697,7 +739,7 @@ launch_wave_op (launch_state *s, uint32_t op, const double *params, void *in, vo
   memcpy (o.params, params, sizeof o.params);
   if (imp)
     o.imp = *imp;
-  return (cudaError_t) rk_cuda_launch_once (s->once, &o, blocks, s->stream);
+  return (cudaError_t) rk_cuda_launch_once (s->once, &o, blocks, 0, s->stream);
 }
 
 /* The wave's commands: a kernel launch per step, then the frame copied out, then a wait. */
@@ -768,6 +810,104 @@ launch_wave_process (void *state, const double *params, const uint8_t *in, uint3
   return st;
 }
 
+/* The spectrum's commands: the command copied in, per batch a launch for the FFTs (a block each) and
+ * one for the sums, a launch for the window, the answer copied out, then a wait. */
+static uint32_t
+launch_spectrum_process (void *state, const double *params, const uint8_t *in, uint32_t len,
+    uint8_t *out, uint32_t out_cap, uint32_t *out_len)
+{
+  launch_state *s = state;
+  rk_spectrum_state *hs = &s->spec;
+  rk_spectrum_cmd c;
+  cudaError_t e = cudaSuccess;
+
+  *out_len = 0;
+  if (len < sizeof c)
+    return RK_STATUS_INVALID;
+  memcpy (&c, in, sizeof c);
+  if (c.n_events > RK_SPECTRUM_MAX_EVENTS || len < sizeof c + (uint64_t) c.n_events * 8)
+    return RK_STATUS_INVALID;
+  const rk_spectrum_event *ev = (const rk_spectrum_event *) (const void *) (in + sizeof c);
+  uint32_t n_out = 0, st = rk_spectrum_check (&c, ev, len, hs->bands, hs->channels, out_cap, &n_out);
+  if (st != RK_STATUS_OK)
+    return st;
+  uint32_t n_fft = 0;
+  for (uint32_t i = 0; i < c.n_events; i++)
+    if (ev[i].kind & RK_SPECTRUM_EV_FFT)
+      s->spec_idx[n_fft++] = i;
+  if (n_out > s->cap) {
+    if (s->d_out)
+      cudaFreeAsync (s->d_out, s->stream);
+    s->d_out = NULL;
+    s->cap = 0;
+    e = cudaMallocAsync ((void **) &s->d_out, n_out, s->stream);
+    if (e != cudaSuccess)
+      return launch_wait (s, e);
+    s->cap = n_out;
+  }
+  uint8_t *d_cmd = (uint8_t *) s->d_state + hs->command_off;
+  uint32_t *d_idx = (uint32_t *) (void *) ((uint8_t *) s->d_state + hs->index_off);
+  e = cudaMemcpyAsync (d_cmd, in, len, cudaMemcpyHostToDevice, s->stream);
+  if (e == cudaSuccess && n_fft)
+    e = cudaMemcpyAsync (d_idx, s->spec_idx, n_fft * sizeof *d_idx, cudaMemcpyHostToDevice, s->stream);
+
+  const uint32_t C = hs->channels, B = hs->bands;
+  const bool ffts = c.flags & (RK_SPECTRUM_F_MAGNITUDE | RK_SPECTRUM_F_PHASE);
+  const size_t smem = RK_CUDA_SPEC_SMEM (hs->half);
+  rk_once_args o = { .state = s->d_state, .in = d_cmd, .out = s->d_out };
+  o.spec.fft_idx = (uint64_t) (uintptr_t) d_idx;
+  o.spec.nf = (c.flags & RK_SPECTRUM_F_RESTART) ? 0 : hs->num_fft;
+  for (o.spec.j0 = 0; e == cudaSuccess; o.spec.j0 = o.spec.j1) {
+    rk_cuda_spec_job *j = &o.spec;
+    j->j1 = j->j0 + hs->batch < n_fft ? j->j0 + hs->batch : n_fft;
+    j->e0 = j->j0 == 0 ? 0 : s->spec_idx[j->j0];
+    j->e1 = j->j1 == n_fft ? c.n_events : s->spec_idx[j->j1];
+    j->restart = j->j0 == 0 && (c.flags & RK_SPECTRUM_F_RESTART);
+    const uint32_t tasks = (j->j1 - j->j0) * C;
+    if (ffts && tasks) {
+      o.kernel_id = RK_CUDA_ONCE_SPEC_FFT;
+      e = (cudaError_t) rk_cuda_launch_once (s->once, &o, tasks < (uint32_t) s->grid ? (int) tasks : s->grid,
+          smem, s->stream);
+    }
+    if (e == cudaSuccess) {
+      o.kernel_id = RK_CUDA_ONCE_SPEC_SUM;
+      e = (cudaError_t) rk_cuda_launch_once (s->once, &o, (int) ((C * B + RK_CUDA_BLOCK - 1) / RK_CUDA_BLOCK),
+          0, s->stream);
+    }
+    /* where the batch leaves the interval's count, for the next one */
+    for (uint32_t i = j->e0; i < j->e1; i++) {
+      j->nf += (ev[i].kind & RK_SPECTRUM_EV_FFT) != 0;
+      if (ev[i].kind & RK_SPECTRUM_EV_END) {
+        j->nf = 0;
+        j->ends++;
+      }
+    }
+    if (j->j1 >= n_fft)
+      break;
+  }
+  if (e == cudaSuccess) {
+    const uint32_t kept = c.frames < hs->nfft ? c.frames : hs->nfft;
+    o.kernel_id = RK_CUDA_ONCE_SPEC_RING;
+    if (kept)
+      e = (cudaError_t) rk_cuda_launch_once (s->once, &o,
+          (int) ((C * kept + RK_CUDA_BLOCK - 1) / RK_CUDA_BLOCK), 0, s->stream);
+  }
+  /* the header's place in the window and count, as the kernels leave them */
+  rk_spectrum_state next = *hs;
+  next.pos = (uint32_t) (((uint64_t) hs->pos + c.frames) % hs->nfft);
+  next.num_fft = o.spec.nf;
+  if (e == cudaSuccess)
+    e = cudaMemcpyAsync (s->d_state, &next, sizeof next, cudaMemcpyHostToDevice, s->stream);
+  if (e == cudaSuccess && n_out)
+    e = cudaMemcpyAsync (out, s->d_out, n_out, cudaMemcpyDeviceToHost, s->stream);
+  st = launch_wait (s, e); /* (next is on this stack: the wait comes before it goes) */
+  if (st == RK_STATUS_OK) {
+    *hs = next;
+    *out_len = n_out;
+  }
+  return st;
+}
+
 static uint64_t
 launch_save (const void *state, uint8_t *buf, uint64_t cap, uint32_t *status)
 {
@@ -808,6 +948,8 @@ launch_init (void *state, const double *params)
   cudaSetDevice (s->dev->id); /* first call on the actor's thread: the current device is per thread */
   memset (&s->acc, 0, sizeof s->acc);
   s->wave_cur = 0;
+  if (s->kernel_id == RK_KERNEL_SPECTRUM)
+    rk_spectrum_layout (s->init_params, &s->spec);
   if (s->d_state)
     rk_cuda_init_state (s->kernel_id, s->d_state, s->state_size, s->init_params, s->stream);
 }
@@ -825,6 +967,7 @@ launch_state_free (void *state)
     cudaFreeAsync (s->d_state, s->stream);
   cudaStreamSynchronize (s->stream);
   cudaStreamDestroy (s->stream);
+  free (s->spec_idx);
   free (s);
 }
 
@@ -857,9 +1000,27 @@ launch_host (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl, char 
     free (s);
     return cuda_fail (e, why, why_len, "cannot prepare the launch-mode actor");
   }
+  if (e == cudaSuccess && s->kernel_id == RK_KERNEL_SPECTRUM) {
+    rk_spectrum_state head;
+    rk_spectrum_layout (l->params, &head);
+    s->spec_idx = malloc (RK_SPECTRUM_MAX_EVENTS * sizeof *s->spec_idx);
+    if (!s->spec_idx) {
+      cudaFreeAsync (s->d_state, s->stream);
+      free (s);
+      return -ENOMEM;
+    }
+    if (spec_smem_check (d, RK_CUDA_SPEC_SMEM (head.half), why, why_len) < 0
+        || rk_cuda_actor_blocks_per_sm (&(int) { 0 }, RK_CUDA_SPEC_SMEM (head.half)) != cudaSuccess) {
+      cudaFreeAsync (s->d_state, s->stream);
+      free (s->spec_idx);
+      free (s);
+      return -EINVAL;
+    }
+  }
   s->handler = *l->handler;
   s->handler.init = launch_init;
-  s->handler.process = l->handler->id == RK_KERNEL_WAVE ? launch_wave_process : launch_process;
+  s->handler.process = l->handler->id == RK_KERNEL_WAVE ? launch_wave_process
+      : l->handler->id == RK_KERNEL_SPECTRUM ? launch_spectrum_process : launch_process;
   /* snapshots of the device state: accumulate's (the wave's fields are not taken through the arena) */
   s->handler.save = l->handler->id == RK_KERNEL_ACCUMULATE ? launch_save : NULL;
   s->handler.load = l->handler->id == RK_KERNEL_ACCUMULATE ? launch_load : NULL;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "rk_abi.h"
+#include "rk_spectrum.h"
 #include "rk_wave.h"
 
 #ifdef __cplusplus
@@ -28,7 +29,19 @@ typedef struct rk_cuda_shared {
   uint64_t staged;         /* 1 + the sequence number of the last payload the copy engine delivered */
   rk_wave_impulse imp;     /* the wave: the impulse being added */
   uint32_t bar_count, bar_gen; /* a grid-wide barrier: arrivals, and its generation */
+  /* the spectrum: block 0's verdict on the command under way, for every block */
+  uint32_t spec_status, spec_len, spec_ffts, spec_events, spec_nf, spec_reserved_;
 } rk_cuda_shared;
+
+/* A batch of a spectrum command (core/rk_spectrum.h): its FFTs, then the sums they feed. */
+typedef struct rk_cuda_spec_job {
+  uint32_t j0, j1;   /* FFTs [j0, j1) of the command: their terms go to values slots 0 .. j1 - j0 */
+  uint32_t e0, e1;   /* the events whose sums this batch makes */
+  uint32_t nf, ends; /* at e0: FFTs in the interval so far, and intervals ended before */
+  uint32_t restart;  /* the sums start from zero (the first batch of a RESTART command) */
+  uint32_t reserved_;
+  uint64_t fft_idx;  /* device address: the event of each FFT */
+} rk_cuda_spec_job;
 
 /* What a persistent actor kernel is launched with: device addresses. */
 typedef struct rk_cuda_args {
@@ -67,6 +80,7 @@ typedef struct rk_once_args {
   /* the wave: kernel_id is then one of its steps (an internal work code), a = format, b = stride */
   double a, b;
   rk_wave_impulse imp;
+  rk_cuda_spec_job spec; /* the spectrum: in = the command in device memory, out = the answer */
 } rk_once_args;
 
 /* The signature of a user handler (kernel-file): every thread serving a record calls it with its own
@@ -80,8 +94,11 @@ typedef struct rk_once_args {
 /* Load every kernel now (lazy loading could otherwise wait on a running persistent kernel).
  * Returns a cudaError_t. */
 int rk_cuda_preload (void);
-/* Blocks of RK_CUDA_BLOCK threads of the actor kernel that fit on one SM. */
-int rk_cuda_actor_blocks_per_sm (int *n);
+/* Blocks of RK_CUDA_BLOCK threads of the actor kernel that fit on one SM (with smem bytes of dynamic
+ * shared memory each, which this also allows the kernel to use). Returns a cudaError_t. */
+int rk_cuda_actor_blocks_per_sm (int *n, size_t smem);
+/* Bytes of static shared memory that the actor kernel uses. */
+int rk_cuda_actor_static_smem (size_t *bytes);
 /* The build's own kernels, as launch handles. A program compiled at run time has the same two,
  * found by these names. */
 const void *rk_cuda_builtin_actor_kernel (void);
@@ -91,9 +108,11 @@ const void *rk_cuda_builtin_once_kernel (void);
 
 /* Launch a persistent actor (kernel: an actor kernel handle) as a cooperative kernel. Returns a
  * cudaError_t. */
-int rk_cuda_launch_actor (const void *kernel, const rk_cuda_args *args, int grid, void *stream);
+int rk_cuda_launch_actor (const void *kernel, const rk_cuda_args *args, int grid, size_t smem,
+    void *stream);
 /* Traditional path (mode=launch): one launch of an rk_once_kernel for one record. */
-int rk_cuda_launch_once (const void *kernel, const rk_once_args *args, int grid, void *stream);
+int rk_cuda_launch_once (const void *kernel, const rk_once_args *args, int grid, size_t smem,
+    void *stream);
 /* The values of RK_ABI_LAYOUT as device code computes them; returns how many, or -1. */
 int rk_cuda_abi_layout (uint64_t *out, int n);
 /* "NAME (sm_XY, N SMs), driver X.Y, runtime X.Y" */
@@ -107,7 +126,13 @@ enum {
   RK_CUDA_ONCE_WAVE_RENDER = 0x21,
   RK_CUDA_ONCE_WAVE_IMPULSE = 0x22,
   RK_CUDA_ONCE_WAVE_CLEAR = 0x23,
+  /* the spectrum's, the same way */
+  RK_CUDA_ONCE_SPEC_FFT = 0x30,  /* a block per FFT and channel of spec's batch */
+  RK_CUDA_ONCE_SPEC_SUM = 0x31,  /* a thread per channel and band: the batch's sums and answers */
+  RK_CUDA_ONCE_SPEC_RING = 0x32, /* the window keeps the last frames */
 };
+/* Dynamic shared memory a spectrum block needs: the FFT's two buffers. */
+#define RK_CUDA_SPEC_SMEM(half) (2 * (size_t) (half) * sizeof (rk_cf))
 /* Device memory copy bandwidth (GB/s, bytes read plus bytes written) over `bytes`-byte buffers: the
  * bound that memory-bound kernels are measured against. Returns a cudaError_t. */
 int rk_cuda_copy_bandwidth (int device_id, size_t bytes, double *gbps);

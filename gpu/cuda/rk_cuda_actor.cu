@@ -13,6 +13,7 @@
  */
 #ifndef __CUDACC_RTC__
 #include <cuda_runtime.h>
+#include <stdlib.h>
 #endif
 #include <stdint.h>
 
@@ -20,6 +21,7 @@
 #include "rk_handlers.h"
 #include "rk_hlc.h"
 #include "rk_link.h"
+#include "rk_spectrum.h"
 #include "rk_wave.h"
 
 #define MAX_BATCH (RK_CUDA_BLOCK / 4) /* records read in one round trip (4 threads, 16 bytes each) */
@@ -137,6 +139,8 @@ enum {
   WORK_WAVE_CLEAR = 0x23,   /* out = both fields, len floats */
   WORK_WAVE_FRAME = 0x24,   /* the leader's plan: wave_steps steps, then a render (or none) */
   WORK_WAVE_STEPS = 0x25,   /* len steps from in = u, out = u_prev, a grid barrier after each */
+  /* the spectrum (core/rk_spectrum.h) */
+  WORK_SPECTRUM = 0x30,     /* a command of len bytes at in; the answer to out, a = its room */
 };
 
 /* A grid this small is stepped by the leader block alone: no grid-wide barrier per step. */
@@ -590,6 +594,263 @@ wave_steps (const rk_cuda_shared *sh_c, const Work &w, uint32_t rank, uint32_t n
   }
 }
 
+/* ---- the spectrum, as core/rk_spectrum.c: FFTs a block each, sums a thread per channel and band ---- */
+
+#define SPEC_AREA(s, off, type) ((type *) (void *) ((uint8_t *) (s) + (s)->off))
+
+/* Dynamic shared memory, sized at launch for a spectrum actor's FFT (none for other actors). */
+extern __shared__ rk_cf spec_smem[];
+
+/* FFT j of the command at cmd (device memory), channel c, by the whole block: its terms (dB and phase,
+ * as the command asks) into values slot j - j0. sm: RK_CUDA_SPEC_SMEM (M) bytes of shared memory. */
+__device__ void
+spec_fft (rk_spectrum_state *s, const uint8_t *cmd, const uint32_t *fft_idx, uint32_t j, uint32_t j0,
+    uint32_t c, rk_cf *sm)
+{
+  const rk_spectrum_cmd *h = (const rk_spectrum_cmd *) cmd;
+  const rk_spectrum_event *ev = (const rk_spectrum_event *) (cmd + sizeof *h);
+  const uint8_t *data = cmd + h->data_off;
+  const uint32_t nfft = s->nfft, M = s->half, B = s->bands, C = s->channels, pos = s->pos;
+  const uint32_t flags = h->flags;
+  const int mix = (flags & RK_SPECTRUM_F_MIX) != 0;
+  const int64_t first = (int64_t) ev[fft_idx[j]].at - nfft;
+  const float *ring = SPEC_AREA (s, ring_off, const float) + (size_t) c * nfft;
+  const double *win = SPEC_AREA (s, window_off, const double);
+  const rk_cf *tw = SPEC_AREA (s, twiddle_off, const rk_cf);
+  rk_cf *x = sm, *y = sm + M;
+
+  for (uint32_t n = threadIdx.x; n < M; n += blockDim.x) {
+    float v[2];
+    for (uint32_t q = 0; q < 2; q++) {
+      const int64_t f = first + 2 * n + q;
+      const float in = f < 0 ? ring[(pos + nfft + f) % nfft]
+                             : rk_spectrum_input (data, h->format, h->channels, mix, (uint32_t) f, c);
+      v[q] = rk_spectrum_windowed (in, win[2 * n + q]);
+    }
+    x[n].re = v[0];
+    x[n].im = v[1];
+  }
+  __syncthreads ();
+  uint32_t Ns = 1;
+  for (uint32_t f = 0; f < s->n_factors; f++) {
+    const uint32_t R = s->factors[f];
+    for (uint32_t o = threadIdx.x; o < M; o += blockDim.x)
+      y[o] = rk_fft_stage_out (x, tw, M, R, Ns, o);
+    Ns *= R;
+    __syncthreads ();
+    rk_cf *t = x;
+    x = y;
+    y = t;
+  }
+  double *val = SPEC_AREA (s, values_off, double) + ((size_t) (j - j0) * C + c) * 2 * B;
+  for (uint32_t k = threadIdx.x; k < B; k += blockDim.x) {
+    const rk_cf X = rk_fft_real_bin (x, tw, M, k);
+    if (flags & RK_SPECTRUM_F_MAGNITUDE) {
+      double db = 10.0 * log10 (rk_spectrum_power (X, nfft));
+      val[k] = db < h->threshold ? (double) h->threshold : db;
+    }
+    if (flags & RK_SPECTRUM_F_PHASE)
+      val[B + k] = atan2 ((double) X.im, (double) X.re);
+  }
+  __syncthreads (); /* sm is the next FFT's */
+}
+
+/* The sums of events [e0, e1) for channel-and-band items [i0, C * B) with a stride: each adds the
+ * batch's terms in event order and answers an interval's averages where it ends. nf and ends (the
+ * same for every item) come in at e0 and go out at e1. */
+__device__ void
+spec_sums (rk_spectrum_state *s, const uint8_t *cmd, const rk_cuda_spec_job &j, uint8_t *out,
+    uint32_t i0, uint32_t stride, uint32_t &nf, uint32_t &ends)
+{
+  const rk_spectrum_cmd *h = (const rk_spectrum_cmd *) cmd;
+  const rk_spectrum_event *ev = (const rk_spectrum_event *) (cmd + sizeof *h);
+  const uint32_t B = s->bands, C = s->channels, block = B * C, flags = h->flags;
+  const uint32_t per = ((flags & RK_SPECTRUM_F_MAGNITUDE) != 0) + ((flags & RK_SPECTRUM_F_PHASE) != 0);
+  float *mag = SPEC_AREA (s, mag_off, float), *ph = SPEC_AREA (s, phase_off, float);
+  const double *values = SPEC_AREA (s, values_off, const double);
+  uint32_t nf_out = nf, ends_out = ends;
+  for (uint32_t i = i0; i < block; i += stride) {
+    const uint32_t c = i / B, k = i % B;
+    float am = j.restart ? 0.0f : mag[i], ap = j.restart ? 0.0f : ph[i];
+    uint32_t n = nf, e_n = ends, fj = j.j0;
+    for (uint32_t e = j.e0; e < j.e1; e++) {
+      const uint32_t kind = ev[e].kind;
+      if (kind & RK_SPECTRUM_EV_FFT) {
+        const double *v = values + ((size_t) (fj - j.j0) * C + c) * 2 * B;
+        if (flags & RK_SPECTRUM_F_MAGNITUDE)
+          am = rk_spectrum_sum (am, v[k]);
+        if (flags & RK_SPECTRUM_F_PHASE)
+          ap = rk_spectrum_sum (ap, v[B + k]);
+        fj++;
+        n++;
+      }
+      if (kind & RK_SPECTRUM_EV_END) {
+        float *o = (float *) (void *) out + (size_t) e_n * per * block;
+        if (flags & RK_SPECTRUM_F_MAGNITUDE) {
+          o[i] = rk_fdiv (am, (float) n);
+          o += block;
+        }
+        if (flags & RK_SPECTRUM_F_PHASE)
+          o[i] = rk_fdiv (ap, (float) n);
+        am = ap = 0.0f;
+        n = 0;
+        e_n++;
+      }
+    }
+    mag[i] = am;
+    ph[i] = ap;
+    nf_out = n;
+    ends_out = e_n;
+  }
+  nf = nf_out;
+  ends = ends_out;
+}
+
+/* The window keeps the command's last nfft frames (items [i0, C * kept) with a stride). */
+__device__ void
+spec_ring (rk_spectrum_state *s, const uint8_t *cmd, uint32_t i0, uint32_t stride)
+{
+  const rk_spectrum_cmd *h = (const rk_spectrum_cmd *) cmd;
+  const uint8_t *data = cmd + h->data_off;
+  const uint32_t nfft = s->nfft, kept = h->frames < nfft ? h->frames : nfft, first = h->frames - kept;
+  const int mix = (h->flags & RK_SPECTRUM_F_MIX) != 0;
+  float *ring = SPEC_AREA (s, ring_off, float);
+  for (uint32_t i = i0; i < s->channels * kept; i += stride) {
+    const uint32_t c = i / kept, v = first + i % kept;
+    ring[(size_t) c * nfft + ((uint64_t) s->pos + v) % nfft] =
+        rk_spectrum_input (data, h->format, h->channels, mix, v, c);
+  }
+}
+
+/* Block-wide: check the command (len bytes at cmd, device memory) against the actor and room for cap
+ * bytes of answer, and list the event of each FFT. The verdict goes to sh for every block. */
+__device__ void
+spec_index (rk_spectrum_state *s, const uint8_t *cmd, uint32_t len, uint32_t cap, uint32_t *fft_idx,
+    rk_cuda_shared *sh)
+{
+  __shared__ uint32_t st, n_ev, bad, ends, warp_sum[RK_CUDA_BLOCK / 32];
+  const uint32_t tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const rk_spectrum_cmd *h = (const rk_spectrum_cmd *) cmd;
+  const rk_spectrum_event *ev = (const rk_spectrum_event *) (cmd + sizeof *h);
+  if (tid == 0) {
+    uint32_t unused = 0;
+    st = len < sizeof *h ? RK_STATUS_INVALID
+                         : rk_spectrum_check (h, nullptr, len, s->bands, s->channels, ~0u, &unused);
+    n_ev = st == RK_STATUS_OK ? h->n_events : 0;
+    bad = ends = 0;
+  }
+  __syncthreads ();
+  const uint32_t n = n_ev, each = (n + blockDim.x - 1) / blockDim.x;
+  const uint32_t lo = min (tid * each, n), hi = min (lo + each, n);
+  uint32_t cnt = 0, e_cnt = 0, b = 0;
+  for (uint32_t e = lo; e < hi; e++) {
+    const uint32_t kind = ev[e].kind, at = ev[e].at;
+    b |= kind == 0 || (kind & ~(uint32_t) (RK_SPECTRUM_EV_FFT | RK_SPECTRUM_EV_END)) || at > h->frames
+        || (e > 0 && at < ev[e - 1].at);
+    cnt += (kind & RK_SPECTRUM_EV_FFT) != 0;
+    e_cnt += (kind & RK_SPECTRUM_EV_END) != 0;
+  }
+  if (b)
+    atomicOr (&bad, 1u);
+  if (e_cnt)
+    atomicAdd (&ends, e_cnt);
+  uint32_t incl = cnt;
+  for (uint32_t o = 1; o < 32; o <<= 1) {
+    const uint32_t t = __shfl_up_sync (0xffffffffu, incl, o);
+    if (lane >= o)
+      incl += t;
+  }
+  if (lane == 31)
+    warp_sum[warp] = incl;
+  __syncthreads ();
+  if (tid == 0) {
+    uint32_t acc = 0;
+    for (uint32_t w = 0; w < blockDim.x / 32; w++) {
+      const uint32_t t = warp_sum[w];
+      warp_sum[w] = acc;
+      acc += t;
+    }
+    sh->spec_ffts = acc;
+  }
+  __syncthreads ();
+  uint32_t at = warp_sum[warp] + incl - cnt;
+  for (uint32_t e = lo; e < hi; e++)
+    if (ev[e].kind & RK_SPECTRUM_EV_FFT)
+      fft_idx[at++] = e;
+  __syncthreads ();
+  if (tid == 0) {
+    uint32_t status = st;
+    if (status == RK_STATUS_OK && bad)
+      status = RK_STATUS_INVALID;
+    const uint32_t per = ((h->flags & RK_SPECTRUM_F_MAGNITUDE) != 0) + ((h->flags & RK_SPECTRUM_F_PHASE) != 0);
+    const uint64_t out_len = (uint64_t) ends * per * s->channels * s->bands * sizeof (float);
+    if (status == RK_STATUS_OK && out_len > cap)
+      status = RK_STATUS_TOO_LARGE;
+    sh->spec_status = status;
+    sh->spec_len = status == RK_STATUS_OK ? (uint32_t) out_len : 0;
+    sh->spec_events = n;
+  }
+}
+
+__device__ __forceinline__ void
+spec_barrier (rk_cuda_shared *sh, uint32_t nblocks)
+{
+  if (nblocks > 1)
+    grid_barrier (sh, nblocks);
+  else
+    __syncthreads ();
+}
+
+/* A spectrum command, by every block taking part (block `rank` of `nblocks`; rank 0 is the leader's):
+ * the command into device memory, block 0's check and index, then batches of FFTs and sums, then the
+ * window. w.in: the command (w.len bytes, mapped or staged), w.out: the answer, w.a: its room. */
+__device__ void
+spectrum_work (const rk_cuda_args &a, const Work &w, uint32_t rank, uint32_t nblocks)
+{
+  rk_cuda_shared *sh = a.sh;
+  rk_spectrum_state *s = (rk_spectrum_state *) a.state;
+  uint8_t *cmd = SPEC_AREA (s, command_off, uint8_t);
+  uint32_t *fft_idx = SPEC_AREA (s, index_off, uint32_t);
+  const uint32_t tid = threadIdx.x, g0 = rank * blockDim.x + tid, gs = nblocks * blockDim.x;
+
+  /* 16 bytes a thread while both sides allow it (arena offsets are aligned), then the tail */
+  const uint32_t n16 = ((uintptr_t) w.in & 15) ? 0 : w.len / 16;
+  for (uint32_t i = g0; i < n16; i += gs)
+    ((uint4 *) (void *) cmd)[i] = w.in_mapped ? __ldcv ((const uint4 *) (const void *) w.in + i)
+                                              : ((const uint4 *) (const void *) w.in)[i];
+  for (uint32_t i = n16 * 16 + g0; i < w.len; i += gs)
+    cmd[i] = ld_in (w, w.in + i);
+  spec_barrier (sh, nblocks);
+  if (rank == 0)
+    spec_index (s, cmd, w.len, (uint32_t) w.a, fft_idx, sh);
+  spec_barrier (sh, nblocks);
+  if (ld_relaxed_gpu32 (&sh->spec_status) != RK_STATUS_OK)
+    return;
+
+  const rk_spectrum_cmd *h = (const rk_spectrum_cmd *) cmd;
+  const uint32_t n_fft = ld_relaxed_gpu32 (&sh->spec_ffts), n_ev = ld_relaxed_gpu32 (&sh->spec_events);
+  const uint32_t C = s->channels;
+  const bool ffts = h->flags & (RK_SPECTRUM_F_MAGNITUDE | RK_SPECTRUM_F_PHASE);
+  rk_cuda_spec_job j = {};
+  j.nf = (h->flags & RK_SPECTRUM_F_RESTART) ? 0 : s->num_fft;
+  for (j.j0 = 0;; j.j0 = j.j1) {
+    j.j1 = min (j.j0 + s->batch, n_fft);
+    for (uint32_t t = rank; ffts && t < (j.j1 - j.j0) * C; t += nblocks)
+      spec_fft (s, cmd, fft_idx, j.j0 + t / C, j.j0, t % C, spec_smem);
+    spec_barrier (sh, nblocks);
+    j.e0 = j.j0 == 0 ? 0 : fft_idx[j.j0];
+    j.e1 = j.j1 == n_fft ? n_ev : fft_idx[j.j1];
+    j.restart = j.j0 == 0 && (h->flags & RK_SPECTRUM_F_RESTART);
+    spec_sums (s, cmd, j, w.out, g0, gs, j.nf, j.ends);
+    if (j.j1 >= n_fft)
+      break;
+    spec_barrier (sh, nblocks); /* the values area is the next batch's */
+  }
+  spec_ring (s, cmd, g0, gs);
+  if (g0 == 0)
+    sh->spec_nf = j.nf; /* item 0 is always this thread's */
+}
+
 /* Run one work item block-wide, or over the whole grid: the leader publishes it in device memory, its
  * own block takes the first slice, and thread 0 waits until every worker block is done. Every thread
  * of the leader block calls it; it ends with the block in step. */
@@ -615,10 +876,14 @@ run_item (const rk_cuda_args &a, const Work &w, bool use_grid, int grid)
     }
     if (w.op == WORK_WAVE_STEPS)
       wave_steps (a.sh, w, 0, grid);
+    else if (w.op == WORK_SPECTRUM)
+      spectrum_work (a, w, 0, grid);
     else
       run_slice (w, tid, grid * blockDim.x);
   } else if (w.op == WORK_WAVE_STEPS) {
     wave_steps (a.sh, w, 0, 1);
+  } else if (w.op == WORK_SPECTRUM) {
+    spectrum_work (a, w, 0, 1);
   } else {
     run_slice (w, tid, blockDim.x);
   }
@@ -783,6 +1048,34 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
                 inl ? RK_INLINE_MAX : req.u.desc.out_cap, ans);
           break;
         }
+        if (a.kernel_id == RK_KERNEL_SPECTRUM) {
+          /* checked by the blocks that run it, once it is in device memory (spectrum_work ()) */
+          if (inl)
+            ans.flags |= RK_REC_F_INLINE;
+          if (req.flags & (RK_REC_F_FROM_INBOX | RK_REC_F_TO_ROUTE)) {
+            L.status = RK_STATUS_UNSUPPORTED;
+          } else if (req.len > RK_SPECTRUM_MAX_COMMAND
+              || (!inl && (!region_ok (req.u.desc.in_off, req.len, a.in_size)
+                  || !region_ok (req.u.desc.out_off, req.u.desc.out_cap, a.out_size)))) {
+            L.status = RK_STATUS_INVALID;
+          } else {
+            const uint8_t *in = inl ? req.u.bytes : a.in_arena + req.u.desc.in_off;
+            if ((req.flags & RK_REC_F_STAGED) && a.dev_in) {
+              while (ld_acquire_gpu (&a.sh->staged) < req.seq + 1)
+                ;
+              in = a.dev_in + req.u.desc.in_off;
+            }
+            L.work.op = WORK_SPECTRUM;
+            L.work.p = L.params;
+            L.work.in = in;
+            L.work.in_mapped = !inl;
+            L.work.out = inl ? ans.u.bytes : a.out_arena + req.u.desc.out_off;
+            L.work.len = req.len;
+            L.work.a = inl ? RK_INLINE_MAX : req.u.desc.out_cap;
+            L.use_grid = !inl && grid > 1; /* an inline command lives in this block's memory */
+          }
+          break;
+        }
         const bool from = req.flags & RK_REC_F_FROM_INBOX, to = req.flags & RK_REC_F_TO_ROUTE;
         uint32_t cap = inl ? RK_INLINE_MAX : req.u.desc.out_cap;
         uint32_t unit = a.unit, len = req.len;
@@ -909,7 +1202,8 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
         break;
       case RK_CMD_SNAPSHOT: {
         uint64_t off = req.u.desc.out_off, cap = req.u.desc.out_cap;
-        if (a.kernel_id == RK_KERNEL_WAVE) { /* a field of up to 1 GiB: not through the out arena */
+        if (a.kernel_id == RK_KERNEL_WAVE || a.kernel_id == RK_KERNEL_SPECTRUM) {
+          /* state of up to 1 GiB, not through the out arena */
           L.status = RK_STATUS_UNSUPPORTED;
           break;
         }
@@ -940,7 +1234,7 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
       }
       case RK_CMD_RESTORE: {
         rk_checkpoint cp;
-        if (a.kernel_id == RK_KERNEL_WAVE) {
+        if (a.kernel_id == RK_KERNEL_WAVE || a.kernel_id == RK_KERNEL_SPECTRUM) {
           L.status = RK_STATUS_UNSUPPORTED;
           break;
         }
@@ -1016,6 +1310,19 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
   } else if (L.work.op == WORK_LOAD) {
     for (uint32_t i = tid; i < L.work.len; i += blockDim.x)
       ((uint8_t *) acc)[i] = __ldcv (L.work.in + i);
+  } else if (L.work.op == WORK_SPECTRUM) {
+    run_item (a, L.work, L.use_grid, grid);
+    if (tid == 0) {
+      /* every block is done: the window moves on, and the verdict is the answer's */
+      rk_spectrum_state *sp = (rk_spectrum_state *) a.state;
+      L.status = ld_relaxed_gpu32 (&a.sh->spec_status);
+      if (L.status == RK_STATUS_OK) {
+        ans.len = ld_relaxed_gpu32 (&a.sh->spec_len);
+        const rk_spectrum_cmd *h = (const rk_spectrum_cmd *) SPEC_AREA (sp, command_off, uint8_t);
+        sp->pos = (uint32_t) (((uint64_t) sp->pos + h->frames) % sp->nfft);
+        sp->num_fft = ld_relaxed_gpu32 (&a.sh->spec_nf);
+      }
+    }
   } else if (L.work.op >= WORK_WAVE_STEP) {
     wave_run (a, L, grid);
   } else if (L.work.op != WORK_NONE) {
@@ -1183,6 +1490,8 @@ worker_loop (const rk_cuda_args &a, int grid)
       return;
     if (w.op == WORK_WAVE_STEPS)
       wave_steps (sh, w, blockIdx.x, grid);
+    else if (w.op == WORK_SPECTRUM)
+      spectrum_work (a, w, blockIdx.x, grid);
     else
       run_slice (w, blockIdx.x * blockDim.x + threadIdx.x, grid * blockDim.x);
     if (w.op == WORK_WAVE_STEPS || w.op == WORK_WAVE_CLEAR)
@@ -1392,6 +1701,22 @@ rk_once_kernel (rk_once_args o)
     w.imp = o.imp;
   }
   uint32_t i0 = blockIdx.x * blockDim.x + threadIdx.x, stride = gridDim.x * blockDim.x;
+  if (o.kernel_id >= RK_CUDA_ONCE_SPEC_FFT && o.kernel_id <= RK_CUDA_ONCE_SPEC_RING) {
+    rk_spectrum_state *s = (rk_spectrum_state *) o.state;
+    const uint8_t *cmd = (const uint8_t *) o.in;
+    if (o.kernel_id == RK_CUDA_ONCE_SPEC_FFT) {
+      const uint32_t C = s->channels;
+      for (uint32_t t = blockIdx.x; t < (o.spec.j1 - o.spec.j0) * C; t += gridDim.x)
+        spec_fft (s, cmd, (const uint32_t *) (uintptr_t) o.spec.fft_idx, o.spec.j0 + t / C, o.spec.j0,
+            t % C, spec_smem);
+    } else if (o.kernel_id == RK_CUDA_ONCE_SPEC_SUM) {
+      uint32_t nf = o.spec.nf, ends = o.spec.ends;
+      spec_sums (s, cmd, o.spec, (uint8_t *) o.out, i0, stride, nf, ends);
+    } else {
+      spec_ring (s, cmd, i0, stride);
+    }
+    return;
+  }
   if (o.kernel_id == WORK_WAVE_STEP) {
     wave_step_rows (w, blockIdx.x, gridDim.x);
     return;
@@ -1435,9 +1760,27 @@ rk_cuda_preload (void)
 }
 
 extern "C" int
-rk_cuda_actor_blocks_per_sm (int *n)
+rk_cuda_actor_blocks_per_sm (int *n, size_t smem)
 {
-  return (int) cudaOccupancyMaxActiveBlocksPerMultiprocessor (n, rk_actor_kernel, RK_CUDA_BLOCK, 0);
+  cudaError_t e = cudaSuccess;
+  if (smem > 0) {
+    e = cudaFuncSetAttribute (rk_actor_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) smem);
+    if (e == cudaSuccess)
+      e = cudaFuncSetAttribute ((const void *) rk_once_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+          (int) smem);
+  }
+  if (e == cudaSuccess)
+    e = cudaOccupancyMaxActiveBlocksPerMultiprocessor (n, rk_actor_kernel, RK_CUDA_BLOCK, smem);
+  return (int) e;
+}
+
+extern "C" int
+rk_cuda_actor_static_smem (size_t *bytes)
+{
+  cudaFuncAttributes attr;
+  cudaError_t e = cudaFuncGetAttributes (&attr, rk_actor_kernel);
+  *bytes = e == cudaSuccess ? attr.sharedSizeBytes : 0;
+  return (int) e;
 }
 
 extern "C" const void *
@@ -1453,7 +1796,7 @@ rk_cuda_builtin_once_kernel (void)
 }
 
 extern "C" int
-rk_cuda_launch_actor (const void *kernel, const rk_cuda_args *args, int grid, void *stream)
+rk_cuda_launch_actor (const void *kernel, const rk_cuda_args *args, int grid, size_t smem, void *stream)
 {
   rk_cuda_args a = *args;
   void *params[] = { &a };
@@ -1463,6 +1806,7 @@ rk_cuda_launch_actor (const void *kernel, const rk_cuda_args *args, int grid, vo
   attr[0].val.cooperative = 1;
   cfg.gridDim = dim3 (grid);
   cfg.blockDim = dim3 (RK_CUDA_BLOCK);
+  cfg.dynamicSmemBytes = smem;
   cfg.stream = (cudaStream_t) stream;
   cfg.attrs = attr;
   cfg.numAttrs = 1;
@@ -1470,11 +1814,11 @@ rk_cuda_launch_actor (const void *kernel, const rk_cuda_args *args, int grid, vo
 }
 
 extern "C" int
-rk_cuda_launch_once (const void *kernel, const rk_once_args *args, int grid, void *stream)
+rk_cuda_launch_once (const void *kernel, const rk_once_args *args, int grid, size_t smem, void *stream)
 {
   rk_once_args o = *args;
   void *params[] = { &o };
-  return (int) cudaLaunchKernel (kernel, dim3 (grid), dim3 (RK_CUDA_BLOCK), params, 0,
+  return (int) cudaLaunchKernel (kernel, dim3 (grid), dim3 (RK_CUDA_BLOCK), params, smem,
       (cudaStream_t) stream);
 }
 
@@ -1491,6 +1835,22 @@ rk_cuda_init_state (uint32_t kernel_id, void *state, size_t size, const double *
       e = cudaMemcpyAsync (state, &head, sizeof head, cudaMemcpyHostToDevice, (cudaStream_t) stream);
     if (e == cudaSuccess)
       e = cudaStreamSynchronize ((cudaStream_t) stream); /* head is on this stack */
+    return (int) e;
+  }
+  if (kernel_id == RK_KERNEL_SPECTRUM) {
+    /* the header and tables as the C reference builds them (twiddles included: the same bits) */
+    rk_spectrum_state head;
+    if (!rk_spectrum_layout (params, &head) || head.size > size)
+      return (int) cudaErrorInvalidValue;
+    void *tmp = malloc (head.values_off);
+    if (!tmp)
+      return (int) cudaErrorMemoryAllocation;
+    rk_handler_by_id (RK_KERNEL_SPECTRUM)->init (tmp, params);
+    cudaError_t e = cudaMemcpyAsync (state, tmp, head.values_off, cudaMemcpyHostToDevice,
+        (cudaStream_t) stream);
+    if (e == cudaSuccess)
+      e = cudaStreamSynchronize ((cudaStream_t) stream);
+    free (tmp);
     return (int) e;
   }
   rk_init_state_kernel<<<1, 1, 0, (cudaStream_t) stream>>> (kernel_id, state);

@@ -19,6 +19,7 @@
 #include "rk_cuda.h"
 #include "rk_handlers.h"
 #include "gpu_test.h"
+#include "spectrum_check.h"
 #include "wave_check.h"
 
 
@@ -550,6 +551,58 @@ test_wave (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
   rk_actor_unref (a);
 }
 
+/* The spectrum (rkspectrum's actor) against the C reference, buffer by buffer: every sample format,
+ * averaged and per channel, small and large FFTs (one with 64 KiB of shared memory), and 64 channels
+ * of 1024 bands, whose FFTs run in several batches per command. The FFT is the reference's to the bit;
+ * log10 and atan2 are the device's, hence a tolerance. */
+static void
+test_spectrum (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
+{
+  static const struct { uint32_t bands, channels, mix, format; } cfg[] = {
+    { 128, 1, 0, RK_SPECTRUM_S16 }, { 2, 2, 1, RK_SPECTRUM_F32 }, { 17, 6, 0, RK_SPECTRUM_S24 },
+    { 129, 6, 1, RK_SPECTRUM_F64 }, { 1024, 2, 0, RK_SPECTRUM_S32 }, { 1000, 8, 0, RK_SPECTRUM_F32 },
+    { 4097, 1, 0, RK_SPECTRUM_S16 }, { 1024, 64, 0, RK_SPECTRUM_S16 },
+  };
+  for (unsigned i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+    char why[512] = "";
+    double wd = 0, wr = 0;
+    int r = spectrum_check (ops, mode, cfg[i].bands, cfg[i].channels, cfg[i].mix, cfg[i].format,
+        rnd () | (uint64_t) rnd () << 32, cfg[i].channels > 8 ? 12 : 40, 1e-4, 1e-5, &wd, &wr, why,
+        sizeof why);
+    CHECK (r == 0, "%s spectrum %u bands, %u channels: %s", label, cfg[i].bands, cfg[i].channels, why);
+    printf ("%s spectrum %u bands, %u channels%s: %s (worst %.2e dB, %.2e rad)\n", label, cfg[i].bands,
+        cfg[i].channels, cfg[i].mix ? " averaged" : "", r ? "DIFFERENT" : "same", wd, wr);
+  }
+  double p[RK_MAX_PARAMS];
+  rk_handler_default_params (rk_handler_find ("spectrum"), p);
+  rk_actor_config c = {
+    .backend = ops,
+    .handler = rk_handler_find ("spectrum"),
+    .mode = mode,
+    .ring_entries = 16,
+    .in_arena_size = 1 << 20,
+    .out_arena_size = 1 << 20,
+    .params = p,
+  };
+  rk_actor *a = NULL;
+  char why[512] = "";
+  CHECK (rk_actor_new (&c, &a, why, sizeof why) == 0, "%s spectrum: %s", label, why);
+  if (!a)
+    return;
+  rk_answer ans;
+  rk_record rec = { .type = RK_CMD_SNAPSHOT };
+  CHECK (call (a, &rec, NULL, 0, 1 << 19, &ans) == RK_STATUS_UNSUPPORTED,
+      "%s spectrum: snapshot answered %s", label, rk_status_name (ans.rec.status));
+  rk_actor_release_output (a, ans.out_token);
+  CHECK (rk_actor_stop (a, TIMEOUT) == 0, "%s spectrum: stop", label);
+  rk_actor_unref (a);
+  /* an FFT too large for one block's shared memory: a clear refusal */
+  p[RK_SPECTRUM_P_BANDS] = 1 << 16;
+  c.mode = mode;
+  CHECK (rk_actor_new (&c, &a, why, sizeof why) < 0, "%s spectrum: 65536 bands started", label);
+  printf ("%s spectrum 65536 bands: refused (%s)\n", label, why);
+}
+
 int
 main (void)
 {
@@ -593,6 +646,8 @@ main (void)
   test_link_teardown (cpu, "cpu");
   test_wave (cuda, RK_MODE_PERSISTENT, "persistent");
   test_wave (cuda, RK_MODE_LAUNCH, "launch");
+  test_spectrum (cuda, RK_MODE_PERSISTENT, "persistent");
+  test_spectrum (cuda, RK_MODE_LAUNCH, "launch");
 
   printf ("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
   return failures ? 1 : 0;
