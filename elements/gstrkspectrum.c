@@ -331,16 +331,15 @@ gst_rk_spectrum_get_property (GObject *object, guint prop_id, GValue *value, GPa
 static void
 append_floats (GValue *container, gboolean as_list, const float *v, guint n)
 {
-  GValue f = G_VALUE_INIT;
-  g_value_init (&f, G_TYPE_FLOAT);
   for (guint i = 0; i < n; i++) {
+    GValue f = G_VALUE_INIT;
+    g_value_init (&f, G_TYPE_FLOAT);
     g_value_set_float (&f, v[i]);
     if (as_list)
-      gst_value_list_append_value (container, &f);
+      gst_value_list_append_and_take_value (container, &f);
     else
-      gst_value_array_append_value (container, &f);
+      gst_value_array_append_and_take_value (container, &f);
   }
-  g_value_unset (&f);
 }
 
 /* The field `name` of a message: a list of floats for one channel, else an array of arrays. */

@@ -8,11 +8,17 @@
  *   rkspectrum backend=cpu                 the actor on a host thread
  *   rkspectrum backend=cuda                a persistent kernel
  *   rkspectrum backend=cuda mode=launch    kernel launches and a wait per buffer
- * with bands=1024 (an FFT of 2046 frames), multi-channel=true, interval=100 ms and 2, 16 and 64
- * channels. Timed: from the first buffer pushed to EOS on the bus (every message is posted by then).
+ * with bands=1024 (an FFT of 2046 frames), multi-channel=true and 2, 16 and 64 channels, at the
+ * default interval (100 ms: 2 FFTs per message and channel, so building the messages' 1024 values per
+ * channel weighs as much as the FFTs, for both elements) and at 1 s (23 FFTs per message). Timed: from
+ * the first buffer pushed to EOS on the bus (every message is posted by then).
  * An FFT frame is one FFT of one channel; the count is rkspectrum's own (stats "ffts"), and both
  * elements must post the same number of messages, else the row says so. Configurations that cannot
  * run (no GPU) are listed as skipped.
+ *
+ * Then the actor alone, without GStreamer: the same commands (4096 frames of 64 channels, as rkspectrum
+ * plans them at 1 s) submitted straight to an actor with 8 in flight, in microseconds per command,
+ * which shows what the element adds.
  */
 #include <gst/app/app.h>
 #include <gst/gst.h>
@@ -20,6 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "rk_actor.h"
+#include "rk_backend.h"
+#include "rk_handlers.h"
+#include "rk_spectrum.h"
+#include "rk_wait.h"
 
 #define RATE 48000
 #define FRAMES_PER_BUFFER 4096
@@ -68,13 +80,13 @@ make_audio (guint channels, guint n)
 }
 
 static Result
-run (const Config *c, guint channels, GstBuffer **audio, guint n)
+run (const Config *c, guint channels, guint64 interval, GstBuffer **audio, guint n)
 {
   Result r = { 0 };
   gchar *desc = g_strdup_printf ("appsrc name=src is-live=false format=time block=true max-bytes=%u "
       "caps=audio/x-raw,format=S16LE,layout=interleaved,rate=%d,channels=%u%s ! %s name=spec bands=%d "
-      "multi-channel=true interval=100000000 ! fakesink sync=false", 1u << 24, RATE, channels,
-      channels > 2 ? ",channel-mask=(bitmask)0" : "", c->element, BANDS);
+      "multi-channel=true interval=%" G_GUINT64_FORMAT " ! fakesink sync=false", 1u << 24, RATE, channels,
+      channels > 2 ? ",channel-mask=(bitmask)0" : "", c->element, BANDS, interval);
   GError *err = NULL;
   GstElement *pipe = gst_parse_launch (desc, &err);
   g_free (desc);
@@ -144,6 +156,67 @@ out:
   return r;
 }
 
+/* The actor alone: n commands of `channels` channels from audio[], 8 in flight; us per command. */
+static double
+raw_actor (rk_backend_kind kind, rk_actor_mode mode, guint channels, GstBuffer **audio, guint n,
+    gchar *why, gsize why_len)
+{
+  const rk_backend_ops *ops = rk_backend_get (kind, why, why_len);
+  if (!ops)
+    return -1;
+  const rk_handler *h = rk_handler_find ("spectrum");
+  double p[RK_MAX_PARAMS];
+  rk_handler_default_params (h, p);
+  p[RK_SPECTRUM_P_BANDS] = BANDS;
+  p[RK_SPECTRUM_P_CHANNELS] = channels;
+  rk_actor_config cfg = { .backend = ops, .handler = h, .mode = mode, .ring_entries = 64,
+    .in_arena_size = 16u << 20, .out_arena_size = 64u << 20, .params = p };
+  rk_actor *a = NULL;
+  if (rk_actor_new (&cfg, &a, why, why_len) < 0)
+    return -1;
+  rk_spectrum_planner plan;
+  rk_spectrum_planner_init (&plan, BANDS, GST_SECOND, RATE);
+  rk_spectrum_event ev[64];
+  guint8 *cmd = g_malloc (rk_spectrum_command_size (RK_SPECTRUM_S16, channels, FRAMES_PER_BUFFER, 64));
+  const guint32 per_end = 2 * channels * BANDS * 4;
+  guint sent = 0, got = 0;
+  gint64 t0 = 0;
+  while (got < n) {
+    if (sent < n && sent - got < 8) {
+      GstMapInfo map;
+      guint32 k = 0;
+      rk_spectrum_plan (&plan, FRAMES_PER_BUFFER, ev, 64, &k, NULL);
+      guint32 ends = 0;
+      for (guint32 i = 0; i < k; i++)
+        ends += (ev[i].kind & RK_SPECTRUM_EV_END) != 0;
+      gst_buffer_map (audio[sent], &map, GST_MAP_READ);
+      rk_spectrum_cmd c = { .format = RK_SPECTRUM_S16, .channels = channels, .frames = FRAMES_PER_BUFFER,
+        .flags = RK_SPECTRUM_F_MAGNITUDE, .threshold = -60 };
+      const guint32 len = rk_spectrum_command_write (cmd, &c, ev, k, map.data);
+      gst_buffer_unmap (audio[sent], &map);
+      rk_record rec = { .type = RK_CMD_PROCESS };
+      if (sent == 1)
+        t0 = g_get_monotonic_time (); /* the first command pays the actor's warm-up */
+      if (rk_actor_submit (a, &rec, cmd, len, ends * per_end / 2, -1) < 0)
+        break;
+      sent++;
+      continue;
+    }
+    rk_answer ans;
+    if (rk_actor_receive (a, &ans, -1) < 0 || ans.rec.status != RK_STATUS_OK) {
+      g_snprintf (why, why_len, "command %u failed", got);
+      break;
+    }
+    rk_actor_release_output (a, ans.out_token);
+    got++;
+  }
+  const double us = got == n && n > 1 ? (g_get_monotonic_time () - t0) / (double) (n - 1) : -1;
+  rk_actor_stop (a, 10 * GST_SECOND);
+  rk_actor_unref (a);
+  g_free (cmd);
+  return us;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -154,9 +227,12 @@ main (int argc, char **argv)
 
   printf ("# bench-spectrum: %u bands (FFT of %u frames), S16LE at %d Hz, %u-frame buffers, %.0f s "
       "of audio per run\n\n", BANDS, 2 * BANDS - 2, RATE, FRAMES_PER_BUFFER, audio_seconds);
-  printf ("| element | channels | messages | FFT frames | seconds | FFT frames/s | over spectrum | "
-      "audio seconds per second |\n|---|---|---|---|---|---|---|---|\n");
-  for (guint k = 0; k < G_N_ELEMENTS (chans); k++) {
+  printf ("| element | interval | channels | messages | FFT frames | seconds | FFT frames/s | over spectrum | "
+      "audio seconds per second |\n|---|---|---|---|---|---|---|---|---|\n");
+  static const guint64 intervals[] = { GST_SECOND / 10, GST_SECOND };
+  for (guint q = 0; q < G_N_ELEMENTS (chans) * G_N_ELEMENTS (intervals); q++) {
+    const guint k = q % G_N_ELEMENTS (chans);
+    const guint64 interval = intervals[q / G_N_ELEMENTS (chans)];
     const guint n = (guint) (audio_seconds * RATE / FRAMES_PER_BUFFER);
     GstBuffer **audio = make_audio (chans[k], n);
     Result base = { 0 };
@@ -164,7 +240,7 @@ main (int argc, char **argv)
     Result res[G_N_ELEMENTS (configs)];
     /* the rkspectrum rows first: their FFT count is the baseline's too (the same plan) */
     for (guint i = G_N_ELEMENTS (configs); i-- > 0;) {
-      res[i] = run (&configs[i], chans[k], audio, n);
+      res[i] = run (&configs[i], chans[k], interval, audio, n);
       if (res[i].ok && res[i].ffts)
         ffts = res[i].ffts;
     }
@@ -172,7 +248,8 @@ main (int argc, char **argv)
     for (guint i = 0; i < G_N_ELEMENTS (configs); i++) {
       const Result *r = &res[i];
       if (!r->ok) {
-        printf ("| %s | %u | skipped: %s | | | | | |\n", configs[i].label, chans[k], r->why);
+        printf ("| %s | %.1f s | %u | skipped: %s | | | | | |\n", configs[i].label, interval / 1e9, chans[k],
+            r->why);
         continue;
       }
       const double rate = ffts / r->seconds;
@@ -181,9 +258,32 @@ main (int argc, char **argv)
         g_snprintf (ratio, sizeof ratio, "%.2f", base.seconds / r->seconds);
       else if (base.ok)
         g_snprintf (ratio, sizeof ratio, "messages differ (%" G_GUINT64_FORMAT ")", base.messages);
-      printf ("| %s | %u | %" G_GUINT64_FORMAT " | %" G_GUINT64_FORMAT " | %.3f | %.3g | %s | %.1f |\n",
-          configs[i].label, chans[k], r->messages, ffts, r->seconds, rate, ratio,
+      printf ("| %s | %.1f s | %u | %" G_GUINT64_FORMAT " | %" G_GUINT64_FORMAT " | %.3f | %.3g | %s | %.1f |\n",
+          configs[i].label, interval / 1e9, chans[k], r->messages, ffts, r->seconds, rate, ratio,
           audio_seconds / r->seconds);
+    }
+    for (guint i = 0; i < n; i++)
+      gst_buffer_unref (audio[i]);
+    g_free (audio);
+  }
+
+  printf ("\n## The actor alone (no GStreamer): commands of 4096 frames, magnitudes, 8 in flight\n\n");
+  printf ("| backend | channels | us per command | FFT frames/s |\n|---|---|---|---|\n");
+  static const struct { const char *label; rk_backend_kind kind; rk_actor_mode mode; } raws[] = {
+    { "cpu", RK_BACKEND_CPU, RK_MODE_PERSISTENT }, { "cuda", RK_BACKEND_CUDA, RK_MODE_PERSISTENT },
+    { "cuda launch", RK_BACKEND_CUDA, RK_MODE_LAUNCH },
+  };
+  for (guint k = 0; k < G_N_ELEMENTS (chans); k++) {
+    const guint n = quick ? 40 : 200;
+    GstBuffer **audio = make_audio (chans[k], n);
+    for (guint i = 0; i < G_N_ELEMENTS (raws); i++) {
+      gchar why[256] = "";
+      const double us = raw_actor (raws[i].kind, raws[i].mode, chans[k], audio, n, why, sizeof why);
+      if (us < 0)
+        printf ("| %s | %u | skipped: %s | |\n", raws[i].label, chans[k], why);
+      else
+        printf ("| %s | %u | %.1f | %.3g |\n", raws[i].label, chans[k], us,
+            (double) FRAMES_PER_BUFFER / (2 * BANDS - 2) * chans[k] / (us * 1e-6));
     }
     for (guint i = 0; i < n; i++)
       gst_buffer_unref (audio[i]);

@@ -21,6 +21,6 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 eval "timeout 120 gst-launch-1.0 -e -m $desc" > "$log" 2>&1 || { cat "$log"; exit 1; }
 n=$(grep -c "(element): $want" "$log" || true)
-grep -m 2 "(element): $want" "$log" | cut -c 1-300
+grep -m 2 "(element): $want\|actor started on" "$log" | cut -c 1-300
 echo "$n \"$want\" messages"
 [ "$n" -gt 0 ]
