@@ -16,7 +16,7 @@
  * interval's FFTs) as a list of floats per band, or with multi-channel=true an array per channel.
  *
  * Where it differs from `spectrum`: after a discontinuity the interval starts clean (spectrum keeps the
- * sums of the interrupted one), and S24 audio averaged over channels is averaged frame by frame
+ * sums of the interrupted one), and S24 audio with multi-channel=false (mono too) is read frame by frame
  * (spectrum's S24 mix-down adds up every frame it has read).
  *
  * Messages are posted as the actor answers, after the buffer has gone downstream; all of them are on
@@ -82,6 +82,7 @@ typedef struct {
 /* A command in flight: the messages its answer completes. */
 typedef struct {
   guint32 flags; /* the command's RK_SPECTRUM_F_* */
+  gboolean post; /* post-messages: the intervals it ends become messages */
   guint32 n_due;
   guint64 ffts;
   Due *due;
@@ -199,8 +200,9 @@ gst_rk_spectrum_class_init (GstRkSpectrumClass *klass)
           GST_TYPE_RK_MODE, DEFAULT_MODE, ready));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
-          "Counters: backend, device-id, buffers, frames, ffts (per analysed channel), messages, "
-          "in-flight (commands not answered yet)", GST_TYPE_STRUCTURE,
+          "Counters: backend, device-id, buffers, frames, ffts (per analysed channel, counted also where "
+          "neither magnitude nor phase is asked for and none runs), messages, in-flight (commands not "
+          "answered yet)", GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_set_static_metadata (element_class, "Spectrum analyzer (ringkernel)",
@@ -417,13 +419,13 @@ receiver_main (gpointer data)
       self->failed = TRUE;
     } else {
       const float *v = (const float *) (const void *) rk_answer_data (&ans);
-      for (guint i = 0; per && i < f->n_due; i++) {
+      for (guint i = 0; f->post && i < f->n_due; i++) {
         gst_element_post_message (GST_ELEMENT (self),
             message_new (self, &f->due[i], f->flags, v, channels, bands, multi));
         v += (gsize) per * channels * bands;
       }
       g_mutex_lock (&self->lock);
-      self->messages += per ? f->n_due : 0;
+      self->messages += f->post ? f->n_due : 0;
       self->ffts += f->ffts;
     }
     rk_actor_release_output (a, ans.out_token);
@@ -625,10 +627,11 @@ gst_rk_spectrum_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 
   GST_OBJECT_LOCK (self);
   const gboolean reconfigure = self->reconfigure;
-  guint32 flags = 0;
-  if (self->post_messages)
-    flags = (self->message_magnitude ? RK_SPECTRUM_F_MAGNITUDE : 0)
-        | (self->message_phase ? RK_SPECTRUM_F_PHASE : 0);
+  /* what spectrum computes does not depend on post-messages (so that turning it on mid-interval
+   * gives the same sums) */
+  guint32 flags = (self->message_magnitude ? RK_SPECTRUM_F_MAGNITUDE : 0)
+      | (self->message_phase ? RK_SPECTRUM_F_PHASE : 0);
+  const gboolean post = self->post_messages;
   const gint threshold = self->threshold;
   const guint64 interval = self->interval;
   GST_OBJECT_UNLOCK (self);
@@ -666,6 +669,7 @@ gst_rk_spectrum_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
         self->events, self->max_events, &n, self->lengths);
     Flight *f = g_new0 (Flight, 1);
     f->flags = flags | (self->restart ? RK_SPECTRUM_F_RESTART : 0);
+    f->post = post;
     for (guint32 i = 0; i < n; i++) {
       f->n_due += (self->events[i].kind & RK_SPECTRUM_EV_END) != 0;
       f->ffts += (self->events[i].kind & RK_SPECTRUM_EV_FFT) ? self->out_channels : 0;
