@@ -225,19 +225,6 @@ main (int argc, char **argv)
   static const guint chans[] = { 2, 16, 64 };
   const double audio_seconds = quick ? 2.0 : 20.0;
 
-  /* an actor held for the whole run keeps the GPU open, so that no row pays for opening it (the
-   * elements start their actor at the first buffer, inside the timed part) */
-  rk_actor *keep = NULL;
-  {
-    gchar why[256] = "";
-    const rk_backend_ops *ops = rk_backend_get (RK_BACKEND_CUDA, why, sizeof why);
-    double p[RK_MAX_PARAMS];
-    rk_handler_default_params (rk_handler_find ("echo"), p);
-    rk_actor_config cfg = { .backend = ops, .handler = rk_handler_find ("echo"), .ring_entries = 16,
-      .in_arena_size = 1 << 16, .out_arena_size = 1 << 16, .params = p };
-    if (ops && rk_actor_new (&cfg, &keep, why, sizeof why) < 0)
-      keep = NULL;
-  }
   printf ("# bench-spectrum: %u bands (FFT of %u frames), S16LE at %d Hz, %u-frame buffers, %.0f s "
       "of audio per run\n\n", BANDS, 2 * BANDS - 2, RATE, FRAMES_PER_BUFFER, audio_seconds);
   printf ("| element | interval | channels | messages | FFT frames | seconds | FFT frames/s | over spectrum | "
@@ -301,10 +288,6 @@ main (int argc, char **argv)
     for (guint i = 0; i < n; i++)
       gst_buffer_unref (audio[i]);
     g_free (audio);
-  }
-  if (keep) {
-    rk_actor_stop (keep, 10 * GST_SECOND);
-    rk_actor_unref (keep);
   }
   return 0;
 }
