@@ -246,11 +246,7 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
   gobject_class->set_property = gst_rk_actor_set_property;
   gobject_class->get_property = gst_rk_actor_get_property;
 
-  g_object_class_install_property (gobject_class, PROP_BACKEND,
-      g_param_spec_enum ("backend", "Backend",
-          "Where the actor runs; auto picks CUDA, then Vulkan, then the CPU and says which on the bus",
-          GST_TYPE_RK_BACKEND, DEFAULT_BACKEND,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_BACKEND, gst_rk_param_spec_backend ());
   g_object_class_install_property (gobject_class, PROP_MODE,
       g_param_spec_enum ("mode", "Mode",
           "persistent: the actor lives as long as the element; launch: one kernel launch and "
@@ -278,13 +274,7 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
           "Entries of the H2K and K2H rings: buffers in flight at most (a power of two)",
           2, MAX_RING_SIZE, DEFAULT_RING_SIZE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_DEVICE_ID,
-      g_param_spec_int ("device-id", "Device id",
-          "Index of the device the actor runs on; -1: the device of the pipeline's other actors "
-          "(a \"ringkernel.device\" context), else that of a CUDA context shared in the pipeline "
-          "(\"gst.cuda.context\", from nvcodec's elements or the application), else 0",
-          -1, G_MAXINT, DEFAULT_DEVICE_ID,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_DEVICE_ID, gst_rk_param_spec_device_id ());
   g_object_class_install_property (gobject_class, PROP_ARENA_SIZE,
       g_param_spec_uint64 ("arena-size", "Arena size",
           "Bytes of payload memory the actor reads from and of payload memory it writes to (each); "

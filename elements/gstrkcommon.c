@@ -364,3 +364,22 @@ gst_rk_flow_from_errno (GstElement *self, rk_actor *actor, int r, const gchar *w
       return GST_FLOW_ERROR;
   }
 }
+
+GParamSpec *
+gst_rk_param_spec_backend (void)
+{
+  return g_param_spec_enum ("backend", "Backend",
+      "Where the actor runs; auto picks CUDA, then Vulkan, then the CPU and says which on the bus",
+      GST_TYPE_RK_BACKEND, GST_RK_BACKEND_AUTO,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+}
+
+GParamSpec *
+gst_rk_param_spec_device_id (void)
+{
+  return g_param_spec_int ("device-id", "Device id",
+      "Index of the device the actor runs on; -1: the device of the pipeline's other actors "
+      "(a \"ringkernel.device\" context), else that of a CUDA context shared in the pipeline "
+      "(\"gst.cuda.context\", from nvcodec's elements or the application), else 0",
+      -1, G_MAXINT, -1, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+}

@@ -62,6 +62,11 @@ GType gst_rk_link_mode_get_type (void);
 #define GST_CAPS_FEATURE_MEMORY_RK_LINK "memory:RKLink"
 #define GST_RK_LINK_QUERY "GstRkLinkQuery"
 
+/* The properties every actor element has alike: "backend" (default auto) and "device-id" (default -1),
+ * both settable up to READY. */
+GParamSpec *gst_rk_param_spec_backend (void);
+GParamSpec *gst_rk_param_spec_device_id (void);
+
 /* A fresh pair of node ids: the element's own clock gets the even one, its actor the odd one. */
 guint32 gst_rk_new_node_pair (void);
 

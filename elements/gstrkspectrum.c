@@ -185,14 +185,8 @@ gst_rk_spectrum_class_init (GstRkSpectrumClass *klass)
       g_param_spec_boolean ("multi-channel", "Multichannel results",
           "Send separate results for each channel", DEFAULT_MULTI_CHANNEL, rw));
   /* where the actor runs */
-  g_object_class_install_property (gobject_class, PROP_BACKEND,
-      g_param_spec_enum ("backend", "Backend",
-          "Where the actor runs; auto picks CUDA, then Vulkan, then the CPU and says which on the bus",
-          GST_TYPE_RK_BACKEND, DEFAULT_BACKEND, ready));
-  g_object_class_install_property (gobject_class, PROP_DEVICE_ID,
-      g_param_spec_int ("device-id", "Device id",
-          "Index of the device the actor runs on; -1: the device of the pipeline's other actors, else "
-          "that of a shared CUDA context, else 0", -1, G_MAXINT, DEFAULT_DEVICE_ID, ready));
+  g_object_class_install_property (gobject_class, PROP_BACKEND, gst_rk_param_spec_backend ());
+  g_object_class_install_property (gobject_class, PROP_DEVICE_ID, gst_rk_param_spec_device_id ());
   g_object_class_install_property (gobject_class, PROP_MODE,
       g_param_spec_enum ("mode", "Mode",
           "persistent: one kernel serves every buffer for as long as the element runs; launch: kernel "

@@ -248,14 +248,8 @@ gst_rk_wave_src_class_init (GstRkWaveSrcClass *klass)
           "Impulses at random places per frame, on average (rain on a pond: a demonstration with no "
           "one clicking); their amplitude and radius are impulse-amplitude and impulse-radius", 0.0,
           1000.0, DEFAULT_DROPS, rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_BACKEND,
-      g_param_spec_enum ("backend", "Backend",
-          "Where the actor runs; auto picks CUDA, then Vulkan, then the CPU and says which on the bus",
-          GST_TYPE_RK_BACKEND, DEFAULT_BACKEND, ready));
-  g_object_class_install_property (gobject_class, PROP_DEVICE_ID,
-      g_param_spec_int ("device-id", "Device id",
-          "Index of the device the actor runs on; -1: the device of the pipeline's other actors, else "
-          "that of a shared CUDA context, else 0", -1, G_MAXINT, DEFAULT_DEVICE_ID, ready));
+  g_object_class_install_property (gobject_class, PROP_BACKEND, gst_rk_param_spec_backend ());
+  g_object_class_install_property (gobject_class, PROP_DEVICE_ID, gst_rk_param_spec_device_id ());
   g_object_class_install_property (gobject_class, PROP_MODE,
       g_param_spec_enum ("mode", "Mode",
           "persistent: one kernel steps the field for as long as the element runs; launch: one kernel "

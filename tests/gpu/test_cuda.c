@@ -510,6 +510,36 @@ test_link_teardown (const rk_backend_ops *ops, const char *label)
   rk_actor_unref (a[1]);
 }
 
+/* An actor of handler `name` (default parameters) answers SNAPSHOT with
+ * UNSUPPORTED: its state does not go through the output arena. */
+static void
+check_no_snapshot (const rk_backend_ops *ops, rk_actor_mode mode, const char *name, const char *label)
+{
+  double p[RK_MAX_PARAMS];
+  rk_handler_default_params (rk_handler_find (name), p);
+  rk_actor_config cfg = {
+    .backend = ops,
+    .handler = rk_handler_find (name),
+    .mode = mode,
+    .ring_entries = 16,
+    .in_arena_size = 1 << 20,
+    .out_arena_size = 1 << 20,
+    .params = p,
+  };
+  rk_actor *a = NULL;
+  char why[512] = "";
+  CHECK (rk_actor_new (&cfg, &a, why, sizeof why) == 0, "%s %s: %s", label, name, why);
+  if (!a)
+    return;
+  rk_answer ans;
+  rk_record rec = { .type = RK_CMD_SNAPSHOT };
+  CHECK (call (a, &rec, NULL, 0, 1 << 19, &ans) == RK_STATUS_UNSUPPORTED,
+      "%s %s: snapshot answered %s", label, name, rk_status_name (ans.rec.status));
+  rk_actor_release_output (a, ans.out_token);
+  CHECK (rk_actor_stop (a, TIMEOUT) == 0, "%s %s: stop", label, name);
+  rk_actor_unref (a);
+}
+
 /* The wave (rkwavesrc's actor) against the C reference, command by command: small grids that the
  * leader block steps alone, larger ones stepped by the whole grid, 2D and 3D. Snapshots of its fields
  * are refused as unsupported. */
@@ -526,29 +556,7 @@ test_wave (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
     CHECK (r == 0, "%s wave %ux%ux%u: %s", label, dims[i][0], dims[i][1], dims[i][2], why);
     printf ("%s wave %ux%ux%u: %s\n", label, dims[i][0], dims[i][1], dims[i][2], r ? "DIFFERENT" : "same");
   }
-  double p[RK_MAX_PARAMS];
-  rk_handler_default_params (rk_handler_find ("wave"), p);
-  rk_actor_config cfg = {
-    .backend = ops,
-    .handler = rk_handler_find ("wave"),
-    .mode = mode,
-    .ring_entries = 16,
-    .in_arena_size = 1 << 20,
-    .out_arena_size = 1 << 20,
-    .params = p,
-  };
-  rk_actor *a = NULL;
-  char why[512] = "";
-  CHECK (rk_actor_new (&cfg, &a, why, sizeof why) == 0, "%s wave: %s", label, why);
-  if (!a)
-    return;
-  rk_answer ans;
-  rk_record rec = { .type = RK_CMD_SNAPSHOT };
-  CHECK (call (a, &rec, NULL, 0, 1 << 19, &ans) == RK_STATUS_UNSUPPORTED,
-      "%s wave: snapshot answered %s", label, rk_status_name (ans.rec.status));
-  rk_actor_release_output (a, ans.out_token);
-  CHECK (rk_actor_stop (a, TIMEOUT) == 0, "%s wave: stop", label);
-  rk_actor_unref (a);
+  check_no_snapshot (ops, mode, "wave", label);
 }
 
 /* The spectrum (rkspectrum's actor) against the C reference, buffer by buffer: every sample format,
@@ -573,32 +581,15 @@ test_spectrum (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
     printf ("%s spectrum %u bands, %u channels%s: %s (worst %.2e dB, %.2e rad)\n", label, cfg[i].bands,
         cfg[i].channels, cfg[i].mix ? " averaged" : "", r ? "DIFFERENT" : "same", wd, wr);
   }
+  check_no_snapshot (ops, mode, "spectrum", label);
+  /* an FFT too large for one block's shared memory: a clear refusal */
   double p[RK_MAX_PARAMS];
   rk_handler_default_params (rk_handler_find ("spectrum"), p);
-  rk_actor_config c = {
-    .backend = ops,
-    .handler = rk_handler_find ("spectrum"),
-    .mode = mode,
-    .ring_entries = 16,
-    .in_arena_size = 1 << 20,
-    .out_arena_size = 1 << 20,
-    .params = p,
-  };
+  p[RK_SPECTRUM_P_BANDS] = 1 << 16;
+  rk_actor_config c = { .backend = ops, .handler = rk_handler_find ("spectrum"), .mode = mode,
+    .ring_entries = 16, .in_arena_size = 1 << 20, .out_arena_size = 1 << 20, .params = p };
   rk_actor *a = NULL;
   char why[512] = "";
-  CHECK (rk_actor_new (&c, &a, why, sizeof why) == 0, "%s spectrum: %s", label, why);
-  if (!a)
-    return;
-  rk_answer ans;
-  rk_record rec = { .type = RK_CMD_SNAPSHOT };
-  CHECK (call (a, &rec, NULL, 0, 1 << 19, &ans) == RK_STATUS_UNSUPPORTED,
-      "%s spectrum: snapshot answered %s", label, rk_status_name (ans.rec.status));
-  rk_actor_release_output (a, ans.out_token);
-  CHECK (rk_actor_stop (a, TIMEOUT) == 0, "%s spectrum: stop", label);
-  rk_actor_unref (a);
-  /* an FFT too large for one block's shared memory: a clear refusal */
-  p[RK_SPECTRUM_P_BANDS] = 1 << 16;
-  c.mode = mode;
   CHECK (rk_actor_new (&c, &a, why, sizeof why) < 0, "%s spectrum: 65536 bands started", label);
   printf ("%s spectrum 65536 bands: refused (%s)\n", label, why);
 }
