@@ -78,7 +78,8 @@ enum rk_rec_flags {
                                   * desc.in_off, not a region of the input arena; inbox records before
                                   * it that nobody asked for are skipped */
   RK_REC_F_TO_ROUTE = 1u << 4,   /* the output goes to the installed route's inbox as the record with
-                                  * link sequence number desc.out_off, instead of an output region; the
+                                  * link sequence number desc.out_off, instead of an output region,
+                                  * with room there for desc.out_cap bytes (0: the input's length); the
                                   * answer carries the flag and the length forwarded, and no payload */
 };
 
@@ -95,6 +96,8 @@ enum rk_status {
                               * it asked for was dropped upstream (a flush, a teardown) */
   RK_STATUS_CLOSED = 8,      /* the route's consumer no longer reads its inbox: nothing was forwarded */
   RK_STATUS_NO_ROUTE = 9,    /* RK_REC_F_TO_ROUTE with no route installed */
+  RK_STATUS_NOT_RESIDENT = 10, /* a GPU actor's blocks could not all run at once (the GPU is full):
+                                * the actor ended before serving anything */
 };
 
 /* Actor lifecycle, written by the actor into rk_control.state. */

@@ -61,6 +61,27 @@ scale_process (void *state, const double *params, const uint8_t *in, uint32_t in
   return RK_STATUS_OK;
 }
 
+/* ---- levels: y = clamp(a * x + b) on 16-bit samples (GRAY16_LE frames) ---- */
+
+static uint32_t
+levels_process (void *state, const double *params, const uint8_t *in, uint32_t in_len, uint8_t *out,
+    uint32_t out_cap, uint32_t *out_len)
+{
+  (void) state;
+  if (out_cap < in_len)
+    return RK_STATUS_TOO_LARGE;
+  if (in_len % 2)
+    return RK_STATUS_INVALID;
+  const float fa = (float) params[0], fb = (float) params[1];
+  for (uint32_t i = 0; i < in_len; i += 2) {
+    const uint16_t y = rk_levels_u16 ((uint32_t) in[i] | (uint32_t) in[i + 1] << 8, fa, fb);
+    out[i] = (uint8_t) y;
+    out[i + 1] = (uint8_t) (y >> 8);
+  }
+  *out_len = in_len;
+  return RK_STATUS_OK;
+}
+
 /* ---- stencil: a 3-point stencil over a float32 array, edges clamped ---- */
 
 static inline float
@@ -218,6 +239,20 @@ static const rk_handler stencil_handler = {
   .process = stencil_process,
 };
 
+static const rk_handler levels_handler = {
+  .name = "levels",
+  .id = RK_KERNEL_LEVELS,
+  .blurb = "16-bit grey frames: y = a*x + b, clamped to 0..65535 and rounded (contrast, brightness)",
+  .caps = "video/x-raw, format=(string)GRAY16_LE",
+  .unit = 2,
+  .n_params = 2,
+  .params = {
+    { "a", "gain", 1.0, -1e30, 1e30 },
+    { "b", "offset, in sample values", 0.0, -1e30, 1e30 },
+  },
+  .process = levels_process,
+};
+
 static const rk_handler accumulate_handler = {
   .name = "accumulate",
   .id = RK_KERNEL_ACCUMULATE,
@@ -236,7 +271,7 @@ extern const rk_handler rk_spectrum_handler; /* rk_spectrum.c */
 
 static const rk_handler *const handlers[] = {
   &echo_handler, &scale_handler, &stencil_handler, &accumulate_handler, &rk_wave_handler,
-  &rk_spectrum_handler,
+  &rk_spectrum_handler, &levels_handler,
 };
 
 static const rk_handler user_handler = {
@@ -339,6 +374,7 @@ rk_status_name (uint32_t status)
     case RK_STATUS_CANCELLED: return "cancelled";
     case RK_STATUS_CLOSED: return "link closed downstream";
     case RK_STATUS_NO_ROUTE: return "no route installed";
+    case RK_STATUS_NOT_RESIDENT: return "the actor's blocks could not all run at once";
     default: return "unknown status";
   }
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "rk_abi.h"
+#include "rk_float.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -23,11 +24,25 @@ enum rk_kernel_id {
   RK_KERNEL_STENCIL = 4,
   RK_KERNEL_WAVE = 5, /* rkwavesrc's simulation (core/rk_wave.h) */
   RK_KERNEL_SPECTRUM = 6, /* rkspectrum's analysis (core/rk_spectrum.h) */
+  RK_KERNEL_LEVELS = 7,
   RK_KERNEL_USER = 100, /* a handler from a kernel file, compiled at run time (GPU backends) */
 };
 
 /* accumulate keeps one running sum per sample position, for buffers of up to this many samples. */
 #define RK_ACCUMULATE_MAX_SAMPLES (1u << 20)
+
+/* levels: one 16-bit sample, y = a*x + b in float32, clamped to 0..65535 and rounded half up; the C
+ * reference and device code both use this (a NaN gives 0). */
+RK_FLOAT_FN uint16_t
+rk_levels_u16 (uint32_t x, float a, float b)
+{
+  const float v = rk_fadd (rk_fmul (a, (float) x), b);
+  if (!(v > 0.0f))
+    return 0;
+  if (v >= 65535.0f)
+    return 65535;
+  return (uint16_t) (uint32_t) rk_fadd (v, 0.5f);
+}
 
 typedef struct rk_param_info {
   const char *name;

@@ -171,7 +171,9 @@ serve_linked (rk_ref_actor *a, const rk_record *req, rk_record *ans, uint64_t wa
     if (!a->route.ring)
       st = RK_STATUS_NO_ROUTE;
     else {
-      uint32_t rs = route_room (a, req, st == RK_STATUS_OK ? len : 0, &off);
+      /* room for out_cap bytes (a wave frame), or as many as come in */
+      cap = req->u.desc.out_cap ? req->u.desc.out_cap : len;
+      uint32_t rs = route_room (a, req, st == RK_STATUS_OK ? cap : 0, &off);
       route_ok = rs == RK_STATUS_OK || rs == RK_STATUS_TOO_LARGE;
       if (rs != RK_STATUS_OK && st == RK_STATUS_OK)
         st = rs;
@@ -179,7 +181,6 @@ serve_linked (rk_ref_actor *a, const rk_record *req, rk_record *ans, uint64_t wa
         route_ok = route_room (a, req, 0, &off) == RK_STATUS_OK;
     }
     out = a->route.arena + off;
-    cap = len;
   } else if (!region_ok (req->u.desc.out_off, req->u.desc.out_cap, a->out_size)) {
     if (st == RK_STATUS_OK)
       st = RK_STATUS_INVALID;

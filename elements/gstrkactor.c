@@ -18,6 +18,9 @@
  *
  * - `echo`: returns the payload unchanged (any caps; the latency probe).
  * - `scale`: float32 audio, y = a*x + b (parameters `a`, `b`).
+ * - `stencil`: float32 audio, y[i] = l*x[i-1] + c*x[i] + r*x[i+1], edges clamped (`l`, `c`, `r`).
+ * - `levels`: GRAY16_LE video, y = a*x + b clamped to 0..65535 and rounded (`a`, `b`): contrast and
+ *   brightness, for example on the frames of `rkwavesrc`.
  * - `accumulate`: float32 audio; the actor keeps a running sum per sample position over every buffer
  *   it has seen, and answers with the running mean so far. A buffer of a different length restarts it.
  *
@@ -295,12 +298,7 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
           0, G_MAXINT32, 0,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_LINK,
-      g_param_spec_enum ("link", "Link",
-          "auto: when the neighbour on either pad is an actor element on the same backend and "
-          "device, data passes between the two on the device (K2K) and only a token crosses the pad; "
-          "host: data always passes through the host (either side can ask for it)",
-          GST_TYPE_RK_LINK_MODE, GST_RK_LINK_AUTO,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+      gst_rk_param_spec_link ("either pad"));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "backend, device-id, kernel, actor-state, buffers-in, buffers-in-place (written by upstream straight "
@@ -1083,7 +1081,6 @@ query_route (GstRkActor *self, rk_route *rt)
 {
   GstRkLinkMode mode;
   rk_route probe;
-  rk_actor *peer = NULL;
 
   GST_OBJECT_LOCK (self);
   mode = self->link;
@@ -1091,23 +1088,8 @@ query_route (GstRkActor *self, rk_route *rt)
   if (mode != GST_RK_LINK_AUTO || !self->actor || !rk_actor_inbox_route (self->actor, 0, &probe))
     return NULL;
 
-  GstQuery *q = gst_query_new_custom (GST_QUERY_CUSTOM, gst_structure_new (GST_RK_LINK_QUERY,
-          "upstream", G_TYPE_POINTER, self, "backend", G_TYPE_STRING,
-          rk_actor_backend (self->actor)->name, "device-id", G_TYPE_INT, self->run_device, NULL));
-  if (gst_pad_peer_query (self->srcpad, q)) {
-    const GstStructure *s = gst_query_get_structure (q);
-    guint route_id = 0, node = 0;
-    memset (rt, 0, sizeof *rt);
-    if (gst_structure_get (s, "route-id", G_TYPE_UINT, &route_id, "inbox-addr", G_TYPE_UINT64,
-            &rt->inbox_addr, "arena-addr", G_TYPE_UINT64, &rt->arena_addr, "arena-size", G_TYPE_UINT64,
-            &rt->arena_size, "doorbell-addr", G_TYPE_UINT64, &rt->doorbell_addr, "dst-node",
-            G_TYPE_UINT, &node, "actor", G_TYPE_POINTER, &peer, NULL)) {
-      rt->route_id = route_id;
-      rt->dst_node = node;
-    }
-  }
-  gst_query_unref (q);
-  return peer;
+  return gst_rk_query_route (GST_ELEMENT (self), self->srcpad, rk_actor_backend (self->actor)->name,
+      self->run_device, rt);
 }
 
 /* Upstream side, once everything sent before has left: install the route (the LINK command) to the

@@ -383,3 +383,39 @@ gst_rk_param_spec_device_id (void)
       "(\"gst.cuda.context\", from nvcodec's elements or the application), else 0",
       -1, G_MAXINT, -1, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
 }
+
+GParamSpec *
+gst_rk_param_spec_link (const gchar *sides)
+{
+  gchar *blurb = g_strdup_printf ("auto: when the neighbour on %s is an actor element on the same "
+      "backend and device, data passes between the two on the device (K2K) and only a token crosses "
+      "the pad; host: data always passes through the host (either side can ask for it)", sides);
+  GParamSpec *spec = g_param_spec_enum ("link", "Link", g_intern_string (blurb), GST_TYPE_RK_LINK_MODE,
+      GST_RK_LINK_AUTO, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  g_free (blurb);
+  return spec;
+}
+
+rk_actor *
+gst_rk_query_route (GstElement *element, GstPad *srcpad, const gchar *backend, gint device_id,
+    rk_route *route)
+{
+  rk_actor *peer = NULL;
+  GstQuery *q = gst_query_new_custom (GST_QUERY_CUSTOM, gst_structure_new (GST_RK_LINK_QUERY,
+          "upstream", G_TYPE_POINTER, element, "backend", G_TYPE_STRING, backend, "device-id",
+          G_TYPE_INT, device_id, NULL));
+  if (gst_pad_peer_query (srcpad, q)) {
+    const GstStructure *s = gst_query_get_structure (q);
+    guint route_id = 0, node = 0;
+    memset (route, 0, sizeof *route);
+    if (gst_structure_get (s, "route-id", G_TYPE_UINT, &route_id, "inbox-addr", G_TYPE_UINT64,
+            &route->inbox_addr, "arena-addr", G_TYPE_UINT64, &route->arena_addr, "arena-size",
+            G_TYPE_UINT64, &route->arena_size, "doorbell-addr", G_TYPE_UINT64, &route->doorbell_addr,
+            "dst-node", G_TYPE_UINT, &node, "actor", G_TYPE_POINTER, &peer, NULL)) {
+      route->route_id = route_id;
+      route->dst_node = node;
+    }
+  }
+  gst_query_unref (q);
+  return peer;
+}

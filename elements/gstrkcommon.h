@@ -66,6 +66,16 @@ GType gst_rk_link_mode_get_type (void);
  * both settable up to READY. */
 GParamSpec *gst_rk_param_spec_backend (void);
 GParamSpec *gst_rk_param_spec_device_id (void);
+/* "link" (default auto, settable up to READY), for an element with actors on the side(s) named in
+ * `sides` ("either pad", "the source pad"). */
+GParamSpec *gst_rk_param_spec_link (const gchar *sides);
+
+/* K2K, upstream side: ask the element downstream of srcpad (through GST_RK_LINK_QUERY) for a route to
+ * its actor's inbox, for `element`, whose actor runs on the backend `backend` and device `device_id`.
+ * Returns the downstream actor (a reference for the caller) with *route filled in, or NULL: the host
+ * path. */
+rk_actor *gst_rk_query_route (GstElement *element, GstPad *srcpad, const gchar *backend, gint device_id,
+    rk_route *route);
 
 /* A fresh pair of node ids: the element's own clock gets the even one, its actor the odd one. */
 guint32 gst_rk_new_node_pair (void);

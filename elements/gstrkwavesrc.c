@@ -26,11 +26,18 @@
  * #GstRkWaveSrc:mode=launch runs the same simulation the traditional way, one kernel launch per step,
  * for comparison.
  *
+ * Linked straight to an actor element on the same backend and device (`rkactor`), the frames never
+ * leave it: each is drawn into that actor's inbox (a K2K link, agreed at negotiation), and only a
+ * token buffer with the frame's timestamps crosses the pad. #GstRkWaveSrc:link=host keeps the frames
+ * on the host; the "stats" say which path they took.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 rkwavesrc ! videoconvert ! autovideosink
  * gst-launch-1.0 rkwavesrc is-live=false num-buffers=10 width=320 height=240 ! video/x-raw,format=RGBA ! \
  *     videoconvert ! pngenc ! multifilesink location=wave-%03d.png
+ * gst-launch-1.0 rkwavesrc ! rkactor kernel=levels params="p,a=2.0,b=-32768" ! videoconvert ! \
+ *     autovideosink
  * ]|
  */
 
@@ -95,6 +102,7 @@ enum {
   PROP_BACKEND,
   PROP_DEVICE_ID,
   PROP_MODE,
+  PROP_LINK,
   PROP_STATS,
 };
 
@@ -124,6 +132,7 @@ struct _GstRkWaveSrc {
   GstRkBackend backend;
   gint device_id;
   GstRkMode mode;
+  GstRkLinkMode link;
 
   /* commands for the next frame (object lock) */
   GArray *pending;
@@ -139,6 +148,13 @@ struct _GstRkWaveSrc {
   guint32 cells_w, cells_h, cells_d;
   gdouble drops_due; /* drops owed, fractional */
   guint64 rng;
+
+  /* K2K (streaming thread): frames go straight into the downstream actor's inbox, a token crosses */
+  rk_actor *peer; /* the downstream actor, whose inbox our route points into */
+  gboolean link_out;
+  guint32 out_route;
+  guint64 out_seq; /* next link sequence number: out_route << 40 | count */
+  guint64 tokens_out;
 };
 
 G_DEFINE_TYPE (GstRkWaveSrc, gst_rk_wave_src, GST_TYPE_PUSH_SRC);
@@ -162,8 +178,10 @@ gst_rk_wave_boundary_get_type (void)
   return type;
 }
 
+#define WAVE_FORMATS "{ RGBA, GRAY16_LE }"
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE ("{ RGBA, GRAY16_LE }")));
+    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (WAVE_FORMATS) ";"
+        GST_VIDEO_CAPS_MAKE_WITH_FEATURES (GST_CAPS_FEATURE_MEMORY_RK_LINK, WAVE_FORMATS)));
 
 static void gst_rk_wave_src_set_property (GObject *object, guint prop_id, const GValue *value,
     GParamSpec *pspec);
@@ -171,6 +189,7 @@ static void gst_rk_wave_src_get_property (GObject *object, guint prop_id, GValue
     GParamSpec *pspec);
 static void gst_rk_wave_src_finalize (GObject *object);
 static gboolean gst_rk_wave_src_start (GstBaseSrc *src);
+static gboolean gst_rk_wave_src_negotiate (GstBaseSrc *src);
 static gboolean gst_rk_wave_src_stop (GstBaseSrc *src);
 static GstCaps *gst_rk_wave_src_get_caps (GstBaseSrc *src, GstCaps *filter);
 static GstCaps *gst_rk_wave_src_fixate (GstBaseSrc *src, GstCaps *caps);
@@ -255,9 +274,11 @@ gst_rk_wave_src_class_init (GstRkWaveSrcClass *klass)
           "persistent: one kernel steps the field for as long as the element runs; launch: one kernel "
           "launch per step and a wait per frame, the traditional way, for comparison (GPU backends "
           "only)", GST_TYPE_RK_MODE, DEFAULT_MODE, ready));
+  g_object_class_install_property (gobject_class, PROP_LINK, gst_rk_param_spec_link ("the source pad"));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
-          "Counters: backend, device-id, frames, steps, impulses, param-changes, cells (per step)",
+          "Counters: backend, device-id, frames, steps, impulses, param-changes, cells (per step); "
+          "K2K: link-out (device or host) and tokens-out (frames that went on the device)",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   /**
@@ -286,6 +307,7 @@ gst_rk_wave_src_class_init (GstRkWaveSrcClass *klass)
   basesrc_class->get_caps = GST_DEBUG_FUNCPTR (gst_rk_wave_src_get_caps);
   basesrc_class->fixate = GST_DEBUG_FUNCPTR (gst_rk_wave_src_fixate);
   basesrc_class->set_caps = GST_DEBUG_FUNCPTR (gst_rk_wave_src_set_caps);
+  basesrc_class->negotiate = GST_DEBUG_FUNCPTR (gst_rk_wave_src_negotiate);
   basesrc_class->query = GST_DEBUG_FUNCPTR (gst_rk_wave_src_query);
   basesrc_class->event = GST_DEBUG_FUNCPTR (gst_rk_wave_src_event);
   basesrc_class->unlock = GST_DEBUG_FUNCPTR (gst_rk_wave_src_unlock);
@@ -316,6 +338,7 @@ gst_rk_wave_src_init (GstRkWaveSrc *self)
   self->backend = DEFAULT_BACKEND;
   self->device_id = DEFAULT_DEVICE_ID;
   self->mode = DEFAULT_MODE;
+  self->link = GST_RK_LINK_AUTO;
   self->pending = g_array_new (FALSE, FALSE, sizeof (Pending));
   gst_base_src_set_live (GST_BASE_SRC (self), DEFAULT_IS_LIVE);
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
@@ -427,6 +450,9 @@ gst_rk_wave_src_set_property (GObject *object, guint prop_id, const GValue *valu
     case PROP_MODE:
       self->mode = g_value_get_enum (value);
       break;
+    case PROP_LINK:
+      self->link = g_value_get_enum (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -442,7 +468,9 @@ make_stats (GstRkWaveSrc *self)
       a ? rk_actor_backend (a)->name : "none", "device-id", G_TYPE_INT, a ? self->run_device : -1,
       "frames", G_TYPE_UINT64, self->frames_out, "steps", G_TYPE_UINT64, self->steps, "impulses",
       G_TYPE_UINT64, self->impulses, "param-changes", G_TYPE_UINT64, self->param_changes, "cells",
-      G_TYPE_UINT64, (guint64) self->cells_w * self->cells_h * self->cells_d, NULL);
+      G_TYPE_UINT64, (guint64) self->cells_w * self->cells_h * self->cells_d, "link-out",
+      G_TYPE_STRING, self->link_out ? "device" : "host", "tokens-out", G_TYPE_UINT64, self->tokens_out,
+      NULL);
 }
 
 static void
@@ -502,6 +530,9 @@ gst_rk_wave_src_get_property (GObject *object, guint prop_id, GValue *value, GPa
       break;
     case PROP_MODE:
       g_value_set_enum (value, self->mode);
+      break;
+    case PROP_LINK:
+      g_value_set_enum (value, self->link);
       break;
     case PROP_STATS:
       g_value_take_boxed (value, make_stats (self));
@@ -582,6 +613,7 @@ gst_rk_wave_src_start (GstBaseSrc *src)
   self->frame = self->frames_out = self->steps = self->impulses = self->param_changes = 0;
   self->drops_due = 0;
   self->rng = 0x2545f4914f6cdd1dull ^ node;
+  self->tokens_out = 0;
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_have_context (GST_OBJECT (self),
           gst_rk_device_context_new (ops->name, device_id)));
   GST_INFO_OBJECT (self, "wave actor started on %s device %d: %ux%ux%u cells, %" G_GUINT64_FORMAT
@@ -602,9 +634,14 @@ gst_rk_wave_src_stop (GstBaseSrc *src)
         ("rk_actor_stop: %s", g_strerror (-r)));
   GST_OBJECT_LOCK (self);
   rk_actor *actor = self->actor;
+  rk_actor *peer = self->peer;
   self->actor = NULL;
+  self->peer = NULL;
+  self->link_out = FALSE;
   GST_OBJECT_UNLOCK (self);
   rk_actor_unref (actor); /* frames still downstream keep its output memory alive */
+  if (peer)
+    rk_actor_unref (peer); /* our actor has ended: the route is unused */
   return TRUE;
 }
 
@@ -632,8 +669,11 @@ static GstCaps *
 gst_rk_wave_src_get_caps (GstBaseSrc *src, GstCaps *filter)
 {
   GstRkWaveSrc *self = GST_RK_WAVE_SRC (src);
-  GstCaps *caps = gst_pad_get_pad_template_caps (GST_BASE_SRC_PAD (src));
-  caps = gst_caps_make_writable (caps);
+  GstCaps *tmpl = gst_pad_get_pad_template_caps (GST_BASE_SRC_PAD (src));
+  /* frames in system memory: tokens of a K2K link replace them only once a route is agreed
+   * (gst_rk_wave_src_negotiate) */
+  GstCaps *caps = gst_caps_copy_nth (tmpl, 0);
+  gst_caps_unref (tmpl);
   GST_OBJECT_LOCK (self);
   /* one pixel per cell, at the frame rate asked for */
   gst_caps_set_simple (caps, "width", G_TYPE_INT, (gint) self->width, "height", G_TYPE_INT,
@@ -680,6 +720,81 @@ gst_rk_wave_src_set_caps (GstBaseSrc *src, GstCaps *caps)
     return FALSE;
   self->info = info;
   GST_INFO_OBJECT (self, "frames: %" GST_PTR_FORMAT, caps);
+  return TRUE;
+}
+
+/* K2K: install the route (the LINK command) in the actor, or remove it (rt NULL), and wait for the
+ * answer. The streaming thread calls this between frames, when nothing else is owed. */
+static gboolean
+send_link (GstRkWaveSrc *self, const rk_route *rt)
+{
+  rk_actor *a = self->actor;
+  rk_record rec = { .hlc = rk_hlc_tick (&self->clock), .node = self->clock.node };
+  rk_answer ans;
+  int r = rk_actor_submit_link (a, &rec, rt, -1);
+  if (r < 0)
+    return FALSE;
+  while ((r = rk_actor_receive (a, &ans, -1)) == -EINTR)
+    rk_actor_interrupt (a, FALSE); /* a flush: the answer still comes, and is owed */
+  if (r < 0)
+    return FALSE;
+  rk_actor_release_output (a, ans.out_token);
+  if (ans.rec.status != RK_STATUS_OK)
+    GST_WARNING_OBJECT (self, "the wave actor refused its K2K route: %s", rk_status_name (ans.rec.status));
+  return ans.rec.status == RK_STATUS_OK;
+}
+
+/* Caps are first agreed as video in system memory. Then, where the element downstream is an actor on
+ * the same backend and device that gives us a route to its inbox, the same caps go again as tokens
+ * (memory:RKLink): from then on each frame is drawn straight into that inbox on the device, and only a
+ * token with its timestamps crosses the pad. */
+static gboolean
+gst_rk_wave_src_negotiate (GstBaseSrc *src)
+{
+  GstRkWaveSrc *self = GST_RK_WAVE_SRC (src);
+  if (!GST_BASE_SRC_CLASS (gst_rk_wave_src_parent_class)->negotiate (src))
+    return FALSE;
+  if (!self->actor)
+    return TRUE;
+
+  GST_OBJECT_LOCK (self);
+  const gboolean want = self->link == GST_RK_LINK_AUTO && self->mode == GST_RK_MODE_PERSISTENT;
+  rk_actor *old = self->peer;
+  const gboolean was = self->link_out;
+  self->peer = NULL; /* every frame sent down the old route has been answered: it is unused */
+  self->link_out = FALSE;
+  GST_OBJECT_UNLOCK (self);
+
+  rk_route rt;
+  rk_actor *peer = want ? gst_rk_query_route (GST_ELEMENT (self), GST_BASE_SRC_PAD (src),
+      rk_actor_backend (self->actor)->name, self->run_device, &rt) : NULL;
+  if (peer && send_link (self, &rt)) {
+    GstCaps *caps = gst_pad_get_current_caps (GST_BASE_SRC_PAD (src));
+    GstCaps *tokens = gst_caps_copy (caps);
+    gst_caps_set_features (tokens, 0, gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_RK_LINK, NULL));
+    if (gst_base_src_set_caps (src, tokens)) {
+      GST_OBJECT_LOCK (self);
+      self->peer = g_steal_pointer (&peer);
+      self->link_out = TRUE;
+      self->out_route = rt.route_id;
+      self->out_seq = (guint64) rt.route_id << 40;
+      GST_OBJECT_UNLOCK (self);
+      GST_INFO_OBJECT (self, "K2K: frames go down route %u into the downstream actor's inbox; they "
+          "stay on the %s device %d", rt.route_id, rk_actor_backend (self->actor)->name, self->run_device);
+    } else {
+      /* refused after all: the frames go as video again */
+      send_link (self, NULL);
+      gst_base_src_set_caps (src, caps);
+    }
+    gst_caps_unref (tokens);
+    gst_caps_unref (caps);
+  } else if (was) {
+    send_link (self, NULL);
+  }
+  if (peer)
+    rk_actor_unref (peer);
+  if (old)
+    rk_actor_unref (old);
   return TRUE;
 }
 
@@ -778,8 +893,17 @@ gst_rk_wave_src_create (GstPushSrc *src, GstBuffer **buf)
   rk_wave_frame f = { .op = RK_WAVE_FRAME, .steps = steps, .format = self->format, .stride = stride };
   const guint32 len = stride * self->cells_h;
   rk_record frame = { .type = RK_CMD_PROCESS, .hlc = rk_hlc_tick (&self->clock), .node = self->clock.node };
-  if (r == 0)
+  const gboolean routed = self->link_out;
+  if (routed) {
+    /* K2K: drawn into the downstream actor's inbox as the record with this link sequence number */
+    frame.flags = RK_REC_F_TO_ROUTE;
+    frame.u.desc.out_off = self->out_seq;
+  }
+  if (r == 0) {
     r = rk_actor_submit (a, &frame, &f, sizeof f, len, -1);
+    if (r == 0 && routed)
+      self->out_seq++;
+  }
   const guint expect = sent + (r == 0);
   guint got = 0;
   for (; got < expect; got++) {
@@ -815,6 +939,12 @@ gst_rk_wave_src_create (GstPushSrc *src, GstBuffer **buf)
     }
     return gst_rk_flow_from_errno (GST_ELEMENT (self), a, r, "drawing a frame");
   }
+  if (routed && (ans.rec.status == RK_STATUS_CLOSED || ans.rec.status == RK_STATUS_CANCELLED)) {
+    /* the downstream actor closed its inbox: it stops, or flushes */
+    GST_DEBUG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %s", self->frame, rk_status_name (ans.rec.status));
+    rk_actor_release_output (a, ans.out_token);
+    return GST_FLOW_FLUSHING;
+  }
   if (ans.rec.status != RK_STATUS_OK || ans.rec.len != len) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("The wave actor could not draw a frame."),
         ("status %s, %u bytes of %u", rk_status_name (ans.rec.status), ans.rec.len, len));
@@ -823,7 +953,13 @@ gst_rk_wave_src_create (GstPushSrc *src, GstBuffer **buf)
   }
 
   GstBuffer *out;
-  if (ans.out) {
+  if (routed) {
+    /* the frame is in the downstream inbox: a token says which record it is */
+    out = gst_buffer_new ();
+    gst_buffer_add_rk_link_meta (out, self->out_route, frame.u.desc.out_off, len);
+    rk_actor_release_output (a, ans.out_token);
+    self->tokens_out++;
+  } else if (ans.out) {
     out = gst_rk_wrap_output (a, &ans);
   } else {
     out = gst_buffer_new_memdup (ans.rec.u.bytes, len);

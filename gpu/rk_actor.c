@@ -527,7 +527,7 @@ submit (rk_actor *a, rk_record *rec, const void *payload, submit_req *s, int64_t
       memcpy ((uint8_t *) a->in_mem.host + s->in_off, payload, len);
     rec->u.desc.in_off = s->in_off;
     rec->u.desc.out_off = s->out_off;
-    rec->u.desc.out_cap = s->use_out ? out_cap : 0;
+    rec->u.desc.out_cap = s->use_out || (link & RK_REC_F_TO_ROUTE) ? out_cap : 0;
     if (link & RK_REC_F_FROM_INBOX)
       rec->u.desc.in_off = want;
     if (link & RK_REC_F_TO_ROUTE)

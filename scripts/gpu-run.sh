@@ -49,9 +49,9 @@ RKWAVE_BACKEND=cuda timeout 300 build/tests/elements/test_rkwavesrc > "$out/test
 rc=$?
 echo "test-rkwavesrc on cuda: exit $rc"; tail -n 3 "$out/test-rkwavesrc-cuda.log"
 [ $rc -eq 0 ] || status=1
-for p in wave-png wave-3d; do
+for p in wave-png wave-3d wave-k2k; do
   GST_DEBUG=rkwavesrc:4 timeout 120 tests/pipelines/run-pipeline.sh pipelines/$p.pipeline > "$out/pipeline-$p.log" 2>&1
-  echo "pipeline $p: exit $?; $(grep -o 'wave actor started on [a-z]* device [0-9]*' "$out/pipeline-$p.log" | head -1)"
+  echo "pipeline $p: exit $?; $(grep -o 'wave actor started on [a-z]* device [0-9]*\|K2K: frames go down.*' "$out/pipeline-$p.log" | head -2 | tr '\n' ' ')"
 done
 timeout 500 build/tests/bench/bench-wave $quick > "$out/bench-wave.log" 2>&1
 echo "bench-wave: exit $?"

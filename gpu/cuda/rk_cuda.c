@@ -44,6 +44,10 @@ struct rk_device {
   int faulted; /* a sticky error: reset the device when its last user closes it */
   int hung;    /* a kernel that never returns runs on it: leave the device alone */
   int sms, cc_major, cc_minor, coop, blocks_per_sm;
+  /* What this process's persistent actors hold of the GPU, in SMs' worth of blocks (a block of a kernel
+   * that fits n to an SM counts 1/n). Their blocks never leave: an actor gets a grid that fits beside
+   * them. Under devices_lock. */
+  double held, held_elastic; /* all of them; those of a wave or spectrum */
   char name[256];
   pinned_chunk *chunks;
   size_t n_chunks;
@@ -155,8 +159,18 @@ cuda_open (int device_id, rk_device **out, char *why, size_t why_len)
     e = cudaGetDeviceProperties (&prop, device_id);
   if (e == cudaSuccess)
     e = (cudaError_t) rk_cuda_preload ();
+  /* the largest dynamic shared memory a spectrum's FFT may take, allowed now, before any kernel of
+   * ours runs (changing a kernel's attributes beside a running one is best avoided) */
+  int optin = 0;
+  size_t fixed = 0;
   if (e == cudaSuccess)
-    e = (cudaError_t) rk_cuda_actor_blocks_per_sm (&d->blocks_per_sm, 0);
+    e = cudaDeviceGetAttribute (&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device_id);
+  if (e == cudaSuccess)
+    e = (cudaError_t) rk_cuda_actor_static_smem (&fixed);
+  if (e == cudaSuccess && (size_t) optin > fixed)
+    e = (cudaError_t) rk_cuda_allow_smem ((size_t) optin - fixed);
+  if (e == cudaSuccess)
+    e = (cudaError_t) rk_cuda_blocks_per_sm (rk_cuda_builtin_actor_kernel (), &d->blocks_per_sm, 0);
   if (e == cudaSuccess)
     e = cudaStreamCreateWithFlags (&d->mem_stream, cudaStreamNonBlocking);
   if (e != cudaSuccess) {
@@ -386,6 +400,8 @@ typedef struct cuda_persistent {
   uint32_t entries;
   rk_control *ctl; /* host view */
   uint64_t last_beat, last_out, last_change_ns;
+  double share; /* of rk_device.held */
+  int elastic;  /* and of rk_device.held_elastic */
 } cuda_persistent;
 
 /* An actor impl is either persistent (a kernel) or launch (a host thread); the first word tells. */
@@ -412,6 +428,69 @@ spec_smem_check (rk_device *d, size_t smem, char *why, size_t why_len)
     return -EINVAL;
   }
   return 0;
+}
+
+/* What this process's persistent actors may hold of the GPU, in SMs. A block needs room on one SM, not
+ * in total, so some is left free for blocks of different sizes to fit beside each other; the actors
+ * whose grid stretches to the work (wave, spectrum) stop short of the whole so that fixed-size actors
+ * (a chain's stages) still start beside them; one of those takes at most ACTOR_SHARE, so that a wave
+ * and a spectrum run together. */
+#define DEVICE_SHARE 0.875
+#define ELASTIC_SHARE 0.75 /* of which the stretching actors together */
+#define ACTOR_SHARE 0.625  /* and one actor at most */
+
+/* A grid for an actor that wants `want` blocks of a kernel that fits per_sm to an SM: as many as fit
+ * beside what the device's running actors hold, at least one. The actor's share is added to the
+ * device's until release_blocks. */
+static int
+reserve_blocks (rk_device *d, int per_sm, size_t smem, uint64_t want, int elastic, int *grid,
+    double *share, char *why, size_t why_len)
+{
+  if (per_sm < 1) {
+    snprintf (why, why_len, "no block of the actor kernel%s fits on an SM of CUDA device %d",
+        smem ? " with the shared memory it needs" : "", d->id);
+    return -EINVAL;
+  }
+  pthread_mutex_lock (&devices_lock);
+  double room = d->sms * DEVICE_SHARE - d->held;
+  if (elastic && d->sms * ELASTIC_SHARE - d->held_elastic < room)
+    room = d->sms * ELASTIC_SHARE - d->held_elastic;
+  const uint64_t fits = room > 0 ? (uint64_t) (room * per_sm) : 0;
+  uint64_t most = (uint64_t) (d->sms * per_sm * ACTOR_SHARE);
+  if (most > fits)
+    most = fits;
+  if (most < 1) {
+    const double held = d->held;
+    pthread_mutex_unlock (&devices_lock);
+    snprintf (why, why_len, "CUDA device %d is full: the actors already running in this process hold "
+        "%.0f%% of its SMs, and an actor's blocks must all run at once; stop some first", d->id,
+        100.0 * held / d->sms);
+    return -ENOSPC;
+  }
+  if (want < 1)
+    want = 1;
+  *grid = (int) (want < most ? want : most);
+  *share = (double) *grid / per_sm;
+  d->held += *share;
+  if (elastic)
+    d->held_elastic += *share;
+  pthread_mutex_unlock (&devices_lock);
+  return 0;
+}
+
+static void
+release_blocks (rk_device *d, double *share, int elastic)
+{
+  pthread_mutex_lock (&devices_lock);
+  d->held -= *share;
+  if (elastic)
+    d->held_elastic -= *share;
+  if (d->held < 1e-9)
+    d->held = 0;
+  if (d->held_elastic < 1e-9)
+    d->held_elastic = 0;
+  *share = 0;
+  pthread_mutex_unlock (&devices_lock);
 }
 
 static int
@@ -486,39 +565,35 @@ launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl,
   a.inbox_arena = (uint8_t *) (uintptr_t) l->inbox_arena.dev;
   a.inbox_size = l->inbox_arena.size;
 
-  /* a quarter of the GPU's SMs: room for several actors side by side, and enough blocks to keep many
-   * PCIe reads in flight on a large payload */
-  int grid = d->sms / 4 > 0 ? d->sms / 4 : 1;
-  if (h->id == RK_KERNEL_WAVE) {
-    /* a block for every 512 cells (two rows of 256 per block on a 256^2 grid: a step is short), up to
-     * three quarters of what the GPU holds at once (the rest is left to other actors): enough loads in
-     * flight to keep memory busy on a large grid */
-    const uint64_t cells = (uint64_t) l->params[RK_WAVE_P_WIDTH] * (uint64_t) l->params[RK_WAVE_P_HEIGHT]
-        * (uint64_t) l->params[RK_WAVE_P_DEPTH];
-    const uint64_t most = (uint64_t) d->sms * d->blocks_per_sm * 3 / 4;
-    grid = (int) (cells / 512 < 1 ? 1 : cells / 512 > most ? most : cells / 512);
-  }
+  /* How many blocks: one for every eighth SM by default: enough to keep many PCIe reads in flight on a
+   * payload read through the mapping (larger ones come by the copy engine), and room for a chain of
+   * eight such actors, with two blocks on an SM, in half of the GPU. The wave: a block for every 512
+   * cells (two rows of 256 per block on a 256^2 grid: a step is short), enough loads in flight to keep
+   * memory busy on a large grid. The spectrum: a block per FFT (and channel) of a batch, each with the
+   * FFT in shared memory. Never more than fits beside the actors already running (reserve_blocks). */
+  uint64_t want = (uint64_t) (d->sms / 8 > 0 ? d->sms / 8 : 1);
   size_t smem = 0;
-  if (h->id == RK_KERNEL_SPECTRUM) {
-    /* a block per FFT (and channel) at a time, each with the FFT in shared memory; as many blocks as
-     * a batch has FFTs, up to three quarters of what the GPU holds at once */
+  if (h->id == RK_KERNEL_WAVE) {
+    want = (uint64_t) l->params[RK_WAVE_P_WIDTH] * (uint64_t) l->params[RK_WAVE_P_HEIGHT]
+        * (uint64_t) l->params[RK_WAVE_P_DEPTH] / 512;
+  } else if (h->id == RK_KERNEL_SPECTRUM) {
     rk_spectrum_state head;
-    int per_sm = 0;
     rk_spectrum_layout (l->params, &head);
     smem = RK_CUDA_SPEC_SMEM (head.half);
     if (spec_smem_check (d, smem, why, why_len) < 0) {
-      e = cudaErrorInvalidValue;
+      r = -EINVAL;
       goto fail_quiet;
     }
-    e = (cudaError_t) rk_cuda_actor_blocks_per_sm (&per_sm, smem);
-    if (e != cudaSuccess)
-      goto fail;
-    if (per_sm < 1) {
-      snprintf (why, why_len, "no actor block with %zu bytes of shared memory fits on an SM", smem);
-      goto fail_quiet;
-    }
-    const uint64_t most = (uint64_t) d->sms * per_sm * 3 / 4, want = (uint64_t) head.batch * head.channels;
-    grid = (int) (want < 1 ? 1 : want > most ? most : want);
+    want = (uint64_t) head.batch * head.channels;
+  }
+  int per_sm = 0, grid = 0;
+  e = (cudaError_t) rk_cuda_blocks_per_sm (k.actor, &per_sm, smem);
+  if (e != cudaSuccess)
+    goto fail;
+  p->elastic = h->id == RK_KERNEL_WAVE || h->id == RK_KERNEL_SPECTRUM;
+  if (reserve_blocks (d, per_sm, smem, want, p->elastic, &grid, &p->share, why, why_len) < 0) {
+    r = -ENOSPC;
+    goto fail_quiet;
   }
   e = (cudaError_t) rk_cuda_launch_actor (k.actor, &a, grid, smem, p->stream);
   if (e != cudaSuccess)
@@ -527,6 +602,25 @@ launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl,
   /* the kernel reports ACTIVE in the control block once it runs */
   uint64_t deadline = rk_now_ns () + START_TIMEOUT_NS;
   while (rk_load_acquire32 (&p->ctl->state) != RK_STATE_ACTIVE) {
+    if (rk_load_acquire32 (&p->ctl->state) == RK_STATE_FAILED
+        && rk_load_relaxed32 (&p->ctl->last_error) == RK_STATUS_NOT_RESIDENT) {
+      /* some blocks wait for room that the other actors never give back: the kernel ends when they
+       * get it (they leave at once). Its memory goes then, in stream order; nothing waits for it here. */
+      snprintf (why, why_len, "the %d blocks of the actor kernel could not all run at once on CUDA device "
+          "%d beside the GPU work already there (other actors, other processes); stop some first", grid,
+          d->id);
+      if (p->state)
+        cudaFreeAsync (p->state, p->stream);
+      cudaFreeAsync (p->sh, p->stream);
+      if (p->dev_in)
+        cudaFreeAsync (p->dev_in, p->stream);
+      cudaStreamDestroy (p->stream);
+      cudaStreamDestroy (p->copy_stream);
+      if (p->stage_src.host)
+        cuda_free (d, &p->stage_src);
+      release_blocks (d, &p->share, p->elastic);
+      return -ENOSPC;
+    }
     e = cudaStreamQuery (p->stream);
     if (e != cudaErrorNotReady && e != cudaSuccess)
       goto fail;
@@ -555,7 +649,8 @@ fail_quiet:
   cudaStreamDestroy (p->copy_stream);
   if (p->stage_src.host)
     cuda_free (d, &p->stage_src);
-  return -EIO;
+  release_blocks (d, &p->share, p->elastic);
+  return r < 0 ? r : -EIO;
 }
 
 static int
@@ -584,6 +679,7 @@ join_persistent (struct rk_actor_impl *impl, int64_t timeout_ns)
   cudaStreamDestroy (p->stream);
   if (p->stage_src.host)
     cuda_free (p->dev, &p->stage_src);
+  release_blocks (p->dev, &p->share, p->elastic);
   cudaGetLastError ();
   free (impl);
   return e == cudaSuccess ? 0 : -EIO;
@@ -649,17 +745,30 @@ typedef struct launch_state {
 } launch_state;
 
 /* The end of a record the traditional way: wait for what was queued on the stream (e: how queuing it
- * went). A failure is noted against the device and answered as a fault. */
+ * went), as cudaStreamSynchronize does, by polling, but for STALL_NS at most: work that cannot start
+ * (the SMs held by kernels that never end) or never ends (a handler that never returns) must not
+ * hang the element. A failure is noted against the device and answered as a fault. */
 static uint32_t
 launch_wait (launch_state *s, cudaError_t e)
 {
-  if (e == cudaSuccess)
-    e = cudaStreamSynchronize (s->stream);
-  if (e != cudaSuccess) {
-    note_error (s->dev, e);
-    return RK_STATUS_FAULT;
+  const uint64_t t0 = rk_now_ns ();
+  while (e == cudaSuccess) {
+    e = cudaStreamQuery (s->stream);
+    if (e == cudaErrorNotReady) {
+      if (rk_now_ns () - t0 > (uint64_t) STALL_NS) {
+        if (s->dev->id < MAX_DEVICES)
+          sticky[s->dev->id] = "a kernel launch has not finished after 2 s";
+        s->dev->hung = 1;
+        return RK_STATUS_FAULT;
+      }
+      e = cudaSuccess;
+      continue;
+    }
+    if (e == cudaSuccess)
+      return RK_STATUS_OK;
   }
-  return RK_STATUS_OK;
+  note_error (s->dev, e);
+  return RK_STATUS_FAULT;
 }
 
 static uint32_t
@@ -917,6 +1026,10 @@ launch_save (const void *state, uint8_t *buf, uint64_t cap, uint32_t *status)
     *status = RK_STATUS_TOO_LARGE;
     return 0;
   }
+  if (s->dev->hung) {
+    *status = RK_STATUS_FAULT;
+    return 0;
+  }
   memcpy (buf, &s->acc, sizeof s->acc);
   if (s->acc.samples && cudaMemcpy (buf + sizeof s->acc, (uint8_t *) s->d_state + sizeof s->acc,
           len - sizeof s->acc, cudaMemcpyDeviceToHost) != cudaSuccess) {
@@ -934,6 +1047,8 @@ launch_load (void *state, const uint8_t *buf, uint64_t len)
   uint32_t st = rk_accumulate_check (buf, len, &head);
   if (st != RK_STATUS_OK)
     return st;
+  if (s->dev->hung)
+    return RK_STATUS_FAULT;
   if (cudaMemcpy (s->d_state, buf, len, cudaMemcpyHostToDevice) != cudaSuccess)
     return RK_STATUS_FAULT;
   s->acc = head;
@@ -958,6 +1073,12 @@ static void
 launch_state_free (void *state)
 {
   launch_state *s = state;
+  if (s->dev->hung) {
+    /* work still queued on its stream may never end: leave the stream and its memory alone */
+    free (s->spec_idx);
+    free (s);
+    return;
+  }
   cudaSetDevice (s->dev->id);
   if (s->d_in)
     cudaFreeAsync (s->d_in, s->stream);
@@ -1009,8 +1130,7 @@ launch_host (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl, char 
       free (s);
       return -ENOMEM;
     }
-    if (spec_smem_check (d, RK_CUDA_SPEC_SMEM (head.half), why, why_len) < 0
-        || rk_cuda_actor_blocks_per_sm (&(int) { 0 }, RK_CUDA_SPEC_SMEM (head.half)) != cudaSuccess) {
+    if (spec_smem_check (d, RK_CUDA_SPEC_SMEM (head.half), why, why_len) < 0) {
       cudaFreeAsync (s->d_state, s->stream);
       free (s->spec_idx);
       free (s);

@@ -31,6 +31,7 @@ typedef struct rk_cuda_shared {
   uint32_t bar_count, bar_gen; /* a grid-wide barrier: arrivals, and its generation */
   /* the spectrum: block 0's verdict on the command under way, for every block */
   uint32_t spec_status, spec_len, spec_ffts, spec_events, spec_nf, spec_reserved_;
+  uint32_t arrived, started; /* worker blocks that began; the leader's verdict: 1 all resident, 2 not */
 } rk_cuda_shared;
 
 /* A batch of a spectrum command (core/rk_spectrum.h): its FFTs, then the sums they feed. */
@@ -94,9 +95,12 @@ typedef struct rk_once_args {
 /* Load every kernel now (lazy loading could otherwise wait on a running persistent kernel).
  * Returns a cudaError_t. */
 int rk_cuda_preload (void);
-/* Blocks of RK_CUDA_BLOCK threads of the actor kernel that fit on one SM (with smem bytes of dynamic
- * shared memory each, which this also allows the kernel to use). Returns a cudaError_t. */
-int rk_cuda_actor_blocks_per_sm (int *n, size_t smem);
+/* Let the build's actor and once kernels use up to smem bytes of dynamic shared memory. Called once,
+ * when the device opens (before any of its kernels runs). Returns a cudaError_t. */
+int rk_cuda_allow_smem (size_t smem);
+/* Blocks of RK_CUDA_BLOCK threads of kernel (a launch handle) that fit on one SM with smem bytes of
+ * dynamic shared memory each. Returns a cudaError_t. */
+int rk_cuda_blocks_per_sm (const void *kernel, int *n, size_t smem);
 /* Bytes of static shared memory that the actor kernel uses. */
 int rk_cuda_actor_static_smem (size_t *bytes);
 /* The build's own kernels, as launch handles. A program compiled at run time has the same two,

@@ -29,6 +29,7 @@
 #define STAGE_BYTES 16384   /* small payloads of a batch, read by the whole block in one round trip */
 #define PAUSED_POLL_NS 20000
 #define BEAT_NS 1000000ull
+#define RESIDENT_WAIT_NS 500000000ull /* a block that has not started by then waits for room */
 
 /* ---- memory ordering on mapped memory (system scope) and device memory (gpu scope) ---- */
 
@@ -185,6 +186,45 @@ wave_step_rows (const Work &w, uint32_t row0, uint32_t nrows)
   const float k = D > 1 ? 6.0f : 4.0f;
   const float *__restrict__ u = (const float *) w.in;
   float *__restrict__ prev = (float *) w.out;
+  if ((W & 3) == 0) {
+    /* four cells a thread, with 16-byte loads and stores (rows of a multiple of 4 cells start 16-byte
+     * aligned): four times the bytes in flight per instruction. The neighbours left and right of the
+     * four come from the thread's own vector, or from the next thread's (L1) at its edges. */
+    const uint32_t W4 = W >> 2;
+    for (uint32_t row = row0; row < H * D; row += nrows) {
+      const uint32_t y = row % H, z = row / H;
+      const uint32_t base = row * W;
+      const bool has_dn = y > 0, has_up = y + 1 < H, has_bk = z > 0, has_fr = z + 1 < D;
+#pragma unroll 2
+      for (uint32_t q = threadIdx.x; q < W4; q += blockDim.x) {
+        const uint32_t i = base + 4 * q;
+        const float4 c4 = *(const float4 *) (u + i), p4 = *(const float4 *) (prev + i);
+        const float4 dn = has_dn ? *(const float4 *) (u + i - W) : c4;
+        const float4 up = has_up ? *(const float4 *) (u + i + W) : c4;
+        float4 bk = c4, fr = c4;
+        if (D > 1) {
+          bk = has_bk ? *(const float4 *) (u + i - plane) : c4;
+          fr = has_fr ? *(const float4 *) (u + i + plane) : c4;
+        }
+        const float cv[4] = { c4.x, c4.y, c4.z, c4.w }, pv[4] = { p4.x, p4.y, p4.z, p4.w };
+        const float dv[4] = { dn.x, dn.y, dn.z, dn.w }, uv[4] = { up.x, up.y, up.z, up.w };
+        const float bv[4] = { bk.x, bk.y, bk.z, bk.w }, fv[4] = { fr.x, fr.y, fr.z, fr.w };
+        const float lft = q > 0 ? u[i - 1] : cv[0], rgt = q + 1 < W4 ? u[i + 4] : cv[3];
+        float out[4];
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+          const float l = j > 0 ? cv[j - 1] : lft, r = j < 3 ? cv[j + 1] : rgt;
+          float nsum = rk_fadd (rk_fadd (l, r), rk_fadd (dv[j], uv[j]));
+          if (D > 1)
+            nsum = rk_fadd (nsum, rk_fadd (bv[j], fv[j]));
+          const float keep = absorbing ? rk_wave_keep (4 * q + j, y, z, W, H, D, band, keep0) : keep0;
+          out[j] = rk_wave_update (cv[j], pv[j], nsum, k, c2, keep);
+        }
+        *(float4 *) (prev + i) = make_float4 (out[0], out[1], out[2], out[3]);
+      }
+    }
+    return;
+  }
   for (uint32_t row = row0; row < H * D; row += nrows) {
     const uint32_t y = row % H, z = row / H;
     const uint32_t base = row * W;
@@ -316,6 +356,25 @@ run_slice (const Work &w, uint32_t i0, uint32_t stride)
           float y = __fadd_rn (__fadd_rn (__fmul_rn (fl, v[0]), __fmul_rn (fc, v[1])), __fmul_rn (fr, v[2]));
           memcpy (w.out + 4 * i, &y, 4);
         }
+      }
+      break;
+    }
+    case RK_KERNEL_LEVELS: {
+      const float fa = (float) w.a, fb = (float) w.b;
+      const uint32_t n = w.len / 2, n8 = aligned ? n / 8 : 0;
+#pragma unroll 4
+      for (uint32_t i = i0; i < n8; i += stride) {
+        uint4 v = ld_in (w, (const uint4 *) w.in + i);
+        uint32_t *q = (uint32_t *) &v;
+        for (int k = 0; k < 4; k++)
+          q[k] = rk_levels_u16 (q[k] & 0xffffu, fa, fb) | (uint32_t) rk_levels_u16 (q[k] >> 16, fa, fb) << 16;
+        ((uint4 *) w.out)[i] = v;
+      }
+      for (uint32_t i = n8 * 8 + i0; i < n; i += stride) {
+        const uint16_t y = rk_levels_u16 ((uint32_t) ld_in (w, w.in + 2 * i)
+            | (uint32_t) ld_in (w, w.in + 2 * i + 1) << 8, fa, fb);
+        w.out[2 * i] = (uint8_t) y;
+        w.out[2 * i + 1] = (uint8_t) (y >> 8);
       }
       break;
     }
@@ -911,8 +970,6 @@ wave_plan (const rk_cuda_args &a, LeaderState &L, const rk_record &req, const ui
 {
   uint8_t cmd[RK_INLINE_MAX];
   const uint32_t len = req.len;
-  if (req.flags & (RK_REC_F_FROM_INBOX | RK_REC_F_TO_ROUTE))
-    return RK_STATUS_UNSUPPORTED;
   if (len > sizeof cmd)
     return RK_STATUS_INVALID;
   for (uint32_t i = 0; i < len; i++)
@@ -929,7 +986,10 @@ wave_plan (const rk_cuda_args &a, LeaderState &L, const rk_record &req, const ui
   w.out = f0 + (cur ^ 1) * fb;
   L.wave_cur = cur;
   ans.len = 0;
-  switch (rk_wave_command (cmd, len)) {
+  const uint32_t op = rk_wave_command (cmd, len);
+  if ((req.flags & RK_REC_F_TO_ROUTE) && op != RK_WAVE_FRAME)
+    return RK_STATUS_INVALID; /* only a frame has something to pass on */
+  switch (op) {
     case RK_WAVE_FRAME: {
       rk_wave_frame f;
       memcpy (&f, cmd, sizeof f);
@@ -1037,15 +1097,36 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
       case RK_CMD_PROCESS: {
         const bool inl = req.flags & RK_REC_F_INLINE;
         if (a.kernel_id == RK_KERNEL_WAVE) {
+          /* a frame goes to the output arena, or (TO_ROUTE) straight into the downstream inbox, with
+           * room for out_cap bytes there */
+          const bool to = req.flags & RK_REC_F_TO_ROUTE;
+          uint8_t *out = inl ? ans.u.bytes : a.out_arena + req.u.desc.out_off;
           if (inl)
             ans.flags |= RK_REC_F_INLINE;
-          if (!inl && (!region_ok (req.u.desc.in_off, req.len, a.in_size)
-                  || !region_ok (req.u.desc.out_off, req.u.desc.out_cap, a.out_size)))
+          if (req.flags & RK_REC_F_FROM_INBOX)
+            L.status = RK_STATUS_UNSUPPORTED;
+          else if (!inl && (!region_ok (req.u.desc.in_off, req.len, a.in_size)
+                  || (!to && !region_ok (req.u.desc.out_off, req.u.desc.out_cap, a.out_size))))
             L.status = RK_STATUS_INVALID;
-          else
+          else if (to) {
+            ans.flags |= RK_REC_F_TO_ROUTE;
+            if (!L.route) {
+              L.status = RK_STATUS_NO_ROUTE;
+            } else {
+              uint64_t off = 0;
+              uint32_t rs = route_room (a, L, req, req.u.desc.out_cap, off);
+              if (rs == RK_STATUS_TOO_LARGE) /* it still goes on, as an error record */
+                rs = route_room (a, L, req, 0, off) == RK_STATUS_OK ? RK_STATUS_TOO_LARGE : rs;
+              L.link_put = rs == RK_STATUS_OK || rs == RK_STATUS_TOO_LARGE;
+              L.link_off = off;
+              L.link_seq = req.u.desc.out_off;
+              L.status = rs;
+              out = L.route_arena + off;
+            }
+          }
+          if (L.status == RK_STATUS_OK)
             L.status = wave_plan (a, L, req, inl ? req.u.bytes : a.in_arena + req.u.desc.in_off, !inl,
-                inl ? ans.u.bytes : a.out_arena + req.u.desc.out_off,
-                inl ? RK_INLINE_MAX : req.u.desc.out_cap, ans);
+                out, inl ? RK_INLINE_MAX : req.u.desc.out_cap, ans);
           break;
         }
         if (a.kernel_id == RK_KERNEL_SPECTRUM) {
@@ -1454,6 +1535,8 @@ worker_loop (const rk_cuda_args &a, int grid)
   rk_cuda_shared *sh = a.sh;
   uint64_t seen = 0;
 
+  if (threadIdx.x == 0)
+    atomicAdd (&sh->arrived, 1u); /* the leader starts serving once every block is here */
   for (;;) {
     if (threadIdx.x == 0) {
       uint32_t backoff = 32, polls = 0;
@@ -1578,9 +1661,32 @@ leader_loop (const rk_cuda_args &a, int grid)
       acc->samples = 0;
     }
     set_state (a.ctl, RK_STATE_LAUNCHED);
-    set_state (a.ctl, RK_STATE_ACTIVE);
+    /* Grid-wide work needs every block running at once. A cooperative launch only promises that the
+     * blocks fit on an idle GPU: beside other persistent actors (which never end) some may wait for
+     * room forever. Wait for them a bounded time; without them, end at once and say why, rather than
+     * hang at the first grid barrier. Blocks that start later find stop set and leave. */
+    const uint64_t t0 = globaltimer ();
+    uint32_t verdict = 1;
+    while (ld_acquire_gpu32 (&a.sh->arrived) < (uint32_t) grid - 1) {
+      if (globaltimer () - t0 > RESIDENT_WAIT_NS) {
+        verdict = 2;
+        break;
+      }
+      __nanosleep (1000);
+    }
+    a.sh->started = verdict;
+    if (verdict == 2) {
+      *(volatile uint32_t *) &a.sh->stop = 1;
+      __threadfence ();
+      st_relaxed_sys32 (&a.ctl->last_error, RK_STATUS_NOT_RESIDENT);
+      set_state (a.ctl, RK_STATE_FAILED);
+    } else {
+      set_state (a.ctl, RK_STATE_ACTIVE);
+    }
   }
   __syncthreads ();
+  if (a.sh->started != 1)
+    return;
 
   const uint32_t warp = tid >> 5, nwarps = blockDim.x >> 5;
   while (!L.stop) {
@@ -1760,18 +1866,20 @@ rk_cuda_preload (void)
 }
 
 extern "C" int
-rk_cuda_actor_blocks_per_sm (int *n, size_t smem)
+rk_cuda_allow_smem (size_t smem)
 {
-  cudaError_t e = cudaSuccess;
-  if (smem > 0) {
-    e = cudaFuncSetAttribute (rk_actor_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) smem);
-    if (e == cudaSuccess)
-      e = cudaFuncSetAttribute ((const void *) rk_once_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-          (int) smem);
-  }
+  cudaError_t e = cudaFuncSetAttribute (rk_actor_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+      (int) smem);
   if (e == cudaSuccess)
-    e = cudaOccupancyMaxActiveBlocksPerMultiprocessor (n, rk_actor_kernel, RK_CUDA_BLOCK, smem);
+    e = cudaFuncSetAttribute ((const void *) rk_once_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+        (int) smem);
   return (int) e;
+}
+
+extern "C" int
+rk_cuda_blocks_per_sm (const void *kernel, int *n, size_t smem)
+{
+  return (int) cudaOccupancyMaxActiveBlocksPerMultiprocessor (n, kernel, RK_CUDA_BLOCK, smem);
 }
 
 extern "C" int

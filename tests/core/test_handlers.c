@@ -43,7 +43,7 @@ static void
 test_registry (void)
 {
   SECTION ("registry: find, by_id, param_index, defaults, names");
-  CHECK_EQ_U (rk_handler_count (), 6);
+  CHECK_EQ_U (rk_handler_count (), 7);
   for (unsigned i = 0; i < rk_handler_count (); i++) {
     const rk_handler *h = rk_handler_at (i);
     /* caps: every handler that rkactor runs; the wave is rkwavesrc's, the spectrum rkspectrum's */
@@ -81,7 +81,8 @@ test_registry (void)
   CHECK (rk_handler_by_id (RK_KERNEL_ACCUMULATE) == acc);
   CHECK (rk_handler_by_id (0) == NULL);
   CHECK (rk_handler_by_id (RK_KERNEL_STENCIL) == rk_handler_find ("stencil"));
-  CHECK (rk_handler_by_id (7) == NULL);
+  CHECK (rk_handler_by_id (RK_KERNEL_LEVELS) == rk_handler_find ("levels"));
+  CHECK (rk_handler_by_id (8) == NULL);
   CHECK (rk_handler_by_id (UINT32_MAX) == NULL);
 
   CHECK_EQ_U (echo->unit, 1);
@@ -196,6 +197,52 @@ test_stencil (rk_test_rng *rng)
   CHECK (y == 3.0f);
   CHECK_EQ_U (h->process (NULL, p, in, 6, out, 8, &out_len), RK_STATUS_INVALID);
   CHECK_EQ_U (h->process (NULL, p, in, 8, out, 4, &out_len), RK_STATUS_TOO_LARGE);
+}
+
+static void
+test_levels (rk_test_rng *rng)
+{
+  const rk_handler *h = rk_handler_find ("levels");
+  SECTION ("levels: y = clamp(a * x + b), rounded half up, on little-endian 16-bit samples");
+  CHECK (h != NULL && h->unit == 2);
+  static const struct { uint16_t x; double a, b; uint16_t y; } cases[] = {
+    { 1000, 2.0, 0.4, 2000 },    /* 2000.4 */
+    { 10, 1.0, 0.5, 11 },        /* 10.5: half up */
+    { 10, 1.0, 0.49, 10 },
+    { 0, 1.0, -5.0, 0 },         /* below 0 */
+    { 40000, 2.0, 0.0, 65535 },  /* above 65535 */
+    { 65535, 1.0, 0.0, 65535 },
+    { 12345, 0.0, 0.0, 0 },
+    { 7, NAN, 0.0, 0 },          /* no number: 0 */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const double p[RK_MAX_PARAMS] = { cases[i].a, cases[i].b };
+    const uint8_t in[2] = { (uint8_t) cases[i].x, (uint8_t) (cases[i].x >> 8) };
+    uint8_t out[2];
+    uint32_t n = 0;
+    CHECK_EQ_U (h->process (NULL, p, in, 2, out, 2, &n), RK_STATUS_OK);
+    CHECK_EQ_U (n, 2);
+    CHECK_EQ_U ((uint32_t) out[0] | (uint32_t) out[1] << 8, cases[i].y);
+  }
+  /* random samples against the formula written out, at odd addresses */
+  static uint8_t in[2 * 4096 + 1], out[2 * 4096 + 1];
+  for (int it = 0; it < 100; it++) {
+    const double p[RK_MAX_PARAMS] = { rk_test_uniform (rng, -4.0, 4.0), rk_test_uniform (rng, -7e4, 7e4) };
+    const uint32_t n = (uint32_t) rk_test_below (rng, 4097);
+    for (uint32_t i = 0; i < 2 * n; i++)
+      in[1 + i] = (uint8_t) rk_test_below (rng, 256);
+    uint32_t got = 0;
+    CHECK_EQ_U (h->process (NULL, p, in + 1, 2 * n, out + 1, 2 * n, &got), RK_STATUS_OK);
+    for (uint32_t i = 0; i < n; i++) {
+      const float v = (float) p[0] * (float) (in[1 + 2 * i] | in[2 + 2 * i] << 8) + (float) p[1];
+      const uint32_t want = v <= 0.0f ? 0 : v >= 65535.0f ? 65535 : (uint32_t) (v + 0.5f);
+      CHECK_EQ_U ((uint32_t) out[1 + 2 * i] | (uint32_t) out[2 + 2 * i] << 8, want);
+    }
+  }
+  const double p[RK_MAX_PARAMS] = { 1.0, 0.0 };
+  uint32_t n = 0;
+  CHECK_EQ_U (h->process (NULL, p, in, 3, out, 4, &n), RK_STATUS_INVALID);
+  CHECK_EQ_U (h->process (NULL, p, in, 4, out, 2, &n), RK_STATUS_TOO_LARGE);
 }
 
 static void
@@ -481,6 +528,7 @@ main (void)
   test_registry ();
   test_echo (&rng);
   test_scale (&rng);
+  test_levels (&rng);
   test_stencil (&rng);
   test_accumulate (&rng);
   test_accumulate_save_load (&rng);

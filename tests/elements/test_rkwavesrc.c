@@ -6,6 +6,7 @@
 #include <gst/check/gstcheck.h>
 #include <gst/video/video.h>
 
+#include "rk_handlers.h"
 #include "rk_wave.h"
 
 static const gchar *
@@ -303,6 +304,82 @@ GST_START_TEST (test_latency)
 }
 GST_END_TEST;
 
+/* K2K: rkwavesrc straight into `rkactor kernel=levels` on the same backend draws each frame into the
+ * actor's inbox, and only a token crosses the pad; the frames that come out equal the reference's,
+ * levelled by the C handler, and equal those of the host path (link=host). */
+static guint64
+stat_u64 (GstElement *e, const gchar *field)
+{
+  GstStructure *st = NULL;
+  guint64 v = G_MAXUINT64;
+  g_object_get (e, "stats", &st, NULL);
+  fail_unless (st && gst_structure_get_uint64 (st, field, &v), "no %s in the stats", field);
+  gst_structure_free (st);
+  return v;
+}
+
+GST_START_TEST (test_k2k_into_levels)
+{
+  const rk_handler *levels = rk_handler_find ("levels");
+  const double lp[RK_MAX_PARAMS] = { 1.5, -16000.0 };
+  enum { FRAMES = 6 };
+  fail_unless (levels != NULL);
+  for (int host = 0; host < 2; host++) {
+    gchar *desc = g_strdup_printf ("rkwavesrc name=src is-live=false backend=%s link=%s width=61 "
+        "height=40 steps-per-frame=5 speed=0.45 damping=0.002 gain=2 num-buffers=%d ! rkactor "
+        "name=lv backend=%s kernel=levels params=\"p,a=1.5,b=-16000\" ! appsink name=sink sync=false",
+        backend (), host ? "host" : "auto", FRAMES, backend ());
+    Wave wv = { .pipe = gst_parse_launch (desc, NULL) };
+    g_free (desc);
+    fail_unless (wv.pipe != NULL);
+    wv.src = gst_bin_get_by_name (GST_BIN (wv.pipe), "src");
+    wv.sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (wv.pipe), "sink"));
+    GstElement *lv = gst_bin_get_by_name (GST_BIN (wv.pipe), "lv");
+    Model m = model_new (61, 40, 1, 0.45, 0.002, 0, 2.0);
+    gboolean ok = FALSE;
+    g_signal_emit_by_name (wv.src, "impulse", 20, 15, 0, 1.0, 5.0, &ok);
+    fail_unless (ok);
+    model_impulse (&m, 20, 15, 0, 1.0f, 5.0f);
+    fail_unless (gst_element_set_state (wv.pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+    for (guint i = 0; i < FRAMES; i++) {
+      model_steps (&m, 5);
+      GstSample *s = gst_app_sink_pull_sample (wv.sink);
+      fail_unless (s != NULL, "frame %u: no sample", i);
+      GstVideoInfo info;
+      fail_unless (gst_video_info_from_caps (&info, gst_sample_get_caps (s)));
+      fail_unless (GST_VIDEO_INFO_FORMAT (&info) == GST_VIDEO_FORMAT_GRAY16_LE);
+      const guint stride = GST_VIDEO_INFO_PLANE_STRIDE (&info, 0), bytes = stride * m.h;
+      guint8 *frame = g_malloc0 (bytes), *want = g_malloc (bytes);
+      guint32 n = 0;
+      rk_ref_wave_render (m.f[m.cur], m.w, m.h, 0, RK_WAVE_FMT_GRAY16, stride, 2.0f, frame);
+      fail_unless (levels->process (NULL, lp, frame, bytes, want, bytes, &n) == RK_STATUS_OK);
+      GstBuffer *b = gst_sample_get_buffer (s);
+      GstMapInfo map;
+      fail_unless (gst_buffer_map (b, &map, GST_MAP_READ));
+      fail_unless_equals_uint64 (map.size, bytes);
+      for (guint y = 0; y < m.h; y++)
+        fail_unless (memcmp (map.data + y * stride, want + y * stride, m.w * 2) == 0,
+            "%s path, frame %u differs from the reference in row %u", host ? "host" : "K2K", i, y);
+      fail_unless_equals_uint64 (GST_BUFFER_PTS (b), gst_util_uint64_scale (i, GST_SECOND, 30));
+      gst_buffer_unmap (b, &map);
+      g_free (frame);
+      g_free (want);
+      gst_sample_unref (s);
+    }
+    GstSample *eos = gst_app_sink_pull_sample (wv.sink);
+    fail_unless (eos == NULL && gst_app_sink_is_eos (wv.sink), "EOS after the frames");
+    /* the backends here (cpu, cuda) link persistent actors: the frames went on the device unless
+     * link=host asked otherwise */
+    fail_unless_equals_uint64 (stat_u64 (wv.src, "tokens-out"), host ? 0 : FRAMES);
+    fail_unless_equals_uint64 (stat_u64 (lv, "tokens-in"), host ? 0 : FRAMES);
+    gst_object_unref (lv);
+    wave_free (&wv);
+    g_free (m.f[0]);
+    g_free (m.f[1]);
+  }
+}
+GST_END_TEST;
+
 static Suite *
 rkwavesrc_suite (void)
 {
@@ -316,6 +393,7 @@ rkwavesrc_suite (void)
   tcase_add_test (tc, test_live_parameter);
   tcase_add_test (tc, test_refusals);
   tcase_add_test (tc, test_latency);
+  tcase_add_test (tc, test_k2k_into_levels);
   return s;
 }
 

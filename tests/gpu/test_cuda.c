@@ -412,8 +412,16 @@ test_links (const rk_backend_ops *ops, int n, const char *label)
   for (int i = 0; i < n; i++) {
     h[i] = rk_handler_find (kinds[rnd () % 4]);
     a[i] = start_linked (ops, h[i]->name, 4 << 20);
-    if (!a[i])
+    if (!a[i]) {
+      for (int k = 0; k < i; k++) {
+        rk_actor_stop (a[k], TIMEOUT);
+        rk_actor_unref (a[k]);
+        free (state[k]);
+      }
+      free (x);
+      free (tmp);
       return;
+    }
     state[i] = reference_new (h[i], params[i]);
     for (uint32_t k = 0; k < h[i]->n_params; k++) {
       params[i][k] = rnd_float ();
@@ -493,8 +501,14 @@ test_link_teardown (const rk_backend_ops *ops, const char *label)
   rk_actor *a[2] = { start_linked (ops, "echo", 1 << 20), start_linked (ops, "echo", 1 << 20) };
   uint8_t x[256] = { 1, 2, 3 };
   rk_answer ans;
-  if (!a[0] || !a[1])
+  if (!a[0] || !a[1]) {
+    for (int i = 0; i < 2; i++)
+      if (a[i]) {
+        rk_actor_stop (a[i], TIMEOUT);
+        rk_actor_unref (a[i]);
+      }
     return;
+  }
   link_chain (a, 2, label);
   CHECK (submit_hop (a, 1, 2, 5, NULL, 256) == 0, "submit");
   CHECK (rk_actor_receive (a[1], &ans, 100000000) == -ETIMEDOUT, "%s: an answer without data", label);
@@ -594,6 +608,94 @@ test_spectrum (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
   printf ("%s spectrum 65536 bands: refused (%s)\n", label, why);
 }
 
+/* Persistent actors side by side on one GPU: their blocks never leave, so each grid must fit beside the
+ * others, or a grid barrier waits forever. A wave that stretches over much of the GPU is held while a
+ * spectrum and echo actors start and are checked against the C reference; echo actors are then added
+ * until the device is full, which must be a clear refusal; once all stop, the whole GPU is free again. */
+static void
+test_coresident (const rk_backend_ops *ops, const char *label)
+{
+  enum { MAX_HELD = 512 };
+  static rk_actor *held[MAX_HELD];
+  int n = 0;
+  char why[512] = "";
+  double wp[RK_MAX_PARAMS];
+  rk_handler_default_params (rk_handler_find ("wave"), wp);
+  wp[RK_WAVE_P_WIDTH] = 2048;
+  wp[RK_WAVE_P_HEIGHT] = 2048;
+  rk_actor_config wc = { .backend = ops, .handler = rk_handler_find ("wave"), .mode = RK_MODE_PERSISTENT,
+    .ring_entries = 16, .in_arena_size = 1 << 20, .out_arena_size = 32 << 20, .params = wp };
+  rk_actor *wave = NULL;
+  CHECK (rk_actor_new (&wc, &wave, why, sizeof why) == 0, "%s: the large wave: %s", label, why);
+  if (!wave)
+    return;
+  const rk_handler *echo = rk_handler_find ("echo");
+  for (int i = 0; i < 4; i++)
+    held[n++] = start_with (ops, RK_MODE_PERSISTENT, "echo", 8 << 20, 0);
+
+  /* beside the wave and the echo actors: a spectrum (grid barriers of its own) and a small wave */
+  double wd = 0, wr = 0;
+  int r = spectrum_check (ops, RK_MODE_PERSISTENT, 1024, 16, 0, RK_SPECTRUM_S16, rnd () | (uint64_t) rnd () << 32,
+      12, 1e-4, 1e-5, &wd, &wr, why, sizeof why);
+  CHECK (r == 0, "%s: spectrum beside a wave: %s", label, why);
+  r = wave_check (ops, RK_MODE_PERSISTENT, 300, 200, 1, rnd () | (uint64_t) rnd () << 32, 100, why, sizeof why);
+  CHECK (r == 0, "%s: a second wave beside the first: %s", label, why);
+  for (int i = 0; i < n; i++) {
+    double params[RK_MAX_PARAMS];
+    void *ref = reference_new (echo, params);
+    process_and_compare (held[i], echo, ref, params, 1 << 20, "beside a wave");
+    free (ref);
+  }
+  /* the wave still steps: a frame of 8 steps comes back */
+  rk_wave_frame fr = { .op = RK_WAVE_FRAME, .steps = 8, .format = RK_WAVE_FMT_GRAY16, .stride = 4096 };
+  rk_answer ans;
+  r = wave_call (wave, RK_CMD_PROCESS, 0, 0, &fr, sizeof fr, 4096 * 2048, &ans);
+  CHECK (r == RK_STATUS_OK && ans.rec.len == 4096u * 2048, "%s: the large wave's frame: status %d", label, r);
+  if (r >= 0)
+    rk_actor_release_output (wave, ans.out_token);
+
+  /* fill the GPU: a refusal that says so, not a hang */
+  int refused = 0;
+  while (n < MAX_HELD && !refused) {
+    rk_actor_config cfg = { .backend = ops, .handler = echo, .mode = RK_MODE_PERSISTENT, .ring_entries = 16,
+      .in_arena_size = 1 << 16, .out_arena_size = 1 << 16 };
+    rk_actor *a = NULL;
+    if (rk_actor_new (&cfg, &a, why, sizeof why) < 0)
+      refused = 1;
+    else
+      held[n++] = a;
+  }
+  CHECK (refused && strstr (why, "full"), "%s: %d actors started, and then: %s", label, n,
+      refused ? why : "no refusal");
+  printf ("%s: a 2048^2 wave, a spectrum, a second wave and %d echo actors ran at once; then: %s\n", label, n,
+      why);
+  {
+    double params[RK_MAX_PARAMS];
+    void *ref = reference_new (echo, params);
+    process_and_compare (held[n - 1], echo, ref, params, 4096, "the last one started");
+    free (ref);
+  }
+  for (int i = 0; i < n; i++) {
+    CHECK (rk_actor_stop (held[i], TIMEOUT) == 0, "%s: stop echo %d", label, i);
+    rk_actor_unref (held[i]);
+  }
+  CHECK (rk_actor_stop (wave, TIMEOUT) == 0, "%s: stop the wave", label);
+  rk_actor_unref (wave);
+
+  /* all returned: the large wave and the echo actors start again */
+  wave = NULL;
+  CHECK (rk_actor_new (&wc, &wave, why, sizeof why) == 0, "%s: the large wave again: %s", label, why);
+  rk_actor *again = start_with (ops, RK_MODE_PERSISTENT, "echo", 1 << 16, 0);
+  if (again) {
+    rk_actor_stop (again, TIMEOUT);
+    rk_actor_unref (again);
+  }
+  if (wave) {
+    rk_actor_stop (wave, TIMEOUT);
+    rk_actor_unref (wave);
+  }
+}
+
 int
 main (void)
 {
@@ -639,6 +741,7 @@ main (void)
   test_wave (cuda, RK_MODE_LAUNCH, "launch");
   test_spectrum (cuda, RK_MODE_PERSISTENT, "persistent");
   test_spectrum (cuda, RK_MODE_LAUNCH, "launch");
+  test_coresident (cuda, "coresident");
 
   printf ("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
   return failures ? 1 : 0;
