@@ -190,14 +190,17 @@ wave_step_rows (const Work &w, uint32_t row0, uint32_t nrows)
     /* four cells a thread, with 16-byte loads and stores (rows of a multiple of 4 cells start 16-byte
      * aligned): four times the bytes in flight per instruction. The neighbours left and right of the
      * four come from the thread's own vector, or from the next thread's (L1) at its edges. */
-    const uint32_t W4 = W >> 2;
-    for (uint32_t row = row0; row < H * D; row += nrows) {
-      const uint32_t y = row % H, z = row / H;
-      const uint32_t base = row * W;
-      const bool has_dn = y > 0, has_up = y + 1 < H, has_bk = z > 0, has_fr = z + 1 < D;
+    /* The block's rows and the vectors in them as one index, so that rows shorter than the block
+     * (256 cells: 64 vectors) still keep every thread busy. */
+    const uint32_t W4 = W >> 2, rows = H * D;
+    const uint32_t mine = row0 < rows ? (rows - row0 + nrows - 1) / nrows : 0;
 #pragma unroll 2
-      for (uint32_t q = threadIdx.x; q < W4; q += blockDim.x) {
-        const uint32_t i = base + 4 * q;
+    for (uint32_t t = threadIdx.x; t < mine * W4; t += blockDim.x) {
+      const uint32_t r = t / W4, q = t - r * W4, row = row0 + r * nrows;
+      const uint32_t y = row % H, z = row / H;
+      const bool has_dn = y > 0, has_up = y + 1 < H, has_bk = z > 0, has_fr = z + 1 < D;
+      {
+        const uint32_t i = row * W + 4 * q;
         const float4 c4 = *(const float4 *) (u + i), p4 = *(const float4 *) (prev + i);
         const float4 dn = has_dn ? *(const float4 *) (u + i - W) : c4;
         const float4 up = has_up ? *(const float4 *) (u + i + W) : c4;
