@@ -61,7 +61,7 @@ rk_backend_pick (int device_id, char *why, size_t why_len)
   for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
     char reason[256] = "";
     const rk_backend_ops *ops = rk_backend_get (order[i], reason, sizeof reason);
-    if (ops && ops->probe (device_id, reason, sizeof reason) == 0)
+    if (ops && (ops->probe_auto ? ops->probe_auto : ops->probe) (device_id, reason, sizeof reason) == 0)
       return ops;
     if (used < why_len) {
       int n = snprintf (why + used, why_len - used, "%s%s: %s", used ? "; " : "",

@@ -62,6 +62,9 @@ typedef struct rk_backend_ops {
   unsigned modes;
   /* 0 when the backend works on device_id, else a negative errno and a reason. */
   int (*probe) (int device_id, char *why, size_t why_len);
+  /* Optional: the same for backend=auto, which may pass over what the backend only does when asked
+   * (a Vulkan device that is the CPU). */
+  int (*probe_auto) (int device_id, char *why, size_t why_len);
   int (*open) (int device_id, rk_device **dev, char *why, size_t why_len);
   void (*close) (rk_device *dev);
   /* Memory that both the host and the actor read and write. */

@@ -8,6 +8,7 @@ packages=(
   gcc libc6-dev pkg-config meson ninja-build
   libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  libvulkan-dev glslc mesa-vulkan-drivers
 )
 
 missing=()

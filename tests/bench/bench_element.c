@@ -7,6 +7,7 @@
  *   rkactor backend=cpu
  *   rkactor backend=cuda          a persistent kernel
  *   rkactor backend=cuda mode=launch   one kernel launch and synchronisation per buffer
+ *   rkactor backend=vulkan        host-driven: one compute dispatch and wait per buffer
  *   cudaupload ! cudadownload     GStreamer's CUDA elements (when nvcodec is installed)
  * with 64-byte and 4 KiB buffers (video/x-raw RGBA 4x4 and 32x32, so that cudaupload takes them).
  * Streaming: buffers pushed as fast as appsrc takes them while another thread pulls, for 64 B, 64 KiB,
@@ -19,7 +20,7 @@
  *
  *   bench-element --chains [--quick]
  *
- * Chains of 1, 2, 4 and 8 echo actors (CPU and CUDA backends), linked on the device (K2K, link=auto)
+ * Chains of 1, 2, 4 and 8 echo actors (CPU, CUDA and Vulkan backends), linked on the device (K2K, link=auto)
  * against the host path (link=host), in one run: round trip (min, median, p99), the latency each hop
  * adds, and streaming throughput of 64 KiB and 1 MiB buffers.
  */
@@ -466,6 +467,7 @@ main (int argc, char **argv)
     { "rkactor backend=cpu", "rkactor kernel=echo backend=cpu" },
     { "rkactor backend=cuda", "rkactor kernel=echo backend=cuda" },
     { "rkactor backend=cuda launch", "rkactor kernel=echo backend=cuda mode=launch" },
+    { "rkactor backend=vulkan", "rkactor kernel=echo backend=vulkan" },
     /* the caps filter keeps them from agreeing on system memory, where they would do nothing */
     { "cudaupload ! cudadownload", "cudaupload ! video/x-raw(memory:CUDAMemory) ! cudadownload" },
   };
@@ -481,6 +483,7 @@ main (int argc, char **argv)
   if (chains) {
     bench_chains ("cpu");
     bench_chains ("cuda");
+    bench_chains ("vulkan");
     gst_deinit ();
     return 0;
   }

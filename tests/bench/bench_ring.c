@@ -278,6 +278,7 @@ main (int argc, char **argv)
     { "cpu", RK_BACKEND_CPU, RK_MODE_PERSISTENT },
     { "cuda", RK_BACKEND_CUDA, RK_MODE_PERSISTENT },
     { "cuda-launch", RK_BACKEND_CUDA, RK_MODE_LAUNCH },
+    { "vulkan", RK_BACKEND_VULKAN, RK_MODE_PERSISTENT }, /* host-driven: a dispatch per record */
   };
   const int n = sizeof configs / sizeof configs[0];
 
@@ -314,6 +315,12 @@ main (int argc, char **argv)
     printf ("\nround trip, cuda-launch / cuda (median):");
     for (int s = 0; s < 3; s++)
       printf (" %.2fx", configs[2].rt_median[s] / configs[1].rt_median[s]);
+    printf ("\n");
+  }
+  if (configs[1].ops && configs[3].ops) {
+    printf ("round trip, vulkan / cuda (median):");
+    for (int s = 0; s < 3; s++)
+      printf (" %.2fx", configs[3].rt_median[s] / configs[1].rt_median[s]);
     printf ("\n");
   }
   return 0;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run one pipelines/*.pipeline file with gst-launch-1.0; pass when it reaches EOS with no error.
-# A file with a line "# needs: cuda" is skipped (exit 77) where the CUDA backend cannot run.
+# A file with a line "# needs: cuda" (or vulkan) is skipped (exit 77) where that backend cannot run.
 # A file with a line "# expect-message: NAME" must also post element messages of that name, one with
 # "# expect-log: CATEGORY:LEVEL TEXT" must log TEXT.
 set -euo pipefail
@@ -8,6 +8,12 @@ file=$1
 if grep -q '^# needs: cuda' "$file"; then
   if ! gst-launch-1.0 -q fakesrc num-buffers=1 ! rkactor backend=cuda ! fakesink >/dev/null 2>&1; then
     echo "SKIP: the CUDA backend cannot run here"
+    exit 77
+  fi
+fi
+if grep -q '^# needs: vulkan' "$file"; then
+  if ! gst-launch-1.0 -q fakesrc num-buffers=1 ! rkactor backend=vulkan ! fakesink >/dev/null 2>&1; then
+    echo "SKIP: the Vulkan backend cannot run here"
     exit 77
   fi
 fi

@@ -1,0 +1,784 @@
+/* gst-ringkernel: the Vulkan backend.
+ *
+ * Vulkan promises no forward progress to a shader that never returns, so a Vulkan actor is host-driven:
+ * a host thread serves the rings (rk_host_actor.c, the same command semantics as every backend) and
+ * runs each record's handler as one dispatch of a compute pipeline built when the device was opened,
+ * then waits for it on a timeline semaphore. Rings, control block and arenas live in host-visible,
+ * coherent memory that the shaders read and write in place; a handler's state lives in device-local
+ * memory across records. Nothing is created on the hot path: the descriptor sets that an actor needs
+ * (its arenas, or a small staging buffer for payloads that travel inside a record) are written when it
+ * starts, and each record re-records one command buffer with its offsets as push constants.
+ *
+ * The handlers are GLSL (gpu/vulkan/shaders/), compiled by glslc to SPIR-V at build time and embedded.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <vulkan/vulkan.h>
+
+#include "rk_backend.h"
+#include "rk_host_actor.h"
+#include "rk_vulkan.h"
+
+/* SPIR-V of the handlers (glslc -mfmt=c at build time) */
+static const uint32_t spv_echo[] =
+#include "echo.spv.inc"
+    ;
+static const uint32_t spv_scale[] =
+#include "scale.spv.inc"
+    ;
+static const uint32_t spv_stencil[] =
+#include "stencil.spv.inc"
+    ;
+static const uint32_t spv_levels[] =
+#include "levels.spv.inc"
+    ;
+static const uint32_t spv_accumulate[] =
+#include "accumulate.spv.inc"
+    ;
+
+#define MAX_DEVICES 16
+#define WAIT_NS (2 * 1000000000ull) /* a dispatch not done after this long: the device is stuck */
+#define GROUP 256                   /* local_size_x of every shader */
+#define MAX_GROUPS 4096             /* the shaders loop over what a dispatch of this many leaves */
+
+/* Push constants: gpu/vulkan/shaders/rk_common.glsl, struct Push. */
+typedef struct vk_push {
+  uint32_t in_word, out_word, len, restart;
+  float a, b, c;
+  uint32_t inv_lo, inv_hi;
+} vk_push;
+
+enum { PIPE_ECHO, PIPE_SCALE, PIPE_STENCIL, PIPE_LEVELS, PIPE_ACCUMULATE, N_PIPES };
+
+static const struct {
+  uint32_t kernel_id;
+  const uint32_t *code;
+  size_t size;
+  int float64; /* needs shaderFloat64 */
+} pipe_info[N_PIPES] = {
+  [PIPE_ECHO] = { RK_KERNEL_ECHO, spv_echo, sizeof spv_echo, 0 },
+  [PIPE_SCALE] = { RK_KERNEL_SCALE, spv_scale, sizeof spv_scale, 0 },
+  [PIPE_STENCIL] = { RK_KERNEL_STENCIL, spv_stencil, sizeof spv_stencil, 0 },
+  [PIPE_LEVELS] = { RK_KERNEL_LEVELS, spv_levels, sizeof spv_levels, 0 },
+  [PIPE_ACCUMULATE] = { RK_KERNEL_ACCUMULATE, spv_accumulate, sizeof spv_accumulate, 1 },
+};
+
+struct rk_device {
+  int id;
+  VkInstance instance;
+  VkPhysicalDevice phys;
+  VkDevice dev;
+  VkQueue queue;
+  uint32_t family;
+  pthread_mutex_t queue_lock; /* a VkQueue is used by one thread at a time */
+  VkPhysicalDeviceMemoryProperties mem;
+  VkDescriptorSetLayout set_layout;
+  VkPipelineLayout layout;
+  VkPipeline pipes[N_PIPES];
+  char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
+  int float64;
+  int hung; /* a dispatch never finished: leave the device alone */
+};
+
+/* Memory the backend hands out: a buffer and its memory, mapped when host-visible. */
+typedef struct vk_block {
+  VkBuffer buf;
+  VkDeviceMemory mem;
+} vk_block;
+
+static VkResult
+make_instance (VkInstance *inst)
+{
+  const VkApplicationInfo app = {
+    .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+    .pApplicationName = "gst-ringkernel",
+    .apiVersion = VK_API_VERSION_1_2,
+  };
+  const VkInstanceCreateInfo ci = {
+    .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+    .pApplicationInfo = &app,
+  };
+  return vkCreateInstance (&ci, NULL, inst);
+}
+
+static const char *
+type_name (VkPhysicalDeviceType t)
+{
+  switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "CPU";
+    default: return "other";
+  }
+}
+
+/* Device device_id of the instance, checked for what the backend needs: Vulkan 1.2, a compute queue,
+ * timeline semaphores. Fills *phys, *family and props. */
+static int
+find_device (VkInstance inst, int device_id, VkPhysicalDevice *phys, uint32_t *family,
+    VkPhysicalDeviceProperties *props, char *why, size_t why_len)
+{
+  uint32_t n = 0;
+  if (vkEnumeratePhysicalDevices (inst, &n, NULL) != VK_SUCCESS || n == 0) {
+    snprintf (why, why_len, "no Vulkan device (no driver sees one; Mesa's lavapipe, package "
+        "mesa-vulkan-drivers, gives one on the CPU)");
+    return -ENODEV;
+  }
+  if (device_id < 0 || (uint32_t) device_id >= n) {
+    snprintf (why, why_len, "Vulkan device %d does not exist (%u present)", device_id, n);
+    return -ENODEV;
+  }
+  VkPhysicalDevice all[MAX_DEVICES];
+  uint32_t m = n < MAX_DEVICES ? n : MAX_DEVICES;
+  vkEnumeratePhysicalDevices (inst, &m, all);
+  if ((uint32_t) device_id >= m) {
+    snprintf (why, why_len, "Vulkan device %d is beyond the %d this backend looks at", device_id,
+        MAX_DEVICES);
+    return -ENODEV;
+  }
+  *phys = all[device_id];
+  vkGetPhysicalDeviceProperties (*phys, props);
+  if (props->apiVersion < VK_API_VERSION_1_2) {
+    snprintf (why, why_len, "Vulkan device %d (%s) offers Vulkan %u.%u; the backend needs 1.2", device_id,
+        props->deviceName, VK_API_VERSION_MAJOR (props->apiVersion), VK_API_VERSION_MINOR (props->apiVersion));
+    return -ENOTSUP;
+  }
+  VkPhysicalDeviceVulkan12Features f12 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES };
+  VkPhysicalDeviceFeatures2 f = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f12 };
+  vkGetPhysicalDeviceFeatures2 (*phys, &f);
+  if (!f12.timelineSemaphore) {
+    snprintf (why, why_len, "Vulkan device %d (%s) has no timeline semaphores", device_id, props->deviceName);
+    return -ENOTSUP;
+  }
+  uint32_t nq = 0;
+  vkGetPhysicalDeviceQueueFamilyProperties (*phys, &nq, NULL);
+  VkQueueFamilyProperties q[32];
+  if (nq > 32)
+    nq = 32;
+  vkGetPhysicalDeviceQueueFamilyProperties (*phys, &nq, q);
+  for (uint32_t i = 0; i < nq; i++)
+    if (q[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
+      *family = i;
+      return 0;
+    }
+  snprintf (why, why_len, "Vulkan device %d (%s) has no compute queue", device_id, props->deviceName);
+  return -ENOTSUP;
+}
+
+static int
+vk_probe_kind (int device_id, int need_gpu, char *why, size_t why_len)
+{
+  VkInstance inst;
+  VkResult e = make_instance (&inst);
+  if (e != VK_SUCCESS) {
+    snprintf (why, why_len, "no Vulkan driver (vkCreateInstance: %d; install libvulkan1 and a driver)", e);
+    return -ENODEV;
+  }
+  VkPhysicalDevice phys;
+  VkPhysicalDeviceProperties props;
+  uint32_t family;
+  int r = find_device (inst, device_id < 0 ? 0 : device_id, &phys, &family, &props, why, why_len);
+  if (r == 0 && need_gpu && props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU) {
+    snprintf (why, why_len, "Vulkan device %d (%s) runs on the CPU, which the cpu backend does "
+        "better; ask for backend=vulkan to use it", device_id, props.deviceName);
+    r = -ENODEV;
+  }
+  vkDestroyInstance (inst, NULL);
+  return r;
+}
+
+static int
+vk_probe (int device_id, char *why, size_t why_len)
+{
+  return vk_probe_kind (device_id, 0, why, why_len);
+}
+
+static int
+vk_probe_auto (int device_id, char *why, size_t why_len)
+{
+  return vk_probe_kind (device_id, 1, why, why_len);
+}
+
+static void
+vk_close (rk_device *d)
+{
+  if (!d)
+    return;
+  if (d->dev) {
+    if (!d->hung)
+      vkDeviceWaitIdle (d->dev);
+    for (int i = 0; i < N_PIPES; i++)
+      if (d->pipes[i])
+        vkDestroyPipeline (d->dev, d->pipes[i], NULL);
+    if (d->layout)
+      vkDestroyPipelineLayout (d->dev, d->layout, NULL);
+    if (d->set_layout)
+      vkDestroyDescriptorSetLayout (d->dev, d->set_layout, NULL);
+    if (!d->hung)
+      vkDestroyDevice (d->dev, NULL); /* a hung device is left as it is: destroying it may wait */
+  }
+  if (d->instance && !d->hung)
+    vkDestroyInstance (d->instance, NULL);
+  pthread_mutex_destroy (&d->queue_lock);
+  free (d);
+}
+
+static int
+vk_open (int device_id, rk_device **out, char *why, size_t why_len)
+{
+  rk_device *d = calloc (1, sizeof *d);
+  VkPhysicalDeviceProperties props;
+  VkResult e;
+  if (!d)
+    return -ENOMEM;
+  d->id = device_id;
+  pthread_mutex_init (&d->queue_lock, NULL);
+  if ((e = make_instance (&d->instance)) != VK_SUCCESS) {
+    snprintf (why, why_len, "no Vulkan driver (vkCreateInstance: %d)", e);
+    d->instance = VK_NULL_HANDLE;
+    vk_close (d);
+    return -ENODEV;
+  }
+  int r = find_device (d->instance, device_id, &d->phys, &d->family, &props, why, why_len);
+  if (r < 0) {
+    vk_close (d);
+    return r;
+  }
+  snprintf (d->name, sizeof d->name, "%s", props.deviceName);
+  VkPhysicalDeviceFeatures have;
+  vkGetPhysicalDeviceFeatures (d->phys, &have);
+  d->float64 = have.shaderFloat64;
+  vkGetPhysicalDeviceMemoryProperties (d->phys, &d->mem);
+
+  const float prio = 1.0f;
+  const VkDeviceQueueCreateInfo qci = {
+    .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+    .queueFamilyIndex = d->family,
+    .queueCount = 1,
+    .pQueuePriorities = &prio,
+  };
+  VkPhysicalDeviceVulkan12Features f12 = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+    .timelineSemaphore = VK_TRUE,
+  };
+  const VkPhysicalDeviceFeatures want = { .shaderFloat64 = have.shaderFloat64 };
+  const VkDeviceCreateInfo dci = {
+    .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+    .pNext = &f12,
+    .queueCreateInfoCount = 1,
+    .pQueueCreateInfos = &qci,
+    .pEnabledFeatures = &want,
+  };
+  if ((e = vkCreateDevice (d->phys, &dci, NULL, &d->dev)) != VK_SUCCESS) {
+    snprintf (why, why_len, "cannot open Vulkan device %d (%s): vkCreateDevice: %d", device_id, d->name, e);
+    d->dev = VK_NULL_HANDLE;
+    vk_close (d);
+    return -EIO;
+  }
+  vkGetDeviceQueue (d->dev, d->family, 0, &d->queue);
+
+  /* one layout for every handler: input, output, state; offsets and parameters as push constants */
+  VkDescriptorSetLayoutBinding b[3];
+  for (int i = 0; i < 3; i++)
+    b[i] = (VkDescriptorSetLayoutBinding) {
+      .binding = (uint32_t) i,
+      .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+      .descriptorCount = 1,
+      .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+    };
+  const VkDescriptorSetLayoutCreateInfo sci = {
+    .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+    .bindingCount = 3,
+    .pBindings = b,
+  };
+  const VkPushConstantRange pcr = { VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof (vk_push) };
+  if (vkCreateDescriptorSetLayout (d->dev, &sci, NULL, &d->set_layout) != VK_SUCCESS
+      || vkCreatePipelineLayout (d->dev, &(VkPipelineLayoutCreateInfo) {
+             .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+             .setLayoutCount = 1,
+             .pSetLayouts = &d->set_layout,
+             .pushConstantRangeCount = 1,
+             .pPushConstantRanges = &pcr,
+         }, NULL, &d->layout) != VK_SUCCESS) {
+    snprintf (why, why_len, "Vulkan device %d (%s): cannot create the pipeline layout", device_id, d->name);
+    vk_close (d);
+    return -EIO;
+  }
+  /* every handler's pipeline, now: none is built on the hot path */
+  for (int i = 0; i < N_PIPES; i++) {
+    if (pipe_info[i].float64 && !d->float64)
+      continue; /* refused when an actor asks for it */
+    VkShaderModule mod;
+    e = vkCreateShaderModule (d->dev, &(VkShaderModuleCreateInfo) {
+          .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+          .codeSize = pipe_info[i].size,
+          .pCode = pipe_info[i].code,
+        }, NULL, &mod);
+    if (e == VK_SUCCESS) {
+      const VkComputePipelineCreateInfo pci = {
+        .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+        .stage = {
+          .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+          .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+          .module = mod,
+          .pName = "main",
+        },
+        .layout = d->layout,
+      };
+      e = vkCreateComputePipelines (d->dev, VK_NULL_HANDLE, 1, &pci, NULL, &d->pipes[i]);
+      vkDestroyShaderModule (d->dev, mod, NULL);
+    }
+    if (e != VK_SUCCESS) {
+      snprintf (why, why_len, "Vulkan device %d (%s): cannot build the pipeline of handler '%s': %d",
+          device_id, d->name, rk_handler_by_id (pipe_info[i].kernel_id)->name, e);
+      d->pipes[i] = VK_NULL_HANDLE;
+      vk_close (d);
+      return -EIO;
+    }
+  }
+  *out = d;
+  return 0;
+}
+
+static int
+find_memory (const rk_device *d, uint32_t bits, VkMemoryPropertyFlags want)
+{
+  for (uint32_t i = 0; i < d->mem.memoryTypeCount; i++)
+    if ((bits & (1u << i)) && (d->mem.memoryTypes[i].propertyFlags & want) == want)
+      return (int) i;
+  return -1;
+}
+
+/* A buffer of `size` bytes in memory with the properties `want`, mapped when host-visible. */
+static int
+alloc_block (rk_device *d, size_t size, VkMemoryPropertyFlags want, rk_mem *m)
+{
+  vk_block *b = calloc (1, sizeof *b);
+  if (!b)
+    return -ENOMEM;
+  const size_t rounded = (size + 4095) & ~(size_t) 4095;
+  const VkBufferCreateInfo bci = {
+    .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+    .size = rounded,
+    .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT
+        | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+    .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
+  };
+  if (vkCreateBuffer (d->dev, &bci, NULL, &b->buf) != VK_SUCCESS) {
+    free (b);
+    return -ENOMEM;
+  }
+  VkMemoryRequirements req;
+  vkGetBufferMemoryRequirements (d->dev, b->buf, &req);
+  int type = find_memory (d, req.memoryTypeBits, want);
+  if (type < 0 || vkAllocateMemory (d->dev, &(VkMemoryAllocateInfo) {
+          .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+          .allocationSize = req.size,
+          .memoryTypeIndex = (uint32_t) type,
+        }, NULL, &b->mem) != VK_SUCCESS) {
+    vkDestroyBuffer (d->dev, b->buf, NULL);
+    free (b);
+    return -ENOMEM;
+  }
+  vkBindBufferMemory (d->dev, b->buf, b->mem, 0);
+  memset (m, 0, sizeof *m);
+  if (want & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
+    if (vkMapMemory (d->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &m->host) != VK_SUCCESS) {
+      vkFreeMemory (d->dev, b->mem, NULL);
+      vkDestroyBuffer (d->dev, b->buf, NULL);
+      free (b);
+      return -ENOMEM;
+    }
+    memset (m->host, 0, rounded);
+  }
+  m->dev = (uint64_t) (uintptr_t) m->host;
+  m->size = size;
+  m->priv = b;
+  return 0;
+}
+
+static int
+vk_alloc_mapped (rk_device *d, size_t size, rk_mem *m)
+{
+  return alloc_block (d, size, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, m);
+}
+
+static void
+vk_free (rk_device *d, rk_mem *m)
+{
+  vk_block *b = m->priv;
+  if (b && !d->hung) {
+    if (m->host)
+      vkUnmapMemory (d->dev, b->mem);
+    vkFreeMemory (d->dev, b->mem, NULL);
+    vkDestroyBuffer (d->dev, b->buf, NULL);
+  }
+  free (b);
+  memset (m, 0, sizeof *m);
+}
+
+/* ---- an actor: a host thread whose handler drives the device ---- */
+
+enum { IN_ARENA, IN_STAGE };
+enum { OUT_ARENA, OUT_STAGE };
+
+typedef struct vk_actor {
+  rk_device *d;
+  rk_handler handler; /* the reference's, with process () and init () driving the device */
+  const rk_handler *ref;
+  int pipe;
+  rk_mem in_arena, out_arena; /* the actor's (owned by rk_actor), as buffers */
+  vk_block *in_buf, *out_buf;
+  rk_mem stage_in, stage_out, state; /* ours */
+  VkDescriptorPool pool;
+  VkDescriptorSet sets[2][2]; /* [input][output]: arena or staging buffer */
+  VkCommandPool cmd_pool;
+  VkCommandBuffer cmd;
+  VkSemaphore timeline;
+  uint64_t ticket;
+  rk_accumulate_head acc; /* accumulate: host mirror of the count and length */
+} vk_actor;
+
+static uint32_t
+find_pipe (uint32_t kernel_id)
+{
+  for (int i = 0; i < N_PIPES; i++)
+    if (pipe_info[i].kernel_id == kernel_id)
+      return (uint32_t) i;
+  return N_PIPES;
+}
+
+/* One dispatch of the actor's pipeline and a wait for it (WAIT_NS at most). */
+static uint32_t
+dispatch (vk_actor *s, VkDescriptorSet set, const vk_push *pc, uint32_t words)
+{
+  rk_device *d = s->d;
+  uint32_t groups = (words + GROUP - 1) / GROUP;
+  if (groups < 1)
+    groups = 1;
+  if (groups > MAX_GROUPS)
+    groups = MAX_GROUPS;
+  if (d->hung)
+    return RK_STATUS_FAULT;
+  vkResetCommandBuffer (s->cmd, 0);
+  vkBeginCommandBuffer (s->cmd, &(VkCommandBufferBeginInfo) {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+        .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+      });
+  vkCmdBindPipeline (s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipes[s->pipe]);
+  vkCmdBindDescriptorSets (s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->layout, 0, 1, &set, 0, NULL);
+  vkCmdPushConstants (s->cmd, d->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof *pc, pc);
+  vkCmdDispatch (s->cmd, groups, 1, 1);
+  /* the shader's writes, made visible to the host that reads the answer */
+  const VkMemoryBarrier mb = {
+    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+    .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+    .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+  };
+  vkCmdPipelineBarrier (s->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb,
+      0, NULL, 0, NULL);
+  if (vkEndCommandBuffer (s->cmd) != VK_SUCCESS)
+    return RK_STATUS_FAULT;
+
+  const uint64_t ticket = ++s->ticket;
+  const VkTimelineSemaphoreSubmitInfo ts = {
+    .sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO,
+    .signalSemaphoreValueCount = 1,
+    .pSignalSemaphoreValues = &ticket,
+  };
+  const VkSubmitInfo si = {
+    .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+    .pNext = &ts,
+    .commandBufferCount = 1,
+    .pCommandBuffers = &s->cmd,
+    .signalSemaphoreCount = 1,
+    .pSignalSemaphores = &s->timeline,
+  };
+  pthread_mutex_lock (&d->queue_lock);
+  VkResult e = vkQueueSubmit (d->queue, 1, &si, VK_NULL_HANDLE);
+  pthread_mutex_unlock (&d->queue_lock);
+  if (e != VK_SUCCESS)
+    return RK_STATUS_FAULT;
+  e = vkWaitSemaphores (d->dev, &(VkSemaphoreWaitInfo) {
+        .sType = VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO,
+        .semaphoreCount = 1,
+        .pSemaphores = &s->timeline,
+        .pValues = &ticket,
+      }, WAIT_NS);
+  if (e == VK_TIMEOUT)
+    d->hung = 1; /* it may never end: nothing may wait on this device again */
+  return e == VK_SUCCESS ? RK_STATUS_OK : RK_STATUS_FAULT;
+}
+
+static int
+within (const rk_mem *m, const void *p, uint32_t len)
+{
+  const uint8_t *b = m->host;
+  return m->host && (const uint8_t *) p >= b && (uint64_t) ((const uint8_t *) p - b) + len <= m->size;
+}
+
+static uint32_t
+vk_process (void *state, const double *params, const uint8_t *in, uint32_t len, uint8_t *out,
+    uint32_t out_cap, uint32_t *out_len)
+{
+  vk_actor *s = state;
+  const uint32_t unit = s->ref->unit;
+  if (len % unit)
+    return RK_STATUS_INVALID;
+  if (out_cap < len)
+    return RK_STATUS_TOO_LARGE;
+  vk_push pc = { .len = len, .a = (float) params[0], .b = (float) params[1], .c = (float) params[2] };
+  if (s->ref->id == RK_KERNEL_ACCUMULATE) {
+    const uint32_t n = len / 4;
+    if (n > RK_ACCUMULATE_MAX_SAMPLES)
+      return RK_STATUS_TOO_LARGE;
+    pc.restart = n != s->acc.samples;
+    if (pc.restart) {
+      s->acc.samples = n;
+      s->acc.count = 0;
+    }
+    s->acc.count++;
+    const double inv = 1.0 / (double) s->acc.count;
+    uint64_t bits;
+    memcpy (&bits, &inv, sizeof bits);
+    pc.inv_lo = (uint32_t) bits;
+    pc.inv_hi = (uint32_t) (bits >> 32);
+  }
+  if (len == 0) {
+    *out_len = 0;
+    return RK_STATUS_OK;
+  }
+  /* a payload in the input arena is read in place; one carried in a record goes through staging */
+  int i_src = IN_ARENA, i_dst = OUT_ARENA;
+  if (within (&s->in_arena, in, len) && !(((const uint8_t *) in - (const uint8_t *) s->in_arena.host) & 3)) {
+    pc.in_word = (uint32_t) (((const uint8_t *) in - (const uint8_t *) s->in_arena.host) / 4);
+  } else if (len <= s->stage_in.size) {
+    memcpy (s->stage_in.host, in, len);
+    i_src = IN_STAGE;
+  } else {
+    return RK_STATUS_INVALID;
+  }
+  if (within (&s->out_arena, out, len) && !((out - (uint8_t *) s->out_arena.host) & 3))
+    pc.out_word = (uint32_t) ((out - (uint8_t *) s->out_arena.host) / 4);
+  else if (len <= s->stage_out.size)
+    i_dst = OUT_STAGE;
+  else
+    return RK_STATUS_INVALID;
+  uint32_t st = dispatch (s, s->sets[i_src][i_dst], &pc, (len + 3) / 4);
+  if (st != RK_STATUS_OK)
+    return st;
+  if (i_dst == OUT_STAGE)
+    memcpy (out, s->stage_out.host, len);
+  *out_len = len;
+  return RK_STATUS_OK;
+}
+
+static void
+vk_init (void *state, const double *params)
+{
+  vk_actor *s = state;
+  (void) params;
+  memset (&s->acc, 0, sizeof s->acc); /* the sums restart with the first buffer */
+}
+
+static void
+vk_actor_free (void *state)
+{
+  vk_actor *s = state;
+  rk_device *d = s->d;
+  if (!d->hung) {
+    if (s->timeline)
+      vkDestroySemaphore (d->dev, s->timeline, NULL);
+    if (s->cmd_pool)
+      vkDestroyCommandPool (d->dev, s->cmd_pool, NULL);
+    if (s->pool)
+      vkDestroyDescriptorPool (d->dev, s->pool, NULL);
+  }
+  if (s->stage_in.priv)
+    vk_free (d, &s->stage_in);
+  if (s->stage_out.priv)
+    vk_free (d, &s->stage_out);
+  if (s->state.priv)
+    vk_free (d, &s->state);
+  free (s);
+}
+
+static int
+vk_fail (vk_actor *s, int r, char *why, size_t why_len, const char *what)
+{
+  snprintf (why, why_len, "Vulkan device %d (%s): %s", s->d->id, s->d->name, what);
+  vk_actor_free (s);
+  return r;
+}
+
+static int
+vk_launch (rk_device *d, const rk_launch *l, rk_actor_impl **impl, char *why, size_t why_len)
+{
+  const rk_handler *h = l->handler;
+  const uint32_t pipe = find_pipe (h->id);
+  if (h->id == RK_KERNEL_USER) {
+    snprintf (why, why_len, "the Vulkan backend runs the built-in handlers; kernel files (%s) are CUDA "
+        "source, for backend=cuda", l->kernel_path ? l->kernel_path : "user");
+    return -ENOTSUP;
+  }
+  if (pipe == N_PIPES) {
+    snprintf (why, why_len, "the Vulkan backend has no shader for handler '%s' yet; use backend=cuda or "
+        "backend=cpu", h->name);
+    return -ENOTSUP;
+  }
+  if (!d->pipes[pipe]) {
+    snprintf (why, why_len, "Vulkan device %d (%s) lacks shaderFloat64, which handler '%s' needs (its "
+        "sums are doubles)", d->id, d->name, h->name);
+    return -ENOTSUP;
+  }
+  vk_actor *s = calloc (1, sizeof *s);
+  if (!s)
+    return -ENOMEM;
+  s->d = d;
+  s->ref = h;
+  s->pipe = (int) pipe;
+  s->in_arena = l->in_arena;
+  s->out_arena = l->out_arena;
+  if (!l->in_arena.priv || !l->out_arena.priv)
+    return vk_fail (s, -EINVAL, why, why_len, "the arenas are not this backend's memory");
+
+  /* staging for payloads carried in records, the state in device memory */
+  if (vk_alloc_mapped (d, 4096, &s->stage_in) < 0 || vk_alloc_mapped (d, 4096, &s->stage_out) < 0)
+    return vk_fail (s, -ENOMEM, why, why_len, "cannot allocate staging memory");
+  const size_t state_size = h->id == RK_KERNEL_ACCUMULATE ? sizeof (double) * RK_ACCUMULATE_MAX_SAMPLES : 256;
+  if (alloc_block (d, state_size, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, &s->state) < 0
+      && alloc_block (d, state_size, 0, &s->state) < 0)
+    return vk_fail (s, -ENOMEM, why, why_len, "cannot allocate the actor's state");
+
+  const VkDescriptorPoolSize ps = { VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 12 };
+  if (vkCreateDescriptorPool (d->dev, &(VkDescriptorPoolCreateInfo) {
+          .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+          .maxSets = 4,
+          .poolSizeCount = 1,
+          .pPoolSizes = &ps,
+        }, NULL, &s->pool) != VK_SUCCESS)
+    return vk_fail (s, -ENOMEM, why, why_len, "cannot create a descriptor pool");
+  const VkDescriptorSetLayout layouts[4] = { d->set_layout, d->set_layout, d->set_layout, d->set_layout };
+  if (vkAllocateDescriptorSets (d->dev, &(VkDescriptorSetAllocateInfo) {
+          .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+          .descriptorPool = s->pool,
+          .descriptorSetCount = 4,
+          .pSetLayouts = layouts,
+        }, &s->sets[0][0]) != VK_SUCCESS)
+    return vk_fail (s, -ENOMEM, why, why_len, "cannot allocate descriptor sets");
+  const rk_mem *ins[2] = { &s->in_arena, &s->stage_in }, *outs[2] = { &s->out_arena, &s->stage_out };
+  for (int i = 0; i < 2; i++)
+    for (int o = 0; o < 2; o++) {
+      const VkDescriptorBufferInfo bi[3] = {
+        { ((vk_block *) ins[i]->priv)->buf, 0, VK_WHOLE_SIZE },
+        { ((vk_block *) outs[o]->priv)->buf, 0, VK_WHOLE_SIZE },
+        { ((vk_block *) s->state.priv)->buf, 0, VK_WHOLE_SIZE },
+      };
+      VkWriteDescriptorSet w[3];
+      for (int k = 0; k < 3; k++)
+        w[k] = (VkWriteDescriptorSet) {
+          .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+          .dstSet = s->sets[i][o],
+          .dstBinding = (uint32_t) k,
+          .descriptorCount = 1,
+          .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+          .pBufferInfo = &bi[k],
+        };
+      vkUpdateDescriptorSets (d->dev, 3, w, 0, NULL);
+    }
+
+  if (vkCreateCommandPool (d->dev, &(VkCommandPoolCreateInfo) {
+          .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+          .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+          .queueFamilyIndex = d->family,
+        }, NULL, &s->cmd_pool) != VK_SUCCESS
+      || vkAllocateCommandBuffers (d->dev, &(VkCommandBufferAllocateInfo) {
+             .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+             .commandPool = s->cmd_pool,
+             .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+             .commandBufferCount = 1,
+           }, &s->cmd) != VK_SUCCESS)
+    return vk_fail (s, -ENOMEM, why, why_len, "cannot create a command buffer");
+  const VkSemaphoreTypeCreateInfo sti = {
+    .sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO,
+    .semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE,
+  };
+  if (vkCreateSemaphore (d->dev, &(VkSemaphoreCreateInfo) {
+          .sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO,
+          .pNext = &sti,
+        }, NULL, &s->timeline) != VK_SUCCESS)
+    return vk_fail (s, -ENOMEM, why, why_len, "cannot create a timeline semaphore");
+
+  s->handler = *h;
+  s->handler.init = vk_init;
+  s->handler.process = vk_process;
+  s->handler.save = NULL; /* snapshots: not on this backend yet (the command answers UNSUPPORTED) */
+  s->handler.load = NULL;
+  return rk_host_actor_start (l, &s->handler, s, vk_actor_free, false, (rk_host_actor **) impl, why,
+      why_len);
+}
+
+static void
+vk_doorbell (rk_actor_impl *impl)
+{
+  rk_host_actor_doorbell ((rk_host_actor *) impl);
+}
+
+static int
+vk_join (rk_actor_impl *impl, int64_t timeout_ns)
+{
+  return rk_host_actor_join ((rk_host_actor *) impl, timeout_ns);
+}
+
+static int
+vk_check (rk_actor_impl *impl, char *why, size_t why_len)
+{
+  return rk_host_actor_check ((rk_host_actor *) impl, why, why_len);
+}
+
+const rk_backend_ops rk_backend_vulkan = {
+  .name = "vulkan",
+  .kind = RK_BACKEND_VULKAN,
+  .wakes_host = 1,
+  .modes = (1u << RK_MODE_PERSISTENT) | (1u << RK_MODE_LAUNCH),
+  .probe = vk_probe,
+  .probe_auto = vk_probe_auto,
+  .open = vk_open,
+  .close = vk_close,
+  .alloc_mapped = vk_alloc_mapped,
+  .free = vk_free,
+  .launch = vk_launch,
+  .doorbell = vk_doorbell,
+  .join = vk_join,
+  .check = vk_check,
+};
+
+int
+rk_vulkan_device_info (int device_id, char *buf, size_t len)
+{
+  VkInstance inst;
+  if (make_instance (&inst) != VK_SUCCESS) {
+    snprintf (buf, len, "no Vulkan driver");
+    return -ENODEV;
+  }
+  VkPhysicalDevice phys;
+  VkPhysicalDeviceProperties props;
+  uint32_t family;
+  int r = find_device (inst, device_id, &phys, &family, &props, buf, len);
+  if (r == 0) {
+    VkPhysicalDeviceFeatures f;
+    vkGetPhysicalDeviceFeatures (phys, &f);
+    snprintf (buf, len, "%s (%s, Vulkan %u.%u, driver %u, float64 %s)", props.deviceName,
+        type_name (props.deviceType), VK_API_VERSION_MAJOR (props.apiVersion),
+        VK_API_VERSION_MINOR (props.apiVersion), props.driverVersion, f.shaderFloat64 ? "yes" : "no");
+  }
+  vkDestroyInstance (inst, NULL);
+  return r;
+}
