@@ -44,6 +44,7 @@ static const uint32_t spv_accumulate[] =
 
 #define MAX_DEVICES 16
 #define WAIT_NS (2 * 1000000000ull) /* a dispatch not done after this long: the device is stuck */
+#define SPIN_NS 200000ull           /* how long a wait polls before it sleeps */
 #define GROUP 256                   /* local_size_x of every shader */
 #define MAX_GROUPS 4096             /* the shaders loop over what a dispatch of this many leaves */
 
@@ -71,6 +72,7 @@ static const struct {
 
 struct rk_device {
   int id;
+  int refs; /* actors using it (devices_lock) */
   VkInstance instance;
   VkPhysicalDevice phys;
   VkDevice dev;
@@ -83,14 +85,28 @@ struct rk_device {
   VkPipeline pipes[N_PIPES];
   char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
   int float64;
+  int on_cpu; /* lavapipe and its kind: the dispatch runs on the host's own cores */
   int hung; /* a dispatch never finished: leave the device alone */
 };
+
+/* One VkDevice per device and process, shared by its actors: separate VkDevices would be separate
+ * contexts, which the GPU time-slices (each switch costs hundreds of microseconds). */
+static pthread_mutex_t devices_lock = PTHREAD_MUTEX_INITIALIZER;
+static rk_device *devices[MAX_DEVICES];
 
 /* Memory the backend hands out: a buffer and its memory, mapped when host-visible. */
 typedef struct vk_block {
   VkBuffer buf;
   VkDeviceMemory mem;
 } vk_block;
+
+static uint64_t
+now_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
+}
 
 static VkResult
 make_instance (VkInstance *inst)
@@ -207,7 +223,7 @@ vk_probe_auto (int device_id, char *why, size_t why_len)
 }
 
 static void
-vk_close (rk_device *d)
+destroy_device (rk_device *d)
 {
   if (!d)
     return;
@@ -230,8 +246,41 @@ vk_close (rk_device *d)
   free (d);
 }
 
+static void
+vk_close (rk_device *d)
+{
+  pthread_mutex_lock (&devices_lock);
+  const int last = --d->refs == 0;
+  if (last && d->id >= 0 && d->id < MAX_DEVICES && devices[d->id] == d)
+    devices[d->id] = NULL;
+  pthread_mutex_unlock (&devices_lock);
+  if (last)
+    destroy_device (d);
+}
+
+static int make_device (int device_id, rk_device **out, char *why, size_t why_len);
+
 static int
 vk_open (int device_id, rk_device **out, char *why, size_t why_len)
+{
+  if (device_id < 0 || device_id >= MAX_DEVICES) {
+    snprintf (why, why_len, "Vulkan device %d does not exist", device_id);
+    return -ENODEV;
+  }
+  pthread_mutex_lock (&devices_lock);
+  int r = 0;
+  if (!devices[device_id])
+    r = make_device (device_id, &devices[device_id], why, why_len);
+  if (r == 0) {
+    devices[device_id]->refs++;
+    *out = devices[device_id];
+  }
+  pthread_mutex_unlock (&devices_lock);
+  return r;
+}
+
+static int
+make_device (int device_id, rk_device **out, char *why, size_t why_len)
 {
   rk_device *d = calloc (1, sizeof *d);
   VkPhysicalDeviceProperties props;
@@ -243,15 +292,16 @@ vk_open (int device_id, rk_device **out, char *why, size_t why_len)
   if ((e = make_instance (&d->instance)) != VK_SUCCESS) {
     snprintf (why, why_len, "no Vulkan driver (vkCreateInstance: %d)", e);
     d->instance = VK_NULL_HANDLE;
-    vk_close (d);
+    destroy_device (d);
     return -ENODEV;
   }
   int r = find_device (d->instance, device_id, &d->phys, &d->family, &props, why, why_len);
   if (r < 0) {
-    vk_close (d);
+    destroy_device (d);
     return r;
   }
   snprintf (d->name, sizeof d->name, "%s", props.deviceName);
+  d->on_cpu = props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   VkPhysicalDeviceFeatures have;
   vkGetPhysicalDeviceFeatures (d->phys, &have);
   d->float64 = have.shaderFloat64;
@@ -279,7 +329,7 @@ vk_open (int device_id, rk_device **out, char *why, size_t why_len)
   if ((e = vkCreateDevice (d->phys, &dci, NULL, &d->dev)) != VK_SUCCESS) {
     snprintf (why, why_len, "cannot open Vulkan device %d (%s): vkCreateDevice: %d", device_id, d->name, e);
     d->dev = VK_NULL_HANDLE;
-    vk_close (d);
+    destroy_device (d);
     return -EIO;
   }
   vkGetDeviceQueue (d->dev, d->family, 0, &d->queue);
@@ -308,7 +358,7 @@ vk_open (int device_id, rk_device **out, char *why, size_t why_len)
              .pPushConstantRanges = &pcr,
          }, NULL, &d->layout) != VK_SUCCESS) {
     snprintf (why, why_len, "Vulkan device %d (%s): cannot create the pipeline layout", device_id, d->name);
-    vk_close (d);
+    destroy_device (d);
     return -EIO;
   }
   /* every handler's pipeline, now: none is built on the hot path */
@@ -339,7 +389,7 @@ vk_open (int device_id, rk_device **out, char *why, size_t why_len)
       snprintf (why, why_len, "Vulkan device %d (%s): cannot build the pipeline of handler '%s': %d",
           device_id, d->name, rk_handler_by_id (pipe_info[i].kernel_id)->name, e);
       d->pipes[i] = VK_NULL_HANDLE;
-      vk_close (d);
+      destroy_device (d);
       return -EIO;
     }
   }
@@ -506,7 +556,15 @@ dispatch (vk_actor *s, VkDescriptorSet set, const vk_push *pc, uint32_t words)
   pthread_mutex_unlock (&d->queue_lock);
   if (e != VK_SUCCESS)
     return RK_STATUS_FAULT;
-  e = vkWaitSemaphores (d->dev, &(VkSemaphoreWaitInfo) {
+  /* a short dispatch is done within microseconds: poll for SPIN_NS, then sleep in the driver (whose
+   * wake-up alone can take tens of microseconds); not on a device that runs on the host's cores, whose
+   * work a poll would slow down */
+  const uint64_t t0 = now_ns ();
+  uint64_t value = 0;
+  while (!d->on_cpu && vkGetSemaphoreCounterValue (d->dev, s->timeline, &value) == VK_SUCCESS && value < ticket
+      && now_ns () - t0 < SPIN_NS)
+    ;
+  e = value >= ticket ? VK_SUCCESS : vkWaitSemaphores (d->dev, &(VkSemaphoreWaitInfo) {
         .sType = VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO,
         .semaphoreCount = 1,
         .pSemaphores = &s->timeline,
