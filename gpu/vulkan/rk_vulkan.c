@@ -100,12 +100,85 @@ typedef struct vk_block {
   VkDeviceMemory mem;
 } vk_block;
 
+/* Every mapped block of the process, by host address: a payload pointer that the host thread serving
+ * an actor hands to the handler (in its arenas, in its inbox, in a downstream actor's inbox) names the
+ * buffer and offset a shader reads or writes, so that no payload passes through the host. */
+#define MAX_BLOCKS 1024
+static pthread_mutex_t blocks_lock = PTHREAD_MUTEX_INITIALIZER;
+typedef struct vk_mapped {
+  const uint8_t *host;
+  size_t size;
+  VkBuffer buf;
+  const rk_device *d;
+} vk_mapped;
+static vk_mapped blocks[MAX_BLOCKS];
+static int n_blocks;
+
+static void
+register_block (const rk_device *d, const void *host, size_t size, VkBuffer buf)
+{
+  pthread_mutex_lock (&blocks_lock);
+  if (n_blocks < MAX_BLOCKS)
+    blocks[n_blocks++] = (vk_mapped) { host, size, buf, d };
+  pthread_mutex_unlock (&blocks_lock);
+}
+
+static void
+unregister_block (const void *host)
+{
+  pthread_mutex_lock (&blocks_lock);
+  for (int i = 0; i < n_blocks; i++)
+    if (blocks[i].host == host) {
+      blocks[i] = blocks[--n_blocks];
+      break;
+    }
+  pthread_mutex_unlock (&blocks_lock);
+}
+
+/* The buffer of device d that holds [p, p + len), and p's offset in it; FALSE if none does. */
+static int
+find_block (const rk_device *d, const void *p, uint32_t len, VkBuffer *buf, uint64_t *off)
+{
+  int found = 0;
+  pthread_mutex_lock (&blocks_lock);
+  for (int i = 0; i < n_blocks && !found; i++)
+    if (blocks[i].d == d && (const uint8_t *) p >= blocks[i].host
+        && (uint64_t) ((const uint8_t *) p - blocks[i].host) + len <= blocks[i].size) {
+      *buf = blocks[i].buf;
+      *off = (uint64_t) ((const uint8_t *) p - blocks[i].host);
+      found = 1;
+    }
+  pthread_mutex_unlock (&blocks_lock);
+  return found;
+}
+
 static uint64_t
 now_ns (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
+}
+
+/* The process's Vulkan instance, made on first use and kept: drivers do not all survive instances
+ * made and destroyed again and again in one process (NVIDIA's refuses new ones after a few dozen). */
+static pthread_mutex_t instance_lock = PTHREAD_MUTEX_INITIALIZER;
+static VkInstance the_instance;
+
+static VkResult make_instance (VkInstance *inst);
+
+static VkResult
+get_instance (VkInstance *inst)
+{
+  VkResult e = VK_SUCCESS;
+  pthread_mutex_lock (&instance_lock);
+  if (!the_instance)
+    e = make_instance (&the_instance);
+  if (e != VK_SUCCESS)
+    the_instance = VK_NULL_HANDLE;
+  *inst = the_instance;
+  pthread_mutex_unlock (&instance_lock);
+  return e;
 }
 
 static VkResult
@@ -192,7 +265,7 @@ static int
 vk_probe_kind (int device_id, int need_gpu, char *why, size_t why_len)
 {
   VkInstance inst;
-  VkResult e = make_instance (&inst);
+  VkResult e = get_instance (&inst);
   if (e != VK_SUCCESS) {
     snprintf (why, why_len, "no Vulkan driver (vkCreateInstance: %d; install libvulkan1 and a driver)", e);
     return -ENODEV;
@@ -206,7 +279,6 @@ vk_probe_kind (int device_id, int need_gpu, char *why, size_t why_len)
         "better; ask for backend=vulkan to use it", device_id, props.deviceName);
     r = -ENODEV;
   }
-  vkDestroyInstance (inst, NULL);
   return r;
 }
 
@@ -240,22 +312,18 @@ destroy_device (rk_device *d)
     if (!d->hung)
       vkDestroyDevice (d->dev, NULL); /* a hung device is left as it is: destroying it may wait */
   }
-  if (d->instance && !d->hung)
-    vkDestroyInstance (d->instance, NULL);
   pthread_mutex_destroy (&d->queue_lock);
   free (d);
 }
 
+/* A device stays open once opened, like the instance, for the next actor on it (opening one costs tens
+ * of milliseconds, and drivers do not all take being opened and closed again and again). */
 static void
 vk_close (rk_device *d)
 {
   pthread_mutex_lock (&devices_lock);
-  const int last = --d->refs == 0;
-  if (last && d->id >= 0 && d->id < MAX_DEVICES && devices[d->id] == d)
-    devices[d->id] = NULL;
+  d->refs--;
   pthread_mutex_unlock (&devices_lock);
-  if (last)
-    destroy_device (d);
 }
 
 static int make_device (int device_id, rk_device **out, char *why, size_t why_len);
@@ -289,7 +357,7 @@ make_device (int device_id, rk_device **out, char *why, size_t why_len)
     return -ENOMEM;
   d->id = device_id;
   pthread_mutex_init (&d->queue_lock, NULL);
-  if ((e = make_instance (&d->instance)) != VK_SUCCESS) {
+  if ((e = get_instance (&d->instance)) != VK_SUCCESS) {
     snprintf (why, why_len, "no Vulkan driver (vkCreateInstance: %d)", e);
     d->instance = VK_NULL_HANDLE;
     destroy_device (d);
@@ -447,6 +515,7 @@ alloc_block (rk_device *d, size_t size, VkMemoryPropertyFlags want, rk_mem *m)
       return -ENOMEM;
     }
     memset (m->host, 0, rounded);
+    register_block (d, m->host, rounded, b->buf);
   }
   m->dev = (uint64_t) (uintptr_t) m->host;
   m->size = size;
@@ -460,10 +529,33 @@ vk_alloc_mapped (rk_device *d, size_t size, rk_mem *m)
   return alloc_block (d, size, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, m);
 }
 
+/* K2K inboxes: device-local memory the host can address too (the host thread writes the ring records,
+ * the shaders the payloads), else host memory. */
+static int
+vk_alloc_device (rk_device *d, size_t size, rk_mem *m)
+{
+  const VkMemoryPropertyFlags visible = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  if (alloc_block (d, size, visible | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, m) == 0)
+    return 0;
+  return alloc_block (d, size, visible, m);
+}
+
+static int
+vk_upload (rk_device *d, rk_mem *m, size_t off, const void *src, size_t len)
+{
+  (void) d;
+  if (!m->host || off > m->size || len > m->size - off)
+    return -EINVAL;
+  memcpy ((uint8_t *) m->host + off, src, len);
+  return 0;
+}
+
 static void
 vk_free (rk_device *d, rk_mem *m)
 {
   vk_block *b = m->priv;
+  if (m->host)
+    unregister_block (m->host);
   if (b && !d->hung) {
     if (m->host)
       vkUnmapMemory (d->dev, b->mem);
@@ -476,19 +568,20 @@ vk_free (rk_device *d, rk_mem *m)
 
 /* ---- an actor: a host thread whose handler drives the device ---- */
 
-enum { IN_ARENA, IN_STAGE };
-enum { OUT_ARENA, OUT_STAGE };
+#define N_SETS 16 /* descriptor sets an actor keeps, one per (input, output) buffer pair it has used */
 
 typedef struct vk_actor {
   rk_device *d;
   rk_handler handler; /* the reference's, with process () and init () driving the device */
   const rk_handler *ref;
   int pipe;
-  rk_mem in_arena, out_arena; /* the actor's (owned by rk_actor), as buffers */
-  vk_block *in_buf, *out_buf;
   rk_mem stage_in, stage_out, state; /* ours */
   VkDescriptorPool pool;
-  VkDescriptorSet sets[2][2]; /* [input][output]: arena or staging buffer */
+  struct {
+    VkBuffer in, out;
+    VkDescriptorSet set;
+  } sets[N_SETS]; /* written on first use of a pair (a new route: not on every record) */
+  uint32_t n_sets, next_set;
   VkCommandPool cmd_pool;
   VkCommandBuffer cmd;
   VkSemaphore timeline;
@@ -575,11 +668,36 @@ dispatch (vk_actor *s, VkDescriptorSet set, const vk_push *pc, uint32_t words)
   return e == VK_SUCCESS ? RK_STATUS_OK : RK_STATUS_FAULT;
 }
 
-static int
-within (const rk_mem *m, const void *p, uint32_t len)
+/* The descriptor set for buffers (in, out): one kept from before, or the next slot written for them
+ * (slots are reused oldest first: a dispatch is over before the next is recorded). */
+static VkDescriptorSet
+set_for (vk_actor *s, VkBuffer in, VkBuffer out)
 {
-  const uint8_t *b = m->host;
-  return m->host && (const uint8_t *) p >= b && (uint64_t) ((const uint8_t *) p - b) + len <= m->size;
+  for (uint32_t i = 0; i < s->n_sets; i++)
+    if (s->sets[i].in == in && s->sets[i].out == out)
+      return s->sets[i].set;
+  const uint32_t k = s->next_set++ % N_SETS;
+  if (s->n_sets < N_SETS)
+    s->n_sets++;
+  s->sets[k].in = in;
+  s->sets[k].out = out;
+  const VkDescriptorBufferInfo bi[3] = {
+    { in, 0, VK_WHOLE_SIZE },
+    { out, 0, VK_WHOLE_SIZE },
+    { ((vk_block *) s->state.priv)->buf, 0, VK_WHOLE_SIZE },
+  };
+  VkWriteDescriptorSet w[3];
+  for (int j = 0; j < 3; j++)
+    w[j] = (VkWriteDescriptorSet) {
+      .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+      .dstSet = s->sets[k].set,
+      .dstBinding = (uint32_t) j,
+      .descriptorCount = 1,
+      .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+      .pBufferInfo = &bi[j],
+    };
+  vkUpdateDescriptorSets (s->d->dev, 3, w, 0, NULL);
+  return s->sets[k].set;
 }
 
 static uint32_t
@@ -613,26 +731,31 @@ vk_process (void *state, const double *params, const uint8_t *in, uint32_t len, 
     *out_len = 0;
     return RK_STATUS_OK;
   }
-  /* a payload in the input arena is read in place; one carried in a record goes through staging */
-  int i_src = IN_ARENA, i_dst = OUT_ARENA;
-  if (within (&s->in_arena, in, len) && !(((const uint8_t *) in - (const uint8_t *) s->in_arena.host) & 3)) {
-    pc.in_word = (uint32_t) (((const uint8_t *) in - (const uint8_t *) s->in_arena.host) / 4);
-  } else if (len <= s->stage_in.size) {
+  /* a payload in an arena or an inbox of this device is read (and an output written) where it is; one
+   * carried inside a record goes through staging */
+  VkBuffer ib, ob;
+  uint64_t ioff = 0, ooff = 0;
+  const int in_place = find_block (s->d, in, len, &ib, &ioff) && !(ioff & 3);
+  const int out_place = find_block (s->d, out, len, &ob, &ooff) && !(ooff & 3);
+  if (!in_place) {
+    if (len > s->stage_in.size)
+      return RK_STATUS_INVALID;
     memcpy (s->stage_in.host, in, len);
-    i_src = IN_STAGE;
-  } else {
-    return RK_STATUS_INVALID;
+    ib = ((vk_block *) s->stage_in.priv)->buf;
+    ioff = 0;
   }
-  if (within (&s->out_arena, out, len) && !((out - (uint8_t *) s->out_arena.host) & 3))
-    pc.out_word = (uint32_t) ((out - (uint8_t *) s->out_arena.host) / 4);
-  else if (len <= s->stage_out.size)
-    i_dst = OUT_STAGE;
-  else
-    return RK_STATUS_INVALID;
-  uint32_t st = dispatch (s, s->sets[i_src][i_dst], &pc, (len + 3) / 4);
+  if (!out_place) {
+    if (len > s->stage_out.size)
+      return RK_STATUS_INVALID;
+    ob = ((vk_block *) s->stage_out.priv)->buf;
+    ooff = 0;
+  }
+  pc.in_word = (uint32_t) (ioff / 4);
+  pc.out_word = (uint32_t) (ooff / 4);
+  uint32_t st = dispatch (s, set_for (s, ib, ob), &pc, (len + 3) / 4);
   if (st != RK_STATUS_OK)
     return st;
-  if (i_dst == OUT_STAGE)
+  if (!out_place)
     memcpy (out, s->stage_out.host, len);
   *out_len = len;
   return RK_STATUS_OK;
@@ -702,10 +825,6 @@ vk_launch (rk_device *d, const rk_launch *l, rk_actor_impl **impl, char *why, si
   s->d = d;
   s->ref = h;
   s->pipe = (int) pipe;
-  s->in_arena = l->in_arena;
-  s->out_arena = l->out_arena;
-  if (!l->in_arena.priv || !l->out_arena.priv)
-    return vk_fail (s, -EINVAL, why, why_len, "the arenas are not this backend's memory");
 
   /* staging for payloads carried in records, the state in device memory */
   if (vk_alloc_mapped (d, 4096, &s->stage_in) < 0 || vk_alloc_mapped (d, 4096, &s->stage_out) < 0)
@@ -715,42 +834,34 @@ vk_launch (rk_device *d, const rk_launch *l, rk_actor_impl **impl, char *why, si
       && alloc_block (d, state_size, 0, &s->state) < 0)
     return vk_fail (s, -ENOMEM, why, why_len, "cannot allocate the actor's state");
 
-  const VkDescriptorPoolSize ps = { VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 12 };
+  const VkDescriptorPoolSize ps = { VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 3 * N_SETS };
   if (vkCreateDescriptorPool (d->dev, &(VkDescriptorPoolCreateInfo) {
           .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-          .maxSets = 4,
+          .maxSets = N_SETS,
           .poolSizeCount = 1,
           .pPoolSizes = &ps,
         }, NULL, &s->pool) != VK_SUCCESS)
     return vk_fail (s, -ENOMEM, why, why_len, "cannot create a descriptor pool");
-  const VkDescriptorSetLayout layouts[4] = { d->set_layout, d->set_layout, d->set_layout, d->set_layout };
+  VkDescriptorSetLayout layouts[N_SETS];
+  VkDescriptorSet sets[N_SETS];
+  for (int i = 0; i < N_SETS; i++)
+    layouts[i] = d->set_layout;
   if (vkAllocateDescriptorSets (d->dev, &(VkDescriptorSetAllocateInfo) {
           .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
           .descriptorPool = s->pool,
-          .descriptorSetCount = 4,
+          .descriptorSetCount = N_SETS,
           .pSetLayouts = layouts,
-        }, &s->sets[0][0]) != VK_SUCCESS)
+        }, sets) != VK_SUCCESS)
     return vk_fail (s, -ENOMEM, why, why_len, "cannot allocate descriptor sets");
-  const rk_mem *ins[2] = { &s->in_arena, &s->stage_in }, *outs[2] = { &s->out_arena, &s->stage_out };
-  for (int i = 0; i < 2; i++)
-    for (int o = 0; o < 2; o++) {
-      const VkDescriptorBufferInfo bi[3] = {
-        { ((vk_block *) ins[i]->priv)->buf, 0, VK_WHOLE_SIZE },
-        { ((vk_block *) outs[o]->priv)->buf, 0, VK_WHOLE_SIZE },
-        { ((vk_block *) s->state.priv)->buf, 0, VK_WHOLE_SIZE },
-      };
-      VkWriteDescriptorSet w[3];
-      for (int k = 0; k < 3; k++)
-        w[k] = (VkWriteDescriptorSet) {
-          .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-          .dstSet = s->sets[i][o],
-          .dstBinding = (uint32_t) k,
-          .descriptorCount = 1,
-          .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-          .pBufferInfo = &bi[k],
-        };
-      vkUpdateDescriptorSets (d->dev, 3, w, 0, NULL);
-    }
+  for (int i = 0; i < N_SETS; i++)
+    s->sets[i].set = sets[i];
+  /* the pairs every record of a plain actor uses, written now */
+  VkBuffer stage_in = ((vk_block *) s->stage_in.priv)->buf, stage_out = ((vk_block *) s->stage_out.priv)->buf;
+  VkBuffer in_arena = ((vk_block *) l->in_arena.priv)->buf, out_arena = ((vk_block *) l->out_arena.priv)->buf;
+  set_for (s, in_arena, out_arena);
+  set_for (s, stage_in, out_arena);
+  set_for (s, in_arena, stage_out);
+  set_for (s, stage_in, stage_out);
 
   if (vkCreateCommandPool (d->dev, &(VkCommandPoolCreateInfo) {
           .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
@@ -779,7 +890,8 @@ vk_launch (rk_device *d, const rk_launch *l, rk_actor_impl **impl, char *why, si
   s->handler.process = vk_process;
   s->handler.save = NULL; /* snapshots: not on this backend yet (the command answers UNSUPPORTED) */
   s->handler.load = NULL;
-  return rk_host_actor_start (l, &s->handler, s, vk_actor_free, false, (rk_host_actor **) impl, why,
+  /* K2K: inboxes and routes are memory of this backend that the host thread can address */
+  return rk_host_actor_start (l, &s->handler, s, vk_actor_free, true, (rk_host_actor **) impl, why,
       why_len);
 }
 
@@ -812,6 +924,8 @@ const rk_backend_ops rk_backend_vulkan = {
   .close = vk_close,
   .alloc_mapped = vk_alloc_mapped,
   .free = vk_free,
+  .alloc_device = vk_alloc_device,
+  .upload = vk_upload,
   .launch = vk_launch,
   .doorbell = vk_doorbell,
   .join = vk_join,
@@ -822,7 +936,7 @@ int
 rk_vulkan_device_info (int device_id, char *buf, size_t len)
 {
   VkInstance inst;
-  if (make_instance (&inst) != VK_SUCCESS) {
+  if (get_instance (&inst) != VK_SUCCESS) {
     snprintf (buf, len, "no Vulkan driver");
     return -ENODEV;
   }
@@ -837,6 +951,5 @@ rk_vulkan_device_info (int device_id, char *buf, size_t len)
         type_name (props.deviceType), VK_API_VERSION_MAJOR (props.apiVersion),
         VK_API_VERSION_MINOR (props.apiVersion), props.driverVersion, f.shaderFloat64 ? "yes" : "no");
   }
-  vkDestroyInstance (inst, NULL);
   return r;
 }

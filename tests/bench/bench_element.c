@@ -18,7 +18,7 @@
  * identity in its place shows what the source alone can produce. Configurations that cannot run are
  * listed as skipped.
  *
- *   bench-element --chains [--quick]
+ *   bench-element --chains [cpu,cuda,vulkan] [--quick]
  *
  * Chains of 1, 2, 4 and 8 echo actors (CPU, CUDA and Vulkan backends), linked on the device (K2K, link=auto)
  * against the host path (link=host), in one run: round trip (min, median, p99), the latency each hop
@@ -66,6 +66,17 @@ make (const Config *c, int side, GstAppSrc **src, GstAppSink **sink)
   *src = GST_APP_SRC (gst_bin_get_by_name (GST_BIN (p), "src"));
   *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
   if (gst_element_set_state (p, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    /* say why on stderr (the table says "skipped") */
+    GstBus *bus = gst_element_get_bus (p);
+    GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    if (m) {
+      GError *e = NULL;
+      gst_message_parse_error (m, &e, NULL);
+      fprintf (stderr, "%s: %s\n", c->middle, e->message);
+      g_error_free (e);
+      gst_message_unref (m);
+    }
+    gst_object_unref (bus);
     gst_object_unref (*src);
     gst_object_unref (*sink);
     gst_element_set_state (p, GST_STATE_NULL);
@@ -481,9 +492,15 @@ main (int argc, char **argv)
     chains |= strcmp (argv[i], "--chains") == 0;
   }
   if (chains) {
-    bench_chains ("cpu");
-    bench_chains ("cuda");
-    bench_chains ("vulkan");
+    /* all backends, or those named after --chains */
+    const gchar *only = NULL;
+    for (int i = 1; i + 1 < argc; i++)
+      if (strcmp (argv[i], "--chains") == 0 && argv[i + 1][0] != '-')
+        only = argv[i + 1];
+    static const gchar *names[] = { "cpu", "cuda", "vulkan" };
+    for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+      if (!only || strstr (only, names[i]))
+        bench_chains (names[i]);
     gst_deinit ();
     return 0;
   }

@@ -1,4 +1,4 @@
-/* K2K links between rkactor elements on the CPU backend (RKLINKS_BACKEND=cuda: on the GPU): chains of 1, 2, 4 and 8 actors give the
+/* K2K links between rkactor elements on the CPU backend (RKLINKS_BACKEND=cuda or vulkan: on those): chains of 1, 2, 4 and 8 actors give the
  * composition of the handlers' C references, with the data passed between actors through their inboxes
  * (the stats say so); EOS and a flush travel through a chain with nothing lost or repeated; a slow
  * consumer at the end of a chain of 4 loses nothing over a million buffers; a neighbour that is not an
