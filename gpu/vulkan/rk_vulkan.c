@@ -23,6 +23,7 @@
 
 #include "rk_backend.h"
 #include "rk_host_actor.h"
+#include "rk_wave.h"
 #include "rk_vulkan.h"
 
 /* SPIR-V of the handlers (glslc -mfmt=c at build time) */
@@ -41,6 +42,15 @@ static const uint32_t spv_levels[] =
 static const uint32_t spv_accumulate[] =
 #include "accumulate.spv.inc"
     ;
+static const uint32_t spv_wave_step[] =
+#include "wave_step.spv.inc"
+    ;
+static const uint32_t spv_wave_impulse[] =
+#include "wave_impulse.spv.inc"
+    ;
+static const uint32_t spv_wave_render[] =
+#include "wave_render.spv.inc"
+    ;
 
 #define MAX_DEVICES 16
 #define WAIT_NS (2 * 1000000000ull) /* a dispatch not done after this long: the device is stuck */
@@ -55,7 +65,22 @@ typedef struct vk_push {
   uint32_t inv_lo, inv_hi;
 } vk_push;
 
-enum { PIPE_ECHO, PIPE_SCALE, PIPE_STENCIL, PIPE_LEVELS, PIPE_ACCUMULATE, N_PIPES };
+/* The wave's: gpu/vulkan/shaders/rk_wave.glsl, struct WavePush. */
+typedef struct vk_wave_push {
+  uint32_t u_word, p_word, out_word, w, h, d;
+  float c2, keep0, k;
+  uint32_t band;
+  float gain;
+  uint32_t format, stride, z;
+  int32_t ix, iy, iz;
+  float amp, radius;
+} vk_wave_push;
+
+enum {
+  PIPE_ECHO, PIPE_SCALE, PIPE_STENCIL, PIPE_LEVELS, PIPE_ACCUMULATE,
+  PIPE_WAVE_STEP, PIPE_WAVE_IMPULSE, PIPE_WAVE_RENDER, /* the wave: found by its first */
+  N_PIPES
+};
 
 static const struct {
   uint32_t kernel_id;
@@ -68,6 +93,9 @@ static const struct {
   [PIPE_STENCIL] = { RK_KERNEL_STENCIL, spv_stencil, sizeof spv_stencil, 0 },
   [PIPE_LEVELS] = { RK_KERNEL_LEVELS, spv_levels, sizeof spv_levels, 0 },
   [PIPE_ACCUMULATE] = { RK_KERNEL_ACCUMULATE, spv_accumulate, sizeof spv_accumulate, 1 },
+  [PIPE_WAVE_STEP] = { RK_KERNEL_WAVE, spv_wave_step, sizeof spv_wave_step, 1 },
+  [PIPE_WAVE_IMPULSE] = { 0, spv_wave_impulse, sizeof spv_wave_impulse, 1 },
+  [PIPE_WAVE_RENDER] = { 0, spv_wave_render, sizeof spv_wave_render, 1 },
 };
 
 struct rk_device {
@@ -416,7 +444,8 @@ make_device (int device_id, rk_device **out, char *why, size_t why_len)
     .bindingCount = 3,
     .pBindings = b,
   };
-  const VkPushConstantRange pcr = { VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof (vk_push) };
+  const VkPushConstantRange pcr = { VK_SHADER_STAGE_COMPUTE_BIT, 0,
+    sizeof (vk_wave_push) > sizeof (vk_push) ? sizeof (vk_wave_push) : sizeof (vk_push) };
   if (vkCreateDescriptorSetLayout (d->dev, &sci, NULL, &d->set_layout) != VK_SUCCESS
       || vkCreatePipelineLayout (d->dev, &(VkPipelineLayoutCreateInfo) {
              .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
@@ -455,7 +484,8 @@ make_device (int device_id, rk_device **out, char *why, size_t why_len)
     }
     if (e != VK_SUCCESS) {
       snprintf (why, why_len, "Vulkan device %d (%s): cannot build the pipeline of handler '%s': %d",
-          device_id, d->name, rk_handler_by_id (pipe_info[i].kernel_id)->name, e);
+          device_id, d->name, pipe_info[i].kernel_id ? rk_handler_by_id (pipe_info[i].kernel_id)->name
+          : "wave", e);
       d->pipes[i] = VK_NULL_HANDLE;
       destroy_device (d);
       return -EIO;
@@ -587,6 +617,8 @@ typedef struct vk_actor {
   VkSemaphore timeline;
   uint64_t ticket;
   rk_accumulate_head acc; /* accumulate: host mirror of the count and length */
+  uint32_t gw, gh, gd, cur; /* the wave: the grid, and which field holds u */
+  uint64_t field_bytes;
 } vk_actor;
 
 static uint32_t
@@ -598,35 +630,62 @@ find_pipe (uint32_t kernel_id)
   return N_PIPES;
 }
 
-/* One dispatch of the actor's pipeline and a wait for it (WAIT_NS at most). */
 static uint32_t
-dispatch (vk_actor *s, VkDescriptorSet set, const vk_push *pc, uint32_t words)
+groups_for (uint64_t items)
 {
-  rk_device *d = s->d;
-  uint32_t groups = (words + GROUP - 1) / GROUP;
-  if (groups < 1)
-    groups = 1;
-  if (groups > MAX_GROUPS)
-    groups = MAX_GROUPS;
-  if (d->hung)
-    return RK_STATUS_FAULT;
+  uint64_t g = (items + GROUP - 1) / GROUP;
+  return g < 1 ? 1 : g > MAX_GROUPS ? MAX_GROUPS : (uint32_t) g;
+}
+
+/* Recording: begin, then dispatches (a barrier between two that touch the same memory), then
+ * submit_wait, which ends the buffer, submits it and waits for it (WAIT_NS at most). */
+static void
+cmd_begin (vk_actor *s)
+{
   vkResetCommandBuffer (s->cmd, 0);
   vkBeginCommandBuffer (s->cmd, &(VkCommandBufferBeginInfo) {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
         .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
       });
-  vkCmdBindPipeline (s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipes[s->pipe]);
+}
+
+static void
+cmd_dispatch (vk_actor *s, int pipe, VkDescriptorSet set, const void *pc, uint32_t pc_size, uint32_t groups)
+{
+  rk_device *d = s->d;
+  vkCmdBindPipeline (s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipes[pipe]);
   vkCmdBindDescriptorSets (s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->layout, 0, 1, &set, 0, NULL);
-  vkCmdPushConstants (s->cmd, d->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof *pc, pc);
+  vkCmdPushConstants (s->cmd, d->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, pc_size, pc);
   vkCmdDispatch (s->cmd, groups, 1, 1);
-  /* the shader's writes, made visible to the host that reads the answer */
+}
+
+/* What the commands before wrote (a shader, a fill), seen by the shaders after. */
+static void
+cmd_barrier (vk_actor *s)
+{
   const VkMemoryBarrier mb = {
     .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-    .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+    .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+    .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT,
+  };
+  vkCmdPipelineBarrier (s->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+      VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+static uint32_t
+cmd_submit_wait (vk_actor *s)
+{
+  rk_device *d = s->d;
+  if (d->hung)
+    return RK_STATUS_FAULT;
+  /* the shaders' writes, made visible to the host that reads the answer */
+  const VkMemoryBarrier mb = {
+    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+    .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
     .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
   };
-  vkCmdPipelineBarrier (s->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb,
-      0, NULL, 0, NULL);
+  vkCmdPipelineBarrier (s->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+      VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
   if (vkEndCommandBuffer (s->cmd) != VK_SUCCESS)
     return RK_STATUS_FAULT;
 
@@ -752,7 +811,9 @@ vk_process (void *state, const double *params, const uint8_t *in, uint32_t len, 
   }
   pc.in_word = (uint32_t) (ioff / 4);
   pc.out_word = (uint32_t) (ooff / 4);
-  uint32_t st = dispatch (s, set_for (s, ib, ob), &pc, (len + 3) / 4);
+  cmd_begin (s);
+  cmd_dispatch (s, s->pipe, set_for (s, ib, ob), &pc, sizeof pc, groups_for ((len + 3) / 4));
+  uint32_t st = cmd_submit_wait (s);
   if (st != RK_STATUS_OK)
     return st;
   if (!out_place)
@@ -767,6 +828,116 @@ vk_init (void *state, const double *params)
   vk_actor *s = state;
   (void) params;
   memset (&s->acc, 0, sizeof s->acc); /* the sums restart with the first buffer */
+}
+
+/* ---- the wave (rkwavesrc): a frame is its steps, a barrier after each, and the render, in one or a
+ * few submissions; the two fields are the actor's state ---- */
+
+static uint32_t
+wave_clear (vk_actor *s)
+{
+  cmd_begin (s);
+  vkCmdFillBuffer (s->cmd, ((vk_block *) s->state.priv)->buf, 0, VK_WHOLE_SIZE, 0);
+  s->cur = 0;
+  return cmd_submit_wait (s);
+}
+
+static void
+vk_wave_init (void *state, const double *params)
+{
+  (void) params;
+  wave_clear (state); /* a fault here shows on the first command */
+}
+
+#define WAVE_STEPS_PER_SUBMIT 1024
+
+static uint32_t
+vk_wave_process (void *state, const double *params, const uint8_t *in, uint32_t len, uint8_t *out,
+    uint32_t out_cap, uint32_t *out_len)
+{
+  vk_actor *s = state;
+  const uint64_t cells = (uint64_t) s->gw * s->gh * s->gd;
+  const uint32_t fw = (uint32_t) (s->field_bytes / 4);
+  vk_wave_push pc = { .w = s->gw, .h = s->gh, .d = s->gd };
+  VkBuffer stage_in = ((vk_block *) s->stage_in.priv)->buf;
+  uint32_t st;
+
+  *out_len = 0;
+  switch (rk_wave_command (in, len)) {
+    case RK_WAVE_FRAME: {
+      rk_wave_frame f;
+      memcpy (&f, in, sizeof f);
+      if ((st = rk_wave_frame_check (&f, s->gw, s->gh, out_cap, out_len)) != RK_STATUS_OK)
+        return st;
+      /* the frame goes where `out` is (an arena, a downstream inbox), or through staging */
+      VkBuffer ob = ((vk_block *) s->stage_out.priv)->buf;
+      uint64_t ooff = 0;
+      int out_place = 0;
+      if (f.format != RK_WAVE_FMT_NONE) {
+        out_place = find_block (s->d, out, *out_len, &ob, &ooff) && !(ooff & 3);
+        if (!out_place) {
+          ob = ((vk_block *) s->stage_out.priv)->buf;
+          if (*out_len > s->stage_out.size)
+            return RK_STATUS_INVALID;
+        }
+      }
+      const VkDescriptorSet set = set_for (s, stage_in, ob);
+      const float c = (float) params[RK_WAVE_P_SPEED];
+      pc.c2 = c * c;
+      pc.keep0 = 1.0f - (float) params[RK_WAVE_P_DAMPING];
+      pc.k = s->gd > 1 ? 6.0f : 4.0f;
+      pc.band = params[RK_WAVE_P_BOUNDARY] == RK_WAVE_ABSORBING ? rk_wave_band (s->gw, s->gh, s->gd) : 0;
+      uint32_t done = 0;
+      do {
+        const uint32_t n = f.steps - done < WAVE_STEPS_PER_SUBMIT ? f.steps - done : WAVE_STEPS_PER_SUBMIT;
+        cmd_begin (s);
+        for (uint32_t i = 0; i < n; i++) {
+          pc.u_word = s->cur * fw;
+          pc.p_word = (s->cur ^ 1) * fw;
+          cmd_dispatch (s, PIPE_WAVE_STEP, set, &pc, sizeof pc, groups_for (cells));
+          cmd_barrier (s);
+          s->cur ^= 1;
+        }
+        done += n;
+        if (done == f.steps && f.format != RK_WAVE_FMT_NONE) {
+          pc.u_word = s->cur * fw;
+          pc.out_word = (uint32_t) (ooff / 4);
+          pc.format = f.format;
+          pc.stride = f.stride;
+          pc.z = rk_wave_slice (params, s->gd);
+          pc.gain = (float) params[RK_WAVE_P_GAIN];
+          cmd_dispatch (s, PIPE_WAVE_RENDER, set, &pc, sizeof pc, groups_for ((*out_len + 3) / 4));
+        }
+        if ((st = cmd_submit_wait (s)) != RK_STATUS_OK)
+          return st;
+      } while (done < f.steps);
+      if (f.format != RK_WAVE_FMT_NONE && !out_place)
+        memcpy (out, s->stage_out.host, *out_len);
+      return RK_STATUS_OK;
+    }
+    case RK_WAVE_IMPULSE: {
+      rk_wave_impulse imp;
+      memcpy (&imp, in, sizeof imp);
+      if ((st = rk_wave_impulse_check (&imp)) != RK_STATUS_OK)
+        return st;
+      pc.u_word = s->cur * fw;
+      pc.p_word = (s->cur ^ 1) * fw;
+      pc.ix = imp.x;
+      pc.iy = imp.y;
+      pc.iz = imp.z;
+      pc.amp = imp.amplitude;
+      pc.radius = imp.radius;
+      const uint64_t side = 2 * (uint64_t) ((int32_t) imp.radius + 1) + 1;
+      cmd_begin (s);
+      cmd_dispatch (s, PIPE_WAVE_IMPULSE, set_for (s, stage_in, ((vk_block *) s->stage_out.priv)->buf), &pc,
+          sizeof pc, groups_for (side * side * (s->gd > 1 ? side : 1)));
+      return cmd_submit_wait (s);
+    }
+    case RK_WAVE_RESET:
+      return wave_clear (s);
+    default:
+      return RK_STATUS_INVALID;
+  }
 }
 
 static void
@@ -815,8 +986,8 @@ vk_launch (rk_device *d, const rk_launch *l, rk_actor_impl **impl, char *why, si
     return -ENOTSUP;
   }
   if (!d->pipes[pipe]) {
-    snprintf (why, why_len, "Vulkan device %d (%s) lacks shaderFloat64, which handler '%s' needs (its "
-        "sums are doubles)", d->id, d->name, h->name);
+    snprintf (why, why_len, "Vulkan device %d (%s) lacks shaderFloat64, which handler '%s' needs (it "
+        "computes in double precision)", d->id, d->name, h->name);
     return -ENOTSUP;
   }
   vk_actor *s = calloc (1, sizeof *s);
@@ -829,7 +1000,16 @@ vk_launch (rk_device *d, const rk_launch *l, rk_actor_impl **impl, char *why, si
   /* staging for payloads carried in records, the state in device memory */
   if (vk_alloc_mapped (d, 4096, &s->stage_in) < 0 || vk_alloc_mapped (d, 4096, &s->stage_out) < 0)
     return vk_fail (s, -ENOMEM, why, why_len, "cannot allocate staging memory");
-  const size_t state_size = h->id == RK_KERNEL_ACCUMULATE ? sizeof (double) * RK_ACCUMULATE_MAX_SAMPLES : 256;
+  size_t state_size = h->id == RK_KERNEL_ACCUMULATE ? sizeof (double) * RK_ACCUMULATE_MAX_SAMPLES : 256;
+  if (h->id == RK_KERNEL_WAVE) {
+    if (!rk_wave_state_size (l->params))
+      return vk_fail (s, -EINVAL, why, why_len, "the wave's grid is out of range");
+    s->gw = (uint32_t) l->params[RK_WAVE_P_WIDTH];
+    s->gh = (uint32_t) l->params[RK_WAVE_P_HEIGHT];
+    s->gd = (uint32_t) l->params[RK_WAVE_P_DEPTH];
+    s->field_bytes = rk_wave_field_bytes (s->gw, s->gh, s->gd);
+    state_size = 2 * s->field_bytes; /* the two fields; the header stays on the host */
+  }
   if (alloc_block (d, state_size, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, &s->state) < 0
       && alloc_block (d, state_size, 0, &s->state) < 0)
     return vk_fail (s, -ENOMEM, why, why_len, "cannot allocate the actor's state");
@@ -886,8 +1066,8 @@ vk_launch (rk_device *d, const rk_launch *l, rk_actor_impl **impl, char *why, si
     return vk_fail (s, -ENOMEM, why, why_len, "cannot create a timeline semaphore");
 
   s->handler = *h;
-  s->handler.init = vk_init;
-  s->handler.process = vk_process;
+  s->handler.init = h->id == RK_KERNEL_WAVE ? vk_wave_init : vk_init;
+  s->handler.process = h->id == RK_KERNEL_WAVE ? vk_wave_process : vk_process;
   s->handler.save = NULL; /* snapshots: not on this backend yet (the command answers UNSUPPORTED) */
   s->handler.load = NULL;
   /* K2K: inboxes and routes are memory of this backend that the host thread can address */

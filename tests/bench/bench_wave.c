@@ -35,6 +35,7 @@ typedef struct {
   rk_backend_kind kind;
   rk_actor_mode mode;
   const rk_backend_ops *ops;
+  bool gpu; /* runs on a GPU (lavapipe's Vulkan does not) */
 } Config;
 
 static int quick;
@@ -138,7 +139,7 @@ throughput (Config *configs, int nc, double bw_gbps)
     for (int c = 0; c < nc; c++) {
       const Config *cf = &configs[c];
       /* about a second of work on each (less with --quick) */
-      const bool gpu = cf->kind != RK_BACKEND_CPU;
+      const bool gpu = cf->gpu;
       const double guess = gpu ? (cf->mode == RK_MODE_LAUNCH ? 1e-5 + cells / 150e9 : 2e-6 + cells / 150e9)
                                : cells / 0.4e9;
       uint32_t total = (uint32_t) ((quick ? 0.2 : 1.0) / guess);
@@ -276,9 +277,10 @@ main (int argc, char **argv)
   double bw = 0;
   quick = argc > 1 && strcmp (argv[1], "--quick") == 0;
   Config configs[] = {
-    { "cpu", RK_BACKEND_CPU, RK_MODE_PERSISTENT, NULL },
-    { "cuda", RK_BACKEND_CUDA, RK_MODE_PERSISTENT, NULL },
-    { "cuda-launch", RK_BACKEND_CUDA, RK_MODE_LAUNCH, NULL },
+    { "cpu", RK_BACKEND_CPU, RK_MODE_PERSISTENT, NULL, false },
+    { "cuda", RK_BACKEND_CUDA, RK_MODE_PERSISTENT, NULL, true },
+    { "cuda-launch", RK_BACKEND_CUDA, RK_MODE_LAUNCH, NULL, true },
+    { "vulkan", RK_BACKEND_VULKAN, RK_MODE_PERSISTENT, NULL, true }, /* host-driven: dispatches per frame */
   };
   int nc = 0;
   for (unsigned i = 0; i < sizeof configs / sizeof configs[0]; i++) {
@@ -288,6 +290,8 @@ main (int argc, char **argv)
       continue;
     }
     configs[i].ops = ops;
+    if (ops->probe_auto && ops->probe_auto (0, why, sizeof why) < 0)
+      configs[i].gpu = false; /* a Vulkan device on the CPU */
     configs[nc++] = configs[i];
   }
 #ifdef RK_HAVE_CUDA
@@ -312,7 +316,7 @@ main (int argc, char **argv)
       double persistent = 0, launch = 0;
       for (int c = 0; c < nc; c++) {
         const Config *cf = &configs[c];
-        if (cf->kind == RK_BACKEND_CPU && sides[s] > 256)
+        if (!cf->gpu && sides[s] > 256)
           continue;
         Interactive r = interactive (cf, sides[s], quick ? 10 : 60, depths[dd]);
         printf ("| %s | %u^2 | %u | %.0f | %.1f | %.1f | %.0f |\n", cf->label, sides[s], depths[dd],
