@@ -26,30 +26,54 @@
 #include "rk_wave.h"
 #include "rk_vulkan.h"
 
-/* SPIR-V of the handlers (glslc -mfmt=c at build time) */
+/* SPIR-V of the handlers (glslc -mfmt=c at build time), each also built to keep float32 denormals */
 static const uint32_t spv_echo[] =
 #include "echo.spv.inc"
+    ;
+static const uint32_t spv_echo_dp[] =
+#include "echo_dp.spv.inc"
     ;
 static const uint32_t spv_scale[] =
 #include "scale.spv.inc"
     ;
+static const uint32_t spv_scale_dp[] =
+#include "scale_dp.spv.inc"
+    ;
 static const uint32_t spv_stencil[] =
 #include "stencil.spv.inc"
+    ;
+static const uint32_t spv_stencil_dp[] =
+#include "stencil_dp.spv.inc"
     ;
 static const uint32_t spv_levels[] =
 #include "levels.spv.inc"
     ;
+static const uint32_t spv_levels_dp[] =
+#include "levels_dp.spv.inc"
+    ;
 static const uint32_t spv_accumulate[] =
 #include "accumulate.spv.inc"
+    ;
+static const uint32_t spv_accumulate_dp[] =
+#include "accumulate_dp.spv.inc"
     ;
 static const uint32_t spv_wave_step[] =
 #include "wave_step.spv.inc"
     ;
+static const uint32_t spv_wave_step_dp[] =
+#include "wave_step_dp.spv.inc"
+    ;
 static const uint32_t spv_wave_impulse[] =
 #include "wave_impulse.spv.inc"
     ;
+static const uint32_t spv_wave_impulse_dp[] =
+#include "wave_impulse_dp.spv.inc"
+    ;
 static const uint32_t spv_wave_render[] =
 #include "wave_render.spv.inc"
+    ;
+static const uint32_t spv_wave_render_dp[] =
+#include "wave_render_dp.spv.inc"
     ;
 
 #define MAX_DEVICES 16
@@ -84,18 +108,20 @@ enum {
 
 static const struct {
   uint32_t kernel_id;
-  const uint32_t *code;
-  size_t size;
+  const uint32_t *code, *code_dp; /* as is, and keeping float32 denormals */
+  size_t size, size_dp;
   int float64; /* needs shaderFloat64 */
 } pipe_info[N_PIPES] = {
-  [PIPE_ECHO] = { RK_KERNEL_ECHO, spv_echo, sizeof spv_echo, 0 },
-  [PIPE_SCALE] = { RK_KERNEL_SCALE, spv_scale, sizeof spv_scale, 0 },
-  [PIPE_STENCIL] = { RK_KERNEL_STENCIL, spv_stencil, sizeof spv_stencil, 0 },
-  [PIPE_LEVELS] = { RK_KERNEL_LEVELS, spv_levels, sizeof spv_levels, 0 },
-  [PIPE_ACCUMULATE] = { RK_KERNEL_ACCUMULATE, spv_accumulate, sizeof spv_accumulate, 1 },
-  [PIPE_WAVE_STEP] = { RK_KERNEL_WAVE, spv_wave_step, sizeof spv_wave_step, 1 },
-  [PIPE_WAVE_IMPULSE] = { 0, spv_wave_impulse, sizeof spv_wave_impulse, 1 },
-  [PIPE_WAVE_RENDER] = { 0, spv_wave_render, sizeof spv_wave_render, 1 },
+#define SPV(name) spv_##name, spv_##name##_dp, sizeof spv_##name, sizeof spv_##name##_dp
+  [PIPE_ECHO] = { RK_KERNEL_ECHO, SPV (echo), 0 },
+  [PIPE_SCALE] = { RK_KERNEL_SCALE, SPV (scale), 0 },
+  [PIPE_STENCIL] = { RK_KERNEL_STENCIL, SPV (stencil), 0 },
+  [PIPE_LEVELS] = { RK_KERNEL_LEVELS, SPV (levels), 0 },
+  [PIPE_ACCUMULATE] = { RK_KERNEL_ACCUMULATE, SPV (accumulate), 1 },
+  [PIPE_WAVE_STEP] = { RK_KERNEL_WAVE, SPV (wave_step), 1 },
+  [PIPE_WAVE_IMPULSE] = { 0, SPV (wave_impulse), 1 },
+  [PIPE_WAVE_RENDER] = { 0, SPV (wave_render), 1 },
+#undef SPV
 };
 
 struct rk_device {
@@ -114,6 +140,7 @@ struct rk_device {
   char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
   int float64;
   int on_cpu; /* lavapipe and its kind: the dispatch runs on the host's own cores */
+  int denorm_preserve; /* the shaders keep float32 denormals (else: the device's default) */
   int hung; /* a dispatch never finished: leave the device alone */
 };
 
@@ -400,6 +427,10 @@ make_device (int device_id, rk_device **out, char *why, size_t why_len)
   d->on_cpu = props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   VkPhysicalDeviceFeatures have;
   vkGetPhysicalDeviceFeatures (d->phys, &have);
+  VkPhysicalDeviceVulkan12Properties p12 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_PROPERTIES };
+  VkPhysicalDeviceProperties2 p2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &p12 };
+  vkGetPhysicalDeviceProperties2 (d->phys, &p2);
+  d->denorm_preserve = p12.shaderDenormPreserveFloat32;
   d->float64 = have.shaderFloat64;
   vkGetPhysicalDeviceMemoryProperties (d->phys, &d->mem);
 
@@ -465,8 +496,8 @@ make_device (int device_id, rk_device **out, char *why, size_t why_len)
     VkShaderModule mod;
     e = vkCreateShaderModule (d->dev, &(VkShaderModuleCreateInfo) {
           .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
-          .codeSize = pipe_info[i].size,
-          .pCode = pipe_info[i].code,
+          .codeSize = d->denorm_preserve ? pipe_info[i].size_dp : pipe_info[i].size,
+          .pCode = d->denorm_preserve ? pipe_info[i].code_dp : pipe_info[i].code,
         }, NULL, &mod);
     if (e == VK_SUCCESS) {
       const VkComputePipelineCreateInfo pci = {
@@ -1127,9 +1158,13 @@ rk_vulkan_device_info (int device_id, char *buf, size_t len)
   if (r == 0) {
     VkPhysicalDeviceFeatures f;
     vkGetPhysicalDeviceFeatures (phys, &f);
-    snprintf (buf, len, "%s (%s, Vulkan %u.%u, driver %u, float64 %s)", props.deviceName,
-        type_name (props.deviceType), VK_API_VERSION_MAJOR (props.apiVersion),
-        VK_API_VERSION_MINOR (props.apiVersion), props.driverVersion, f.shaderFloat64 ? "yes" : "no");
+    VkPhysicalDeviceVulkan12Properties p12 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_PROPERTIES };
+    VkPhysicalDeviceProperties2 p2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &p12 };
+    vkGetPhysicalDeviceProperties2 (phys, &p2);
+    snprintf (buf, len, "%s (%s, Vulkan %u.%u, driver %u, float64 %s, float32 denormals kept %s)",
+        props.deviceName, type_name (props.deviceType), VK_API_VERSION_MAJOR (props.apiVersion),
+        VK_API_VERSION_MINOR (props.apiVersion), props.driverVersion, f.shaderFloat64 ? "yes" : "no",
+        p12.shaderDenormPreserveFloat32 ? "promised" : "not promised");
   }
   return r;
 }

@@ -1,4 +1,5 @@
 #version 450
+#include "rk_float_mode.glsl"
 // accumulate: per-sample running sums in double precision (the actor's state, in device memory), and
 // the running mean so far: y = float (sum * (1 / count)), as the C reference computes it
 #include "rk_common.glsl"

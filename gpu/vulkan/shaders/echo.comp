@@ -1,4 +1,5 @@
 #version 450
+#include "rk_float_mode.glsl"
 // echo: the payload, unchanged (whole words: the output region is padded to 256 bytes)
 #include "rk_common.glsl"
 void main () {

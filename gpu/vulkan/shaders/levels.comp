@@ -1,4 +1,5 @@
 #version 450
+#include "rk_float_mode.glsl"
 // levels: y = clamp(a * x + b) on 16-bit samples, rounded half up (core/rk_handlers.h,
 // rk_levels_u16); two samples a word
 #include "rk_common.glsl"

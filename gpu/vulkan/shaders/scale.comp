@@ -1,4 +1,5 @@
 #version 450
+#include "rk_float_mode.glsl"
 // scale: y = a * x + b on float32 samples, one rounding per operation, never fused (precise), as the
 // C reference computes it
 #include "rk_common.glsl"

@@ -1,4 +1,5 @@
 #version 450
+#include "rk_float_mode.glsl"
 // stencil: y[i] = (l * x[i-1] + c * x[i]) + r * x[i+1], edges clamped, as the C reference rounds it
 #include "rk_common.glsl"
 float x (uint i) { return uintBitsToFloat (src.w[pc.in_word + i]); }

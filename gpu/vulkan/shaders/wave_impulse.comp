@@ -1,4 +1,5 @@
 #version 450
+#include "rk_float_mode.glsl"
 // An impulse: the bump added to u and u_prev (core/rk_wave.c, rk_ref_wave_impulse)
 #include "rk_wave.glsl"
 

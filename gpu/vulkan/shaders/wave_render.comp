@@ -1,4 +1,5 @@
 #version 450
+#include "rk_float_mode.glsl"
 // A frame of field u, the slice z (core/rk_wave.c, rk_ref_wave_render): one output word an invocation
 // (two pixels of GRAY16, one of RGBA or F32); what lies past the grid's width in a row is 0.
 #include "rk_wave.glsl"

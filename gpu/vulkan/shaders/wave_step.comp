@@ -1,4 +1,5 @@
 #version 450
+#include "rk_float_mode.glsl"
 // One step of the damped wave equation over the whole grid (core/rk_wave.c, rk_ref_wave_step)
 #include "rk_wave.glsl"
 
