@@ -590,13 +590,17 @@ vk_alloc_mapped (rk_device *d, size_t size, rk_mem *m)
   return alloc_block (d, size, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, m);
 }
 
-/* K2K inboxes: device-local memory the host can address too (the host thread writes the ring records,
- * the shaders the payloads), else host memory. */
+/* K2K inboxes. The payload arena, which only shaders touch: device-local memory that the host can
+ * address too (the host thread hands out offsets in it), where the device has such memory. The ring,
+ * which only the host threads read and write: host memory, since a host read of device memory crosses
+ * the bus each time. Rings are small, arenas are not. */
+#define INBOX_RING_MAX (1u << 20)
+
 static int
 vk_alloc_device (rk_device *d, size_t size, rk_mem *m)
 {
   const VkMemoryPropertyFlags visible = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-  if (alloc_block (d, size, visible | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, m) == 0)
+  if (size > INBOX_RING_MAX && alloc_block (d, size, visible | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, m) == 0)
     return 0;
   return alloc_block (d, size, visible, m);
 }
