@@ -16,4 +16,99 @@ static int failures;
     }                                                                                              \
   } while (0)
 
+
+/* What the actor tests share: a random source, a call that waits for its answer, a parameter change,
+ * and a payload through an actor compared with the handler's C reference. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rk_actor.h"
+#include "rk_handlers.h"
+
+#define TIMEOUT 10000000000ll
+
+static uint64_t rng_state;
+
+static inline uint32_t
+rnd (void)
+{
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (uint32_t) (rng_state >> 11);
+}
+
+static inline float
+rnd_float (void)
+{
+  return (float) ((int32_t) rnd () % 2000000) / 1000.0f;
+}
+
+/* Submit and wait for the answer; returns the answer's status (or -1). */
+static inline int
+call (rk_actor *a, rk_record *rec, const void *payload, uint32_t len, uint32_t out_cap,
+    rk_answer *ans)
+{
+  int r = rk_actor_submit (a, rec, payload, len, out_cap, TIMEOUT);
+  if (r == 0)
+    r = rk_actor_receive (a, ans, TIMEOUT);
+  if (r < 0) {
+    char why[256] = "";
+    rk_actor_check (a, why, sizeof why);
+    fprintf (stderr, "call: %d (%s)\n", r, why);
+    return -1;
+  }
+  CHECK (ans->rec.seq == rec->seq, "answer seq %llu for record %llu",
+      (unsigned long long) ans->rec.seq, (unsigned long long) rec->seq);
+  CHECK (ans->rec.type == rec->type, "answer type %u for %u", ans->rec.type, rec->type);
+  return (int) ans->rec.status;
+}
+
+static inline void
+set_param (rk_actor *a, uint32_t i, double v, uint32_t want_status)
+{
+  rk_record rec = { .type = RK_CMD_SET_PARAM };
+  rk_answer ans;
+  rec.u.desc.aux = i;
+  memcpy (&rec.u.desc.arg, &v, sizeof v);
+  CHECK (call (a, &rec, NULL, 0, 0, &ans) == (int) want_status, "set-param %u = %g", i, v);
+}
+
+/* Run `len` bytes through the actor and through the reference (ref state kept by the caller). */
+static inline void
+process_and_compare (rk_actor *a, const rk_handler *h, void *ref_state, const double *params,
+    uint32_t len, const char *what)
+{
+  uint8_t *in = malloc (len ? len : 1), *want = malloc (len ? len : 1);
+  uint32_t want_len = 0;
+  rk_record rec = { .type = RK_CMD_PROCESS };
+  rk_answer ans;
+
+  for (uint32_t i = 0; i + 4 <= len; i += 4) {
+    float f = rnd_float ();
+    memcpy (in + i, &f, 4);
+  }
+  for (uint32_t i = len & ~3u; i < len; i++)
+    in[i] = (uint8_t) rnd ();
+  if (h->id == RK_KERNEL_LEVELS)
+    for (uint32_t i = 0; i < len; i++)
+      in[i] = (uint8_t) rnd (); /* any 16-bit sample */
+  CHECK (h->process (ref_state, params, in, len, want, len, &want_len) == RK_STATUS_OK, "reference");
+  int st = call (a, &rec, in, len, len, &ans);
+  CHECK (st == RK_STATUS_OK, "%s %s %u bytes: status %d", h->name, what, len, st);
+  if (st == RK_STATUS_OK) {
+    CHECK (ans.rec.len == want_len, "%s %s: length %u, want %u", h->name, what, ans.rec.len, want_len);
+    const uint8_t *got = rk_answer_data (&ans);
+    uint32_t bad = 0, first = 0;
+    for (uint32_t i = 0; i < want_len; i++)
+      if (got[i] != want[i] && !bad++)
+        first = i;
+    CHECK (bad == 0, "%s %s %u bytes: %u bytes differ from the reference, first at %u", h->name,
+        what, len, bad, first);
+  }
+  rk_actor_release_output (a, ans.out_token);
+  free (in);
+  free (want);
+}
+
 #endif /* RK_GPU_TEST_H */

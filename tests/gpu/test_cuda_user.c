@@ -79,18 +79,6 @@ start_user (const rk_backend_ops *ops, rk_actor_mode mode, const char *src, cons
   return a;
 }
 
-static void
-set_param (rk_actor *a, uint32_t i, double v)
-{
-  rk_record rec = { .type = RK_CMD_SET_PARAM };
-  rk_answer ans;
-  rec.u.desc.aux = i;
-  memcpy (&rec.u.desc.arg, &v, sizeof v);
-  CHECK (rk_actor_submit (a, &rec, NULL, 0, 0, 10000000000ll) == 0, "submit set-param");
-  CHECK (rk_actor_receive (a, &ans, 10000000000ll) == 0 && ans.rec.status == RK_STATUS_OK,
-      "set-param answered");
-}
-
 /* A working actor on the device: proves the device is usable again. */
 static void
 check_device_works (const rk_backend_ops *cuda, const char *after)
@@ -130,8 +118,8 @@ test_gain (const rk_backend_ops *cuda, rk_actor_mode mode, const char *label)
     return;
   printf ("%s: compiled and started in %.2f s\n", label, (rk_now_ns () - t0) / 1e9);
   double pa = 0.75, pb = -2.5;
-  set_param (a, 0, pa);
-  set_param (a, 1, pb);
+  set_param (a, 0, pa, RK_STATUS_OK);
+  set_param (a, 1, pb, RK_STATUS_OK);
   for (unsigned s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
     uint32_t n = sizes[s] / 4;
     float *x = malloc (sizes[s]);
