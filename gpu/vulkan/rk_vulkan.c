@@ -322,7 +322,8 @@ vk_probe_kind (int device_id, int need_gpu, char *why, size_t why_len)
   VkInstance inst;
   VkResult e = get_instance (&inst);
   if (e != VK_SUCCESS) {
-    snprintf (why, why_len, "no Vulkan driver (vkCreateInstance: %d; install libvulkan1 and a driver)", e);
+    snprintf (why, why_len, "no Vulkan driver answers (vkCreateInstance: %d): install one (on a machine "
+        "without a GPU, Mesa's lavapipe, package mesa-vulkan-drivers)", e);
     return -ENODEV;
   }
   VkPhysicalDevice phys;
@@ -413,7 +414,7 @@ make_device (int device_id, rk_device **out, char *why, size_t why_len)
   d->id = device_id;
   pthread_mutex_init (&d->queue_lock, NULL);
   if ((e = get_instance (&d->instance)) != VK_SUCCESS) {
-    snprintf (why, why_len, "no Vulkan driver (vkCreateInstance: %d)", e);
+    snprintf (why, why_len, "no Vulkan driver answers (vkCreateInstance: %d)", e);
     d->instance = VK_NULL_HANDLE;
     destroy_device (d);
     return -ENODEV;

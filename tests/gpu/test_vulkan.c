@@ -119,11 +119,32 @@ test_refusals (const rk_backend_ops *ops)
   }
 }
 
+/* --no-device, run with no Vulkan driver to be found: every way in says so, and nothing crashes. */
+static int
+no_device (const rk_backend_ops *vk)
+{
+  char why[512] = "";
+  CHECK (vk->probe (0, why, sizeof why) < 0 && strstr (why, "Vulkan"), "probe: %s", why);
+  printf ("probe: %s\n", why);
+  why[0] = '\0';
+  rk_actor *a = start (vk, RK_MODE_PERSISTENT, "scale", why, sizeof why);
+  CHECK (a == NULL && strstr (why, "Vulkan"), "an actor: %s", why);
+  printf ("actor: %s\n", why);
+  if (a)
+    rk_actor_unref (a);
+  const rk_backend_ops *pick = rk_backend_pick (0, why, sizeof why);
+  CHECK (pick && pick->kind != RK_BACKEND_VULKAN, "auto picked %s", pick ? pick->name : "nothing");
+  printf ("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
+  return failures ? 1 : 0;
+}
+
 int
-main (void)
+main (int argc, char **argv)
 {
   char why[512] = "";
   const rk_backend_ops *vk = rk_backend_get (RK_BACKEND_VULKAN, why, sizeof why);
+  if (vk && argc > 1 && strcmp (argv[1], "--no-device") == 0)
+    return no_device (vk);
   if (!vk || vk->probe (0, why, sizeof why) < 0) {
     printf ("SKIP: %s\n", why);
     return 77;
