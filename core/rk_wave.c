@@ -1,6 +1,7 @@
 /* gst-ringkernel: the wave simulation, C reference (see rk_wave.h). */
 #include "rk_wave.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "rk_handlers.h"
@@ -28,9 +29,23 @@ rk_wave_state_size (const double *params)
   return RK_WAVE_FIELD_OFF + 2 * rk_wave_field_bytes (w, h, d);
 }
 
-void
-rk_ref_wave_step (const double *params, const float *u, float *prev, uint32_t w, uint32_t h,
-    uint32_t d)
+/* Float operations as a device that flushes float32 subnormals does them: operands and results below
+ * the smallest normal float become zero of the same sign. */
+static inline float
+ftz (float x)
+{
+  return fabsf (x) < 0x1p-126f ? copysignf (0.0f, x) : x;
+}
+
+static inline float
+add_f (float a, float b, int flush)
+{
+  return flush ? ftz (rk_fadd (ftz (a), ftz (b))) : rk_fadd (a, b);
+}
+
+static void
+wave_step (const double *params, const float *u, float *prev, uint32_t w, uint32_t h, uint32_t d,
+    int flush)
 {
   const float c = (float) params[RK_WAVE_P_SPEED];
   const float c2 = rk_fmul (c, c);
@@ -47,19 +62,40 @@ rk_ref_wave_step (const double *params, const float *u, float *prev, uint32_t w,
         const float uc = u[i];
         const float l = x > 0 ? u[i - 1] : uc, r = x + 1 < w ? u[i + 1] : uc;
         const float dn = y > 0 ? u[i - w] : uc, up = y + 1 < h ? u[i + w] : uc;
-        float nsum = rk_fadd (rk_fadd (l, r), rk_fadd (dn, up));
+        float nsum = add_f (add_f (l, r, flush), add_f (dn, up, flush), flush);
         if (d > 1) {
           const float bk = z > 0 ? u[i - plane] : uc, fr = z + 1 < d ? u[i + plane] : uc;
-          nsum = rk_fadd (nsum, rk_fadd (bk, fr));
+          nsum = add_f (nsum, add_f (bk, fr, flush), flush);
         }
         const float keep = absorbing ? rk_wave_keep (x, y, z, w, h, d, band, keep0) : keep0;
-        prev[i] = rk_wave_update (uc, prev[i], nsum, k, c2, keep);
+        if (!flush) {
+          prev[i] = rk_wave_update (uc, prev[i], nsum, k, c2, keep);
+        } else { /* rk_wave_update, every operation flushed */
+          const float p = ftz (prev[i]), v = ftz (uc);
+          const float lap = ftz (rk_fsub (ftz (nsum), ftz (rk_fmul (k, v))));
+          const float damped = ftz (rk_fadd (v, ftz (rk_fmul (keep, ftz (rk_fsub (v, p))))));
+          prev[i] = ftz (rk_fadd (damped, ftz (rk_fmul (c2, lap))));
+        }
       }
 }
 
 void
-rk_ref_wave_impulse (float *u, float *prev, uint32_t w, uint32_t h, uint32_t d,
-    const rk_wave_impulse *imp)
+rk_ref_wave_step (const double *params, const float *u, float *prev, uint32_t w, uint32_t h,
+    uint32_t d)
+{
+  wave_step (params, u, prev, w, h, d, 0);
+}
+
+void
+rk_ref_wave_step_flushed (const double *params, const float *u, float *prev, uint32_t w, uint32_t h,
+    uint32_t d)
+{
+  wave_step (params, u, prev, w, h, d, 1);
+}
+
+static void
+wave_impulse (float *u, float *prev, uint32_t w, uint32_t h, uint32_t d, const rk_wave_impulse *imp,
+    int flush)
 {
   const int32_t r = (int32_t) imp->radius + 1;
   /* 2D: the plane itself, whatever z says */
@@ -74,14 +110,30 @@ rk_ref_wave_impulse (float *u, float *prev, uint32_t w, uint32_t h, uint32_t d,
         if (x < 0 || x >= (int32_t) w)
           continue;
         const int32_t dx = x - imp->x, dy = y - imp->y, dz = d > 1 ? z - imp->z : 0;
-        const float v = rk_wave_bump ((uint32_t) (dx * dx + dy * dy + dz * dz), imp->amplitude,
-            imp->radius);
+        /* the bump's operands are normal: flushing its result is flushing each of its steps */
+        float v = rk_wave_bump ((uint32_t) (dx * dx + dy * dy + dz * dz), imp->amplitude, imp->radius);
+        if (flush)
+          v = ftz (v);
         const size_t i = ((size_t) z * h + (size_t) y) * w + (size_t) x;
-        u[i] = rk_fadd (u[i], v);
-        prev[i] = rk_fadd (prev[i], v);
+        u[i] = add_f (u[i], v, flush);
+        prev[i] = add_f (prev[i], v, flush);
       }
     }
   }
+}
+
+void
+rk_ref_wave_impulse (float *u, float *prev, uint32_t w, uint32_t h, uint32_t d,
+    const rk_wave_impulse *imp)
+{
+  wave_impulse (u, prev, w, h, d, imp, 0);
+}
+
+void
+rk_ref_wave_impulse_flushed (float *u, float *prev, uint32_t w, uint32_t h, uint32_t d,
+    const rk_wave_impulse *imp)
+{
+  wave_impulse (u, prev, w, h, d, imp, 1);
 }
 
 void

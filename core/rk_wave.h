@@ -255,6 +255,13 @@ void rk_ref_wave_step (const double *params, const float *u, float *prev, uint32
 /* Add an impulse to u and prev. */
 void rk_ref_wave_impulse (float *u, float *prev, uint32_t w, uint32_t h, uint32_t d,
     const rk_wave_impulse *imp);
+/* The same two for a device that flushes float32 subnormals to zero (operands and results), as
+ * Vulkan does on a device that does not promise to keep them (NVIDIA's driver): what such a device
+ * computes, bit for bit. */
+void rk_ref_wave_step_flushed (const double *params, const float *u, float *prev, uint32_t w, uint32_t h,
+    uint32_t d);
+void rk_ref_wave_impulse_flushed (float *u, float *prev, uint32_t w, uint32_t h, uint32_t d,
+    const rk_wave_impulse *imp);
 /* Write the frame of field u (the slice `z`, in 3D) in format into out (h rows of stride bytes). */
 void rk_ref_wave_render (const float *u, uint32_t w, uint32_t h, uint32_t z, uint32_t format,
     uint32_t stride, float gain, uint8_t *out);

@@ -22,72 +22,9 @@
 
 /* A device that flushes float32 subnormals to zero (Vulkan where the device does not promise to keep
  * them: NVIDIA's driver) is held to the reference computed the same way: every float operation of the
- * step and the impulse with subnormal operands and results flushed to zero of the same sign. Set this
- * for such a device; the comparison stays bit for bit. */
+ * step and the impulse with subnormal operands and results flushed to zero of the same sign
+ * (rk_ref_wave_step_flushed). Set this for such a device; the comparison stays bit for bit. */
 static int wave_check_flush_subnormals;
-
-static inline float
-wave_ftz (float x)
-{
-  return fabsf (x) < 0x1p-126f ? copysignf (0.0f, x) : x;
-}
-
-static inline float wave_add (float a, float b) { return wave_ftz (rk_fadd (wave_ftz (a), wave_ftz (b))); }
-static inline float wave_sub (float a, float b) { return wave_ftz (rk_fsub (wave_ftz (a), wave_ftz (b))); }
-static inline float wave_mul (float a, float b) { return wave_ftz (rk_fmul (wave_ftz (a), wave_ftz (b))); }
-
-/* rk_ref_wave_step and rk_ref_wave_impulse (core/rk_wave.c), with subnormals flushed */
-static void
-wave_ftz_step (const double *params, const float *u, float *prev, uint32_t w, uint32_t h, uint32_t d)
-{
-  const float c = (float) params[RK_WAVE_P_SPEED];
-  const float c2 = wave_mul (c, c);
-  const float keep0 = wave_sub (1.0f, (float) params[RK_WAVE_P_DAMPING]);
-  const int absorbing = params[RK_WAVE_P_BOUNDARY] == RK_WAVE_ABSORBING;
-  const uint32_t band = absorbing ? rk_wave_band (w, h, d) : 0;
-  const size_t plane = (size_t) w * h;
-  const float k = d > 1 ? 6.0f : 4.0f;
-  for (uint32_t z = 0; z < d; z++)
-    for (uint32_t y = 0; y < h; y++)
-      for (uint32_t x = 0; x < w; x++) {
-        const size_t i = z * plane + (size_t) y * w + x;
-        const float uc = u[i];
-        const float l = x > 0 ? u[i - 1] : uc, r = x + 1 < w ? u[i + 1] : uc;
-        const float dn = y > 0 ? u[i - w] : uc, up = y + 1 < h ? u[i + w] : uc;
-        float nsum = wave_add (wave_add (l, r), wave_add (dn, up));
-        if (d > 1) {
-          const float bk = z > 0 ? u[i - plane] : uc, fr = z + 1 < d ? u[i + plane] : uc;
-          nsum = wave_add (nsum, wave_add (bk, fr));
-        }
-        const float keep = absorbing ? rk_wave_keep (x, y, z, w, h, d, band, keep0) : keep0;
-        const float lap = wave_sub (nsum, wave_mul (k, uc));
-        prev[i] = wave_add (wave_add (uc, wave_mul (keep, wave_sub (uc, prev[i]))), wave_mul (c2, lap));
-      }
-}
-
-static void
-wave_ftz_impulse (float *u, float *prev, uint32_t w, uint32_t h, uint32_t d, const rk_wave_impulse *imp)
-{
-  const int32_t r = (int32_t) imp->radius + 1;
-  const int32_t z0 = d > 1 ? imp->z - r : 0, z1 = d > 1 ? imp->z + r : 0;
-  const float rr = wave_mul (imp->radius, imp->radius);
-  for (int32_t z = z0; z <= z1; z++)
-    for (int32_t y = imp->y - r; y <= imp->y + r; y++)
-      for (int32_t x = imp->x - r; x <= imp->x + r; x++) {
-        if (z < 0 || z >= (int32_t) d || y < 0 || y >= (int32_t) h || x < 0 || x >= (int32_t) w)
-          continue;
-        const int32_t dx = x - imp->x, dy = y - imp->y, dz = d > 1 ? z - imp->z : 0;
-        const uint32_t r2 = (uint32_t) (dx * dx + dy * dy + dz * dz);
-        float v = 0.0f;
-        if ((float) r2 < rr) {
-          const float s = wave_sub (1.0f, rk_fdiv ((float) r2, rr));
-          v = wave_mul (wave_mul (imp->amplitude, s), s);
-        }
-        const size_t i = ((size_t) z * h + (size_t) y) * w + (size_t) x;
-        u[i] = wave_add (u[i], v);
-        prev[i] = wave_add (prev[i], v);
-      }
-}
 
 typedef struct wave_model {
   double p[RK_MAX_PARAMS];
@@ -198,7 +135,7 @@ wave_check (const rk_backend_ops *ops, rk_actor_mode mode, uint32_t w, uint32_t 
       if (st != RK_STATUS_OK)
         ret = wave_fail (why, why_len, "round %d: impulse answered %d", r, st);
       if (wave_check_flush_subnormals)
-        wave_ftz_impulse (m.f[m.cur], m.f[m.cur ^ 1], w, h, d, &imp);
+        rk_ref_wave_impulse_flushed (m.f[m.cur], m.f[m.cur ^ 1], w, h, d, &imp);
       else
         rk_ref_wave_impulse (m.f[m.cur], m.f[m.cur ^ 1], w, h, d, &imp);
     } else if (pick < 80) {
@@ -212,7 +149,7 @@ wave_check (const rk_backend_ops *ops, rk_actor_mode mode, uint32_t w, uint32_t 
       st = wave_call (a, RK_CMD_PROCESS, 0, 0, &f, sizeof f, out_cap, &ans);
       for (uint32_t k = 0; k < f.steps; k++) {
         if (wave_check_flush_subnormals)
-          wave_ftz_step (m.p, m.f[m.cur], m.f[m.cur ^ 1], w, h, d);
+          rk_ref_wave_step_flushed (m.p, m.f[m.cur], m.f[m.cur ^ 1], w, h, d);
         else
           rk_ref_wave_step (m.p, m.f[m.cur], m.f[m.cur ^ 1], w, h, d);
         m.cur ^= 1;

@@ -537,6 +537,29 @@ route_room (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32_
   }
 }
 
+/* TO_ROUTE: room for len bytes on the route, and the link record planned; returns where the output
+ * goes (NULL without a route). A record that failed before still goes down the route, as an error
+ * record, so it asks for no room; L.status keeps the first failure. */
+__device__ uint8_t *
+route_claim (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32_t len)
+{
+  if (!L.route) {
+    if (L.status == RK_STATUS_OK)
+      L.status = RK_STATUS_NO_ROUTE;
+    return nullptr;
+  }
+  uint64_t off = 0;
+  uint32_t rs = route_room (a, L, req, L.status == RK_STATUS_OK ? len : 0, off);
+  if (rs == RK_STATUS_TOO_LARGE) /* it still goes on, as an error record */
+    rs = route_room (a, L, req, 0, off) == RK_STATUS_OK ? RK_STATUS_TOO_LARGE : rs;
+  L.link_put = rs == RK_STATUS_OK || rs == RK_STATUS_TOO_LARGE;
+  L.link_off = off;
+  L.link_seq = req.u.desc.out_off;
+  if (L.status == RK_STATUS_OK)
+    L.status = rs;
+  return L.route_arena + off;
+}
+
 /* After the block (and the grid) finished with a linked record: hand the inbox record back, and put the
  * result on the route, payload first. */
 __device__ void
@@ -1113,19 +1136,8 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
             L.status = RK_STATUS_INVALID;
           else if (to) {
             ans.flags |= RK_REC_F_TO_ROUTE;
-            if (!L.route) {
-              L.status = RK_STATUS_NO_ROUTE;
-            } else {
-              uint64_t off = 0;
-              uint32_t rs = route_room (a, L, req, req.u.desc.out_cap, off);
-              if (rs == RK_STATUS_TOO_LARGE) /* it still goes on, as an error record */
-                rs = route_room (a, L, req, 0, off) == RK_STATUS_OK ? RK_STATUS_TOO_LARGE : rs;
-              L.link_put = rs == RK_STATUS_OK || rs == RK_STATUS_TOO_LARGE;
-              L.link_off = off;
-              L.link_seq = req.u.desc.out_off;
-              L.status = rs;
-              out = L.route_arena + off;
-            }
+            if (uint8_t *r = route_claim (a, L, req, req.u.desc.out_cap))
+              out = r;
           }
           if (L.status == RK_STATUS_OK)
             L.status = wave_plan (a, L, req, inl ? req.u.bytes : a.in_arena + req.u.desc.in_off, !inl,
@@ -1198,20 +1210,8 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
           if (L.status == RK_STATUS_OK && len % unit)
             L.status = RK_STATUS_INVALID;
           if (to) {
-            if (!L.route) {
-              if (L.status == RK_STATUS_OK)
-                L.status = RK_STATUS_NO_ROUTE;
-            } else {
-              uint64_t off = 0;
-              uint32_t rs = route_room (a, L, req, L.status == RK_STATUS_OK ? len : 0, off);
-              if (rs == RK_STATUS_TOO_LARGE) /* it still goes on, as an error record */
-                rs = route_room (a, L, req, 0, off) == RK_STATUS_OK ? RK_STATUS_TOO_LARGE : rs;
-              L.link_put = rs == RK_STATUS_OK || rs == RK_STATUS_TOO_LARGE;
-              L.link_off = off;
-              L.link_seq = req.u.desc.out_off;
-              if (L.status == RK_STATUS_OK)
-                L.status = rs;
-              out = L.route_arena + off;
+            if (uint8_t *r = route_claim (a, L, req, len)) {
+              out = r;
               cap = len;
             }
           } else if (!region_ok (req.u.desc.out_off, req.u.desc.out_cap, a.out_size) && L.status == RK_STATUS_OK) {

@@ -126,7 +126,6 @@ static const struct {
 
 struct rk_device {
   int id;
-  int refs; /* actors using it (devices_lock) */
   VkInstance instance;
   VkPhysicalDevice phys;
   VkDevice dev;
@@ -377,9 +376,7 @@ destroy_device (rk_device *d)
 static void
 vk_close (rk_device *d)
 {
-  pthread_mutex_lock (&devices_lock);
-  d->refs--;
-  pthread_mutex_unlock (&devices_lock);
+  (void) d;
 }
 
 static int make_device (int device_id, rk_device **out, char *why, size_t why_len);
@@ -395,10 +392,8 @@ vk_open (int device_id, rk_device **out, char *why, size_t why_len)
   int r = 0;
   if (!devices[device_id])
     r = make_device (device_id, &devices[device_id], why, why_len);
-  if (r == 0) {
-    devices[device_id]->refs++;
+  if (r == 0)
     *out = devices[device_id];
-  }
   pthread_mutex_unlock (&devices_lock);
   return r;
 }

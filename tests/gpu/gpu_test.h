@@ -27,6 +27,26 @@ static int failures;
 
 #define TIMEOUT 10000000000ll
 
+/* An actor of handler `kernel` with a ring of 16, arenas of `arena` bytes and, if inbox > 0, a K2K
+ * inbox of that many; NULL with the reason in why. */
+static inline rk_actor *
+actor_new (const rk_backend_ops *ops, rk_actor_mode mode, const char *kernel, uint64_t arena,
+    uint64_t inbox, char *why, size_t why_len)
+{
+  rk_actor_config cfg = {
+    .backend = ops,
+    .handler = rk_handler_find (kernel),
+    .mode = mode,
+    .ring_entries = 16,
+    .in_arena_size = arena,
+    .out_arena_size = arena,
+    .node = 7,
+    .inbox_arena_size = inbox,
+  };
+  rk_actor *a = NULL;
+  return rk_actor_new (&cfg, &a, why, why_len) == 0 ? a : NULL;
+}
+
 static uint64_t rng_state;
 
 static inline uint32_t

@@ -29,20 +29,9 @@ static rk_actor *
 start_with (const rk_backend_ops *ops, rk_actor_mode mode, const char *kernel, uint64_t arena,
     uint64_t inbox)
 {
-  rk_actor_config cfg = {
-    .backend = ops,
-    .handler = rk_handler_find (kernel),
-    .mode = mode,
-    .ring_entries = 16,
-    .in_arena_size = arena,
-    .out_arena_size = arena,
-    .node = 7,
-    .inbox_arena_size = inbox,
-  };
   char why[512] = "";
-  rk_actor *a = NULL;
-  int r = rk_actor_new (&cfg, &a, why, sizeof why);
-  CHECK (r == 0, "rk_actor_new (%s, %s): %s", ops->name, kernel, why);
+  rk_actor *a = actor_new (ops, mode, kernel, arena, inbox, why, sizeof why);
+  CHECK (a != NULL, "rk_actor_new (%s, %s): %s", ops->name, kernel, why);
   return a;
 }
 
