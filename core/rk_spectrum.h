@@ -13,9 +13,11 @@
  *
  * The FFT: the nfft real samples are read as M = nfft / 2 complex ones, transformed by a mixed-radix
  * Stockham FFT (any factors; a prime factor p costs M * p per stage), and split into the real signal's
- * bins. Every output element of a stage, and every bin, is an inline function that C and CUDA share,
- * with every rounding written out (core/rk_float.h) and twiddles from one table built on the host: the
- * backends compute the same FFT bits. Only log10 and atan2 come from each side's maths library.
+ * bins. Every output element of a stage, and every bin, is an inline function that C and CUDA share
+ * (the Vulkan shaders, gpu/vulkan/shaders/rk_spectrum.glsl, write the same operations out), with every
+ * rounding written out (core/rk_float.h) and twiddles from one table built on the host: the backends
+ * compute the same FFT bits. Only log10 and atan2 differ: C and CUDA take them from their maths
+ * libraries, the shaders compute them in double precision from series.
  */
 #ifndef RK_SPECTRUM_H
 #define RK_SPECTRUM_H

@@ -23,6 +23,7 @@
 
 #include "rk_backend.h"
 #include "rk_host_actor.h"
+#include "rk_spectrum.h"
 #include "rk_wave.h"
 #include "rk_vulkan.h"
 
@@ -75,6 +76,36 @@ static const uint32_t spv_wave_render[] =
 static const uint32_t spv_wave_render_dp[] =
 #include "wave_render_dp.spv.inc"
     ;
+static const uint32_t spv_spectrum_input[] =
+#include "spectrum_input.spv.inc"
+    ;
+static const uint32_t spv_spectrum_input_dp[] =
+#include "spectrum_input_dp.spv.inc"
+    ;
+static const uint32_t spv_spectrum_stage[] =
+#include "spectrum_stage.spv.inc"
+    ;
+static const uint32_t spv_spectrum_stage_dp[] =
+#include "spectrum_stage_dp.spv.inc"
+    ;
+static const uint32_t spv_spectrum_bins[] =
+#include "spectrum_bins.spv.inc"
+    ;
+static const uint32_t spv_spectrum_bins_dp[] =
+#include "spectrum_bins_dp.spv.inc"
+    ;
+static const uint32_t spv_spectrum_sums[] =
+#include "spectrum_sums.spv.inc"
+    ;
+static const uint32_t spv_spectrum_sums_dp[] =
+#include "spectrum_sums_dp.spv.inc"
+    ;
+static const uint32_t spv_spectrum_ring[] =
+#include "spectrum_ring.spv.inc"
+    ;
+static const uint32_t spv_spectrum_ring_dp[] =
+#include "spectrum_ring_dp.spv.inc"
+    ;
 
 #define MAX_DEVICES 16
 #define WAIT_NS (2 * 1000000000ull) /* a dispatch not done after this long: the device is stuck */
@@ -100,19 +131,36 @@ typedef struct vk_wave_push {
   float amp, radius;
 } vk_wave_push;
 
+/* The spectrum's: gpu/vulkan/shaders/rk_spectrum.glsl, struct SpecPush. */
+typedef struct vk_spec_push {
+  uint32_t in_word, out_word, a_word, b_word, j0, nb, R, Ns, e0, e1, nf, ends, restart, pos;
+} vk_spec_push;
+
+#define PUSH_MAX (sizeof (vk_wave_push) > sizeof (vk_spec_push) ? sizeof (vk_wave_push) : sizeof (vk_spec_push))
+RK_STATIC_ASSERT (sizeof (vk_push) <= PUSH_MAX && PUSH_MAX <= 128, "push constants fit the minimum");
+
+/* The spectrum's shaders read the state's header at these offsets (rk_spectrum.glsl, H_*). */
+RK_STATIC_ASSERT (offsetof (rk_spectrum_state, window_off) == 4 * 32
+    && offsetof (rk_spectrum_state, twiddle_off) == 4 * 34 && offsetof (rk_spectrum_state, ring_off) == 4 * 36
+    && offsetof (rk_spectrum_state, mag_off) == 4 * 38 && offsetof (rk_spectrum_state, phase_off) == 4 * 40
+    && offsetof (rk_spectrum_state, values_off) == 4 * 44 && offsetof (rk_spectrum_state, index_off) == 4 * 48,
+    "the spectrum's header as its shaders read it");
+
 enum {
   PIPE_ECHO, PIPE_SCALE, PIPE_STENCIL, PIPE_LEVELS, PIPE_ACCUMULATE,
   PIPE_WAVE_STEP, PIPE_WAVE_IMPULSE, PIPE_WAVE_RENDER, /* the wave: found by its first */
+  PIPE_SPEC_INPUT, PIPE_SPEC_STAGE, PIPE_SPEC_BINS, PIPE_SPEC_SUMS, PIPE_SPEC_RING, /* the spectrum */
   N_PIPES
 };
 
 static const struct {
-  uint32_t kernel_id;
+  uint32_t kernel_id; /* the handler's, on its first pipeline */
+  const char *shader;
   const uint32_t *code, *code_dp; /* as is, and keeping float32 denormals */
   size_t size, size_dp;
   int float64; /* needs shaderFloat64 */
 } pipe_info[N_PIPES] = {
-#define SPV(name) spv_##name, spv_##name##_dp, sizeof spv_##name, sizeof spv_##name##_dp
+#define SPV(name) #name, spv_##name, spv_##name##_dp, sizeof spv_##name, sizeof spv_##name##_dp
   [PIPE_ECHO] = { RK_KERNEL_ECHO, SPV (echo), 0 },
   [PIPE_SCALE] = { RK_KERNEL_SCALE, SPV (scale), 0 },
   [PIPE_STENCIL] = { RK_KERNEL_STENCIL, SPV (stencil), 0 },
@@ -121,6 +169,11 @@ static const struct {
   [PIPE_WAVE_STEP] = { RK_KERNEL_WAVE, SPV (wave_step), 1 },
   [PIPE_WAVE_IMPULSE] = { 0, SPV (wave_impulse), 1 },
   [PIPE_WAVE_RENDER] = { 0, SPV (wave_render), 1 },
+  [PIPE_SPEC_INPUT] = { RK_KERNEL_SPECTRUM, SPV (spectrum_input), 1 },
+  [PIPE_SPEC_STAGE] = { 0, SPV (spectrum_stage), 1 },
+  [PIPE_SPEC_BINS] = { 0, SPV (spectrum_bins), 1 },
+  [PIPE_SPEC_SUMS] = { 0, SPV (spectrum_sums), 1 },
+  [PIPE_SPEC_RING] = { 0, SPV (spectrum_ring), 1 },
 #undef SPV
 };
 
@@ -471,8 +524,7 @@ make_device (int device_id, rk_device **out, char *why, size_t why_len)
     .bindingCount = 3,
     .pBindings = b,
   };
-  const VkPushConstantRange pcr = { VK_SHADER_STAGE_COMPUTE_BIT, 0,
-    sizeof (vk_wave_push) > sizeof (vk_push) ? sizeof (vk_wave_push) : sizeof (vk_push) };
+  const VkPushConstantRange pcr = { VK_SHADER_STAGE_COMPUTE_BIT, 0, (uint32_t) PUSH_MAX };
   if (vkCreateDescriptorSetLayout (d->dev, &sci, NULL, &d->set_layout) != VK_SUCCESS
       || vkCreatePipelineLayout (d->dev, &(VkPipelineLayoutCreateInfo) {
              .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
@@ -510,9 +562,8 @@ make_device (int device_id, rk_device **out, char *why, size_t why_len)
       vkDestroyShaderModule (d->dev, mod, NULL);
     }
     if (e != VK_SUCCESS) {
-      snprintf (why, why_len, "Vulkan device %d (%s): cannot build the pipeline of handler '%s': %d",
-          device_id, d->name, pipe_info[i].kernel_id ? rk_handler_by_id (pipe_info[i].kernel_id)->name
-          : "wave", e);
+      snprintf (why, why_len, "Vulkan device %d (%s): cannot build the pipeline of shader '%s': %d",
+          device_id, d->name, pipe_info[i].shader, e);
       d->pipes[i] = VK_NULL_HANDLE;
       destroy_device (d);
       return -EIO;
@@ -650,6 +701,10 @@ typedef struct vk_actor {
   rk_accumulate_head acc; /* accumulate: host mirror of the count and length */
   uint32_t gw, gh, gd, cur; /* the wave: the grid, and which field holds u */
   uint64_t field_bytes;
+  rk_spectrum_state spec; /* the spectrum: its layout (the header, as the state holds it) */
+  uint32_t spec_pos, spec_nf; /* host mirror of the ring's oldest frame and the interval's FFTs */
+  uint64_t spec_work;         /* the FFT work areas: bytes into the state */
+  uint32_t *spec_idx;         /* the event of each FFT of a command */
 } vk_actor;
 
 static uint32_t
@@ -980,6 +1035,159 @@ vk_wave_process (void *state, const double *params, const uint8_t *in, uint32_t 
   }
 }
 
+/* ---- the spectrum (rkspectrum): the host checks and plans each command, the device computes; a
+ * command is one submission of dispatches (gpu/vulkan/shaders/spectrum_*.comp), batch by batch:
+ * windowed input, a Stockham stage per radix, the bins' terms, the sums in event order; then the ring.
+ * The state is the C reference's layout (core/rk_spectrum.h), plus two FFT work areas; the ring's
+ * position and the interval's FFT count are the host's (they follow from the commands alone). ---- */
+
+/* The state as the C reference's init () leaves it (header, window, twiddles; ring and sums zero), in
+ * the actor's device memory. */
+static int
+spectrum_upload (vk_actor *s, const double *params, char *why, size_t why_len)
+{
+  const size_t n = s->spec.values_off;
+  void *img = aligned_alloc (RK_ARENA_ALIGN, n);
+  rk_mem stage = { 0 };
+  int r = -ENOMEM;
+  if (!img || vk_alloc_mapped (s->d, n, &stage) < 0) {
+    snprintf (why, why_len, "cannot allocate %zu bytes to set up the spectrum's tables", n);
+    goto out;
+  }
+  s->ref->init (img, params);
+  memcpy (stage.host, img, n);
+  cmd_begin (s);
+  vkCmdCopyBuffer (s->cmd, ((vk_block *) stage.priv)->buf, ((vk_block *) s->state.priv)->buf, 1,
+      &(VkBufferCopy) { 0, 0, n });
+  r = cmd_submit_wait (s) == RK_STATUS_OK ? 0 : -EIO;
+  if (r < 0)
+    snprintf (why, why_len, "the copy of the spectrum's tables to the device failed");
+out:
+  if (stage.priv)
+    vk_free (s->d, &stage);
+  free (img);
+  return r;
+}
+
+static void
+vk_spectrum_init (void *state, const double *params)
+{
+  vk_actor *s = state;
+  (void) params;
+  s->spec_pos = 0; /* as uploaded when the actor started (init () runs once, at the start) */
+  s->spec_nf = 0;
+}
+
+static uint32_t
+vk_spectrum_process (void *state, const double *params, const uint8_t *in, uint32_t len, uint8_t *out,
+    uint32_t out_cap, uint32_t *out_len)
+{
+  vk_actor *s = state;
+  const rk_spectrum_state *sp = &s->spec;
+  rk_spectrum_cmd c;
+  (void) params;
+  *out_len = 0;
+  if (len < sizeof c)
+    return RK_STATUS_INVALID;
+  memcpy (&c, in, sizeof c);
+  if (c.n_events > RK_SPECTRUM_MAX_EVENTS || len < sizeof c + (uint64_t) c.n_events * sizeof (rk_spectrum_event))
+    return RK_STATUS_INVALID;
+  const rk_spectrum_event *ev = (const rk_spectrum_event *) (const void *) (in + sizeof c);
+  uint32_t answer = 0, st = rk_spectrum_check (&c, ev, len, sp->bands, sp->channels, out_cap, &answer);
+  if (st != RK_STATUS_OK)
+    return st;
+
+  /* the command is read where it is (an arena, an inbox), or from staging; the answer likewise */
+  VkBuffer ib, ob;
+  uint64_t ioff = 0, ooff = 0;
+  if (!find_block (s->d, in, len, &ib, &ioff) || (ioff & 3)) {
+    if (len > s->stage_in.size)
+      return RK_STATUS_INVALID;
+    memcpy (s->stage_in.host, in, len);
+    ib = ((vk_block *) s->stage_in.priv)->buf;
+    ioff = 0;
+  }
+  const int out_place = answer && find_block (s->d, out, answer, &ob, &ooff) && !(ooff & 3);
+  if (!out_place) {
+    if (answer > s->stage_out.size)
+      return RK_STATUS_TOO_LARGE;
+    ob = ((vk_block *) s->stage_out.priv)->buf;
+    ooff = 0;
+  }
+
+  /* the plan: each FFT's event, in the state's index area */
+  const uint32_t C = sp->channels, M = sp->half, B = sp->bands;
+  const int ffts = (c.flags & (RK_SPECTRUM_F_MAGNITUDE | RK_SPECTRUM_F_PHASE)) != 0;
+  uint32_t n_fft = 0;
+  for (uint32_t e = 0; e < c.n_events; e++)
+    if (ev[e].kind & RK_SPECTRUM_EV_FFT)
+      s->spec_idx[n_fft++] = e;
+  const VkDescriptorSet set = set_for (s, ib, ob);
+  const VkBuffer state_buf = ((vk_block *) s->state.priv)->buf;
+  const uint32_t work_a = (uint32_t) (s->spec_work / 4);
+  const uint32_t work_b = work_a + (uint32_t) ((uint64_t) sp->batch * C * M * 2);
+  vk_spec_push pc = { .in_word = (uint32_t) (ioff / 4), .out_word = (uint32_t) (ooff / 4), .pos = s->spec_pos };
+  uint32_t nf = (c.flags & RK_SPECTRUM_F_RESTART) ? 0 : s->spec_nf, ends = 0;
+
+  cmd_begin (s);
+  if (ffts && n_fft) {
+    vkCmdUpdateBuffer (s->cmd, state_buf, sp->index_off, (VkDeviceSize) n_fft * 4, s->spec_idx);
+    cmd_barrier (s);
+  }
+  for (uint32_t j0 = 0, j1;; j0 = j1) {
+    /* without terms to compute, one pass of the sums over every event */
+    j1 = !ffts ? n_fft : j0 + sp->batch < n_fft ? j0 + sp->batch : n_fft;
+    pc.j0 = j0;
+    pc.nb = j1 - j0;
+    if (ffts && j1 > j0) {
+      pc.a_word = work_b; /* the input goes to a, and each stage from a to b, then the other way */
+      pc.b_word = work_a;
+      cmd_dispatch (s, PIPE_SPEC_INPUT, set, &pc, sizeof pc, groups_for ((uint64_t) pc.nb * C * M));
+      cmd_barrier (s);
+      pc.Ns = 1;
+      for (uint32_t f = 0; f < sp->n_factors; f++) {
+        const uint32_t t = pc.a_word;
+        pc.a_word = pc.b_word;
+        pc.b_word = t;
+        pc.R = sp->factors[f];
+        cmd_dispatch (s, PIPE_SPEC_STAGE, set, &pc, sizeof pc, groups_for ((uint64_t) pc.nb * C * M));
+        cmd_barrier (s);
+        pc.Ns *= pc.R;
+      }
+      pc.a_word = pc.b_word; /* the transforms */
+      cmd_dispatch (s, PIPE_SPEC_BINS, set, &pc, sizeof pc, groups_for ((uint64_t) pc.nb * C * B));
+      cmd_barrier (s);
+    }
+    pc.e0 = j0 == 0 ? 0 : s->spec_idx[j0];
+    pc.e1 = j1 == n_fft ? c.n_events : s->spec_idx[j1];
+    pc.nf = nf;
+    pc.ends = ends;
+    pc.restart = j0 == 0 && (c.flags & RK_SPECTRUM_F_RESTART);
+    cmd_dispatch (s, PIPE_SPEC_SUMS, set, &pc, sizeof pc, groups_for ((uint64_t) C * B));
+    cmd_barrier (s); /* the values area is the next batch's; the sums are done */
+    for (uint32_t e = pc.e0; e < pc.e1; e++) {
+      nf += (ev[e].kind & RK_SPECTRUM_EV_FFT) != 0;
+      if (ev[e].kind & RK_SPECTRUM_EV_END) {
+        nf = 0;
+        ends++;
+      }
+    }
+    if (j1 >= n_fft)
+      break;
+  }
+  const uint32_t kept = c.frames < sp->nfft ? c.frames : sp->nfft;
+  if (kept)
+    cmd_dispatch (s, PIPE_SPEC_RING, set, &pc, sizeof pc, groups_for ((uint64_t) C * kept));
+  if ((st = cmd_submit_wait (s)) != RK_STATUS_OK)
+    return st;
+  if (answer && !out_place)
+    memcpy (out, s->stage_out.host, answer);
+  s->spec_pos = (uint32_t) ((s->spec_pos + (uint64_t) c.frames) % sp->nfft);
+  s->spec_nf = nf;
+  *out_len = answer;
+  return RK_STATUS_OK;
+}
+
 static void
 vk_actor_free (void *state)
 {
@@ -999,6 +1207,7 @@ vk_actor_free (void *state)
     vk_free (d, &s->stage_out);
   if (s->state.priv)
     vk_free (d, &s->state);
+  free (s->spec_idx);
   free (s);
 }
 
@@ -1049,6 +1258,17 @@ vk_launch (rk_device *d, const rk_launch *l, rk_actor_impl **impl, char *why, si
     s->gd = (uint32_t) l->params[RK_WAVE_P_DEPTH];
     s->field_bytes = rk_wave_field_bytes (s->gw, s->gh, s->gd);
     state_size = 2 * s->field_bytes; /* the two fields; the header stays on the host */
+  }
+  if (h->id == RK_KERNEL_SPECTRUM) {
+    if (!rk_spectrum_layout (l->params, &s->spec))
+      return vk_fail (s, -EINVAL, why, why_len, "the spectrum's bands or channels are out of range");
+    /* after the reference's layout: the two FFT work areas of a batch (M complex values per FFT and
+     * channel each) */
+    s->spec_work = s->spec.size;
+    const uint64_t work = (uint64_t) s->spec.batch * s->spec.channels * s->spec.half * sizeof (rk_cf);
+    state_size = s->spec_work + 2 * work;
+    if (state_size / 4 > UINT32_MAX || !(s->spec_idx = malloc (RK_SPECTRUM_MAX_EVENTS * sizeof (uint32_t))))
+      return vk_fail (s, -ENOMEM, why, why_len, "the spectrum's state is too large");
   }
   if (alloc_block (d, state_size, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, &s->state) < 0
       && alloc_block (d, state_size, 0, &s->state) < 0)
@@ -1105,9 +1325,17 @@ vk_launch (rk_device *d, const rk_launch *l, rk_actor_impl **impl, char *why, si
         }, NULL, &s->timeline) != VK_SUCCESS)
     return vk_fail (s, -ENOMEM, why, why_len, "cannot create a timeline semaphore");
 
+  if (h->id == RK_KERNEL_SPECTRUM) {
+    char reason[256] = "";
+    if (spectrum_upload (s, l->params, reason, sizeof reason) < 0)
+      return vk_fail (s, -EIO, why, why_len, reason);
+  }
+
   s->handler = *h;
-  s->handler.init = h->id == RK_KERNEL_WAVE ? vk_wave_init : vk_init;
-  s->handler.process = h->id == RK_KERNEL_WAVE ? vk_wave_process : vk_process;
+  s->handler.init = h->id == RK_KERNEL_WAVE ? vk_wave_init : h->id == RK_KERNEL_SPECTRUM ? vk_spectrum_init
+      : vk_init;
+  s->handler.process = h->id == RK_KERNEL_WAVE ? vk_wave_process
+      : h->id == RK_KERNEL_SPECTRUM ? vk_spectrum_process : vk_process;
   s->handler.save = NULL; /* snapshots: not on this backend yet (the command answers UNSUPPORTED) */
   s->handler.load = NULL;
   /* K2K: inboxes and routes are memory of this backend that the host thread can address */

@@ -131,4 +131,34 @@ process_and_compare (rk_actor *a, const rk_handler *h, void *ref_state, const do
   free (want);
 }
 
+/* An actor of handler `name` (default parameters) answers SNAPSHOT with
+ * UNSUPPORTED: its state does not go through the output arena. */
+static inline void
+check_no_snapshot (const rk_backend_ops *ops, rk_actor_mode mode, const char *name, const char *label)
+{
+  double p[RK_MAX_PARAMS];
+  rk_handler_default_params (rk_handler_find (name), p);
+  rk_actor_config cfg = {
+    .backend = ops,
+    .handler = rk_handler_find (name),
+    .mode = mode,
+    .ring_entries = 16,
+    .in_arena_size = 1 << 20,
+    .out_arena_size = 1 << 20,
+    .params = p,
+  };
+  rk_actor *a = NULL;
+  char why[512] = "";
+  CHECK (rk_actor_new (&cfg, &a, why, sizeof why) == 0, "%s %s: %s", label, name, why);
+  if (!a)
+    return;
+  rk_answer ans;
+  rk_record rec = { .type = RK_CMD_SNAPSHOT };
+  CHECK (call (a, &rec, NULL, 0, 1 << 19, &ans) == RK_STATUS_UNSUPPORTED,
+      "%s %s: snapshot answered %s", label, name, rk_status_name (ans.rec.status));
+  rk_actor_release_output (a, ans.out_token);
+  CHECK (rk_actor_stop (a, TIMEOUT) == 0, "%s %s: stop", label, name);
+  rk_actor_unref (a);
+}
+
 #endif /* RK_GPU_TEST_H */

@@ -431,36 +431,6 @@ test_link_teardown (const rk_backend_ops *ops, const char *label)
   rk_actor_unref (a[1]);
 }
 
-/* An actor of handler `name` (default parameters) answers SNAPSHOT with
- * UNSUPPORTED: its state does not go through the output arena. */
-static void
-check_no_snapshot (const rk_backend_ops *ops, rk_actor_mode mode, const char *name, const char *label)
-{
-  double p[RK_MAX_PARAMS];
-  rk_handler_default_params (rk_handler_find (name), p);
-  rk_actor_config cfg = {
-    .backend = ops,
-    .handler = rk_handler_find (name),
-    .mode = mode,
-    .ring_entries = 16,
-    .in_arena_size = 1 << 20,
-    .out_arena_size = 1 << 20,
-    .params = p,
-  };
-  rk_actor *a = NULL;
-  char why[512] = "";
-  CHECK (rk_actor_new (&cfg, &a, why, sizeof why) == 0, "%s %s: %s", label, name, why);
-  if (!a)
-    return;
-  rk_answer ans;
-  rk_record rec = { .type = RK_CMD_SNAPSHOT };
-  CHECK (call (a, &rec, NULL, 0, 1 << 19, &ans) == RK_STATUS_UNSUPPORTED,
-      "%s %s: snapshot answered %s", label, name, rk_status_name (ans.rec.status));
-  rk_actor_release_output (a, ans.out_token);
-  CHECK (rk_actor_stop (a, TIMEOUT) == 0, "%s %s: stop", label, name);
-  rk_actor_unref (a);
-}
-
 /* The wave (rkwavesrc's actor) against the C reference, command by command: small grids that the
  * leader block steps alone, larger ones stepped by the whole grid, 2D and 3D. Snapshots of its fields
  * are refused as unsupported. */
