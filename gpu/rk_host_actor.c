@@ -30,6 +30,7 @@ struct rk_host_actor {
   uint32_t *host_wake;
   void *state;
   void (*free_state) (void *state);
+  rk_host_batch batch;
 };
 
 static void
@@ -109,6 +110,25 @@ k2h_room (rk_host_actor *x)
   return rk_ring_free (x->k2h) > 0;
 }
 
+/* The deferred work of the k answers about to be published is done; a failure becomes theirs. */
+static void
+batch_close (rk_host_actor *x, uint32_t k)
+{
+  const uint32_t st = x->batch.close (x->state);
+  if (st == RK_STATUS_OK)
+    return;
+  for (uint32_t i = 0; i < k; i++) {
+    rk_record *ans = rk_ring_prod_slot (x->k2h, i);
+    if (ans->type == RK_CMD_PROCESS && ans->status == RK_STATUS_OK) {
+      ans->status = st;
+      ans->flags |= RK_REC_F_ERROR;
+      ans->len = 0;
+      rk_store_relaxed32 (&x->ctl->last_error, st);
+      rk_store_relaxed64 (&x->ctl->errors, x->ctl->errors + 1);
+    }
+  }
+}
+
 static void *
 actor_main (void *arg)
 {
@@ -134,16 +154,22 @@ actor_main (void *arg)
       }
       /* serve what is there and fits, then publish the answers with one store-release */
       uint32_t k = 0;
+      bool batched = false;
       while (k < room && done < n && !stop) {
         rk_record req = *rk_ring_cons_slot (x->h2k, done);
+        const bool linked = (req.flags & (RK_REC_F_FROM_INBOX | RK_REC_F_TO_ROUTE)) != 0;
         /* a linked record may wait for another actor: answers before it go out first */
-        if (k > 0 && (req.flags & (RK_REC_F_FROM_INBOX | RK_REC_F_TO_ROUTE)))
+        if (k > 0 && linked)
           break;
+        if (k == 0 && !linked && x->batch.open)
+          batched = x->batch.open (x->state);
         stop = rk_ref_actor_serve (&x->ref, &req, rk_ring_prod_slot (x->k2h, k), rk_now_ns (),
             rk_hlc_wall_ms ());
         k++;
         done++;
       }
+      if (batched)
+        batch_close (x, k);
       rk_ring_publish (x->k2h, k); /* store-release head: pairs with the host's load-acquire */
       rk_store_relaxed64 (&x->ctl->records_out, x->ctl->records_out + k);
       wake_host_if (x, &x->k2h->cons_waiting);
@@ -160,12 +186,22 @@ int
 rk_host_actor_start (const rk_launch *l, const rk_handler *handler, void *state,
     void (*free_state) (void *state), bool links, rk_host_actor **out, char *why, size_t why_len)
 {
+  return rk_host_actor_start_batched (l, handler, state, free_state, links, NULL, out, why, why_len);
+}
+
+int
+rk_host_actor_start_batched (const rk_launch *l, const rk_handler *handler, void *state,
+    void (*free_state) (void *state), bool links, const rk_host_batch *batch, rk_host_actor **out,
+    char *why, size_t why_len)
+{
   rk_host_actor *x = calloc (1, sizeof *x);
   if (!x) {
     if (free_state)
       free_state (state);
     return -ENOMEM;
   }
+  if (batch)
+    x->batch = *batch;
   x->ctl = l->ctl.host;
   x->h2k = l->h2k.host;
   x->k2h = l->k2h.host;

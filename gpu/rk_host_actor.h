@@ -20,6 +20,22 @@ typedef struct rk_host_actor rk_host_actor;
  * routes) are host memory it may use; else it refuses links. */
 int rk_host_actor_start (const rk_launch *l, const rk_handler *handler, void *state,
     void (*free_state) (void *state), bool links, rk_host_actor **out, char *why, size_t why_len);
+
+/* A handler that drives a device may defer the work of several records into one submission: the thread
+ * calls open () before a run of records that it serves together (records that carry no K2K link), and
+ * close () after it, before their answers are published. open () says whether this run is deferred;
+ * while it is, process () may answer OK for work that close () completes. close () returns
+ * RK_STATUS_OK, or the failure that then becomes the status of every PROCESS answer of the run that
+ * said OK. */
+typedef struct rk_host_batch {
+  bool (*open) (void *state);
+  uint32_t (*close) (void *state);
+} rk_host_batch;
+
+/* rk_host_actor_start () with batch hooks (NULL: none). */
+int rk_host_actor_start_batched (const rk_launch *l, const rk_handler *handler, void *state,
+    void (*free_state) (void *state), bool links, const rk_host_batch *batch, rk_host_actor **out,
+    char *why, size_t why_len);
 void rk_host_actor_doorbell (rk_host_actor *x);
 /* Wait for the thread (after TERMINATE) and free everything; -ETIMEDOUT leaves it all in place. */
 int rk_host_actor_join (rk_host_actor *x, int64_t timeout_ns);

@@ -2,9 +2,10 @@
 # Every GPU step in one go, for a machine with an NVIDIA GPU and a build made elsewhere: the GPU tests,
 # the pipelines that need CUDA, element-level fault checks, and the benchmarks. Writes each log into
 # the folder given (default: gpu-results/). Builds nothing.
-#   scripts/gpu-run.sh [OUTDIR] [--quick|--full] [all|wave|spectrum]
+#   scripts/gpu-run.sh [OUTDIR] [--quick|--full] [all|vulkan|wave|spectrum]
 # With "wave" or "spectrum", only the GPU tests and what concerns rkwavesrc or rkspectrum (its element
-# tests on CUDA, its pipelines, its benchmark).
+# tests on CUDA, its pipelines, its benchmark); with "vulkan", the GPU tests and the Vulkan backend's
+# tests on the GPU's own driver.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=${1:-gpu-results}
@@ -27,6 +28,25 @@ for t in "test-cuda" "test-cuda-user" "test-cuda-user --hang"; do
   tail -n 6 "$log"
   [ $rc -eq 0 ] || status=1
 done
+
+# the Vulkan backend on the GPU's driver: its tests against the C references, the element tests of
+# rkspectrum, rkwavesrc and linked actors on it, and its pipeline
+if [ "$part" = all ] || [ "$part" = vulkan ]; then
+  timeout 300 build/tests/gpu/test-vulkan > "$out/test-vulkan.log" 2>&1
+  rc=$?
+  echo "test-vulkan: exit $rc"; grep -m1 '^device' "$out/test-vulkan.log"; tail -n 2 "$out/test-vulkan.log"
+  [ $rc -eq 0 ] || status=1
+  for e in rkspectrum rkwavesrc rklinks; do
+    env RKSPECTRUM_BACKEND=vulkan RKWAVE_BACKEND=vulkan RKLINKS_BACKEND=vulkan RKLINKS_BUFFERS=${RKLINKS_BUFFERS:-200000} \
+      timeout 600 build/tests/elements/test_$e > "$out/test-$e-vulkan.log" 2>&1
+    rc=$?
+    echo "test-$e on vulkan: exit $rc"; tail -n 2 "$out/test-$e-vulkan.log"
+    [ $rc -eq 0 ] || status=1
+  done
+  timeout 120 tests/pipelines/run-pipeline.sh pipelines/scale-vulkan.pipeline > "$out/pipeline-scale-vulkan.log" 2>&1
+  echo "pipeline scale-vulkan: exit $?"
+  [ "$part" = vulkan ] && exit $status
+fi
 
 # rkspectrum on the GPU: its element tests against GStreamer's spectrum, its pipeline (backend=auto
 # picks CUDA), and the benchmark

@@ -681,6 +681,9 @@ vk_free (rk_device *d, rk_mem *m)
 /* ---- an actor: a host thread whose handler drives the device ---- */
 
 #define N_SETS 16 /* descriptor sets an actor keeps, one per (input, output) buffer pair it has used */
+#define STAGE_SIZE 4096 /* staging for payloads that travel inside a record */
+#define STAGE_SLOT 64   /* in a run of records, each staged payload has its own slot */
+#define STAGE_SLOTS (STAGE_SIZE / STAGE_SLOT)
 
 typedef struct vk_actor {
   rk_device *d;
@@ -705,6 +708,15 @@ typedef struct vk_actor {
   uint32_t spec_pos, spec_nf; /* host mirror of the ring's oldest frame and the interval's FFTs */
   uint64_t spec_work;         /* the FFT work areas: bytes into the state */
   uint32_t *spec_idx;         /* the event of each FFT of a command */
+  /* a run of records recorded into one submission (plain handlers): see vk_batch_open () */
+  int batching;
+  uint32_t batch_n;      /* records recorded since the last submission */
+  uint32_t batch_status; /* the run's first failure */
+  uint32_t n_stage;      /* staging slots in use */
+  struct {
+    uint8_t *dst;
+    uint32_t len;
+  } copies[STAGE_SLOTS]; /* answers to copy out of staging once the submission is done: slot i's */
 } vk_actor;
 
 static uint32_t
@@ -823,13 +835,19 @@ cmd_submit_wait (vk_actor *s)
 }
 
 /* The descriptor set for buffers (in, out): one kept from before, or the next slot written for them
- * (slots are reused oldest first: a dispatch is over before the next is recorded). */
+ * (slots are reused oldest first, once no recorded dispatch uses them). */
+static uint32_t batch_flush (vk_actor *s);
+
 static VkDescriptorSet
 set_for (vk_actor *s, VkBuffer in, VkBuffer out)
 {
   for (uint32_t i = 0; i < s->n_sets; i++)
     if (s->sets[i].in == in && s->sets[i].out == out)
       return s->sets[i].set;
+  /* a set that recorded dispatches use is not written over: submit them first (a failure is the
+   * run's, and shows when it closes) */
+  if (s->batch_n)
+    batch_flush (s);
   const uint32_t k = s->next_set++ % N_SETS;
   if (s->n_sets < N_SETS)
     s->n_sets++;
@@ -891,30 +909,99 @@ vk_process (void *state, const double *params, const uint8_t *in, uint32_t len, 
   uint64_t ioff = 0, ooff = 0;
   const int in_place = find_block (s->d, in, len, &ib, &ioff) && !(ioff & 3);
   const int out_place = find_block (s->d, out, len, &ob, &ooff) && !(ooff & 3);
-  if (!in_place) {
-    if (len > s->stage_in.size)
-      return RK_STATUS_INVALID;
-    memcpy (s->stage_in.host, in, len);
+  if ((!in_place || !out_place) && len > s->stage_in.size)
+    return RK_STATUS_INVALID;
+  if (!in_place)
     ib = ((vk_block *) s->stage_in.priv)->buf;
-    ioff = 0;
-  }
-  if (!out_place) {
-    if (len > s->stage_out.size)
-      return RK_STATUS_INVALID;
+  if (!out_place)
     ob = ((vk_block *) s->stage_out.priv)->buf;
-    ooff = 0;
+  const VkDescriptorSet set = set_for (s, ib, ob); /* may submit what is recorded */
+  /* in a run, a staged payload takes a slot of its own (a full run, or a payload larger than a slot,
+   * submits what is recorded first) */
+  int defer = s->batching;
+  uint64_t slot = 0;
+  if (defer && (!in_place || !out_place)) {
+    if (s->n_stage == STAGE_SLOTS || len > STAGE_SLOT)
+      batch_flush (s);
+    if (len <= STAGE_SLOT)
+      slot = (uint64_t) s->n_stage++ * STAGE_SLOT;
+    else
+      defer = 0;
   }
+  if (!in_place) {
+    memcpy ((uint8_t *) s->stage_in.host + slot, in, len);
+    ioff = slot;
+  }
+  if (!out_place)
+    ooff = slot;
   pc.in_word = (uint32_t) (ioff / 4);
   pc.out_word = (uint32_t) (ooff / 4);
-  cmd_begin (s);
-  cmd_dispatch (s, s->pipe, set_for (s, ib, ob), &pc, sizeof pc, groups_for ((len + 3) / 4));
+  if (s->batch_n == 0)
+    cmd_begin (s);
+  else
+    cmd_barrier (s); /* one record's writes before the next one's reads (accumulate's sums) */
+  cmd_dispatch (s, s->pipe, set, &pc, sizeof pc, groups_for ((len + 3) / 4));
+  *out_len = len;
+  if (defer) {
+    /* answered OK now, done when the run's submission is (vk_batch_close ()) */
+    if (!out_place) {
+      s->copies[slot / STAGE_SLOT].dst = out;
+      s->copies[slot / STAGE_SLOT].len = len;
+    }
+    s->batch_n++;
+    return RK_STATUS_OK;
+  }
   uint32_t st = cmd_submit_wait (s);
-  if (st != RK_STATUS_OK)
+  if (st != RK_STATUS_OK) {
+    *out_len = 0;
     return st;
+  }
   if (!out_place)
     memcpy (out, s->stage_out.host, len);
-  *out_len = len;
   return RK_STATUS_OK;
+}
+
+/* Runs of records (rk_host_actor.h, rk_host_batch): a plain handler's records are recorded one after
+ * the other into one command buffer, a barrier between two, and submitted together when the run ends,
+ * so that a stream of records costs one submission and one wait per run rather than per record. The
+ * wave's and the spectrum's commands are large enough to be a submission each. */
+static uint32_t
+batch_flush (vk_actor *s)
+{
+  if (s->batch_n == 0)
+    return RK_STATUS_OK;
+  const uint32_t st = cmd_submit_wait (s);
+  if (st == RK_STATUS_OK) {
+    for (uint32_t i = 0; i < s->n_stage; i++)
+      if (s->copies[i].dst)
+        memcpy (s->copies[i].dst, (uint8_t *) s->stage_out.host + (size_t) i * STAGE_SLOT, s->copies[i].len);
+  } else if (s->batch_status == RK_STATUS_OK) {
+    s->batch_status = st;
+  }
+  memset (s->copies, 0, sizeof s->copies);
+  s->batch_n = 0;
+  s->n_stage = 0;
+  return st;
+}
+
+static bool
+vk_batch_open (void *state)
+{
+  vk_actor *s = state;
+  if (s->ref->id == RK_KERNEL_WAVE || s->ref->id == RK_KERNEL_SPECTRUM)
+    return false;
+  s->batching = 1;
+  s->batch_status = RK_STATUS_OK;
+  return true;
+}
+
+static uint32_t
+vk_batch_close (void *state)
+{
+  vk_actor *s = state;
+  batch_flush (s);
+  s->batching = 0;
+  return s->batch_status;
 }
 
 static void
@@ -1247,7 +1334,7 @@ vk_launch (rk_device *d, const rk_launch *l, rk_actor_impl **impl, char *why, si
   s->pipe = (int) pipe;
 
   /* staging for payloads carried in records, the state in device memory */
-  if (vk_alloc_mapped (d, 4096, &s->stage_in) < 0 || vk_alloc_mapped (d, 4096, &s->stage_out) < 0)
+  if (vk_alloc_mapped (d, STAGE_SIZE, &s->stage_in) < 0 || vk_alloc_mapped (d, STAGE_SIZE, &s->stage_out) < 0)
     return vk_fail (s, -ENOMEM, why, why_len, "cannot allocate staging memory");
   size_t state_size = h->id == RK_KERNEL_ACCUMULATE ? sizeof (double) * RK_ACCUMULATE_MAX_SAMPLES : 256;
   if (h->id == RK_KERNEL_WAVE) {
@@ -1339,8 +1426,9 @@ vk_launch (rk_device *d, const rk_launch *l, rk_actor_impl **impl, char *why, si
   s->handler.save = NULL; /* snapshots: not on this backend yet (the command answers UNSUPPORTED) */
   s->handler.load = NULL;
   /* K2K: inboxes and routes are memory of this backend that the host thread can address */
-  return rk_host_actor_start (l, &s->handler, s, vk_actor_free, true, (rk_host_actor **) impl, why,
-      why_len);
+  static const rk_host_batch batch = { vk_batch_open, vk_batch_close };
+  return rk_host_actor_start_batched (l, &s->handler, s, vk_actor_free, true, &batch, (rk_host_actor **) impl,
+      why, why_len);
 }
 
 static void

@@ -93,6 +93,103 @@ test_wave (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
   }
 }
 
+/* Runs of records: what the actor thread finds on its ring at once is recorded into one submission
+ * (gpu/vulkan/rk_vulkan.c, vk_batch_open ()). Each answer of such a run is compared with the
+ * reference, run record by record in the same order: a run published at once from the arenas; a large
+ * record followed by records that travel inside their record (staged, more of them than the staging
+ * has slots); for scale and for accumulate, whose sums carry from one record to the next. */
+static void
+test_runs (const rk_backend_ops *ops)
+{
+  static const char *const names[] = { "scale", "accumulate" };
+  enum { N_ARENA = 150, MSG = 4096, N_INLINE = 200, BIG = 4 << 20 };
+  for (unsigned k = 0; k < sizeof names / sizeof names[0]; k++) {
+    const rk_handler *h = rk_handler_find (names[k]);
+    rk_actor_config cfg = { .backend = ops, .handler = h, .mode = RK_MODE_PERSISTENT, .ring_entries = 256,
+      .in_arena_size = 16 << 20, .out_arena_size = 16 << 20, .node = 7 };
+    rk_actor *a = NULL;
+    char why[512] = "";
+    CHECK (rk_actor_new (&cfg, &a, why, sizeof why) == 0, "runs %s: %s", h->name, why);
+    if (!a)
+      continue;
+    double params[RK_MAX_PARAMS];
+    rk_handler_default_params (h, params);
+    for (uint32_t i = 0; i < h->n_params; i++) {
+      params[i] = rnd_float ();
+      set_param (a, i, params[i], RK_STATUS_OK);
+    }
+    void *ref = h->state_size ? calloc (1, h->state_size) : NULL;
+    if (h->init)
+      h->init (ref, params);
+    const uint64_t batches0 = rk_actor_control (a)->batches;
+    uint32_t *lens = calloc (N_INLINE + 1, sizeof *lens);
+    uint8_t *in = malloc ((size_t) N_ARENA * MSG + BIG), *want = malloc (BIG);
+    for (size_t i = 0; i + 4 <= (size_t) N_ARENA * MSG + BIG; i += 4) {
+      float f = rnd_float ();
+      memcpy (in + i, &f, 4);
+    }
+    int bad = 0;
+
+    /* one publication of N_ARENA records */
+    rk_record rec = { .type = RK_CMD_PROCESS };
+    CHECK (rk_actor_submit_batch (a, &rec, N_ARENA, in, MSG, MSG, TIMEOUT) == 0, "runs %s: submit", h->name);
+    rk_answer *ans = calloc (N_INLINE + 1, sizeof *ans);
+    for (uint32_t got = 0; got < N_ARENA;) {
+      int r = rk_actor_receive_batch (a, ans + got, N_ARENA - got, TIMEOUT);
+      CHECK (r > 0, "runs %s: receive: %d", h->name, r);
+      if (r <= 0)
+        break;
+      got += (uint32_t) r;
+    }
+    for (uint32_t i = 0; i < N_ARENA; i++) {
+      uint32_t wl = 0;
+      h->process (ref, params, in + (size_t) i * MSG, MSG, want, MSG, &wl);
+      bad += ans[i].rec.status != RK_STATUS_OK || ans[i].rec.len != wl
+          || memcmp (rk_answer_data (&ans[i]), want, wl) != 0;
+    }
+    rk_actor_release_output (a, ans[N_ARENA - 1].out_token);
+    CHECK (bad == 0, "runs %s: %d of %d records of one publication differ from the reference", h->name, bad,
+        N_ARENA);
+
+    /* a large record, then small ones, which pile up behind it */
+    const uint8_t *small = in + BIG;
+    lens[0] = BIG;
+    for (uint32_t i = 1; i <= N_INLINE; i++)
+      lens[i] = 4 * (1 + rnd () % (RK_INLINE_MAX / 4));
+    for (uint32_t i = 0; i <= N_INLINE; i++) {
+      rk_record r1 = { .type = RK_CMD_PROCESS };
+      CHECK (rk_actor_submit (a, &r1, i ? small + 64 * i : in, lens[i], lens[i], TIMEOUT) == 0,
+          "runs %s: submit %u", h->name, i);
+    }
+    bad = 0;
+    for (uint32_t i = 0; i <= N_INLINE; i++) {
+      rk_answer one;
+      if (rk_actor_receive (a, &one, TIMEOUT) != 0) {
+        bad++;
+        break;
+      }
+      uint32_t wl = 0;
+      h->process (ref, params, i ? small + 64 * i : in, lens[i], want, lens[i], &wl);
+      if (one.rec.status != RK_STATUS_OK || one.rec.len != wl || memcmp (rk_answer_data (&one), want, wl) != 0) {
+        if (!bad++)
+          printf ("runs %s: record %u of %u bytes: status %u, %u bytes\n", h->name, i, lens[i], one.rec.status, one.rec.len);
+      }
+      rk_actor_release_output (a, one.out_token);
+    }
+    CHECK (bad == 0, "runs %s: %d of %d records behind a large one differ from the reference", h->name, bad,
+        N_INLINE + 1);
+    printf ("runs %s: %d records in %llu takes from the ring, as the reference\n", h->name,
+        N_ARENA + N_INLINE + 1, (unsigned long long) (rk_actor_control (a)->batches - batches0));
+    CHECK (rk_actor_stop (a, TIMEOUT) == 0, "runs %s: stop", h->name);
+    rk_actor_unref (a);
+    free (ref);
+    free (lens);
+    free (in);
+    free (want);
+    free (ans);
+  }
+}
+
 /* The spectrum (rkspectrum's actor) against the C reference, buffer by buffer: every sample format,
  * averaged and per channel, FFTs of every size of radix mix, 64 channels of 1024 bands (several batches
  * of FFTs per command), and an FFT of 131072 frames (a size that the CUDA backend refuses, as its FFT
@@ -184,6 +281,7 @@ main (int argc, char **argv)
    * lavapipe, which does not promise either, keeps them: it is held to the reference itself. */
   if (strstr (why, "denormals kept not promised") && !strstr (why, "(CPU,"))
     wave_check_flush_subnormals = 1;
+  test_runs (vk);
   test_wave (vk, RK_MODE_PERSISTENT, "persistent");
   test_spectrum (vk, RK_MODE_PERSISTENT, "persistent", 0);
   test_spectrum (vk, RK_MODE_LAUNCH, "launch", 1);
