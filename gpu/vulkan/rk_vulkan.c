@@ -2,12 +2,13 @@
  *
  * Vulkan promises no forward progress to a shader that never returns, so a Vulkan actor is host-driven:
  * a host thread serves the rings (rk_host_actor.c, the same command semantics as every backend) and
- * runs each record's handler as one dispatch of a compute pipeline built when the device was opened,
- * then waits for it on a timeline semaphore. Rings, control block and arenas live in host-visible,
+ * runs each record's handler as dispatches of compute pipelines built when the device was opened, a
+ * run of records found on the ring at once in one submission, then waits for it on a timeline
+ * semaphore. Rings, control block and arenas live in host-visible,
  * coherent memory that the shaders read and write in place; a handler's state lives in device-local
  * memory across records. Nothing is created on the hot path: the descriptor sets that an actor needs
  * (its arenas, or a small staging buffer for payloads that travel inside a record) are written when it
- * starts, and each record re-records one command buffer with its offsets as push constants.
+ * starts, and each run re-records one command buffer with its offsets as push constants.
  *
  * The handlers are GLSL (gpu/vulkan/shaders/), compiled by glslc to SPIR-V at build time and embedded.
  */
