@@ -86,7 +86,7 @@ spectrum_compare (const float *got, const float *want, uint32_t len, uint32_t fl
   const uint32_t n = len / 4, per = ((flags & RK_SPECTRUM_F_MAGNITUDE) != 0) + ((flags & RK_SPECTRUM_F_PHASE) != 0);
   for (uint32_t i = 0; i < n; i++) {
     const int is_phase = (flags & RK_SPECTRUM_F_PHASE) && (per == 1 || (i / block) % 2 == 1);
-    double d = fabs ((double) got[i] - want[i]);
+    double d = got[i] == want[i] ? 0.0 : fabs ((double) got[i] - want[i]); /* infinities too */
     if (is_phase && d > M_PI)
       d = fabs (d - 2 * M_PI); /* a phase near +-pi may land on either side */
     if (!(d == d) && !(got[i] != got[i] && want[i] != want[i]))
@@ -251,6 +251,88 @@ done:
   free (cmd);
   free (ev);
   free (want);
+  return ret;
+}
+
+/* Audio that is not finite, or whose FFT overflows: float32 samples of 1e30, +-inf and NaN among
+ * ordinary ones, in a command of a few FFTs and one interval, magnitudes and phases. The answers must
+ * be the reference's, infinities and NaN where it has them. 0, or -1 with the first difference in
+ * why. */
+static int
+spectrum_check_nonfinite (const rk_backend_ops *ops, rk_actor_mode mode, uint32_t bands, double tol_db,
+    double tol_rad, char *why, size_t why_len)
+{
+  static const float odd[] = { 1e30f, INFINITY, -INFINITY, NAN };
+  const rk_handler *h = rk_handler_find ("spectrum");
+  double params[RK_MAX_PARAMS];
+  rk_handler_default_params (h, params);
+  params[RK_SPECTRUM_P_BANDS] = bands;
+  params[RK_SPECTRUM_P_CHANNELS] = 1;
+  const uint32_t nfft = 2 * bands - 2, frames = 4 * nfft, out_cap = 2 * bands * 4;
+  const size_t state_size = rk_handler_state_size (h, params);
+  void *ref = aligned_alloc (RK_ARENA_ALIGN, (state_size + RK_ARENA_ALIGN - 1) / RK_ARENA_ALIGN * RK_ARENA_ALIGN);
+  float *audio = malloc (frames * sizeof *audio), *want = malloc (out_cap);
+  rk_spectrum_event ev[8];
+  const uint32_t cmd_cap = rk_spectrum_command_size (RK_SPECTRUM_F32, 1, frames, 8);
+  uint8_t *cmd = malloc (cmd_cap);
+  int ret = 0;
+  rk_actor *a = NULL;
+  if (!state_size || !ref || !audio || !want || !cmd) {
+    ret = spectrum_fail (why, why_len, "out of memory");
+    goto done;
+  }
+  h->init (ref, params);
+  rk_actor_config cfg = { .backend = ops, .handler = h, .mode = mode, .ring_entries = 16,
+    .in_arena_size = 1 << 22, .out_arena_size = 1 << 22, .node = 11, .params = params };
+  char reason[512] = "";
+  if (rk_actor_new (&cfg, &a, reason, sizeof reason) < 0) {
+    ret = spectrum_fail (why, why_len, "rk_actor_new: %s", reason);
+    goto done;
+  }
+  /* each kind in an FFT of its own, the last FFT clean; the interval is the whole command */
+  for (int round = 0; round < 4 && ret == 0; round++) {
+    for (uint32_t f = 0; f < frames; f++)
+      audio[f] = 0.25f * sinf (0.05f * (float) f);
+    if (round < 3)
+      audio[nfft / 3 + round * nfft] = odd[round];
+    else
+      audio[nfft / 2] = odd[3];
+    rk_spectrum_planner plan;
+    rk_spectrum_planner_init (&plan, bands, (uint64_t) frames * 1000000000ull / 8000, 8000);
+    uint32_t n_ev = 0;
+    rk_spectrum_plan (&plan, frames, ev, 8, &n_ev, NULL);
+    const rk_spectrum_cmd c = { .format = RK_SPECTRUM_F32, .channels = 1, .frames = frames,
+      .flags = RK_SPECTRUM_F_MAGNITUDE | RK_SPECTRUM_F_PHASE | RK_SPECTRUM_F_RESTART, .threshold = -90 };
+    const uint32_t len = rk_spectrum_command_write (cmd, &c, ev, n_ev, audio);
+    uint32_t want_len = 0;
+    const uint32_t st = h->process (ref, params, cmd, len, (uint8_t *) want, out_cap, &want_len);
+    rk_record rec = { .type = RK_CMD_PROCESS };
+    rk_answer ans;
+    if (rk_actor_submit (a, &rec, cmd, len, want_len, SPECTRUM_CHECK_TIMEOUT) < 0
+        || rk_actor_receive (a, &ans, SPECTRUM_CHECK_TIMEOUT) < 0) {
+      ret = spectrum_fail (why, why_len, "round %d: the actor did not answer", round);
+      break;
+    }
+    if (st != RK_STATUS_OK || want_len != out_cap || ans.rec.status != RK_STATUS_OK || ans.rec.len != want_len) {
+      ret = spectrum_fail (why, why_len, "round %d: answered %u with %u bytes, the reference %u with %u",
+          round, ans.rec.status, ans.rec.len, st, want_len);
+    } else {
+      double wd = 0, wr = 0;
+      const float *got = (const float *) rk_answer_data (&ans);
+      long i = spectrum_compare (got, want, want_len, c.flags, bands, tol_db, tol_rad, &wd, &wr);
+      if (i >= 0)
+        ret = spectrum_fail (why, why_len, "round %d (%g): value %ld: %.9g, the reference %.9g", round,
+            (double) (round < 3 ? odd[round] : odd[3]), i, got[i], want[i]);
+    }
+    rk_actor_release_output (a, ans.out_token);
+  }
+done:
+  if (a)
+    rk_actor_unref (a);
+  free (ref);
+  free (audio);
+  free (want);
+  free (cmd);
   return ret;
 }
 

@@ -109,7 +109,10 @@ static const uint32_t spv_spectrum_ring_dp[] =
     ;
 
 #define MAX_DEVICES 16
-#define WAIT_NS (2 * 1000000000ull) /* a dispatch not done after this long: the device is stuck */
+#define WAIT_NS (2 * 1000000000ull) /* a submission not done after this long: the device is stuck */
+#define WAIT_CPU_NS (60 * 1000000000ull) /* the same on a device that runs on the host's cores */
+#define RUN_BYTES (32u << 20) /* a run of records is submitted once it has this much payload */
+#define SPEC_MAX_FFT_WORK (1ull << 31) /* complex multiply-adds of one FFT (M times its radices' sum) */
 #define SPIN_NS 200000ull           /* how long a wait polls before it sleeps */
 #define GROUP 256                   /* local_size_x of every shader */
 #define MAX_GROUPS 4096             /* the shaders loop over what a dispatch of this many leaves */
@@ -195,6 +198,7 @@ struct rk_device {
   int on_cpu; /* lavapipe and its kind: the dispatch runs on the host's own cores */
   int denorm_preserve; /* the shaders keep float32 denormals (else: the device's default) */
   int hung; /* a dispatch never finished: leave the device alone */
+  uint64_t max_range; /* maxStorageBufferRange: the largest buffer a shader may see whole */
 };
 
 /* One VkDevice per device and process, shared by its actors: separate VkDevices would be separate
@@ -475,6 +479,7 @@ make_device (int device_id, rk_device **out, char *why, size_t why_len)
   }
   snprintf (d->name, sizeof d->name, "%s", props.deviceName);
   d->on_cpu = props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  d->max_range = props.limits.maxStorageBufferRange;
   VkPhysicalDeviceFeatures have;
   vkGetPhysicalDeviceFeatures (d->phys, &have);
   VkPhysicalDeviceVulkan12Properties p12 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_PROPERTIES };
@@ -714,6 +719,7 @@ typedef struct vk_actor {
   uint32_t batch_n;      /* records recorded since the last submission */
   uint32_t batch_status; /* the run's first failure */
   uint32_t n_stage;      /* staging slots in use */
+  uint64_t batch_bytes;  /* payload bytes recorded since the last submission */
   struct {
     uint8_t *dst;
     uint32_t len;
@@ -829,7 +835,7 @@ cmd_submit_wait (vk_actor *s)
         .semaphoreCount = 1,
         .pSemaphores = &s->timeline,
         .pValues = &ticket,
-      }, WAIT_NS);
+      }, d->on_cpu ? WAIT_CPU_NS : WAIT_NS);
   if (e == VK_TIMEOUT)
     d->hung = 1; /* it may never end: nothing may wait on this device again */
   return e == VK_SUCCESS ? RK_STATUS_OK : RK_STATUS_FAULT;
@@ -950,6 +956,9 @@ vk_process (void *state, const double *params, const uint8_t *in, uint32_t len, 
       s->copies[slot / STAGE_SLOT].len = len;
     }
     s->batch_n++;
+    s->batch_bytes += len;
+    if (s->batch_bytes >= RUN_BYTES) /* a run's submission stays short */
+      batch_flush (s);
     return RK_STATUS_OK;
   }
   uint32_t st = cmd_submit_wait (s);
@@ -981,6 +990,7 @@ batch_flush (vk_actor *s)
   }
   memset (s->copies, 0, sizeof s->copies);
   s->batch_n = 0;
+  s->batch_bytes = 0;
   s->n_stage = 0;
   return st;
 }
@@ -1124,7 +1134,7 @@ vk_wave_process (void *state, const double *params, const uint8_t *in, uint32_t 
 }
 
 /* ---- the spectrum (rkspectrum): the host checks and plans each command, the device computes; a
- * command is one submission of dispatches (gpu/vulkan/shaders/spectrum_*.comp), batch by batch:
+ * command is a submission of dispatches per batch of FFTs (gpu/vulkan/shaders/spectrum_*.comp):
  * windowed input, a Stockham stage per radix, the bins' terms, the sums in event order; then the ring.
  * The state is the C reference's layout (core/rk_spectrum.h), plus two FFT work areas; the ring's
  * position and the interval's FFT count are the host's (they follow from the commands alone). ---- */
@@ -1262,6 +1272,10 @@ vk_spectrum_process (void *state, const double *params, const uint8_t *in, uint3
     }
     if (j1 >= n_fft)
       break;
+    /* a submission per batch keeps each one short */
+    if ((st = cmd_submit_wait (s)) != RK_STATUS_OK)
+      return st;
+    cmd_begin (s);
   }
   const uint32_t kept = c.frames < sp->nfft ? c.frames : sp->nfft;
   if (kept)
@@ -1352,12 +1366,39 @@ vk_launch (rk_device *d, const rk_launch *l, rk_actor_impl **impl, char *why, si
       return vk_fail (s, -EINVAL, why, why_len, "the spectrum's bands or channels are out of range");
     /* after the reference's layout: the two FFT work areas of a batch (M complex values per FFT and
      * channel each) */
+    uint64_t work_per_fft = 0;
+    uint32_t largest = 1;
+    for (uint32_t f = 0; f < s->spec.n_factors; f++) {
+      work_per_fft += (uint64_t) s->spec.half * s->spec.factors[f];
+      largest = s->spec.factors[f] > largest ? s->spec.factors[f] : largest;
+    }
+    if (work_per_fft > SPEC_MAX_FFT_WORK) {
+      char what[256];
+      snprintf (what, sizeof what, "bands=%u: the FFT of %u frames has the prime factor %u, which makes one "
+          "FFT cost %llu complex multiply-adds (this backend takes at most %llu); choose bands so that "
+          "bands - 1 has small prime factors", s->spec.bands, s->spec.nfft, largest,
+          (unsigned long long) work_per_fft, (unsigned long long) SPEC_MAX_FFT_WORK);
+      return vk_fail (s, -EINVAL, why, why_len, what);
+    }
     s->spec_work = s->spec.size;
     const uint64_t work = (uint64_t) s->spec.batch * s->spec.channels * s->spec.half * sizeof (rk_cf);
     state_size = s->spec_work + 2 * work;
     if (state_size / 4 > UINT32_MAX || !(s->spec_idx = malloc (RK_SPECTRUM_MAX_EVENTS * sizeof (uint32_t))))
       return vk_fail (s, -ENOMEM, why, why_len, "the spectrum's state is too large");
   }
+  /* a shader sees each buffer whole: none may pass the device's limit */
+  const struct { const char *what; uint64_t size; } sizes[] = {
+    { "state", state_size }, { "input arena", l->in_arena.size }, { "output arena", l->out_arena.size },
+    { "inbox arena", l->inbox_arena.size },
+  };
+  for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    if (sizes[i].size > d->max_range) {
+      char what[256];
+      snprintf (what, sizeof what, "the actor's %s of %llu bytes passes the largest storage buffer the "
+          "device takes (maxStorageBufferRange, %llu bytes)", sizes[i].what,
+          (unsigned long long) sizes[i].size, (unsigned long long) d->max_range);
+      return vk_fail (s, -E2BIG, why, why_len, what);
+    }
   if (alloc_block (d, state_size, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, &s->state) < 0
       && alloc_block (d, state_size, 0, &s->state) < 0)
     return vk_fail (s, -ENOMEM, why, why_len, "cannot allocate the actor's state");

@@ -353,6 +353,12 @@ main (void)
         cfg[i].mix ? " averaged" : "", r == 0 ? "same bits" : why);
     CHECK_MSG (r == 0, "%s", why);
   }
+  {
+    char why[512] = "";
+    int r = spectrum_check_nonfinite (&rk_backend_cpu, RK_MODE_PERSISTENT, 17, 0.0, 0.0, why, sizeof why);
+    printf ("   audio not finite: %s\n", r == 0 ? "same bits" : why);
+    CHECK_MSG (r == 0, "%s", why);
+  }
   printf ("test_spectrum: all checks passed\n");
   return 0;
 }

@@ -472,6 +472,9 @@ test_spectrum (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
     printf ("%s spectrum %u bands, %u channels%s: %s (worst %.2e dB, %.2e rad)\n", label, cfg[i].bands,
         cfg[i].channels, cfg[i].mix ? " averaged" : "", r ? "DIFFERENT" : "same", wd, wr);
   }
+  char nf_why[512] = "";
+  CHECK (spectrum_check_nonfinite (ops, mode, 17, 1e-4, 1e-5, nf_why, sizeof nf_why) == 0, "%s spectrum, "
+      "audio not finite: %s", label, nf_why);
   check_no_snapshot (ops, mode, "spectrum", label);
   /* an FFT too large for one block's shared memory: a clear refusal */
   double p[RK_MAX_PARAMS];

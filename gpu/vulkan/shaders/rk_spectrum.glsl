@@ -183,12 +183,24 @@ double atan_d (double t) {
   return r;
 }
 
-// atan2 (y, x) as C's, signed zeros included
+// a float's class from its bits (not from isnan (), which a driver may fold away)
+bool f_nan (float v) { return (floatBitsToUint (v) & 0x7fffffffu) > 0x7f800000u; }
+bool f_inf (float v) { return (floatBitsToUint (v) & 0x7fffffffu) == 0x7f800000u; }
+
+// atan2 (y, x) as C's, signed zeros, infinities and NaN included
 double atan2_d (float yf, float xf) {
+  if (f_nan (yf) || f_nan (xf))
+    return double (yf) + double (xf);
   const double ay = abs (double (yf)), ax = abs (double (xf));
   const bool ny = (floatBitsToUint (yf) >> 31) != 0u, nx = (floatBitsToUint (xf) >> 31) != 0u;
   double r;
-  if (ay == 0.0lf) {
+  if (f_inf (yf) && f_inf (xf)) {
+    r = nx ? 3.0lf * PI / 4.0lf : PI / 4.0lf;
+  } else if (f_inf (xf)) {
+    r = nx ? PI : 0.0lf;
+  } else if (f_inf (yf)) {
+    r = PI_2;
+  } else if (ay == 0.0lf) {
     r = nx ? PI : 0.0lf;
   } else if (ax == 0.0lf) {
     r = PI_2;

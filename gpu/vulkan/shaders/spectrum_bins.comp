@@ -35,9 +35,12 @@ void main () {
       precise float rr = X.x * X.x;
       precise float ii = X.y * X.y;
       precise double p = (double (rr) + double (ii)) / nn;
+      // as C's 10 log10 (p), then the clamp: 0 gives -inf (clamped), +inf and NaN pass as they are
       const double th = double (c_threshold ());
       double db = th;
-      if (p > 0.0lf) {
+      if ((unpackDouble2x32 (p).y & 0x7ff00000u) == 0x7ff00000u) {
+        db = p;
+      } else if (p > 0.0lf) {
         precise double d = 10.0lf * log10_d (p);
         db = d < th ? th : d;
       }
