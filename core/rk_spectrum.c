@@ -170,20 +170,29 @@ virtual_input (const rk_spectrum_state *s, const rk_spectrum_cmd *c, const uint8
       (uint32_t) v, ch);
 }
 
+uint32_t
+rk_spectrum_read (const uint8_t *in, uint32_t len, uint32_t bands, uint32_t channels, uint32_t out_cap,
+    rk_spectrum_cmd *c, const rk_spectrum_event **ev, uint32_t *out_len)
+{
+  *out_len = 0;
+  if (len < sizeof *c)
+    return RK_STATUS_INVALID;
+  memcpy (c, in, sizeof *c);
+  if (c->n_events > RK_SPECTRUM_MAX_EVENTS || len < sizeof *c + (uint64_t) c->n_events * sizeof **ev)
+    return RK_STATUS_INVALID;
+  *ev = (const rk_spectrum_event *) (const void *) (in + sizeof *c);
+  return rk_spectrum_check (c, *ev, len, bands, channels, out_cap, out_len);
+}
+
 static uint32_t
 spectrum_process (void *state, const double *params, const uint8_t *in, uint32_t in_len,
     uint8_t *out, uint32_t out_cap, uint32_t *out_len)
 {
   rk_spectrum_state *s = state;
   rk_spectrum_cmd c;
+  const rk_spectrum_event *ev;
   *out_len = 0;
-  if (in_len < sizeof c)
-    return RK_STATUS_INVALID;
-  memcpy (&c, in, sizeof c);
-  if (c.n_events > RK_SPECTRUM_MAX_EVENTS || in_len < sizeof c + (uint64_t) c.n_events * 8)
-    return RK_STATUS_INVALID;
-  const rk_spectrum_event *ev = (const rk_spectrum_event *) (const void *) (in + sizeof c);
-  uint32_t len = 0, st = rk_spectrum_check (&c, ev, in_len, s->bands, s->channels, out_cap, &len);
+  uint32_t len = 0, st = rk_spectrum_read (in, in_len, s->bands, s->channels, out_cap, &c, &ev, &len);
   if (st != RK_STATUS_OK)
     return st;
   *out_len = len;

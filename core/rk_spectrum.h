@@ -317,6 +317,12 @@ rk_spectrum_check (const rk_spectrum_cmd *c, const rk_spectrum_event *ev, uint32
   return RK_STATUS_OK;
 }
 
+/* Read a command of len bytes at in on the host: its header into *c, its events at *ev (in place), then
+ * rk_spectrum_check () against the actor's shape and answer room. Returns an enum rk_status and the
+ * answer's length. */
+uint32_t rk_spectrum_read (const uint8_t *in, uint32_t len, uint32_t bands, uint32_t channels,
+    uint32_t out_cap, rk_spectrum_cmd *c, const rk_spectrum_event **ev, uint32_t *out_len);
+
 /* ---- the host's plan (what `spectrum` counts) ---- */
 
 typedef struct rk_spectrum_planner {

@@ -1183,15 +1183,10 @@ vk_spectrum_process (void *state, const double *params, const uint8_t *in, uint3
   vk_actor *s = state;
   const rk_spectrum_state *sp = &s->spec;
   rk_spectrum_cmd c;
+  const rk_spectrum_event *ev;
   (void) params;
   *out_len = 0;
-  if (len < sizeof c)
-    return RK_STATUS_INVALID;
-  memcpy (&c, in, sizeof c);
-  if (c.n_events > RK_SPECTRUM_MAX_EVENTS || len < sizeof c + (uint64_t) c.n_events * sizeof (rk_spectrum_event))
-    return RK_STATUS_INVALID;
-  const rk_spectrum_event *ev = (const rk_spectrum_event *) (const void *) (in + sizeof c);
-  uint32_t answer = 0, st = rk_spectrum_check (&c, ev, len, sp->bands, sp->channels, out_cap, &answer);
+  uint32_t answer = 0, st = rk_spectrum_read (in, len, sp->bands, sp->channels, out_cap, &c, &ev, &answer);
   if (st != RK_STATUS_OK)
     return st;
 
