@@ -65,6 +65,17 @@ rk_hlc_next_recv (uint64_t t, uint64_t m, uint64_t pt_ms)
   return p > hi ? p : hi + 1;
 }
 
+/* An actor serving a message stamped m (0: none) ticks twice at pt_ms: a receive of m (for m == 0, a
+ * local event), then the send of its answer. From clock t that gives max (rk_hlc_serve_floor (m, pt_ms),
+ * t + 2), so the answers to a run of messages served at one pt_ms are a running maximum, which device
+ * code computes as a parallel scan. */
+RK_HD static inline uint64_t
+rk_hlc_serve_floor (uint64_t m, uint64_t pt_ms)
+{
+  uint64_t p1 = (pt_ms << RK_HLC_LOGICAL_BITS) + 1, m2 = m + 2;
+  return p1 > m2 ? p1 : m2;
+}
+
 void rk_hlc_init (rk_hlc *c, uint32_t node);
 
 /* Physical time in milliseconds (CLOCK_REALTIME). */

@@ -3,8 +3,9 @@
  * A persistent actor is one cooperative kernel launched when its element starts. Block 0 leads: its
  * first thread polls the H2K ring in mapped host memory (one load-acquire of head), then the whole block
  * reads up to MAX_BATCH records with 16-byte vector loads in one round trip. Small records of a
- * stateless handler are served warp by warp, side by side, from payloads the block first gathers into
- * shared memory (again one round trip for all of them); anything else is served by the whole block.
+ * stateless handler are served four threads to a record, all of them side by side, from payloads the
+ * block first gathers into shared memory (again one round trip for all of them); anything else is
+ * served by the whole block.
  * Thread 0 publishes the batch's answers on the K2H ring with one fence. A payload of grid_threshold bytes or more is split over every
  * block of the grid: the leader publishes a work item in device memory, the worker blocks (which
  * otherwise wait on that item, in device memory, never in mapped memory) each take their slice, and
@@ -25,7 +26,9 @@
 #include "rk_wave.h"
 
 #define MAX_BATCH (RK_CUDA_BLOCK / 4) /* records read in one round trip (4 threads, 16 bytes each) */
-#define WARP_MAX_BYTES 1024 /* a stateless record this small is served by one warp, beside others */
+#define SMALL_LANES 4       /* threads that serve one small record */
+#define SMALL_MAX_BYTES 1024 /* a stateless record this small is served by SMALL_LANES threads */
+static_assert (MAX_BATCH == 64, "a batch's records are one 64-bit mask");
 #define STAGE_BYTES 16384   /* small payloads of a batch, read by the whole block in one round trip */
 #define PAUSED_POLL_NS 20000
 #define BEAT_NS 1000000ull
@@ -417,7 +420,11 @@ struct __align__ (16) LeaderState {
   rk_record ans[MAX_BATCH];
   uint4 stage[STAGE_BYTES / 16];   /* gathered payloads of a run of small records */
   uint32_t stage_at[MAX_BATCH + 1]; /* record r + i's payload starts at 16-byte chunk stage_at[i] */
-  uint32_t staged;                  /* records r .. r + staged - 1 are in stage[] */
+  uint64_t stage_mask;              /* bit i: record r + i's payload is in stage[] */
+  uint32_t staged_chunks;           /* chunks of stage[] filled */
+  uint32_t last_failed;             /* finish_run (): 1 + the run's last failed record, or 0 */
+  uint64_t now;                     /* finish_run (): the run's reading of the clock */
+  uint32_t small[MAX_BATCH / 32];   /* bit i: record i is small (small_record ()) */
   double params[RK_MAX_PARAMS];
   uint64_t hlc;
   uint32_t nreq;
@@ -1436,23 +1443,22 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
   __syncthreads ();
 }
 
-/* One small record of a stateless handler, by one warp (several warps serve a batch side by side).
- * The HLC and the counters are left to finish_run (). */
+/* One small record of a stateless handler, by SMALL_LANES threads (lane: which of them); the groups
+ * serve a run side by side. The HLC, the answer's time and the counters are left to finish_run (). */
 __device__ void
-serve_warp (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, rk_record &ans,
-    const uint8_t *staged)
+serve_small (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, rk_record &ans,
+    const uint8_t *staged, uint32_t lane)
 {
-  const uint32_t lane = threadIdx.x & 31;
+  const uint32_t group = ((1u << SMALL_LANES) - 1) << ((threadIdx.x & 31) & ~(SMALL_LANES - 1));
   const bool inl = req.flags & RK_REC_F_INLINE;
   const uint32_t cap = inl ? RK_INLINE_MAX : req.u.desc.out_cap;
-  const uint32_t unit = a.unit;
   uint32_t status = RK_STATUS_OK;
 
   if (inl ? req.len > RK_INLINE_MAX
           : (!region_ok (req.u.desc.in_off, req.len, a.in_size)
                 || !region_ok (req.u.desc.out_off, req.u.desc.out_cap, a.out_size)))
     status = RK_STATUS_INVALID;
-  else if (req.len % unit)
+  else if (req.len % a.unit)
     status = RK_STATUS_INVALID;
   else if (cap < req.len)
     status = RK_STATUS_TOO_LARGE;
@@ -1469,63 +1475,88 @@ serve_warp (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, r
     w.inv = 0.0;
     w.sum = nullptr;
     w.p = L.params;
-    run_slice (w, lane, 32);
+    run_slice (w, lane, SMALL_LANES);
   }
-  __syncwarp ();
+  __syncwarp (group);
+  /* the answer's fields, spread over the four lanes (an inline answer's payload is already in place) */
+  const bool failed = status != RK_STATUS_OK;
   if (lane == 0) {
-    uint8_t inline_out[RK_INLINE_MAX];
-    if (inl)
-      memcpy (inline_out, ans.u.bytes, RK_INLINE_MAX);
-    memset (&ans, 0, sizeof ans);
     ans.type = req.type;
+    ans.flags = (inl ? RK_REC_F_INLINE : 0) | (failed ? RK_REC_F_ERROR : 0);
+    ans.len = failed ? 0 : req.len;
     ans.seq = req.seq;
+  } else if (lane == 1) {
+    ans.hlc = 0;
     ans.node = L.node;
     ans.status = status;
-    if (inl) {
-      ans.flags = RK_REC_F_INLINE;
-      memcpy (ans.u.bytes, inline_out, RK_INLINE_MAX);
-    } else {
-      ans.u.desc.out_off = req.u.desc.out_off;
-      ans.u.desc.out_cap = req.u.desc.out_cap; /* the time, desc.arg, is set by finish_run () */
-    }
-    if (status != RK_STATUS_OK) {
-      ans.flags |= RK_REC_F_ERROR;
-      ans.len = 0;
-    } else {
-      ans.len = req.len;
-    }
+  } else if (lane == 2 && !inl) {
+    ans.u.desc.in_off = 0;
+    ans.u.desc.out_off = req.u.desc.out_off;
+  } else if (lane == 3 && !inl) {
+    ans.u.desc.out_cap = req.u.desc.out_cap;
+    ans.u.desc.aux = 0;
+    ans.u.desc.arg = 0;
   }
 }
 
-/* Thread 0, after serve_warp () of records [r, e): the clock and the counters, in record order. */
+/* After serve_small () of records [r, e), all threads: the clock and the counters, in record order.
+ * One reading of the clock for the run (the HLC's wall part is in milliseconds, and a read of
+ * %globaltimer costs far more than the rest of a small record's bookkeeping). Record k's stamp is
+ * max (floor_k, stamp_{k-1} + 2) (rk_hlc_serve_floor ()), which unrolls to
+ * max (L.hlc + 2 (k + 1), max over j <= k of (floor_j + 2 (k - j))): a prefix maximum, by warp 0,
+ * 32 records a pass, with 2 (MAX_BATCH - j) added instead of 2 j taken away so that nothing wraps. */
 __device__ void
 finish_run (const rk_cuda_args &a, LeaderState &L, uint32_t r, uint32_t e)
 {
-  /* one reading of the clock for the run: the HLC's wall part is in milliseconds, and a read of
-   * %globaltimer costs far more than the rest of a small record's bookkeeping */
-  const uint64_t now = globaltimer (), wall_ms = now / 1000000ull;
-  for (uint32_t i = r; i < e; i++) {
-    if (!(L.ans[i].flags & RK_REC_F_INLINE))
-      L.ans[i].u.desc.arg = now;
-    L.hlc = L.req[i].hlc ? rk_hlc_next_recv (L.hlc, L.req[i].hlc, wall_ms)
-                         : rk_hlc_next_send (L.hlc, wall_ms);
-    L.hlc = rk_hlc_next_send (L.hlc, wall_ms);
-    L.ans[i].hlc = L.hlc;
-    if (L.ans[i].flags & RK_REC_F_ERROR) {
-      st_relaxed_sys32 (&a.ctl->last_error, L.ans[i].status);
-      st_relaxed_sys64 (&a.ctl->errors, ++L.errors);
+  const uint32_t tid = threadIdx.x, n = e - r;
+  if (tid < 32) {
+    uint64_t now = tid == 0 ? globaltimer () : 0;
+    now = __shfl_sync (~0u, now, 0);
+    const uint64_t wall_ms = now / 1000000ull, t0 = L.hlc;
+    uint64_t carry = 0;
+    for (uint32_t k0 = 0; k0 < n; k0 += 32) {
+      const uint32_t k = k0 + tid;
+      uint64_t c = k < n ? rk_hlc_serve_floor (L.req[r + k].hlc, wall_ms) + 2 * (MAX_BATCH - k) : 0;
+      for (uint32_t d = 1; d < 32; d <<= 1) {
+        const uint64_t v = __shfl_up_sync (~0u, c, d);
+        if (tid >= d)
+          c = max (c, v);
+      }
+      c = max (c, carry);
+      if (k < n)
+        L.ans[r + k].hlc = max (t0 + 2 * (k + 1), c - 2 * (MAX_BATCH - k));
+      carry = __shfl_sync (~0u, c, 31);
+    }
+    if (tid == 0) {
+      L.now = now;
+      L.last_failed = 0;
     }
   }
-  L.records_in += e - r;
-  st_relaxed_sys64 (&a.ctl->hlc, L.hlc);
-  st_relaxed_sys64 (&a.ctl->records_in, L.records_in);
-  st_relaxed_sys64 (&a.ctl->last_seq, L.req[e - 1].seq);
+  __syncthreads ();
+  const uint32_t i = r + tid;
+  const bool failed = i < e && (L.ans[i].flags & RK_REC_F_ERROR);
+  if (i < e && !(L.ans[i].flags & RK_REC_F_INLINE))
+    L.ans[i].u.desc.arg = L.now;
+  if (failed)
+    atomicMax (&L.last_failed, i + 1);
+  const uint32_t nfailed = __syncthreads_count (failed);
+  if (tid == 0) {
+    L.hlc = L.ans[e - 1].hlc;
+    if (nfailed) {
+      st_relaxed_sys32 (&a.ctl->last_error, L.ans[L.last_failed - 1].status);
+      st_relaxed_sys64 (&a.ctl->errors, L.errors += nfailed);
+    }
+    L.records_in += n;
+    st_relaxed_sys64 (&a.ctl->hlc, L.hlc);
+    st_relaxed_sys64 (&a.ctl->records_in, L.records_in);
+    st_relaxed_sys64 (&a.ctl->last_seq, L.req[e - 1].seq);
+  }
 }
 
 __device__ __forceinline__ bool
-warp_servable (const rk_cuda_args &a, const rk_record &req)
+small_record (const rk_cuda_args &a, const rk_record &req)
 {
-  return req.type == RK_CMD_PROCESS && a.state_size == 0 && req.len <= WARP_MAX_BYTES
+  return req.type == RK_CMD_PROCESS && a.state_size == 0 && req.len <= SMALL_MAX_BYTES
       && !(req.flags & (RK_REC_F_STAGED | RK_REC_F_FROM_INBOX | RK_REC_F_TO_ROUTE));
 }
 
@@ -1592,32 +1623,56 @@ worker_loop (const rk_cuda_args &a, int grid)
 
 /* Gather the payloads of records [r, e) (small, stateless, in the arena) into L.stage with the whole
  * block, one 16-byte load per thread and chunk, so that the batch costs one PCIe round trip for all
- * payloads instead of one per record. Stops at the first record that does not fit or is not 16-byte
- * aligned; those after it read their payload from mapped memory. All threads call it. */
+ * payloads instead of one per record. Where each payload goes is an exclusive prefix sum of their
+ * sizes, by warp 0, 32 records a pass. A payload that is not 16-byte aligned is left in mapped memory,
+ * as are those past the stage's end. All threads call it. */
 __device__ void
 gather (const rk_cuda_args &a, LeaderState &L, uint32_t r, uint32_t e)
 {
-  const uint32_t tid = threadIdx.x;
-  if (tid == 0) {
-    uint32_t at = 0, i = r;
-    for (; i < e; i++) {
-      const rk_record &q = L.req[i];
-      if (q.flags & RK_REC_F_INLINE)
-        break;
-      const uint32_t chunks = (q.len + 15) / 16;
-      if ((q.u.desc.in_off & 15) || at + chunks > STAGE_BYTES / 16
-          || !region_ok (q.u.desc.in_off, chunks * 16, a.in_size))
-        break;
-      L.stage_at[i - r] = at;
-      at += chunks;
+  const uint32_t tid = threadIdx.x, n = e - r;
+  if (tid < 32) {
+    uint32_t base = 0, filled = 0;
+    uint64_t mask = 0;
+    for (uint32_t i0 = 0; i0 < n; i0 += 32) {
+      const uint32_t i = i0 + tid;
+      uint32_t c = 0;
+      bool ok = false;
+      if (i < n) {
+        const rk_record &q = L.req[r + i];
+        c = (q.len + 15) / 16;
+        ok = !(q.flags & RK_REC_F_INLINE) && !(q.u.desc.in_off & 15)
+            && region_ok (q.u.desc.in_off, (uint64_t) c * 16, a.in_size);
+        if (!ok)
+          c = 0;
+      }
+      uint32_t end = c; /* inclusive sum over the lanes up to this one */
+      for (uint32_t d = 1; d < 32; d <<= 1) {
+        const uint32_t v = __shfl_up_sync (~0u, end, d);
+        if (tid >= d)
+          end += v;
+      }
+      end += base;
+      ok = ok && end <= STAGE_BYTES / 16;
+      if (i < n)
+        L.stage_at[i] = end - c;
+      mask |= (uint64_t) __ballot_sync (~0u, ok) << i0;
+      uint32_t top = ok ? end : 0; /* the stage is filled up to the last payload that fits */
+      for (uint32_t d = 16; d; d >>= 1)
+        top = max (top, __shfl_xor_sync (~0u, top, d));
+      filled = max (filled, top);
+      base = __shfl_sync (~0u, end, 31);
     }
-    L.stage_at[i - r] = at;
-    L.staged = i - r;
+    if (tid == 0) {
+      L.stage_at[n] = base;
+      L.stage_mask = mask;
+      L.staged_chunks = filled;
+    }
   }
   __syncthreads ();
-  const uint32_t staged = L.staged, total = L.stage_at[staged];
-  for (uint32_t c = tid; c < total; c += blockDim.x) {
-    uint32_t lo = 0, hi = staged; /* the record whose chunks hold c: stage_at[lo] <= c < stage_at[lo+1] */
+  /* starts never decrease, and a payload that is not staged takes no chunk, so chunk c belongs to the
+   * last record that starts at or before it */
+  for (uint32_t c = tid; c < L.staged_chunks; c += blockDim.x) {
+    uint32_t lo = 0, hi = n;
     while (hi - lo > 1) {
       const uint32_t mid = (lo + hi) / 2;
       if (L.stage_at[mid] <= c)
@@ -1691,7 +1746,6 @@ leader_loop (const rk_cuda_args &a, int grid)
   if (a.sh->started != 1)
     return;
 
-  const uint32_t warp = tid >> 5, nwarps = blockDim.x >> 5;
   while (!L.stop) {
     if (tid == 0) {
       uint32_t n = 0;
@@ -1719,21 +1773,28 @@ leader_loop (const rk_cuda_args &a, int grid)
       ((uint4 *) &L.req[tid >> 2])[tid & 3] =
           ld_relaxed_sys_v4 ((const uint4 *) &in_slots[(tail + (tid >> 2)) & mask] + (tid & 3));
     __syncthreads ();
+    /* which records are small, all at once (a loop over them costs some 200 cycles a record) */
+    if (tid < MAX_BATCH) {
+      const uint32_t b = __ballot_sync (~0u, tid < n && small_record (a, L.req[tid]));
+      if ((tid & 31) == 0)
+        L.small[tid >> 5] = b;
+    }
+    __syncthreads ();
+    const uint64_t small = L.small[0] | (uint64_t) L.small[1] << 32;
 
-    /* in record order: runs of small stateless records warp by warp, anything else block-wide */
+    /* in record order: runs of small stateless records a few threads each, anything else block-wide */
     uint32_t r = 0, served = n;
     while (r < n) {
-      if (warp_servable (a, L.req[r])) {
-        uint32_t e = r + 1;
-        while (e < n && warp_servable (a, L.req[e]))
-          e++;
+      if ((small >> r) & 1) {
+        const uint64_t rest = ~(small >> r); /* the run ends at its first 0 */
+        const uint32_t e = rest ? min (n, r + __ffsll ((long long) rest) - 1) : n;
         gather (a, L, r, e);
-        for (uint32_t i = r + warp; i < e; i += nwarps)
-          serve_warp (a, L, L.req[i], L.ans[i],
-              i - r < L.staged ? (const uint8_t *) &L.stage[L.stage_at[i - r]] : nullptr);
+        for (uint32_t i = r + tid / SMALL_LANES; i < e; i += blockDim.x / SMALL_LANES)
+          serve_small (a, L, L.req[i], L.ans[i],
+              (L.stage_mask >> (i - r)) & 1 ? (const uint8_t *) &L.stage[L.stage_at[i - r]] : nullptr,
+              tid % SMALL_LANES);
         __syncthreads ();
-        if (tid == 0)
-          finish_run (a, L, r, e);
+        finish_run (a, L, r, e);
         r = e;
       } else {
         serve (a, L, L.req[r], L.ans[r], grid);
@@ -1762,12 +1823,13 @@ leader_loop (const rk_cuda_args &a, int grid)
     k2h_head += served;
     tail += served;
     if (tid == 0) {
-      /* every output and answer written by the block (ordered by the barrier above) reaches host
-       * memory before the new head: one fence for the batch, then the release */
-      __threadfence_system ();
+      /* One fence for the batch, the release's own: every output and answer written by the block
+       * (ordered before this thread by the barrier above) reaches host memory before the new head,
+       * and the block's reads of the H2K slots are done before the new tail lets the host reuse
+       * them. Each further system-scope fence costs about 0.7 us on the H100. */
       st_release_sys (&k2h->head, k2h_head); /* pairs with the host's load-acquire */
+      st_relaxed_sys64 (&h2k->tail, tail);   /* pairs with the host's load-acquire before reuse */
       st_relaxed_sys64 (&a.ctl->records_out, L.records_out += served);
-      st_release_sys (&h2k->tail, tail); /* pairs with the host's load-acquire before reuse */
     }
     __syncthreads ();
   }

@@ -105,7 +105,7 @@ test_recv_rule (void)
 static void
 test_rules_random (rk_test_rng *rng)
 {
-  SECTION ("rules vs the classic (l, c) formulation, random");
+  SECTION ("rules vs the classic (l, c) formulation, and serving a message, random");
   for (int i = 0; i < 200000; i++) {
     /* small ranges so that ties are frequent; counters below the overflow */
     uint64_t l = 1000 + rk_test_below (rng, 4), lm = 1000 + rk_test_below (rng, 4);
@@ -136,6 +136,14 @@ test_rules_random (rk_test_rng *rng)
     /* the result is after both inputs */
     CHECK (rk_hlc_next_recv (t, m, pt) > t);
     CHECK (rk_hlc_next_recv (t, m, pt) > m);
+
+    /* serving a message: a receive (or, without a stamp, a local event) then a send */
+    for (int k = 0; k < 2; k++) {
+      uint64_t mk = k ? m : 0, served = rk_hlc_next_send (mk ? rk_hlc_next_recv (t, mk, pt)
+                                                            : rk_hlc_next_send (t, pt), pt);
+      uint64_t floor = rk_hlc_serve_floor (mk, pt);
+      CHECK_EQ_U (served, floor > t + 2 ? floor : t + 2);
+    }
   }
 }
 

@@ -27,17 +27,17 @@ static int failures;
 
 #define TIMEOUT 10000000000ll
 
-/* An actor of handler `kernel` with a ring of 16, arenas of `arena` bytes and, if inbox > 0, a K2K
- * inbox of that many; NULL with the reason in why. */
+/* An actor of handler `kernel` with a ring of `entries`, arenas of `arena` bytes and, if inbox > 0, a
+ * K2K inbox of that many; NULL with the reason in why. actor_new (): a ring of 16. */
 static inline rk_actor *
-actor_new (const rk_backend_ops *ops, rk_actor_mode mode, const char *kernel, uint64_t arena,
-    uint64_t inbox, char *why, size_t why_len)
+actor_new_ring (const rk_backend_ops *ops, rk_actor_mode mode, const char *kernel, uint64_t arena,
+    uint64_t inbox, uint32_t entries, char *why, size_t why_len)
 {
   rk_actor_config cfg = {
     .backend = ops,
     .handler = rk_handler_find (kernel),
     .mode = mode,
-    .ring_entries = 16,
+    .ring_entries = entries,
     .in_arena_size = arena,
     .out_arena_size = arena,
     .node = 7,
@@ -45,6 +45,13 @@ actor_new (const rk_backend_ops *ops, rk_actor_mode mode, const char *kernel, ui
   };
   rk_actor *a = NULL;
   return rk_actor_new (&cfg, &a, why, why_len) == 0 ? a : NULL;
+}
+
+static inline rk_actor *
+actor_new (const rk_backend_ops *ops, rk_actor_mode mode, const char *kernel, uint64_t arena,
+    uint64_t inbox, char *why, size_t why_len)
+{
+  return actor_new_ring (ops, mode, kernel, arena, inbox, 16, why, why_len);
 }
 
 static uint64_t rng_state;

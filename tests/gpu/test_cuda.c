@@ -16,8 +16,10 @@
 #include "rk_actor.h"
 #include "rk_ref_actor.h"
 #include "rk_backend.h"
+#include "rk_barrier.h"
 #include "rk_cuda.h"
 #include "rk_handlers.h"
+#include "rk_hlc.h"
 #include "gpu_test.h"
 #include "spectrum_check.h"
 #include "wave_check.h"
@@ -86,24 +88,50 @@ test_handlers (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
   }
 }
 
+/* One answer against the reference stepped with the same message (a length that is not a multiple of
+ * the handler's unit is refused before the handler sees it, as rk_ref_actor_serve () does). */
+static void
+check_answer (const rk_handler *h, void *ref_state, const double *params, const uint8_t *msg, uint32_t len,
+    const rk_answer *ans, uint64_t seq, const char *what)
+{
+  uint8_t want[4096];
+  uint32_t want_len = 0;
+  const uint32_t st = len % h->unit ? RK_STATUS_INVALID
+                                    : h->process (ref_state, params, msg, len, want, len, &want_len);
+  CHECK (ans->rec.seq == seq && ans->rec.status == st && !(ans->rec.flags & RK_REC_F_ERROR) == !st
+          && ans->rec.len == (st ? 0 : want_len),
+      "%s: seq %llu (want %llu) status %u (want %u) len %u", what, (unsigned long long) ans->rec.seq,
+      (unsigned long long) seq, ans->rec.status, st, ans->rec.len);
+  CHECK (st || memcmp (rk_answer_data (ans), want, want_len) == 0, "%s: differs from the reference", what);
+}
+
 /* Batches (rk_actor_submit_batch): n messages in one publication, each served as its own record (warp
- * by warp when small), each answer compared with the reference stepped message by message. */
+ * by warp when small), each answer compared with the reference stepped message by message. Up to 64
+ * messages (what the CUDA actor reads in one round trip) on a ring of 128, so that a read also finds
+ * the start of the next batch; 20-byte messages lie in the arena at offsets that are not all 16-byte
+ * aligned, and 64 of 1024 bytes do not all fit the CUDA actor's stage. Then failed records inside a run:
+ * batches of good, bad (a length that is not a multiple of the handler's unit) and good messages
+ * published at once, with the actor's error count and last error. */
 static void
 test_batches (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
 {
-  static const uint32_t lens[] = { 16, 64, 256, 4096 };
+  static const uint32_t lens[] = { 16, 20, 64, 256, 1024, 4096 };
+  const uint32_t nlens = sizeof lens / sizeof lens[0];
   for (unsigned k = 0; k < rk_handler_count (); k++) {
     const rk_handler *h = rk_handler_at (k);
     if (!h->caps)
       continue; /* driven by its own element's commands: tested on its own */
-    rk_actor *a = start (ops, mode, h->name);
+    char why[512] = "", what[128];
+    rk_actor *a = actor_new_ring (ops, mode, h->name, 64 << 20, 0, 128, why, sizeof why);
+    CHECK (a != NULL, "rk_actor_new (%s, %s): %s", ops->name, h->name, why);
     if (!a)
       continue;
     double params[RK_MAX_PARAMS];
     void *ref_state = reference_new (h, params);
-    uint8_t *in = malloc (16 * 4096), *want = malloc (4096);
-    for (int it = 0; it < 200; it++) {
-      uint32_t n = 1 + rnd () % 16, len = lens[(it / 10) % 4];
+    uint8_t *in = malloc (64 * 4096);
+    for (uint32_t it = 0; it < 40 * nlens; it++) {
+      uint32_t n = 1 + rnd () % 64, len = lens[(it / 10) % nlens];
+      len -= len % h->unit;
       for (uint32_t i = 0; i < n * len; i += 4) {
         float f = rnd_float ();
         memcpy (in + i, &f, 4);
@@ -115,29 +143,106 @@ test_batches (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
         break;
       for (uint32_t i = 0; i < n; i++) {
         rk_answer ans;
-        uint32_t want_len = 0;
         r = rk_actor_receive (a, &ans, TIMEOUT);
         CHECK (r == 0, "%s %s: receive: %d", label, h->name, r);
         if (r != 0)
           break;
-        CHECK (h->process (ref_state, params, in + i * len, len, want, len, &want_len)
-                == RK_STATUS_OK, "reference");
-        CHECK (ans.rec.seq == rec.seq + i && ans.rec.status == RK_STATUS_OK
-                && ans.rec.len == want_len,
-            "%s %s batch: answer %u: seq %llu status %u len %u", label, h->name, i,
-            (unsigned long long) ans.rec.seq, ans.rec.status, ans.rec.len);
-        CHECK (memcmp (rk_answer_data (&ans), want, want_len) == 0,
-            "%s %s batch of %u x %u bytes: message %u differs from the reference", label, h->name,
-            n, len, i);
+        snprintf (what, sizeof what, "%s %s batch of %u x %u bytes, message %u", label, h->name, n, len, i);
+        check_answer (h, ref_state, params, in + i * len, len, &ans, rec.seq + i, what);
         rk_actor_release_output (a, ans.out_token);
       }
+    }
+    if (h->unit > 1) {
+      /* 5 good, 3 bad, 4 good, 1 bad, published before the first answer is read */
+      static const uint32_t n[4] = { 5, 3, 4, 1 }, bad[4] = { 0, 1, 0, 1 };
+      const rk_control *ctl = rk_actor_control (a);
+      const uint64_t errors0 = rk_load_relaxed64 (&ctl->errors);
+      uint64_t seq[4];
+      for (int b = 0; b < 4; b++) {
+        const uint32_t len = 64 + bad[b];
+        for (uint32_t i = 0; i < n[b] * len; i += 4) {
+          float f = rnd_float ();
+          memcpy (in + b * 1024 + i, &f, 4);
+        }
+        rk_record rec = { .type = RK_CMD_PROCESS };
+        CHECK (rk_actor_submit_batch (a, &rec, n[b], in + b * 1024, len, len, TIMEOUT) == 0,
+            "%s %s: batch %d", label, h->name, b);
+        seq[b] = rec.seq;
+      }
+      for (int b = 0; b < 4; b++) {
+        for (uint32_t i = 0; i < n[b]; i++) {
+          const uint32_t len = 64 + bad[b];
+          rk_answer ans;
+          int r = rk_actor_receive (a, &ans, TIMEOUT);
+          CHECK (r == 0, "%s %s: receive: %d", label, h->name, r);
+          if (r != 0)
+            break;
+          snprintf (what, sizeof what, "%s %s mixed batches: batch %d, message %u", label, h->name, b, i);
+          check_answer (h, ref_state, params, in + b * 1024 + i * len, len, &ans, seq[b] + i, what);
+          rk_actor_release_output (a, ans.out_token);
+        }
+      }
+      CHECK (rk_load_relaxed64 (&ctl->errors) - errors0 == 4
+              && rk_load_relaxed32 (&ctl->last_error) == RK_STATUS_INVALID,
+          "%s %s: %llu errors counted (want 4), last error %u", label, h->name,
+          (unsigned long long) (rk_load_relaxed64 (&ctl->errors) - errors0),
+          rk_load_relaxed32 (&ctl->last_error));
     }
     CHECK (rk_actor_stop (a, TIMEOUT) == 0, "%s %s: stop", label, h->name);
     rk_actor_unref (a);
     free (in);
-    free (want);
     free (ref_state);
   }
+}
+
+/* The answers' stamps, exactly. Records stamped an hour ahead (out of order, some without a stamp; 64
+ * bytes in the arena, 16 inline, and now and then 4 KiB, which the CUDA actor serves block-wide) are
+ * all published before the first answer is read, so that the actor serves them in runs. With every
+ * stamp ahead of the actor's clock, each answer's stamp follows from the previous answer's and the
+ * record's by the HLC rules alone, whatever the actor's clock reads. */
+static void
+test_hlc_runs (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
+{
+  char why[512] = "";
+  rk_actor *a = actor_new_ring (ops, mode, "echo", 64 << 20, 0, 128, why, sizeof why);
+  CHECK (a != NULL, "rk_actor_new (%s, echo): %s", ops->name, why);
+  if (!a)
+    return;
+  static uint8_t msg[4096];
+  uint64_t stamp[128];
+  uint32_t len[128];
+  rk_answer ans;
+  rk_record rec = { .type = RK_CMD_PROCESS };
+  int bad = 0;
+  CHECK (call (a, &rec, msg, 64, 64, &ans) == RK_STATUS_OK, "%s hlc: first record", label);
+  rk_actor_release_output (a, ans.out_token);
+  uint64_t t = ans.rec.hlc;
+  const uint64_t ahead = rk_hlc_make (rk_hlc_wall_ms () + 3600 * 1000, 0);
+  for (int round = 0; round < 20 && !bad; round++) {
+    const uint32_t n = 1 + rnd () % 120;
+    for (uint32_t i = 0; i < n; i++) {
+      stamp[i] = (round == 0 && i == 0) || rnd () % 4 ? ahead + rnd () % 100000 : 0;
+      len[i] = rnd () % 16 == 0 ? 4096 : rnd () % 2 ? 64 : 16;
+      rec = (rk_record) { .type = RK_CMD_PROCESS, .hlc = stamp[i] };
+      CHECK (rk_actor_submit (a, &rec, msg, len[i], len[i], TIMEOUT) == 0, "%s hlc: submit", label);
+    }
+    for (uint32_t i = 0; i < n && !bad; i++) {
+      if (rk_actor_receive (a, &ans, TIMEOUT) < 0) {
+        CHECK (0, "%s hlc: receive", label);
+        bad = 1;
+        break;
+      }
+      t = stamp[i] ? rk_hlc_next_recv (t, stamp[i], 0) : rk_hlc_next_send (t, 0);
+      t = rk_hlc_next_send (t, 0);
+      CHECK (ans.rec.hlc == t && ans.rec.status == RK_STATUS_OK, "%s hlc: round %d, record %u of %u "
+          "(%u bytes, stamp %llx): answer stamped %llx, want %llx", label, round, i, n, len[i],
+          (unsigned long long) stamp[i], (unsigned long long) ans.rec.hlc, (unsigned long long) t);
+      bad |= ans.rec.hlc != t;
+      rk_actor_release_output (a, ans.out_token);
+    }
+  }
+  CHECK (rk_actor_stop (a, TIMEOUT) == 0, "%s hlc: stop", label);
+  rk_actor_unref (a);
 }
 
 static void
@@ -606,6 +711,9 @@ main (void)
   test_batches (cuda, RK_MODE_PERSISTENT, "persistent");
   test_batches (cuda, RK_MODE_LAUNCH, "launch");
   test_batches (cpu, RK_MODE_PERSISTENT, "cpu");
+  test_hlc_runs (cuda, RK_MODE_PERSISTENT, "persistent");
+  test_hlc_runs (cuda, RK_MODE_LAUNCH, "launch");
+  test_hlc_runs (cpu, RK_MODE_PERSISTENT, "cpu");
   test_commands (cuda, RK_MODE_PERSISTENT, "persistent");
   test_commands (cuda, RK_MODE_LAUNCH, "launch");
   test_checkpoint (cuda, RK_MODE_PERSISTENT, cpu, RK_MODE_PERSISTENT, "cuda -> cpu");
