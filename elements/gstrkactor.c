@@ -81,6 +81,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_rk_actor_debug);
 #define DEFAULT_ARENA_SIZE (16 * 1024 * 1024)
 #define MAX_RING_SIZE 65536
 #define RTT_SAMPLES 4096
+#define TASK_SPIN_NS (50 * 1000) /* how long the source pad's task spins for the next item */
 #define STOP_TIMEOUT_NS (5 * G_GINT64_CONSTANT (1000000000))
 #define MAX_LIST 64 /* answers already waiting go downstream together, as one buffer list */
 
@@ -166,6 +167,8 @@ struct _GstRkActor {
   guint32 dirty_params;         /* bits of values[] not yet sent */
   guint32 wanted_run;           /* RK_CMD_PAUSE or RK_CMD_RESUME not yet sent, or 0 */
   GCond cond;
+  guint cond_waiters; /* threads in cond_wait_locked () */
+  gint kicks;         /* bumped by every cond_broadcast_locked (); read without the lock */
   GQueue items;
   gboolean task_idle; /* the task waits for items: all before have been pushed */
   gboolean flushing;
@@ -227,12 +230,32 @@ item_free (Item *item)
   g_free (item);
 }
 
+/* Every wait on cond goes through these, with lock held. A broadcast is a system call even with no one
+ * waiting, and waking a sleeping thread costs the waker microseconds more, in every element of a chain
+ * for every buffer: so it is made only when someone waits, and the source pad's task spins on kicks a
+ * while before it sleeps (gst_rk_actor_loop ()). */
+static void
+cond_wait_locked (GstRkActor *self)
+{
+  self->cond_waiters++;
+  g_cond_wait (&self->cond, &self->lock);
+  self->cond_waiters--;
+}
+
+static void
+cond_broadcast_locked (GstRkActor *self)
+{
+  g_atomic_int_inc (&self->kicks);
+  if (self->cond_waiters)
+    g_cond_broadcast (&self->cond);
+}
+
 /* Push an item at the back of the queue and wake the task. Called with `lock`. */
 static void
 enqueue_locked (GstRkActor *self, Item *item)
 {
   g_queue_push_tail (&self->items, item);
-  g_cond_broadcast (&self->cond);
+  cond_broadcast_locked (self);
 }
 
 /* ---- class ---- */
@@ -729,7 +752,7 @@ submit_messages (GstRkActor *self, Item *item, rk_record *rec, const guint8 *dat
       *queued = TRUE;
     } else {
       item->nsub += k;
-      g_cond_broadcast (&self->cond);
+      cond_broadcast_locked (self);
     }
     g_mutex_unlock (&self->lock);
     done += k;
@@ -738,7 +761,7 @@ submit_messages (GstRkActor *self, Item *item, rk_record *rec, const guint8 *dat
     g_mutex_lock (&self->lock);
     item->truncated = TRUE;
     item->nmsg = item->nsub; /* the last write of the chain function to this item */
-    g_cond_broadcast (&self->cond);
+    cond_broadcast_locked (self);
     g_mutex_unlock (&self->lock);
   }
   return r;
@@ -1017,7 +1040,7 @@ wait_items_pushed (GstRkActor *self)
   g_mutex_lock (&self->lock);
   while (!self->flushing && self->srcresult == GST_FLOW_OK
       && !(self->task_idle && g_queue_is_empty (&self->items)))
-    g_cond_wait (&self->cond, &self->lock);
+    cond_wait_locked (self);
   g_mutex_unlock (&self->lock);
 }
 
@@ -1147,7 +1170,7 @@ gst_rk_actor_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       self->flushing = TRUE;
       if (self->actor)
         rk_actor_interrupt (self->actor, TRUE); /* ends every wait: chain, task */
-      g_cond_broadcast (&self->cond);
+      cond_broadcast_locked (self);
       g_mutex_unlock (&self->lock);
       gst_pad_pause_task (self->srcpad);
       return TRUE;
@@ -1465,7 +1488,7 @@ gst_rk_actor_src_activate_mode (GstPad *pad, GstObject *parent, GstPadMode mode,
   self->srcresult = GST_FLOW_FLUSHING;
   if (self->actor)
     rk_actor_interrupt (self->actor, TRUE);
-  g_cond_broadcast (&self->cond);
+  cond_broadcast_locked (self);
   g_mutex_unlock (&self->lock);
   return gst_pad_stop_task (pad);
 }
@@ -1533,7 +1556,7 @@ collect_messages (GstRkActor *self, Item *item)
   for (;;) {
     g_mutex_lock (&self->lock);
     while (!self->flushing && item->got == item->nsub && item->got < item->nmsg)
-      g_cond_wait (&self->cond, &self->lock); /* the chain function is still sending */
+      cond_wait_locked (self); /* the chain function is still sending */
     if (self->flushing) {
       g_mutex_unlock (&self->lock);
       return GST_FLOW_FLUSHING;
@@ -1610,10 +1633,20 @@ gst_rk_actor_loop (GstPad *pad)
   if (g_queue_is_empty (&self->items)) {
     /* everything queued has been handled and pushed: tell wait_items_pushed () */
     self->task_idle = TRUE;
-    g_cond_broadcast (&self->cond);
+    cond_broadcast_locked (self);
+  }
+  if (!self->flushing && g_queue_is_empty (&self->items)) {
+    /* the next buffer often comes within microseconds: spin for it a while (watching kicks, without
+     * the lock) before sleeping, so that the chain function need not wake this thread */
+    const gint seen = g_atomic_int_get (&self->kicks);
+    const guint64 until = rk_now_ns () + TASK_SPIN_NS;
+    g_mutex_unlock (&self->lock);
+    while (g_atomic_int_get (&self->kicks) == seen && rk_now_ns () < until)
+      rk_cpu_relax ();
+    g_mutex_lock (&self->lock);
   }
   while (!self->flushing && g_queue_is_empty (&self->items))
-    g_cond_wait (&self->cond, &self->lock);
+    cond_wait_locked (self);
   self->task_idle = FALSE;
   if (self->flushing) {
     ret = GST_FLOW_FLUSHING;

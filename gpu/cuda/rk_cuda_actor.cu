@@ -79,6 +79,12 @@ ld_relaxed_gpu32 (const uint32_t *p)
 }
 
 __device__ __forceinline__ void
+st_relaxed_gpu (uint64_t *p, uint64_t v)
+{
+  asm volatile ("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+
+__device__ __forceinline__ void
 st_release_gpu (uint64_t *p, uint64_t v)
 {
   asm volatile ("st.release.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
@@ -423,7 +429,7 @@ struct __align__ (16) LeaderState {
   uint64_t stage_mask;              /* bit i: record r + i's payload is in stage[] */
   uint32_t staged_chunks;           /* chunks of stage[] filled */
   uint32_t last_failed;             /* finish_run (): 1 + the run's last failed record, or 0 */
-  uint64_t now;                     /* finish_run (): the run's reading of the clock */
+  uint64_t now;                     /* the clock, read once for the record (or run) being served */
   uint32_t small[MAX_BATCH / 32];   /* bit i: record i is small (small_record ()) */
   double params[RK_MAX_PARAMS];
   uint64_t hlc;
@@ -528,9 +534,11 @@ route_room (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32_
   if (rk_link_span (len) > L.route_size)
     return RK_STATUS_TOO_LARGE;
   for (uint32_t polls = 0;; polls++) {
-    if (ld_relaxed_gpu32 (&L.route->closed))
-      return RK_STATUS_CLOSED;
+    /* both loads in flight at once: one trip to L2, not two */
+    const uint32_t closed = ld_relaxed_gpu32 (&L.route->closed);
     const uint64_t tail = ld_acquire_gpu (&L.route->tail); /* the consumer is done with those */
+    if (closed)
+      return RK_STATUS_CLOSED;
     const uint64_t used = L.route_head - tail;
     if (used < L.route_entries) {
       const bool empty = used == 0;
@@ -567,15 +575,14 @@ route_claim (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32
   return L.route_arena + off;
 }
 
-/* After the block (and the grid) finished with a linked record: hand the inbox record back, and put the
- * result on the route, payload first. */
+/* After the block (and the grid) finished with a linked record: put the result on the route, and hand
+ * the inbox record back. One fence for both (a fence costs some 0.5 us here, and a system-scope store
+ * in flight before it more): it orders the block's payload writes (before the barrier) and the link
+ * record before the new head, and the block's reads of the inbox before the new tail. The counters in
+ * mapped memory are stored after it. */
 __device__ void
 link_finish (const rk_cuda_args &a, LeaderState &L, uint32_t status, uint32_t len, uint64_t hlc)
 {
-  if (L.link_take) {
-    st_release_gpu (&L.inbox->tail, ++L.inbox_tail); /* the barrier ordered the block's reads before */
-    st_relaxed_sys64 (&a.ctl->routed_in, ++L.routed_in);
-  }
   if (L.link_put) {
     rk_record lr;
     memset (&lr, 0, sizeof lr);
@@ -590,11 +597,17 @@ link_finish (const rk_cuda_args &a, LeaderState &L, uint32_t status, uint32_t le
     rk_record *slot = &rk_ring_slots (L.route)[L.route_head & L.route_mask];
     for (int k = 0; k < 4; k++)
       __stcg ((uint4 *) slot + k, ((const uint4 *) &lr)[k]);
-    __threadfence (); /* payload (written by the block before the barrier) and record before head */
-    st_release_gpu (&L.route->head, ++L.route_head);
     L.route_pos = L.link_off + rk_link_span (lr.len);
-    st_relaxed_sys64 (&a.ctl->routed_out, ++L.routed_out);
   }
+  __threadfence ();
+  if (L.link_put)
+    st_relaxed_gpu (&L.route->head, ++L.route_head); /* pairs with the consumer's load-acquire */
+  if (L.link_take)
+    st_relaxed_gpu (&L.inbox->tail, ++L.inbox_tail); /* pairs with the producer's load-acquire */
+  if (L.link_put)
+    st_relaxed_sys64 (&a.ctl->routed_out, ++L.routed_out);
+  if (L.link_take)
+    st_relaxed_sys64 (&a.ctl->routed_in, ++L.routed_in);
   if (L.skipped_in)
     st_relaxed_sys64 (&a.ctl->skipped_in, L.skipped_in);
   L.link_take = L.link_put = 0;
@@ -1112,7 +1125,10 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
   rk_accumulate_state *acc = (rk_accumulate_state *) a.state;
 
   if (tid == 0) {
-    uint64_t wall_ms = globaltimer () / 1000000ull;
+    /* one reading of the clock for the record (each costs about as much as the rest of a small
+     * record's bookkeeping): the HLC's wall part, and the answer's time */
+    L.now = globaltimer ();
+    const uint64_t wall_ms = L.now / 1000000ull;
     L.hlc = req.hlc ? rk_hlc_next_recv (L.hlc, req.hlc, wall_ms) : rk_hlc_next_send (L.hlc, wall_ms);
     memset (&ans, 0, sizeof ans);
     ans.type = req.type;
@@ -1196,6 +1212,19 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
            * record still goes down the route, as an error record */
           if (to)
             ans.flags |= RK_REC_F_TO_ROUTE;
+          /* Room on the route for the length the host announced, claimed while the data is still on
+           * its way into the inbox (a claim reads the route's indices from L2, a trip off the
+           * critical path then). Only a claim that succeeds is kept; any other case claims again
+           * below, as if this had not been tried. */
+          uint8_t *room = nullptr;
+          if (from && to && L.route && L.inbox) {
+            room = route_claim (a, L, req, req.len);
+            if (L.status != RK_STATUS_OK) {
+              room = nullptr;
+              L.status = RK_STATUS_OK;
+              L.link_put = 0;
+            }
+          }
           if (from) {
             rk_record lr;
             if (!L.inbox) {
@@ -1207,7 +1236,7 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
               else if (!region_ok (lr.u.desc.in_off, lr.len, L.inbox_size))
                 L.status = RK_STATUS_INVALID;
               else
-                L.hlc = rk_hlc_next_recv (L.hlc, lr.hlc, globaltimer () / 1000000ull);
+                L.hlc = rk_hlc_next_recv (L.hlc, lr.hlc, L.now / 1000000ull);
               in = L.inbox_arena + lr.u.desc.in_off;
               len = lr.len;
             }
@@ -1217,7 +1246,8 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
           if (L.status == RK_STATUS_OK && len % unit)
             L.status = RK_STATUS_INVALID;
           if (to) {
-            if (uint8_t *r = route_claim (a, L, req, len)) {
+            if (uint8_t *r = room && L.status == RK_STATUS_OK && len == req.len ? room
+                                                                              : route_claim (a, L, req, len)) {
               out = r;
               cap = len;
             }
@@ -1365,7 +1395,7 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
           break;
         }
         memcpy (L.params, cp.params, sizeof L.params);
-        L.hlc = rk_hlc_next_recv (L.hlc, cp.hlc, globaltimer () / 1000000ull);
+        L.hlc = rk_hlc_next_recv (L.hlc, cp.hlc, L.now / 1000000ull);
         break;
       }
       case RK_CMD_TERMINATE:
@@ -1424,7 +1454,7 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
   if (tid == 0) {
     rk_control *ctl = a.ctl;
     if (L.link_take || L.link_put)
-      link_finish (a, L, L.status, ans.len, rk_hlc_next_send (L.hlc, globaltimer () / 1000000ull));
+      link_finish (a, L, L.status, ans.len, rk_hlc_next_send (L.hlc, L.now / 1000000ull));
     ans.status = L.status;
     if (L.status != RK_STATUS_OK) {
       ans.flags |= RK_REC_F_ERROR;
@@ -1433,8 +1463,8 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
       st_relaxed_sys64 (&ctl->errors, ++L.errors);
     }
     if (!(ans.flags & RK_REC_F_INLINE))
-      ans.u.desc.arg = globaltimer ();
-    L.hlc = rk_hlc_next_send (L.hlc, globaltimer () / 1000000ull);
+      ans.u.desc.arg = L.now;
+    L.hlc = rk_hlc_next_send (L.hlc, L.now / 1000000ull);
     ans.hlc = L.hlc;
     st_relaxed_sys64 (&ctl->hlc, L.hlc);
     st_relaxed_sys64 (&ctl->records_in, ++L.records_in);
