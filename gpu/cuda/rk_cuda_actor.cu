@@ -431,6 +431,7 @@ struct __align__ (16) LeaderState {
   uint32_t last_failed;             /* finish_run (): 1 + the run's last failed record, or 0 */
   uint64_t now;                     /* the clock, read once for the record (or run) being served */
   uint32_t small[MAX_BATCH / 32];   /* bit i: record i is small (small_record ()) */
+  uint32_t in_arena[MAX_BATCH / 32]; /* bit i: record i is small, its payload in the arena */
   double params[RK_MAX_PARAMS];
   uint64_t hlc;
   uint32_t nreq;
@@ -1803,14 +1804,20 @@ leader_loop (const rk_cuda_args &a, int grid)
       ((uint4 *) &L.req[tid >> 2])[tid & 3] =
           ld_relaxed_sys_v4 ((const uint4 *) &in_slots[(tail + (tid >> 2)) & mask] + (tid & 3));
     __syncthreads ();
-    /* which records are small, all at once (a loop over them costs some 200 cycles a record) */
+    /* which records are small, and which of those have their payload in the arena, all at once (a
+     * loop over them costs some 200 cycles a record) */
     if (tid < MAX_BATCH) {
-      const uint32_t b = __ballot_sync (~0u, tid < n && small_record (a, L.req[tid]));
-      if ((tid & 31) == 0)
+      const bool s = tid < n && small_record (a, L.req[tid]);
+      const uint32_t b = __ballot_sync (~0u, s);
+      const uint32_t in_arena = __ballot_sync (~0u, s && !(L.req[tid].flags & RK_REC_F_INLINE));
+      if ((tid & 31) == 0) {
         L.small[tid >> 5] = b;
+        L.in_arena[tid >> 5] = in_arena;
+      }
     }
     __syncthreads ();
     const uint64_t small = L.small[0] | (uint64_t) L.small[1] << 32;
+    const uint64_t in_arena = L.in_arena[0] | (uint64_t) L.in_arena[1] << 32;
 
     /* in record order: runs of small stateless records a few threads each, anything else block-wide */
     uint32_t r = 0, served = n;
@@ -1818,7 +1825,14 @@ leader_loop (const rk_cuda_args &a, int grid)
       if ((small >> r) & 1) {
         const uint64_t rest = ~(small >> r); /* the run ends at its first 0 */
         const uint32_t e = rest ? min (n, r + __ffsll ((long long) rest) - 1) : n;
-        gather (a, L, r, e);
+        const uint64_t run = (e - r == 64 ? ~0ull : (1ull << (e - r)) - 1) << r;
+        if (in_arena & run) {
+          gather (a, L, r, e);
+        } else { /* payloads inline only: nothing to gather */
+          if (tid == 0)
+            L.stage_mask = 0;
+          __syncthreads ();
+        }
         for (uint32_t i = r + tid / SMALL_LANES; i < e; i += blockDim.x / SMALL_LANES)
           serve_small (a, L, L.req[i], L.ans[i],
               (L.stage_mask >> (i - r)) & 1 ? (const uint8_t *) &L.stage[L.stage_at[i - r]] : nullptr,
