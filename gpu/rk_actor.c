@@ -410,6 +410,8 @@ try_reserve (rk_actor *a, void *arg)
   /* a slot is reused only after the actor released it (its release pairs with this acquire) */
   if (rk_ring_free (a->h2k) < s->count)
     return false;
+  if (!(s->use_in && !s->in_token) && !(s->use_out && !s->out_token))
+    return true; /* nothing to take from the arenas (a K2K or inline record): no lock either */
   pthread_mutex_lock (&a->lock);
   if (s->use_in && !s->in_token && rk_arena_alloc (&a->in_arena, s->len, &s->in_off, &s->in_token) < 0)
     goto out;
