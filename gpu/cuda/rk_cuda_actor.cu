@@ -425,7 +425,7 @@ struct __align__ (16) LeaderState {
   rk_record req[MAX_BATCH];
   rk_record ans[MAX_BATCH];
   uint4 stage[STAGE_BYTES / 16];   /* gathered payloads of a run of small records */
-  uint32_t stage_at[MAX_BATCH + 1]; /* record r + i's payload starts at 16-byte chunk stage_at[i] */
+  uint32_t stage_at[MAX_BATCH];    /* record r + i's payload starts at 16-byte chunk stage_at[i] */
   uint64_t stage_mask;              /* bit i: record r + i's payload is in stage[] */
   uint32_t staged_chunks;           /* chunks of stage[] filled */
   uint32_t last_failed;             /* finish_run (): 1 + the run's last failed record, or 0 */
@@ -1694,7 +1694,6 @@ gather (const rk_cuda_args &a, LeaderState &L, uint32_t r, uint32_t e)
       base = __shfl_sync (~0u, end, 31);
     }
     if (tid == 0) {
-      L.stage_at[n] = base;
       L.stage_mask = mask;
       L.staged_chunks = filled;
     }
