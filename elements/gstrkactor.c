@@ -897,11 +897,23 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   GstBuffer *token = NULL;
   if (r == 0 && link_out) {
     /* what crosses the pad: the buffer's timestamps and flags, our clock's stamp, and where the data
-     * is (the record it becomes in the downstream inbox) */
-    token = gst_buffer_new ();
-    gst_buffer_copy_into (token, buf, GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
-    gst_buffer_add_rk_hlc_meta (token, rec.hlc, rec.node);
-    gst_buffer_add_rk_link_meta (token, self->out_route, token_seq, (guint32) map.size);
+     * is (the record it becomes in the downstream inbox). A token that came in and that nobody else
+     * holds goes on itself, with new stamps: no allocation in the middle of a chain. */
+    GstRkHlcMeta *hm = link_in && gst_buffer_is_writable (buf) ? gst_buffer_get_rk_hlc_meta (buf) : NULL;
+    GstRkLinkMeta *tm = hm ? gst_buffer_get_rk_link_meta (buf) : NULL;
+    if (tm) {
+      token = gst_buffer_ref (buf);
+      hm->hlc = rec.hlc;
+      hm->node = rec.node;
+      tm->route = self->out_route;
+      tm->seq = token_seq;
+      tm->len = (guint32) map.size;
+    } else {
+      token = gst_buffer_new ();
+      gst_buffer_copy_into (token, buf, GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+      gst_buffer_add_rk_hlc_meta (token, rec.hlc, rec.node);
+      gst_buffer_add_rk_link_meta (token, self->out_route, token_seq, (guint32) map.size);
+    }
   }
 
   if (GST_BUFFER_DURATION_IS_VALID (buf) && (!GST_CLOCK_TIME_IS_VALID (self->max_duration)
