@@ -81,7 +81,6 @@ GST_DEBUG_CATEGORY_STATIC (gst_rk_actor_debug);
 #define DEFAULT_ARENA_SIZE (16 * 1024 * 1024)
 #define MAX_RING_SIZE 65536
 #define RTT_SAMPLES 4096
-#define TASK_SPIN_NS (50 * 1000) /* how long the source pad's task spins for the next item */
 #define STOP_TIMEOUT_NS (5 * G_GINT64_CONSTANT (1000000000))
 #define MAX_LIST 64 /* answers already waiting go downstream together, as one buffer list */
 
@@ -168,7 +167,6 @@ struct _GstRkActor {
   guint32 wanted_run;           /* RK_CMD_PAUSE or RK_CMD_RESUME not yet sent, or 0 */
   GCond cond;
   guint cond_waiters; /* threads in cond_wait_locked () */
-  gint kicks;         /* bumped by every cond_broadcast_locked (); read without the lock */
   GQueue items;
   gboolean task_idle; /* the task waits for items: all before have been pushed */
   gboolean flushing;
@@ -231,9 +229,8 @@ item_free (Item *item)
 }
 
 /* Every wait on cond goes through these, with lock held. A broadcast is a system call even with no one
- * waiting, and waking a sleeping thread costs the waker microseconds more, in every element of a chain
- * for every buffer: so it is made only when someone waits, and the source pad's task spins on kicks a
- * while before it sleeps (gst_rk_actor_loop ()). */
+ * waiting (GLib's GCond is a bare futex), once per buffer and element: so it is made only when someone
+ * waits. */
 static void
 cond_wait_locked (GstRkActor *self)
 {
@@ -245,7 +242,6 @@ cond_wait_locked (GstRkActor *self)
 static void
 cond_broadcast_locked (GstRkActor *self)
 {
-  g_atomic_int_inc (&self->kicks);
   if (self->cond_waiters)
     g_cond_broadcast (&self->cond);
 }
@@ -1646,16 +1642,6 @@ gst_rk_actor_loop (GstPad *pad)
     /* everything queued has been handled and pushed: tell wait_items_pushed () */
     self->task_idle = TRUE;
     cond_broadcast_locked (self);
-  }
-  if (!self->flushing && g_queue_is_empty (&self->items)) {
-    /* the next buffer often comes within microseconds: spin for it a while (watching kicks, without
-     * the lock) before sleeping, so that the chain function need not wake this thread */
-    const gint seen = g_atomic_int_get (&self->kicks);
-    const guint64 until = rk_now_ns () + TASK_SPIN_NS;
-    g_mutex_unlock (&self->lock);
-    while (g_atomic_int_get (&self->kicks) == seen && rk_now_ns () < until)
-      rk_cpu_relax ();
-    g_mutex_lock (&self->lock);
   }
   while (!self->flushing && g_queue_is_empty (&self->items))
     cond_wait_locked (self);
