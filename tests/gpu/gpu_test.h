@@ -21,6 +21,7 @@ static int failures;
  * and a payload through an actor compared with the handler's C reference. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rk_actor.h"
 #include "rk_handlers.h"
@@ -63,6 +64,15 @@ rnd (void)
   rng_state ^= rng_state >> 7;
   rng_state ^= rng_state << 17;
   return (uint32_t) (rng_state >> 11);
+}
+
+/* Seed the generator from the clock and say which device and seed a run used, so that a failure can be
+ * replayed. */
+static inline void
+seed_and_report (const char *device)
+{
+  rng_state = (uint64_t) time (NULL) * 2654435761u | 1;
+  printf ("device: %s\nseed: %llu\n", device, (unsigned long long) rng_state);
 }
 
 static inline float

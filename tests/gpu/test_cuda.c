@@ -693,8 +693,7 @@ main (void)
     return 77;
   }
   rk_cuda_device_info (0, why, sizeof why);
-  rng_state = (uint64_t) time (NULL) * 2654435761u | 1;
-  printf ("device: %s\nseed: %llu\n", why, (unsigned long long) rng_state);
+  seed_and_report (why);
 
   /* the ABI as device code sees it */
   uint64_t dev[64], host[64];

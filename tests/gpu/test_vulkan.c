@@ -292,8 +292,7 @@ main (int argc, char **argv)
     return 77;
   }
   rk_vulkan_device_info (0, why, sizeof why);
-  rng_state = (uint64_t) time (NULL) * 2654435761u | 1;
-  printf ("device: %s\nseed: %llu\n", why, (unsigned long long) rng_state);
+  seed_and_report (why);
 
   test_handlers (vk, RK_MODE_PERSISTENT, "persistent");
   test_handlers (vk, RK_MODE_LAUNCH, "launch");
