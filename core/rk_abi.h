@@ -59,7 +59,8 @@ enum rk_cmd {
   RK_CMD_PAUSE = 3,     /* stop autonomous work and poll slowly; records are still served in order */
   RK_CMD_RESUME = 4,    /* back to active polling */
   RK_CMD_DRAIN = 5,     /* fence: answered once every earlier record has been answered */
-  RK_CMD_SNAPSHOT = 6,  /* write an rk_checkpoint into the output region; answer len = its size */
+  RK_CMD_SNAPSHOT = 6,  /* write an rk_checkpoint into the output region; answer len = its size (TOO_LARGE:
+                         * the answer's u.desc.out_cap says how many bytes it needs) */
   RK_CMD_RESTORE = 7,   /* replace params and state from the rk_checkpoint in the payload */
   RK_CMD_TERMINATE = 8, /* answer, then leave the loop; state becomes TERMINATED */
   RK_CMD_LINK = 9,      /* install a K2K route: payload is an rk_route */

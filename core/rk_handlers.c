@@ -171,7 +171,7 @@ accumulate_save (const void *state, uint8_t *buf, uint64_t cap, uint32_t *status
   uint64_t len = offsetof (rk_accumulate_state, sum) + (uint64_t) s->samples * sizeof (double);
   if (cap < len) {
     *status = RK_STATUS_TOO_LARGE;
-    return 0;
+    return len;
   }
   memcpy (buf, s, len);
   return len;

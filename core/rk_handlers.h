@@ -72,8 +72,9 @@ typedef struct rk_handler {
   /* Process one payload. out has room for out_cap >= in_len bytes. Returns an enum rk_status. */
   uint32_t (*process) (void *state, const double *params, const uint8_t *in, uint32_t in_len,
       uint8_t *out, uint32_t out_cap, uint32_t *out_len);
-  /* Serialise the used part of the state into buf (cap bytes). Returns the length, or 0 with
-   * *status set when it does not fit. NULL when the handler is stateless. */
+  /* Serialise the used part of the state into buf (cap bytes). Returns the length; when it does
+   * not fit, *status is RK_STATUS_TOO_LARGE and the length it needs is returned, nothing written.
+   * Another failure sets *status and returns 0. NULL when the handler is stateless. */
   uint64_t (*save) (const void *state, uint8_t *buf, uint64_t cap, uint32_t *status);
   /* Replace the state with a serialised one. Returns an enum rk_status. */
   uint32_t (*load) (void *state, const uint8_t *buf, uint64_t len);

@@ -296,13 +296,15 @@ serve_snapshot (rk_ref_actor *a, const rk_record *req, rk_record *ans)
     return RK_STATUS_UNSUPPORTED; /* state that this backend does not take out */
   if ((req->flags & RK_REC_F_INLINE) || !region_ok (off, cap, a->out_size))
     return RK_STATUS_INVALID;
-  if (cap < sizeof cp)
-    return RK_STATUS_TOO_LARGE;
-  if (h->save) {
-    state_len = h->save (a->state, a->out_arena + off + sizeof cp, cap - sizeof cp, &st);
-    if (st != RK_STATUS_OK)
-      return st;
-  }
+  if (h->save) /* nothing is written where it does not fit */
+    state_len = h->save (a->state, a->out_arena + off + sizeof cp, cap > sizeof cp ? cap - sizeof cp : 0,
+        &st);
+  if (st == RK_STATUS_OK && cap < sizeof cp)
+    st = RK_STATUS_TOO_LARGE;
+  if (st == RK_STATUS_TOO_LARGE)
+    ans->u.desc.out_cap = (uint32_t) (sizeof cp + state_len); /* what it needs */
+  if (st != RK_STATUS_OK)
+    return st;
   memset (&cp, 0, sizeof cp);
   cp.magic = RK_CHECKPOINT_MAGIC;
   cp.version = RK_ABI_VERSION;

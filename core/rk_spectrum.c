@@ -263,7 +263,7 @@ spectrum_save (const void *state, uint8_t *buf, uint64_t cap, uint32_t *status)
   const rk_spectrum_state *s = state;
   if (cap < s->values_off) {
     *status = RK_STATUS_TOO_LARGE;
-    return 0;
+    return s->values_off;
   }
   memcpy (buf, s, s->values_off);
   return s->values_off;

@@ -233,7 +233,7 @@ wave_save (const void *state, uint8_t *buf, uint64_t cap, uint32_t *status)
   const uint64_t len = RK_WAVE_FIELD_OFF + 2 * rk_wave_field_bytes (s->width, s->height, s->depth);
   if (cap < len) {
     *status = RK_STATUS_TOO_LARGE;
-    return 0;
+    return len;
   }
   memcpy (buf, s, len);
   return len;

@@ -45,6 +45,15 @@
  * blocks its chain function: backpressure without drops. The stats report "link-in", "link-out" and
  * the records that went through the inbox.
  *
+ * A running actor can move: set #GstRkActor:backend, #GstRkActor:device-id, #GstRkActor:ring-size or
+ * #GstRkActor:arena-size while the element runs, and before its next buffer a new actor starts with
+ * those settings, the old one takes a snapshot of its state behind every buffer sent to it (whose
+ * answers leave first), the new one restores it, and the stream goes on there: nothing is lost,
+ * repeated or computed without its state. An element message "rkactor-moved" (from-backend,
+ * from-device-id, backend, device-id, ring-size, arena-size, pause-us: how long the stream waited)
+ * says that it happened; a move that cannot be made (no such device, a backend that cannot take the
+ * kernel's state out, a K2K-linked actor) posts a warning, and the actor goes on where it was.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 audiotestsrc num-buffers=1000 ! audio/x-raw,format=F32LE ! \
@@ -149,12 +158,27 @@ struct _GstRkActor {
   guint message_size;
   GstRkLinkMode link;
 
-  /* set at start, constant until stop */
+  /* set at start, constant until stop; the actor and where it runs (run_*) change with a move, in the
+   * streaming thread with submit_lock and lock */
   const rk_handler *handler;
   rk_actor *actor;
   guint32 msg_size; /* message-size when started */
   gint run_device;  /* the device it runs on */
+  guint run_ring;   /* its ring-size and arena-size */
+  guint64 run_arena;
+  GstRkMode run_mode;
+  GstRkLinkMode run_link;
+  gchar *source, *source_path; /* a user handler's source and file, kept for a move */
   rk_hlc clock; /* the element's own clock (node = even id); the actor's is node + 1 */
+  guint32 run_cmd; /* the run state asked for last: RK_CMD_PAUSE or RK_CMD_RESUME */
+
+  /* a move: set by a property change while running, done by the streaming thread (atomic) */
+  gint move_wanted;
+  /* the snapshot a move takes: written by the source pad's task when answered (lock) */
+  GBytes *checkpoint;
+  guint32 checkpoint_status;
+  guint32 checkpoint_need; /* bytes a snapshot needs, when the room given was too small */
+  gboolean checkpoint_done;
 
   /* serialises H2K producers (the streaming thread, a property change); taken before `lock`.
    * Only the streaming thread ever waits for room while holding it; anyone else only tries it. */
@@ -187,6 +211,8 @@ struct _GstRkActor {
   /* statistics: lock */
   guint64 buffers_in, buffers_in_place, buffers_out, flushed, commands, command_errors;
   guint64 tokens_in, tokens_out;
+  guint moves;
+  guint64 move_pause_ns;
   guint64 rtt[RTT_SAMPLES];
   guint rtt_count;
 };
@@ -216,6 +242,7 @@ static gboolean gst_rk_actor_src_query (GstPad *pad, GstObject *parent, GstQuery
 static gboolean gst_rk_actor_src_activate_mode (GstPad *pad, GstObject *parent, GstPadMode mode,
     gboolean active);
 static void gst_rk_actor_loop (GstPad *pad);
+static GstFlowReturn move_actor (GstRkActor *self);
 
 /* ---- items ---- */
 
@@ -268,7 +295,7 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
   gobject_class->set_property = gst_rk_actor_set_property;
   gobject_class->get_property = gst_rk_actor_get_property;
 
-  g_object_class_install_property (gobject_class, PROP_BACKEND, gst_rk_param_spec_backend ());
+  g_object_class_install_property (gobject_class, PROP_BACKEND, gst_rk_param_spec_backend (TRUE));
   g_object_class_install_property (gobject_class, PROP_MODE,
       g_param_spec_enum ("mode", "Mode",
           "persistent: the actor lives as long as the element; launch: one kernel launch and "
@@ -293,16 +320,18 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_RING_SIZE,
       g_param_spec_uint ("ring-size", "Ring size",
-          "Entries of the H2K and K2H rings: buffers in flight at most (a power of two)",
+          "Entries of the H2K and K2H rings: buffers in flight at most (a power of two); set while "
+          "the element runs, the actor moves to a new one of that size, state and all",
           2, MAX_RING_SIZE, DEFAULT_RING_SIZE,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_DEVICE_ID, gst_rk_param_spec_device_id ());
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_DEVICE_ID, gst_rk_param_spec_device_id (TRUE));
   g_object_class_install_property (gobject_class, PROP_ARENA_SIZE,
       g_param_spec_uint64 ("arena-size", "Arena size",
           "Bytes of payload memory the actor reads from and of payload memory it writes to (each); "
-          "bounds the data in flight, and a buffer may not be larger",
+          "bounds the data in flight, and a buffer may not be larger; set while the element runs, the "
+          "actor moves to a new one of that size, state and all",
           RK_ARENA_ALIGN, G_GUINT64_CONSTANT (1) << 36, DEFAULT_ARENA_SIZE,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_BUFFER_LISTS,
       g_param_spec_boolean ("buffer-lists", "Buffer lists",
           "Push answers that are already waiting downstream together, as one buffer list (fewer pad "
@@ -320,7 +349,7 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
       gst_rk_param_spec_link ("either pad"));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
-          "backend, device-id, kernel, actor-state, buffers-in, buffers-in-place (written by upstream straight "
+          "backend, device-id, kernel, actor-state, moves and move-pause-us (the last move's wait), buffers-in, buffers-in-place (written by upstream straight "
           "into the actor's memory, from the pool it proposed), buffers-out, flushed, commands, "
           "in-flight, "
           "ring-size, ring-high-water, heartbeat, hlc, rtt-samples and the round trip from H2K to K2H "
@@ -382,6 +411,9 @@ gst_rk_actor_finalize (GObject *object)
   g_queue_clear_full (&self->items, (GDestroyNotify) item_free);
   g_free (self->kernel);
   g_free (self->kernel_file);
+  g_free (self->source);
+  g_free (self->source_path);
+  g_clear_pointer (&self->checkpoint, g_bytes_unref);
   if (self->params)
     gst_structure_free (self->params);
   g_mutex_clear (&self->lock);
@@ -395,7 +427,7 @@ gst_rk_actor_finalize (GObject *object)
 /* Submit one control record with its item. Called with submit_lock. */
 static int
 submit_command (GstRkActor *self, guint32 cmd, guint32 aux, guint64 arg, const void *payload,
-    guint32 len, int64_t timeout_ns)
+    guint32 len, guint32 out_cap, int64_t timeout_ns)
 {
   rk_record rec = { 0 };
   int r;
@@ -405,7 +437,7 @@ submit_command (GstRkActor *self, guint32 cmd, guint32 aux, guint64 arg, const v
   rec.u.desc.arg = arg;
   rec.hlc = rk_hlc_tick (&self->clock);
   rec.node = self->clock.node;
-  r = rk_actor_submit (self->actor, &rec, payload, len, 0, timeout_ns);
+  r = rk_actor_submit (self->actor, &rec, payload, len, out_cap, timeout_ns);
   if (r == 0) {
     Item *item = g_new0 (Item, 1);
     item->kind = ITEM_COMMAND;
@@ -448,7 +480,7 @@ send_pending_control (GstRkActor *self, gboolean block)
     if (!block && !rk_actor_can_submit (self->actor, 0, 0))
       r = -EAGAIN;
     else
-      r = submit_command (self, cmd, aux, arg, NULL, 0, block ? -1 : 0);
+      r = submit_command (self, cmd, aux, arg, NULL, 0, 0, block ? -1 : 0);
     if (r < 0) {
       /* not sent: keep it for later, unless something newer replaced it meanwhile */
       g_mutex_lock (&self->lock);
@@ -480,17 +512,41 @@ static void
 request_run_state (GstRkActor *self, guint32 cmd)
 {
   g_mutex_lock (&self->lock);
-  self->wanted_run = cmd;
+  self->wanted_run = self->run_cmd = cmd;
   g_mutex_unlock (&self->lock);
   try_send_pending_control (self);
 }
 
 /* ---- start / stop ---- */
 
+/* Launch an actor of the element's kernel (self->handler or h) with the settings it started with,
+ * on ops and device_id, with the parameters `values` (NULL: the handler's defaults). */
+static int
+launch_actor (GstRkActor *self, const rk_handler *h, const rk_backend_ops *ops, gint device_id,
+    guint ring_size, guint64 arena_size, const double *values, guint32 node, rk_actor **actor,
+    char *why, size_t why_len)
+{
+  rk_actor_config cfg = { 0 };
+
+  cfg.backend = ops;
+  cfg.device_id = device_id;
+  cfg.handler = h;
+  cfg.mode = (rk_actor_mode) self->run_mode;
+  cfg.kernel_source = self->source;
+  cfg.kernel_path = self->source_path;
+  cfg.ring_entries = ring_size;
+  cfg.in_arena_size = arena_size;
+  cfg.out_arena_size = arena_size;
+  cfg.node = node;
+  cfg.params = values;
+  /* an inbox for an upstream actor to write into (K2K); none where data only ever comes from the host */
+  cfg.inbox_arena_size = self->run_link == GST_RK_LINK_AUTO && !self->msg_size ? arena_size : 0;
+  return rk_actor_new (&cfg, actor, why, why_len);
+}
+
 static gboolean
 gst_rk_actor_start (GstRkActor *self)
 {
-  rk_actor_config cfg = { 0 };
   const rk_backend_ops *ops;
   const rk_handler *h;
   double values[RK_MAX_PARAMS];
@@ -575,20 +631,17 @@ gst_rk_actor_start (GstRkActor *self)
     goto fail;
 
   node = gst_rk_new_node_pair ();
-  cfg.backend = ops;
-  cfg.device_id = device_id;
-  cfg.handler = h;
-  cfg.mode = (rk_actor_mode) mode;
-  cfg.kernel_source = source;
-  cfg.kernel_path = kernel_file;
-  cfg.ring_entries = ring_size;
-  cfg.in_arena_size = arena_size;
-  cfg.out_arena_size = arena_size;
-  cfg.node = node | 1;
-  /* an inbox for an upstream actor to write into (K2K); none where data only ever comes from the host */
-  cfg.inbox_arena_size = link == GST_RK_LINK_AUTO && !message_size ? arena_size : 0;
+  /* the pads are inactive: nothing else reads these yet */
+  self->run_mode = mode;
+  self->run_link = link;
+  self->msg_size = message_size;
+  g_free (self->source);
+  g_free (self->source_path);
+  self->source = g_steal_pointer (&source);
+  self->source_path = g_strdup (kernel_file);
   rk_actor *actor = NULL;
-  r = rk_actor_new (&cfg, &actor, why, sizeof why);
+  r = launch_actor (self, h, ops, device_id, ring_size, arena_size, NULL, node | 1, &actor, why,
+      sizeof why);
   if (r < 0) {
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Could not start the %s actor: %s.", ops->name, why),
         ("error %d", r));
@@ -600,8 +653,9 @@ gst_rk_actor_start (GstRkActor *self)
   g_mutex_lock (&self->lock);
   self->handler = h;
   self->actor = actor;
-  self->msg_size = message_size;
   self->run_device = device_id;
+  self->run_ring = ring_size;
+  self->run_arena = arena_size;
   g_mutex_unlock (&self->lock);
   /* tell the pipeline where this actor runs: its bin hands the context to the other elements, so that
    * actors left to choose land on the same backend and device (which a K2K link needs) */
@@ -615,10 +669,13 @@ gst_rk_actor_start (GstRkActor *self)
   for (guint i = 0; i < h->n_params; i++)
     if (values[i] != h->params[i].def)
       self->dirty_params |= 1u << i;
-  self->wanted_run = RK_CMD_PAUSE;
+  self->wanted_run = self->run_cmd = RK_CMD_PAUSE;
   g_mutex_unlock (&self->lock);
+  g_atomic_int_set (&self->move_wanted, 0);
   self->buffers_in = self->buffers_in_place = self->buffers_out = self->flushed = 0;
   self->tokens_in = self->tokens_out = 0;
+  self->moves = 0;
+  self->move_pause_ns = 0;
   self->commands = self->command_errors = 0;
   self->rtt_count = 0;
   self->eos = FALSE;
@@ -729,8 +786,8 @@ submit_messages (GstRkActor *self, Item *item, rk_record *rec, const guint8 *dat
   int r = 0;
 
   *queued = FALSE;
-  if ((guint64) per * msg > self->arena_size / 2)
-    per = MAX (1, (guint32) (self->arena_size / 2 / msg));
+  if ((guint64) per * msg > self->run_arena / 2)
+    per = MAX (1, (guint32) (self->run_arena / 2 / msg));
   rec->hlc = rk_hlc_tick (&self->clock); /* every message of one buffer is stamped with its send */
   item->submit_ns = rk_now_ns ();
   while (done < n) {
@@ -787,6 +844,13 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   if (ret != GST_FLOW_OK) {
     gst_buffer_unref (buf);
     return ret;
+  }
+  if (G_UNLIKELY (g_atomic_int_get (&self->move_wanted))) {
+    ret = move_actor (self);
+    if (ret != GST_FLOW_OK) {
+      gst_buffer_unref (buf);
+      return ret;
+    }
   }
 
   if (link_in) {
@@ -928,7 +992,7 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     if (r == -EMSGSIZE) {
       GST_ELEMENT_ERROR (self, STREAM, FAILED,
           ("A buffer of %" G_GSIZE_FORMAT " bytes is larger than the actor's arena.", map.size),
-          ("raise arena-size (now %" G_GUINT64_FORMAT ")", self->arena_size));
+          ("raise arena-size (now %" G_GUINT64_FORMAT ")", self->run_arena));
       return GST_FLOW_ERROR;
     }
     if (r == -EINTR) {
@@ -1052,6 +1116,198 @@ wait_items_pushed (GstRkActor *self)
   g_mutex_unlock (&self->lock);
 }
 
+/* ---- moving the actor ---- */
+
+/* A change of backend, device-id, ring-size or arena-size while the actor runs moves it: a new actor
+ * starts with the new settings while the old one goes on serving; then, between two buffers, the old
+ * one takes a snapshot of its state (a SNAPSHOT record behind everything sent to it, so that every
+ * buffer before it has been answered, and pushed, when the snapshot comes back: both rings are empty),
+ * the new one restores it, and the new one takes over. Nothing is lost or repeated; the stream waits
+ * for the snapshot and the restore only. A move that cannot be made leaves the actor where it was,
+ * with a warning. Called by the streaming thread, before a buffer. */
+static GstFlowReturn
+move_actor (GstRkActor *self)
+{
+  GstRkBackend backend;
+  gint device_id;
+  guint ring_size;
+  guint64 arena_size;
+  const rk_backend_ops *ops = NULL, *from = rk_actor_backend (self->actor);
+  const gint from_device = self->run_device;
+  double values[RK_MAX_PARAMS];
+  rk_actor *fresh = NULL, *old = NULL;
+  GBytes *cp = NULL;
+  gchar *error = NULL;
+  char why[1024] = "";
+  GstFlowReturn ret = GST_FLOW_OK;
+  gboolean linked;
+  int r;
+
+  g_atomic_int_set (&self->move_wanted, 0);
+  GST_OBJECT_LOCK (self);
+  backend = self->backend;
+  device_id = self->device_id;
+  ring_size = self->ring_size;
+  arena_size = self->arena_size;
+  GST_OBJECT_UNLOCK (self);
+  g_mutex_lock (&self->lock);
+  linked = self->link_in || self->link_out || self->in_route;
+  memcpy (values, self->values, sizeof values);
+  g_mutex_unlock (&self->lock);
+
+  if (ring_size < 2 || (ring_size & (ring_size - 1)))
+    error = g_strdup_printf ("ring-size %u is not a power of two", ring_size);
+  else if (arena_size % RK_ARENA_ALIGN || self->msg_size > arena_size / 2)
+    error = g_strdup_printf ("arena-size %" G_GUINT64_FORMAT " is not a multiple of %u, or less than "
+        "twice message-size", arena_size, RK_ARENA_ALIGN);
+  else if (!(ops = gst_rk_resolve_backend (GST_ELEMENT (self), backend, &device_id, &error)))
+    ;
+  else if (ops == from && device_id == from_device && ring_size == self->run_ring
+      && arena_size == self->run_arena)
+    return GST_FLOW_OK; /* it is there already */
+  else if (linked)
+    error = g_strdup ("it is K2K-linked to a neighbour, whose route points at its memory (link=host "
+        "on either side lets it move)");
+  else if ((r = launch_actor (self, self->handler, ops, device_id, ring_size, arena_size, values,
+                self->clock.node | 1, &fresh, why, sizeof why)) < 0)
+    error = g_strdup_printf ("could not start a %s actor there: %s", ops->name, why);
+  if (error)
+    goto refused;
+
+  /* the new actor runs: from here until it takes over, the stream waits */
+  const guint64 t0 = rk_now_ns ();
+  g_mutex_lock (&self->submit_lock);
+  r = send_pending_control (self, TRUE); /* what the old actor was to be told, it is told first */
+  /* room for the snapshot: what the state may need, up to 64 KiB; a larger state answers how much it
+   * needs, and a second snapshot (of the same state: nothing was sent in between) gets that. Room for
+   * the whole bound could wait forever on output buffers that downstream holds. */
+  guint64 room = MIN (sizeof (rk_checkpoint) + rk_handler_state_size (self->handler, values), 65536);
+  guint32 status = RK_STATUS_OK;
+  gboolean done = FALSE;
+  for (guint attempt = 0; r == 0 && attempt < 2; attempt++) {
+    g_mutex_lock (&self->lock);
+    g_clear_pointer (&self->checkpoint, g_bytes_unref);
+    self->checkpoint_done = FALSE;
+    self->checkpoint_status = RK_STATUS_OK;
+    g_mutex_unlock (&self->lock);
+    if (room > self->run_arena) {
+      status = RK_STATUS_TOO_LARGE;
+      break;
+    }
+    r = submit_command (self, RK_CMD_SNAPSHOT, 0, 0, NULL, 0, (guint32) room, -1);
+    if (r == 0)
+      wait_items_pushed (self); /* every answer before the snapshot has gone downstream */
+    g_mutex_lock (&self->lock);
+    done = r == 0 && self->checkpoint_done;
+    status = self->checkpoint_status;
+    cp = g_steal_pointer (&self->checkpoint);
+    self->checkpoint_done = FALSE;
+    if (!done)
+      ret = self->flushing ? GST_FLOW_FLUSHING : self->srcresult;
+    const guint64 need = self->checkpoint_need;
+    g_mutex_unlock (&self->lock);
+    if (!done || status != RK_STATUS_TOO_LARGE || need <= room)
+      break;
+    room = need;
+  }
+  if (!done && status == RK_STATUS_OK) {
+    /* a flush or an error came first: the old actor stays, its state untouched */
+    g_mutex_unlock (&self->submit_lock);
+    if (r < 0 && r != -EINTR)
+      ret = gst_rk_flow_from_errno (GST_ELEMENT (self), self->actor, r, "taking a snapshot");
+    rk_actor_stop (fresh, STOP_TIMEOUT_NS);
+    rk_actor_unref (fresh);
+    g_clear_pointer (&cp, g_bytes_unref);
+    return ret == GST_FLOW_OK ? GST_FLOW_FLUSHING : ret;
+  }
+  if (status != RK_STATUS_OK) {
+    g_mutex_unlock (&self->submit_lock);
+    error = g_strdup_printf ("the %s actor could not take a snapshot of its state: %s%s", from->name,
+        rk_status_name (status), status == RK_STATUS_TOO_LARGE ? " (raise arena-size)" : "");
+    goto refused;
+  }
+
+  /* the new actor is not the task's yet: this thread reads its answer to the restore */
+  rk_record rec = { 0 };
+  rk_answer ans;
+  gsize cp_len;
+  const void *cp_data = g_bytes_get_data (cp, &cp_len);
+  rec.type = RK_CMD_RESTORE;
+  rec.hlc = rk_hlc_tick (&self->clock);
+  rec.node = self->clock.node;
+  r = rk_actor_submit (fresh, &rec, cp_data, (uint32_t) cp_len, 0, STOP_TIMEOUT_NS);
+  if (r == 0)
+    r = rk_actor_receive (fresh, &ans, STOP_TIMEOUT_NS);
+  if (r == 0) {
+    rk_actor_release_output (fresh, ans.out_token);
+    rk_hlc_recv (&self->clock, ans.rec.hlc);
+  }
+  if (r < 0 || (ans.rec.flags & RK_REC_F_ERROR)) {
+    g_mutex_unlock (&self->submit_lock);
+    error = r < 0 ? g_strdup_printf ("the new actor did not restore the snapshot (%s)", g_strerror (-r))
+                  : g_strdup_printf ("the new actor refused the snapshot: %s",
+                        rk_status_name (ans.rec.status));
+    goto refused;
+  }
+
+  g_mutex_lock (&self->lock);
+  if (self->flushing) {
+    g_mutex_unlock (&self->lock);
+    g_mutex_unlock (&self->submit_lock);
+    rk_actor_stop (fresh, STOP_TIMEOUT_NS);
+    rk_actor_unref (fresh);
+    g_bytes_unref (cp);
+    return GST_FLOW_FLUSHING;
+  }
+  old = self->actor;
+  self->actor = fresh;
+  self->run_device = device_id;
+  self->run_ring = ring_size;
+  self->run_arena = arena_size;
+  self->wanted_run = self->run_cmd; /* it starts as the old one did: paused or running as asked */
+  self->moves++;
+  self->move_pause_ns = rk_now_ns () - t0;
+  const guint64 pause = self->move_pause_ns;
+  g_mutex_unlock (&self->lock);
+  r = send_pending_control (self, TRUE);
+  g_mutex_unlock (&self->submit_lock);
+  g_bytes_unref (cp);
+
+  GST_INFO_OBJECT (self, "moved from %s device %d to %s device %d (ring %u, arena %" G_GUINT64_FORMAT
+      "): the stream waited %.1f us", from->name, from_device, ops->name, device_id, ring_size,
+      arena_size, pause / 1e3);
+  /* everything it was sent has been answered: it ends at once (buffers downstream that wrap its
+   * output keep its memory until they are freed) */
+  r = rk_actor_stop (old, STOP_TIMEOUT_NS);
+  if (r < 0)
+    GST_ELEMENT_WARNING (self, RESOURCE, CLOSE, ("The actor left behind by a move did not terminate "
+            "cleanly."), ("rk_actor_stop: %s", g_strerror (-r)));
+  rk_actor_unref (old);
+
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_have_context (GST_OBJECT (self),
+          gst_rk_device_context_new (ops->name, device_id)));
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self),
+          gst_structure_new ("rkactor-moved", "from-backend", G_TYPE_STRING, from->name,
+              "from-device-id", G_TYPE_INT, from_device, "backend", G_TYPE_STRING, ops->name,
+              "device-id", G_TYPE_INT, device_id, "ring-size", G_TYPE_UINT, ring_size, "arena-size",
+              G_TYPE_UINT64, arena_size, "pause-us", G_TYPE_DOUBLE, pause / 1e3, NULL)));
+  /* the ring's length is part of the latency; a pool upstream holds the old actor's memory */
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
+  gst_pad_push_event (self->sinkpad, gst_event_new_reconfigure ());
+  return GST_FLOW_OK;
+
+refused:
+  GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("The actor stays on %s device %d: %s.", from->name,
+          from_device, error), (NULL));
+  g_free (error);
+  g_clear_pointer (&cp, g_bytes_unref);
+  if (fresh) {
+    rk_actor_stop (fresh, STOP_TIMEOUT_NS);
+    rk_actor_unref (fresh);
+  }
+  return GST_FLOW_OK;
+}
+
 /* Downstream side: an upstream actor asks for a route to our inbox. Only the element right upstream
  * gets one (an element in between would need the data itself), on the same backend and device. */
 static gboolean
@@ -1135,12 +1391,12 @@ install_route (GstRkActor *self, rk_actor *peer, const rk_route *rt)
   g_mutex_lock (&self->submit_lock);
   old = self->peer; /* every record sent on the old route has been answered: it is unused */
   if (peer) {
-    r = submit_command (self, RK_CMD_LINK, 0, 0, rt, sizeof *rt, -1);
+    r = submit_command (self, RK_CMD_LINK, 0, 0, rt, sizeof *rt, 0, -1);
   } else if (self->link_out) {
     /* no route any more (an unused one left behind, should this fail, does no harm) */
     rk_route none;
     memset (&none, 0, sizeof none);
-    submit_command (self, RK_CMD_LINK, 0, 0, &none, sizeof none, -1);
+    submit_command (self, RK_CMD_LINK, 0, 0, &none, sizeof none, 0, -1);
   }
   g_mutex_lock (&self->lock);
   self->peer = r == 0 ? peer : NULL;
@@ -1394,9 +1650,10 @@ gst_rk_actor_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
       gst_query_parse_allocation (query, &caps, &need_pool);
       g_mutex_lock (&self->lock);
       actor = self->actor ? rk_actor_ref (self->actor) : NULL;
+      const guint64 arena = self->run_arena;
       g_mutex_unlock (&self->lock);
-      if (actor && !self->msg_size && caps && gst_video_info_from_caps (&info, caps) && GST_VIDEO_INFO_SIZE (&info) > 0
-          && GST_VIDEO_INFO_SIZE (&info) <= self->arena_size / 2) {
+      if (actor && !self->msg_size && caps && gst_video_info_from_caps (&info, caps)
+          && GST_VIDEO_INFO_SIZE (&info) > 0 && GST_VIDEO_INFO_SIZE (&info) <= arena / 2) {
         GstBufferPool *pool = gst_rk_pool_new (actor);
         GstStructure *config = gst_buffer_pool_get_config (pool);
         guint size = (guint) GST_VIDEO_INFO_SIZE (&info);
@@ -1440,8 +1697,13 @@ gst_rk_actor_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
       if (!gst_pad_peer_query (self->sinkpad, query))
         return FALSE;
       gst_query_parse_latency (query, &live, &min, &max);
+      g_mutex_lock (&self->lock);
+      const gboolean running = self->actor != NULL;
+      ring = self->run_ring;
+      g_mutex_unlock (&self->lock);
       GST_OBJECT_LOCK (self);
-      ring = self->ring_size;
+      if (!running)
+        ring = self->ring_size;
       dur = self->max_duration;
       GST_OBJECT_UNLOCK (self);
       /* The actor answers each buffer as soon as it has it: it waits for no later data, so the
@@ -1714,6 +1976,17 @@ gst_rk_actor_loop (GstPad *pad)
       goto pause;
     }
     g_mutex_lock (&self->lock);
+    if (item->cmd == RK_CMD_SNAPSHOT) {
+      /* a move's: it says why it did not happen, or (too large) how much room a snapshot needs */
+      self->checkpoint_status = ans.rec.status ? ans.rec.status : RK_STATUS_FAULT;
+      self->checkpoint_need = ans.rec.u.desc.out_cap;
+      self->checkpoint_done = TRUE;
+      if (ans.rec.status != RK_STATUS_TOO_LARGE)
+        self->command_errors++;
+      g_mutex_unlock (&self->lock);
+      item_free (item);
+      return;
+    }
     self->command_errors++;
     g_mutex_unlock (&self->lock);
     if (item->cmd == RK_CMD_LINK) {
@@ -1797,6 +2070,16 @@ gst_rk_actor_loop (GstPad *pad)
       goto pause;
     case ITEM_COMMAND:
       GST_DEBUG_OBJECT (self, "%s answered", rk_cmd_name (item->cmd));
+      if (item->cmd == RK_CMD_SNAPSHOT) { /* a move's: the state it hands to the new actor */
+        GBytes *cp = g_bytes_new (rk_answer_data (&ans), ans.rec.len);
+        g_mutex_lock (&self->lock);
+        g_clear_pointer (&self->checkpoint, g_bytes_unref);
+        self->checkpoint = cp;
+        self->checkpoint_status = RK_STATUS_OK;
+        self->checkpoint_done = TRUE;
+        g_mutex_unlock (&self->lock);
+      }
+      rk_actor_release_output (self->actor, ans.out_token);
       item_free (item);
       return;
     case ITEM_EVENT:
@@ -1848,13 +2131,17 @@ make_stats (GstRkActor *self)
       self->commands, "command-errors", G_TYPE_UINT64, self->command_errors, "device-id", G_TYPE_INT,
       self->actor ? self->run_device : -1, "link-in", G_TYPE_STRING, self->link_in ? "device" : "host",
       "link-out", G_TYPE_STRING, self->link_out ? "device" : "host", "tokens-in", G_TYPE_UINT64,
-      self->tokens_in, "tokens-out", G_TYPE_UINT64, self->tokens_out, NULL);
+      self->tokens_in, "tokens-out", G_TYPE_UINT64, self->tokens_out, "moves", G_TYPE_UINT,
+      self->moves, "move-pause-us", G_TYPE_DOUBLE, self->move_pause_ns / 1e3, "ring-size",
+      G_TYPE_UINT, self->actor ? self->run_ring : 0, NULL);
   g_mutex_unlock (&self->lock);
 
   GST_OBJECT_LOCK (self);
   gst_structure_set (s, "kernel", G_TYPE_STRING, self->kernel_file ? self->kernel_file : self->kernel,
-      "ring-size", G_TYPE_UINT,
-      self->ring_size, NULL);
+      NULL);
+  guint ring = 0;
+  if (!gst_structure_get_uint (s, "ring-size", &ring) || !ring) /* not running: what it will be */
+    gst_structure_set (s, "ring-size", G_TYPE_UINT, self->ring_size, NULL);
   GST_OBJECT_UNLOCK (self);
 
   g_mutex_lock (&self->lock);
@@ -1929,6 +2216,7 @@ gst_rk_actor_set_property (GObject *object, guint prop_id, const GValue *value, 
       GST_OBJECT_LOCK (self);
       self->backend = g_value_get_enum (value);
       GST_OBJECT_UNLOCK (self);
+      g_atomic_int_set (&self->move_wanted, 1); /* read before the next buffer, if the actor runs */
       break;
     case PROP_MODE:
       GST_OBJECT_LOCK (self);
@@ -1975,17 +2263,20 @@ gst_rk_actor_set_property (GObject *object, guint prop_id, const GValue *value, 
       GST_OBJECT_LOCK (self);
       self->ring_size = v;
       GST_OBJECT_UNLOCK (self);
+      g_atomic_int_set (&self->move_wanted, 1);
       break;
     }
     case PROP_DEVICE_ID:
       GST_OBJECT_LOCK (self);
       self->device_id = g_value_get_int (value);
       GST_OBJECT_UNLOCK (self);
+      g_atomic_int_set (&self->move_wanted, 1);
       break;
     case PROP_ARENA_SIZE:
       GST_OBJECT_LOCK (self);
       self->arena_size = g_value_get_uint64 (value);
       GST_OBJECT_UNLOCK (self);
+      g_atomic_int_set (&self->move_wanted, 1);
       break;
     case PROP_MESSAGE_SIZE:
       GST_OBJECT_LOCK (self);

@@ -287,7 +287,7 @@ pick_device (GstElement *self, GstRkBackend *backend)
 }
 
 const rk_backend_ops *
-gst_rk_choose_backend (GstElement *self, GstRkBackend backend, gint *device_id)
+gst_rk_resolve_backend (GstElement *self, GstRkBackend backend, gint *device_id, gchar **error)
 {
   const rk_backend_ops *ops;
   char why[1024] = "";
@@ -299,8 +299,7 @@ gst_rk_choose_backend (GstElement *self, GstRkBackend backend, gint *device_id)
   if (backend == GST_RK_BACKEND_AUTO) {
     ops = rk_backend_pick (*device_id, why, sizeof why);
     if (!ops) {
-      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No backend works on device %d.", *device_id),
-          ("%s", why));
+      *error = g_strdup_printf ("No backend works on device %d (%s).", *device_id, why);
       return NULL;
     }
     GST_INFO_OBJECT (self, "backend=auto chose %s (%s)", ops->name, why[0] ? why : "best present");
@@ -311,11 +310,22 @@ gst_rk_choose_backend (GstElement *self, GstRkBackend backend, gint *device_id)
     if (ops)
       r = ops->probe (*device_id, why, sizeof why);
     if (!ops || r < 0) {
-      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-          ("backend=%s is not available on device %d: %s.",
-              rk_backend_kind_name ((rk_backend_kind) backend), *device_id, why), (NULL));
+      *error = g_strdup_printf ("backend=%s is not available on device %d: %s.",
+          rk_backend_kind_name ((rk_backend_kind) backend), *device_id, why);
       return NULL;
     }
+  }
+  return ops;
+}
+
+const rk_backend_ops *
+gst_rk_choose_backend (GstElement *self, GstRkBackend backend, gint *device_id)
+{
+  gchar *error = NULL;
+  const rk_backend_ops *ops = gst_rk_resolve_backend (self, backend, device_id, &error);
+  if (!ops) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", error), (NULL));
+    g_free (error);
   }
   return ops;
 }
@@ -365,23 +375,30 @@ gst_rk_flow_from_errno (GstElement *self, rk_actor *actor, int r, const gchar *w
   }
 }
 
-GParamSpec *
-gst_rk_param_spec_backend (void)
-{
-  return g_param_spec_enum ("backend", "Backend",
-      "Where the actor runs; auto picks CUDA, then Vulkan, then the CPU and says which on the bus",
-      GST_TYPE_RK_BACKEND, GST_RK_BACKEND_AUTO,
-      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
-}
+#define MOVE_BLURB "; set while the element runs, the actor moves there (see the element's docs)"
 
 GParamSpec *
-gst_rk_param_spec_device_id (void)
+gst_rk_param_spec_backend (gboolean movable)
 {
-  return g_param_spec_int ("device-id", "Device id",
-      "Index of the device the actor runs on; -1: the device of the pipeline's other actors "
-      "(a \"ringkernel.device\" context), else that of a CUDA context shared in the pipeline "
-      "(\"gst.cuda.context\", from nvcodec's elements or the application), else 0",
-      -1, G_MAXINT, -1, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  return g_param_spec_enum ("backend", "Backend",
+      movable ? "Where the actor runs; auto picks CUDA, then Vulkan, then the CPU and says which on "
+      "the bus" MOVE_BLURB
+              : "Where the actor runs; auto picks CUDA, then Vulkan, then the CPU and says which on "
+      "the bus",
+      GST_TYPE_RK_BACKEND, GST_RK_BACKEND_AUTO, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+      | (movable ? GST_PARAM_MUTABLE_PLAYING : GST_PARAM_MUTABLE_READY));
+}
+
+#define DEVICE_BLURB "Index of the device the actor runs on; -1: the device of the pipeline's " \
+  "other actors (a \"ringkernel.device\" context), else that of a CUDA context shared in the " \
+  "pipeline (\"gst.cuda.context\", from nvcodec's elements or the application), else 0"
+
+GParamSpec *
+gst_rk_param_spec_device_id (gboolean movable)
+{
+  return g_param_spec_int ("device-id", "Device id", movable ? DEVICE_BLURB MOVE_BLURB : DEVICE_BLURB,
+      -1, G_MAXINT, -1, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+      | (movable ? GST_PARAM_MUTABLE_PLAYING : GST_PARAM_MUTABLE_READY));
 }
 
 GParamSpec *

@@ -63,9 +63,9 @@ GType gst_rk_link_mode_get_type (void);
 #define GST_RK_LINK_QUERY "GstRkLinkQuery"
 
 /* The properties every actor element has alike: "backend" (default auto) and "device-id" (default -1),
- * both settable up to READY. */
-GParamSpec *gst_rk_param_spec_backend (void);
-GParamSpec *gst_rk_param_spec_device_id (void);
+ * settable up to READY, or also while running where the element can move its actor (movable). */
+GParamSpec *gst_rk_param_spec_backend (gboolean movable);
+GParamSpec *gst_rk_param_spec_device_id (gboolean movable);
 /* "link" (default auto, settable up to READY), for an element with actors on the side(s) named in
  * `sides` ("either pad", "the source pad"). */
 GParamSpec *gst_rk_param_spec_link (const gchar *sides);
@@ -109,6 +109,9 @@ GstContext *gst_rk_find_context (GstElement *element, const gchar *type);
  * pipeline's other actors run, else the device of a shared CUDA context, else 0; the choice is written
  * back). Posts an error message on the element and returns NULL when there is none. */
 const rk_backend_ops *gst_rk_choose_backend (GstElement *element, GstRkBackend backend, gint *device_id);
+/* The same, without the error message: NULL with *error (free it) saying why. */
+const rk_backend_ops *gst_rk_resolve_backend (GstElement *element, GstRkBackend backend,
+    gint *device_id, gchar **error);
 
 /* Zero copy out: a buffer that wraps an answer's output region in the actor's arena, and hands the
  * region back (and drops its reference on the actor) when freed. */

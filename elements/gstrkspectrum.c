@@ -185,8 +185,8 @@ gst_rk_spectrum_class_init (GstRkSpectrumClass *klass)
       g_param_spec_boolean ("multi-channel", "Multichannel results",
           "Send separate results for each channel", DEFAULT_MULTI_CHANNEL, rw));
   /* where the actor runs */
-  g_object_class_install_property (gobject_class, PROP_BACKEND, gst_rk_param_spec_backend ());
-  g_object_class_install_property (gobject_class, PROP_DEVICE_ID, gst_rk_param_spec_device_id ());
+  g_object_class_install_property (gobject_class, PROP_BACKEND, gst_rk_param_spec_backend (FALSE));
+  g_object_class_install_property (gobject_class, PROP_DEVICE_ID, gst_rk_param_spec_device_id (FALSE));
   g_object_class_install_property (gobject_class, PROP_MODE,
       g_param_spec_enum ("mode", "Mode",
           "persistent: one kernel serves every buffer for as long as the element runs; launch: kernel "

@@ -267,8 +267,8 @@ gst_rk_wave_src_class_init (GstRkWaveSrcClass *klass)
           "Impulses at random places per frame, on average (rain on a pond: a demonstration with no "
           "one clicking); their amplitude and radius are impulse-amplitude and impulse-radius", 0.0,
           1000.0, DEFAULT_DROPS, rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_BACKEND, gst_rk_param_spec_backend ());
-  g_object_class_install_property (gobject_class, PROP_DEVICE_ID, gst_rk_param_spec_device_id ());
+  g_object_class_install_property (gobject_class, PROP_BACKEND, gst_rk_param_spec_backend (FALSE));
+  g_object_class_install_property (gobject_class, PROP_DEVICE_ID, gst_rk_param_spec_device_id (FALSE));
   g_object_class_install_property (gobject_class, PROP_MODE,
       g_param_spec_enum ("mode", "Mode",
           "persistent: one kernel steps the field for as long as the element runs; launch: one kernel "

@@ -1024,7 +1024,7 @@ launch_save (const void *state, uint8_t *buf, uint64_t cap, uint32_t *status)
   uint64_t len = sizeof (rk_accumulate_head) + (uint64_t) s->acc.samples * sizeof (double);
   if (cap < len) {
     *status = RK_STATUS_TOO_LARGE;
-    return 0;
+    return len;
   }
   if (s->dev->hung) {
     *status = RK_STATUS_FAULT;

@@ -1336,6 +1336,7 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
         }
         if (cap < sizeof (rk_checkpoint) + state_len) {
           L.status = RK_STATUS_TOO_LARGE;
+          ans.u.desc.out_cap = (uint32_t) (sizeof (rk_checkpoint) + state_len); /* what it needs */
           break;
         }
         rk_checkpoint cp;

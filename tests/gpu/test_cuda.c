@@ -326,6 +326,12 @@ test_checkpoint (const rk_backend_ops *from_ops, rk_actor_mode from_mode, const 
     CHECK (call (a, &rec, buf, n * 4, n * 4, &ans) == RK_STATUS_OK, "%s: feed", label);
     rk_actor_release_output (a, ans.out_token);
   }
+  /* too little room: refused, saying how much a snapshot needs */
+  memset (&rec, 0, sizeof rec);
+  rec.type = RK_CMD_SNAPSHOT;
+  CHECK (call (a, &rec, NULL, 0, 4096, &ans) == RK_STATUS_TOO_LARGE, "%s: small snapshot", label);
+  CHECK (ans.rec.u.desc.out_cap == sizeof (rk_checkpoint) + sizeof (rk_accumulate_head) + n * 8,
+      "%s: a snapshot needs %u B, says the actor", label, ans.rec.u.desc.out_cap);
   memset (&rec, 0, sizeof rec);
   rec.type = RK_CMD_SNAPSHOT;
   CHECK (call (a, &rec, NULL, 0, 1 << 20, &ans) == RK_STATUS_OK, "%s: snapshot", label);
