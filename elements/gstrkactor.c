@@ -50,9 +50,11 @@
  * those settings, the old one takes a snapshot of its state behind every buffer sent to it (whose
  * answers leave first), the new one restores it, and the stream goes on there: nothing is lost,
  * repeated or computed without its state. An element message "rkactor-moved" (from-backend,
- * from-device-id, backend, device-id, ring-size, arena-size, pause-us: how long the stream waited)
- * says that it happened; a move that cannot be made (no such device, a backend that cannot take the
- * kernel's state out, a K2K-linked actor) posts a warning, and the actor goes on where it was.
+ * from-device-id, backend, device-id, ring-size, arena-size; pause-us: how long the stream waited,
+ * of which launch-us for starting the new actor, while the old one still served what it had, and
+ * handover-us from the snapshot's submission until the new actor took over) says that it happened;
+ * a move that cannot be made (no such device, a backend that cannot take the kernel's state out, a
+ * K2K-linked actor) posts a warning, and the actor goes on where it was.
  *
  * ## Example launch line
  * |[
@@ -1165,6 +1167,9 @@ move_actor (GstRkActor *self)
   else if (ops == from && device_id == from_device && ring_size == self->run_ring
       && arena_size == self->run_arena)
     return GST_FLOW_OK; /* it is there already */
+  const guint64 t_start = rk_now_ns ();
+  if (error)
+    ;
   else if (linked)
     error = g_strdup ("it is K2K-linked to a neighbour, whose route points at its memory (link=host "
         "on either side lets it move)");
@@ -1174,7 +1179,7 @@ move_actor (GstRkActor *self)
   if (error)
     goto refused;
 
-  /* the new actor runs: from here until it takes over, the stream waits */
+  /* the new actor runs: from here until it takes over, the old one serves nothing new */
   const guint64 t0 = rk_now_ns ();
   g_mutex_lock (&self->submit_lock);
   r = send_pending_control (self, TRUE); /* what the old actor was to be told, it is told first */
@@ -1266,16 +1271,12 @@ move_actor (GstRkActor *self)
   self->run_arena = arena_size;
   self->wanted_run = self->run_cmd; /* it starts as the old one did: paused or running as asked */
   self->moves++;
-  self->move_pause_ns = rk_now_ns () - t0;
-  const guint64 pause = self->move_pause_ns;
+  const guint64 handover = rk_now_ns () - t0;
   g_mutex_unlock (&self->lock);
   r = send_pending_control (self, TRUE);
   g_mutex_unlock (&self->submit_lock);
   g_bytes_unref (cp);
 
-  GST_INFO_OBJECT (self, "moved from %s device %d to %s device %d (ring %u, arena %" G_GUINT64_FORMAT
-      "): the stream waited %.1f us", from->name, from_device, ops->name, device_id, ring_size,
-      arena_size, pause / 1e3);
   /* everything it was sent has been answered: it ends at once (buffers downstream that wrap its
    * output keep its memory until they are freed) */
   r = rk_actor_stop (old, STOP_TIMEOUT_NS);
@@ -1283,6 +1284,13 @@ move_actor (GstRkActor *self)
     GST_ELEMENT_WARNING (self, RESOURCE, CLOSE, ("The actor left behind by a move did not terminate "
             "cleanly."), ("rk_actor_stop: %s", g_strerror (-r)));
   rk_actor_unref (old);
+  const guint64 pause = rk_now_ns () - t_start;
+  g_mutex_lock (&self->lock);
+  self->move_pause_ns = pause;
+  g_mutex_unlock (&self->lock);
+  GST_INFO_OBJECT (self, "moved from %s device %d to %s device %d (ring %u, arena %" G_GUINT64_FORMAT
+      "): the stream waited %.1f us, %.1f us of it for the handover", from->name, from_device,
+      ops->name, device_id, ring_size, arena_size, pause / 1e3, handover / 1e3);
 
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_have_context (GST_OBJECT (self),
           gst_rk_device_context_new (ops->name, device_id)));
@@ -1290,7 +1298,9 @@ move_actor (GstRkActor *self)
           gst_structure_new ("rkactor-moved", "from-backend", G_TYPE_STRING, from->name,
               "from-device-id", G_TYPE_INT, from_device, "backend", G_TYPE_STRING, ops->name,
               "device-id", G_TYPE_INT, device_id, "ring-size", G_TYPE_UINT, ring_size, "arena-size",
-              G_TYPE_UINT64, arena_size, "pause-us", G_TYPE_DOUBLE, pause / 1e3, NULL)));
+              G_TYPE_UINT64, arena_size, "pause-us", G_TYPE_DOUBLE, pause / 1e3, "launch-us",
+              G_TYPE_DOUBLE, (t0 - t_start) / 1e3, "handover-us", G_TYPE_DOUBLE, handover / 1e3,
+              NULL)));
   /* the ring's length is part of the latency; a pool upstream holds the old actor's memory */
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
   gst_pad_push_event (self->sinkpad, gst_event_new_reconfigure ());
