@@ -2,10 +2,10 @@
 # Every GPU step in one go, for a machine with an NVIDIA GPU and a build made elsewhere: the GPU tests,
 # the pipelines that need CUDA, element-level fault checks, and the benchmarks. Writes each log into
 # the folder given (default: gpu-results/). Builds nothing.
-#   scripts/gpu-run.sh [OUTDIR] [--quick|--full] [all|vulkan|wave|spectrum]
+#   scripts/gpu-run.sh [OUTDIR] [--quick|--full] [all|vulkan|move|wave|spectrum]
 # With "wave" or "spectrum", only the GPU tests and what concerns rkwavesrc or rkspectrum (its element
 # tests on CUDA, its pipelines, its benchmark); with "vulkan", the GPU tests and the Vulkan backend's
-# tests on the GPU's own driver.
+# tests on the GPU's own driver; with "move", the GPU tests and moving running actors.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=${1:-gpu-results}
@@ -46,6 +46,20 @@ if [ "$part" = all ] || [ "$part" = vulkan ]; then
   timeout 120 tests/pipelines/run-pipeline.sh pipelines/scale-vulkan.pipeline > "$out/pipeline-scale-vulkan.log" 2>&1
   echo "pipeline scale-vulkan: exit $?"
   [ "$part" = vulkan ] && exit $status
+fi
+
+# moving running actors on the GPU: the element tests with CUDA actors (a new actor on the same device,
+# and back and forth between the CPU and CUDA), and the benchmark of the pause a move causes
+if [ "$part" = all ] || [ "$part" = move ]; then
+  for b in cuda cpu,cuda cuda,cpu; do
+    RKMOVE_BACKENDS=$b timeout 300 build/tests/elements/test_rkmove > "$out/test-rkmove-${b/,/-}.log" 2>&1
+    rc=$?
+    echo "test-rkmove between $b: exit $rc"; grep 'made over' "$out/test-rkmove-${b/,/-}.log"; tail -n 1 "$out/test-rkmove-${b/,/-}.log"
+    [ $rc -eq 0 ] || status=1
+  done
+  timeout 400 build/tests/bench/bench-move $quick > "$out/bench-move.log" 2>&1
+  echo "bench-move: exit $?"
+  [ "$part" = move ] && exit $status
 fi
 
 # rkspectrum on the GPU: its element tests against GStreamer's spectrum, its pipeline (backend=auto
