@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "rk_backend.h"
 #include "rk_host_actor.h"
@@ -46,15 +47,17 @@ cpu_close (rk_device *dev)
   free (dev);
 }
 
+/* Anonymous pages: zero from the start, and touched only where used, so that starting an actor with
+ * large arenas costs no time writing zeroes (a move starts one while the stream waits). */
 static int
 cpu_alloc_mapped (rk_device *dev, size_t size, rk_mem *mem)
 {
   (void) dev;
   size_t rounded = (size + 4095) & ~(size_t) 4095;
-  void *p = aligned_alloc (4096, rounded);
-  if (!p)
+  void *p = mmap (NULL, rounded ? rounded : 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+      -1, 0);
+  if (p == MAP_FAILED)
     return -ENOMEM;
-  memset (p, 0, rounded);
   mem->host = p;
   mem->dev = (uint64_t) (uintptr_t) p;
   mem->size = size;
@@ -66,7 +69,8 @@ static void
 cpu_free (rk_device *dev, rk_mem *mem)
 {
   (void) dev;
-  free (mem->host);
+  if (mem->host)
+    munmap (mem->host, mem->size ? (mem->size + 4095) & ~(size_t) 4095 : 4096);
   memset (mem, 0, sizeof *mem);
 }
 

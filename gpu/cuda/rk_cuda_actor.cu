@@ -1426,13 +1426,20 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
       L.work.op = RK_KERNEL_ACCUMULATE;
     __syncthreads ();
   }
-  if (L.work.op == WORK_SAVE) {
-    const uint8_t *src = (const uint8_t *) acc;
-    for (uint32_t i = tid; i < L.work.len; i += blockDim.x)
-      L.work.out[i] = __ldcg (src + i);
-  } else if (L.work.op == WORK_LOAD) {
-    for (uint32_t i = tid; i < L.work.len; i += blockDim.x)
-      ((uint8_t *) acc)[i] = __ldcv (L.work.in + i);
+  if (L.work.op == WORK_SAVE || L.work.op == WORK_LOAD) {
+    /* the state in device memory, the checkpoint in a mapped arena (16-byte aligned: arenas are, and
+     * a checkpoint's header is a multiple of 16 bytes): 16 bytes a load, many in flight, since every
+     * read of mapped memory crosses PCIe; the tail byte by byte */
+    const bool save = L.work.op == WORK_SAVE;
+    const uint8_t *src = save ? (const uint8_t *) acc : L.work.in;
+    uint8_t *dst = save ? L.work.out : (uint8_t *) acc;
+    const uint32_t n16 = L.work.len / 16;
+    for (uint32_t i = tid; i < n16; i += blockDim.x) {
+      const uint4 v = save ? __ldcg ((const uint4 *) src + i) : __ldcv ((const uint4 *) src + i);
+      ((uint4 *) dst)[i] = v;
+    }
+    for (uint32_t i = n16 * 16 + tid; i < L.work.len; i += blockDim.x)
+      dst[i] = save ? __ldcg (src + i) : __ldcv (src + i);
   } else if (L.work.op == WORK_SPECTRUM) {
     run_item (a, L.work, L.use_grid, grid);
     if (tid == 0) {
