@@ -1307,6 +1307,8 @@ move_actor (GstRkActor *self)
   return GST_FLOW_OK;
 
 refused:
+  if (g_str_has_suffix (error, "."))
+    error[strlen (error) - 1] = '\0';
   GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("The actor stays on %s device %d: %s.", from->name,
           from_device, error), (NULL));
   g_free (error);

@@ -114,6 +114,29 @@ check_output (GstBuffer *out, const float *y, guint n, guint index)
   gst_buffer_unmap (out, &map);
 }
 
+/* A harness around an actor of `kernel` on `backend`, posting on `bus`, with float caps on its source. */
+static GstHarness *
+new_harness (const gchar *backend, const gchar *kernel, GstBus *bus)
+{
+  GstHarness *h = gst_harness_new_with_element (make_actor (backend, kernel, bus), "sink", "src");
+  gst_object_unref (h->element);
+  gst_harness_set_src_caps_str (h, CAPS);
+  return h;
+}
+
+/* Pull n answers and check each against y[i] (freed), then that nothing more came out. */
+static void
+pull_and_check (GstHarness *h, float **y, guint n, guint samples)
+{
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *out = gst_harness_pull (h);
+    check_output (out, y[i], samples, i);
+    gst_buffer_unref (out);
+    g_clear_pointer (&y[i], g_free);
+  }
+  fail_unless (gst_harness_try_pull (h) == NULL, "a buffer came out twice");
+}
+
 /* The next element message of `name` on the bus (fails when there is none). */
 static GstStructure *
 pop_element_message (GstBus *bus, const gchar *name)
@@ -197,8 +220,7 @@ GST_START_TEST (test_move_keeps_state)
   gchar **names = backends ();
   const guint nb = g_strv_length (names);
   GstBus *bus = gst_bus_new ();
-  GstHarness *h = gst_harness_new_with_element (make_actor (names[0], "accumulate", bus), "sink",
-      "src");
+  GstHarness *h = new_harness (names[0], "accumulate", bus);
   const guint rings[] = { 8, 32, 2, 16 }; /* none is the default (64): every step moves */
   const guint64 arenas[] = { 4 << 20, 16 << 20, 8 << 20 };
   const guint n = 48, samples = (guint) g_rand_int_range (rand, 1000, 60000), every = 6, lag = 3;
@@ -207,8 +229,6 @@ GST_START_TEST (test_move_keeps_state)
   guint moves = 0;
 
   ref_init (&ref, "accumulate");
-  gst_object_unref (h->element);
-  gst_harness_set_src_caps_str (h, CAPS);
   for (guint i = 0; i < n + lag; i++) {
     if (i >= n)
       goto pull;
@@ -273,14 +293,12 @@ GST_START_TEST (test_move_keeps_params)
   gchar **names = backends ();
   const guint nb = g_strv_length (names);
   GstBus *bus = gst_bus_new ();
-  GstHarness *h = gst_harness_new_with_element (make_actor (names[0], "scale", bus), "sink", "src");
+  GstHarness *h = new_harness (names[0], "scale", bus);
   const guint n = 12, samples = 333;
   float x[333], **y = g_new0 (float *, n);
   Ref ref;
 
   ref_init (&ref, "scale");
-  gst_object_unref (h->element);
-  gst_harness_set_src_caps_str (h, CAPS);
   for (guint i = 0; i < n; i++) {
     if (i == 4 || i == 8) {
       GstStructure *p = gst_structure_new ("p", "a", G_TYPE_DOUBLE, ref.p[0] = i == 4 ? -2.5 : 0.75,
@@ -295,12 +313,7 @@ GST_START_TEST (test_move_keeps_params)
     ref_step (&ref, x, samples, y[i]);
     fail_unless_equals_int (gst_harness_push (h, buffer_of (x, samples, i)), GST_FLOW_OK);
   }
-  for (guint i = 0; i < n; i++) {
-    GstBuffer *out = gst_harness_pull (h);
-    check_output (out, y[i], samples, i);
-    gst_buffer_unref (out);
-    g_free (y[i]);
-  }
+  pull_and_check (h, y, n, samples);
   fail_unless_equals_int (stats_uint (h->element, "moves"), 2);
 
   gst_bus_set_flushing (bus, TRUE);
@@ -320,16 +333,13 @@ GST_START_TEST (test_move_refused)
   GRand *rand = new_rand ();
   gchar **names = backends ();
   GstBus *bus = gst_bus_new ();
-  GstHarness *h = gst_harness_new_with_element (make_actor (names[0], "accumulate", bus), "sink",
-      "src");
+  GstHarness *h = new_harness (names[0], "accumulate", bus);
   const guint n = 9, samples = 500;
   float x[500], **y = g_new0 (float *, n);
   gchar *text, *where;
   Ref ref;
 
   ref_init (&ref, "accumulate");
-  gst_object_unref (h->element);
-  gst_harness_set_src_caps_str (h, CAPS);
   for (guint i = 0; i < n; i++) {
     if (i == 3)
       g_object_set (h->element, "device-id", 4096, NULL);
@@ -347,12 +357,7 @@ GST_START_TEST (test_move_refused)
       g_free (text);
     }
   }
-  for (guint i = 0; i < n; i++) {
-    GstBuffer *out = gst_harness_pull (h);
-    check_output (out, y[i], samples, i);
-    gst_buffer_unref (out);
-    g_free (y[i]);
-  }
+  pull_and_check (h, y, n, samples);
   fail_unless_equals_int (stats_uint (h->element, "moves"), 0);
   where = stats_string (h->element, "backend");
   fail_unless_equals_string (where, names[0]);
@@ -492,8 +497,7 @@ GST_START_TEST (test_move_under_load)
   GRand *rand = new_rand ();
   gchar **names = backends ();
   GstBus *bus = gst_bus_new ();
-  GstHarness *h = gst_harness_new_with_element (make_actor (names[0], "accumulate", bus), "sink",
-      "src");
+  GstHarness *h = new_harness (names[0], "accumulate", bus);
   const guint n = 600, samples = 2048, lag = 8;
   float x[2048], **y = g_new0 (float *, n);
   Ref ref;
@@ -501,8 +505,6 @@ GST_START_TEST (test_move_under_load)
 
   ref_init (&ref, "accumulate");
   m.e = h->element;
-  gst_object_unref (h->element);
-  gst_harness_set_src_caps_str (h, CAPS);
   GThread *t = g_thread_new ("mover", mover_thread, &m);
   for (guint i = 0; i < n + lag; i++) {
     if (i < n) {
