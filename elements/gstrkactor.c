@@ -351,7 +351,8 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
       gst_rk_param_spec_link ("either pad"));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
-          "backend, device-id, kernel, actor-state, moves and move-pause-us (the last move's wait), buffers-in, buffers-in-place (written by upstream straight "
+          "backend, device-id, kernel, actor-state, moves and move-pause-us (the last move's wait), "
+          "buffers-in, buffers-in-place (written by upstream straight "
           "into the actor's memory, from the pool it proposed), buffers-out, flushed, commands, "
           "in-flight, "
           "ring-size, ring-high-water, heartbeat, hlc, rtt-samples and the round trip from H2K to K2H "
@@ -521,6 +522,33 @@ request_run_state (GstRkActor *self, guint32 cmd)
 
 /* ---- start / stop ---- */
 
+/* What is wrong with these sizes for an actor of h, or NULL. */
+static gchar *
+check_sizes (const rk_handler *h, guint ring_size, guint64 arena_size, guint message_size)
+{
+  if (ring_size < 2 || (ring_size & (ring_size - 1)))
+    return g_strdup_printf ("ring-size %u is not a power of two (2, 4, 8, ... %u)", ring_size,
+        MAX_RING_SIZE);
+  if (arena_size % RK_ARENA_ALIGN)
+    return g_strdup_printf ("arena-size %" G_GUINT64_FORMAT " is not a multiple of %u", arena_size,
+        RK_ARENA_ALIGN);
+  if (message_size % h->unit || message_size > arena_size / 2)
+    return g_strdup_printf ("message-size %u is not a whole number of kernel '%s''s %u-byte samples, "
+        "or more than half of arena-size", message_size, h->name, h->unit);
+  return NULL;
+}
+
+/* Stop an actor that has nothing more to do (buffers that wrap its output keep its memory). */
+static void
+end_actor (GstRkActor *self, rk_actor *actor)
+{
+  int r = rk_actor_stop (actor, STOP_TIMEOUT_NS);
+  if (r < 0)
+    GST_ELEMENT_WARNING (self, RESOURCE, CLOSE, ("An actor did not terminate cleanly."),
+        ("rk_actor_stop: %s", g_strerror (-r)));
+  rk_actor_unref (actor);
+}
+
 /* Launch an actor of the element's kernel (self->handler or h) with the settings it started with,
  * on ops and device_id, with the parameters `values` (NULL: the handler's defaults). */
 static int
@@ -609,22 +637,9 @@ gst_rk_actor_start (GstRkActor *self)
     g_free (err);
     goto fail;
   }
-  if (ring_size < 2 || (ring_size & (ring_size - 1))) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("ring-size %u is not a power of two (2, 4, 8, ... %u).", ring_size, MAX_RING_SIZE), (NULL));
-    goto fail;
-  }
-  if (arena_size % RK_ARENA_ALIGN) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("arena-size %" G_GUINT64_FORMAT " is not a multiple of %u.", arena_size, RK_ARENA_ALIGN),
-        (NULL));
-    goto fail;
-  }
-
-  if (message_size % h->unit || message_size > arena_size / 2) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("message-size %u is not a whole number of kernel '%s''s %u-byte samples, or more than half "
-            "of arena-size.", message_size, h->name, h->unit), (NULL));
+  if ((err = check_sizes (h, ring_size, arena_size, message_size))) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s.", err), (NULL));
+    g_free (err);
     goto fail;
   }
 
@@ -1157,11 +1172,8 @@ move_actor (GstRkActor *self)
   memcpy (values, self->values, sizeof values);
   g_mutex_unlock (&self->lock);
 
-  if (ring_size < 2 || (ring_size & (ring_size - 1)))
-    error = g_strdup_printf ("ring-size %u is not a power of two", ring_size);
-  else if (arena_size % RK_ARENA_ALIGN || self->msg_size > arena_size / 2)
-    error = g_strdup_printf ("arena-size %" G_GUINT64_FORMAT " is not a multiple of %u, or less than "
-        "twice message-size", arena_size, RK_ARENA_ALIGN);
+  if ((error = check_sizes (self->handler, ring_size, arena_size, self->msg_size)))
+    ;
   else if (!(ops = gst_rk_resolve_backend (GST_ELEMENT (self), backend, &device_id, &error)))
     ;
   else if (ops == from && device_id == from_device && ring_size == self->run_ring
@@ -1206,7 +1218,6 @@ move_actor (GstRkActor *self)
     done = r == 0 && self->checkpoint_done;
     status = self->checkpoint_status;
     cp = g_steal_pointer (&self->checkpoint);
-    self->checkpoint_done = FALSE;
     if (!done)
       ret = self->flushing ? GST_FLOW_FLUSHING : self->srcresult;
     const guint64 need = self->checkpoint_need;
@@ -1220,8 +1231,7 @@ move_actor (GstRkActor *self)
     g_mutex_unlock (&self->submit_lock);
     if (r < 0 && r != -EINTR)
       ret = gst_rk_flow_from_errno (GST_ELEMENT (self), self->actor, r, "taking a snapshot");
-    rk_actor_stop (fresh, STOP_TIMEOUT_NS);
-    rk_actor_unref (fresh);
+    end_actor (self, fresh);
     g_clear_pointer (&cp, g_bytes_unref);
     return ret == GST_FLOW_OK ? GST_FLOW_FLUSHING : ret;
   }
@@ -1259,8 +1269,7 @@ move_actor (GstRkActor *self)
   if (self->flushing) {
     g_mutex_unlock (&self->lock);
     g_mutex_unlock (&self->submit_lock);
-    rk_actor_stop (fresh, STOP_TIMEOUT_NS);
-    rk_actor_unref (fresh);
+    end_actor (self, fresh);
     g_bytes_unref (cp);
     return GST_FLOW_FLUSHING;
   }
@@ -1277,13 +1286,7 @@ move_actor (GstRkActor *self)
   g_mutex_unlock (&self->submit_lock);
   g_bytes_unref (cp);
 
-  /* everything it was sent has been answered: it ends at once (buffers downstream that wrap its
-   * output keep its memory until they are freed) */
-  r = rk_actor_stop (old, STOP_TIMEOUT_NS);
-  if (r < 0)
-    GST_ELEMENT_WARNING (self, RESOURCE, CLOSE, ("The actor left behind by a move did not terminate "
-            "cleanly."), ("rk_actor_stop: %s", g_strerror (-r)));
-  rk_actor_unref (old);
+  end_actor (self, old); /* everything it was sent has been answered: it ends at once */
   const guint64 pause = rk_now_ns () - t_start;
   g_mutex_lock (&self->lock);
   self->move_pause_ns = pause;
@@ -1313,10 +1316,8 @@ refused:
           from_device, error), (NULL));
   g_free (error);
   g_clear_pointer (&cp, g_bytes_unref);
-  if (fresh) {
-    rk_actor_stop (fresh, STOP_TIMEOUT_NS);
-    rk_actor_unref (fresh);
-  }
+  if (fresh)
+    end_actor (self, fresh);
   return GST_FLOW_OK;
 }
 
@@ -2144,16 +2145,14 @@ make_stats (GstRkActor *self)
       self->actor ? self->run_device : -1, "link-in", G_TYPE_STRING, self->link_in ? "device" : "host",
       "link-out", G_TYPE_STRING, self->link_out ? "device" : "host", "tokens-in", G_TYPE_UINT64,
       self->tokens_in, "tokens-out", G_TYPE_UINT64, self->tokens_out, "moves", G_TYPE_UINT,
-      self->moves, "move-pause-us", G_TYPE_DOUBLE, self->move_pause_ns / 1e3, "ring-size",
-      G_TYPE_UINT, self->actor ? self->run_ring : 0, NULL);
+      self->moves, "move-pause-us", G_TYPE_DOUBLE, self->move_pause_ns / 1e3, NULL);
+  const guint run_ring = self->actor ? self->run_ring : 0;
   g_mutex_unlock (&self->lock);
 
   GST_OBJECT_LOCK (self);
+  /* the ring it runs with, else the one it will start with */
   gst_structure_set (s, "kernel", G_TYPE_STRING, self->kernel_file ? self->kernel_file : self->kernel,
-      NULL);
-  guint ring = 0;
-  if (!gst_structure_get_uint (s, "ring-size", &ring) || !ring) /* not running: what it will be */
-    gst_structure_set (s, "ring-size", G_TYPE_UINT, self->ring_size, NULL);
+      "ring-size", G_TYPE_UINT, run_ring ? run_ring : self->ring_size, NULL);
   GST_OBJECT_UNLOCK (self);
 
   g_mutex_lock (&self->lock);

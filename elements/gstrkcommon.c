@@ -377,14 +377,13 @@ gst_rk_flow_from_errno (GstElement *self, rk_actor *actor, int r, const gchar *w
 
 #define MOVE_BLURB "; set while the element runs, the actor moves there (see the element's docs)"
 
+#define BACKEND_BLURB "Where the actor runs; auto picks CUDA, then Vulkan, then the CPU and says " \
+  "which on the bus"
+
 GParamSpec *
 gst_rk_param_spec_backend (gboolean movable)
 {
-  return g_param_spec_enum ("backend", "Backend",
-      movable ? "Where the actor runs; auto picks CUDA, then Vulkan, then the CPU and says which on "
-      "the bus" MOVE_BLURB
-              : "Where the actor runs; auto picks CUDA, then Vulkan, then the CPU and says which on "
-      "the bus",
+  return g_param_spec_enum ("backend", "Backend", movable ? BACKEND_BLURB MOVE_BLURB : BACKEND_BLURB,
       GST_TYPE_RK_BACKEND, GST_RK_BACKEND_AUTO, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
       | (movable ? GST_PARAM_MUTABLE_PLAYING : GST_PARAM_MUTABLE_READY));
 }

@@ -114,27 +114,79 @@ check_output (GstBuffer *out, const float *y, guint n, guint index)
   gst_buffer_unmap (out, &map);
 }
 
-/* A harness around an actor of `kernel` on `backend`, posting on `bus`, with float caps on its source. */
-static GstHarness *
-new_harness (const gchar *backend, const gchar *kernel, GstBus *bus)
+/* One harness test: an actor of a kernel on the first backend named, posting on its own bus, fed
+ * buffers of `samples` random floats whose expected answers (the C reference's) wait in y[]. */
+typedef struct {
+  GRand *rand;
+  gchar **names;
+  guint nb, n, samples;
+  GstBus *bus;
+  GstHarness *h;
+  Ref ref;
+  float *x, **y;
+} Fixture;
+
+/* samples 0: a random count */
+static void
+fixture_init (Fixture *f, const gchar *kernel, guint n, guint samples)
 {
-  GstHarness *h = gst_harness_new_with_element (make_actor (backend, kernel, bus), "sink", "src");
-  gst_object_unref (h->element);
-  gst_harness_set_src_caps_str (h, CAPS);
-  return h;
+  f->rand = new_rand ();
+  f->names = backends ();
+  f->nb = g_strv_length (f->names);
+  f->n = n;
+  f->samples = samples ? samples : (guint) g_rand_int_range (f->rand, 1000, 60000);
+  f->bus = gst_bus_new ();
+  f->h = gst_harness_new_with_element (make_actor (f->names[0], kernel, f->bus), "sink", "src");
+  gst_object_unref (f->h->element);
+  gst_harness_set_src_caps_str (f->h, CAPS);
+  ref_init (&f->ref, kernel);
+  f->x = g_new (float, f->samples);
+  f->y = g_new0 (float *, n);
 }
 
-/* Pull n answers and check each against y[i] (freed), then that nothing more came out. */
+/* Buffer i in, its expected answer kept. */
 static void
-pull_and_check (GstHarness *h, float **y, guint n, guint samples)
+push_next (Fixture *f, guint i)
 {
-  for (guint i = 0; i < n; i++) {
-    GstBuffer *out = gst_harness_pull (h);
-    check_output (out, y[i], samples, i);
-    gst_buffer_unref (out);
-    g_clear_pointer (&y[i], g_free);
-  }
-  fail_unless (gst_harness_try_pull (h) == NULL, "a buffer came out twice");
+  random_floats (f->rand, f->x, f->samples);
+  f->y[i] = g_new (float, f->samples);
+  ref_step (&f->ref, f->x, f->samples, f->y[i]);
+  fail_unless_equals_int (gst_harness_push (f->h, buffer_of (f->x, f->samples, i)), GST_FLOW_OK);
+}
+
+/* The answer of buffer i out, checked. */
+static void
+pull_check (Fixture *f, guint i)
+{
+  GstBuffer *out = gst_harness_pull (f->h);
+  check_output (out, f->y[i], f->samples, i);
+  gst_buffer_unref (out);
+  g_clear_pointer (&f->y[i], g_free);
+}
+
+/* Every answer from `from` on out and checked; nothing more came out. */
+static void
+pull_rest (Fixture *f, guint from)
+{
+  for (guint i = from; i < f->n; i++)
+    pull_check (f, i);
+  fail_unless (gst_harness_try_pull (f->h) == NULL, "a buffer came out twice");
+}
+
+/* Messages queued on the bus hold the element, which holds the bus: dropped first. */
+static void
+fixture_clear (Fixture *f)
+{
+  gst_bus_set_flushing (f->bus, TRUE);
+  gst_harness_teardown (f->h);
+  gst_object_unref (f->bus);
+  g_free (f->ref.state);
+  g_free (f->x);
+  for (guint i = 0; i < f->n; i++)
+    g_free (f->y[i]);
+  g_free (f->y);
+  g_strfreev (f->names);
+  g_rand_free (f->rand);
 }
 
 /* The next element message of `name` on the bus (fails when there is none). */
@@ -216,41 +268,29 @@ stats_string (GstElement *e, const gchar *field)
  * buffers still in flight; every answer must equal the reference's. */
 GST_START_TEST (test_move_keeps_state)
 {
-  GRand *rand = new_rand ();
-  gchar **names = backends ();
-  const guint nb = g_strv_length (names);
-  GstBus *bus = gst_bus_new ();
-  GstHarness *h = new_harness (names[0], "accumulate", bus);
+  Fixture f;
   const guint rings[] = { 8, 32, 2, 16 }; /* none is the default (64): every step moves */
   const guint64 arenas[] = { 4 << 20, 16 << 20, 8 << 20 };
-  const guint n = 48, samples = (guint) g_rand_int_range (rand, 1000, 60000), every = 6, lag = 3;
-  float *x = g_new (float, samples), **y = g_new0 (float *, n);
-  Ref ref;
+  const guint n = 48, every = 6, lag = 3;
   guint moves = 0;
 
-  ref_init (&ref, "accumulate");
-  for (guint i = 0; i < n + lag; i++) {
-    if (i >= n)
-      goto pull;
+  fixture_init (&f, "accumulate", n, 0);
+  for (guint i = 0; i < n; i++) {
     if (i && i % every == 0) {
       /* the next backend, and another ring (and every other time another arena) */
-      const gchar *b = names[(i / every) % nb];
-      gst_util_set_object_arg (G_OBJECT (h->element), "backend", b);
-      g_object_set (h->element, "ring-size", rings[(i / every) % G_N_ELEMENTS (rings)], NULL);
+      gst_util_set_object_arg (G_OBJECT (f.h->element), "backend", f.names[(i / every) % f.nb]);
+      g_object_set (f.h->element, "ring-size", rings[(i / every) % G_N_ELEMENTS (rings)], NULL);
       if (i % (2 * every) == 0)
-        g_object_set (h->element, "arena-size", arenas[(i / every) % G_N_ELEMENTS (arenas)], NULL);
+        g_object_set (f.h->element, "arena-size", arenas[(i / every) % G_N_ELEMENTS (arenas)], NULL);
       moves++;
     }
-    random_floats (rand, x, samples);
-    y[i] = g_new (float, samples);
-    ref_step (&ref, x, samples, y[i]);
-    fail_unless_equals_int (gst_harness_push (h, buffer_of (x, samples, i)), GST_FLOW_OK);
+    push_next (&f, i);
     if (i && i % every == 0) {
       /* the move was made before this buffer went in */
-      GstStructure *m = pop_element_message (bus, "rkactor-moved");
+      GstStructure *m = pop_element_message (f.bus, "rkactor-moved");
       guint ring = 0;
       gdouble pause = -1;
-      fail_unless_equals_string (gst_structure_get_string (m, "backend"), names[(i / every) % nb]);
+      fail_unless_equals_string (gst_structure_get_string (m, "backend"), f.names[(i / every) % f.nb]);
       fail_unless (gst_structure_get_uint (m, "ring-size", &ring));
       fail_unless_equals_int (ring, rings[(i / every) % G_N_ELEMENTS (rings)]);
       fail_unless (gst_structure_get_double (m, "pause-us", &pause) && pause >= 0);
@@ -258,29 +298,16 @@ GST_START_TEST (test_move_keeps_state)
           gst_structure_get_string (m, "backend"), ring, pause);
       gst_structure_free (m);
     }
-  pull:
     /* answers are taken a few buffers behind, so that moves meet buffers in flight (the output
      * buffers that downstream holds take room in the actor's arena, as a sink's would) */
-    if (i >= lag) {
-      GstBuffer *out = gst_harness_pull (h);
-      check_output (out, y[i - lag], samples, i - lag);
-      gst_buffer_unref (out);
-      g_free (y[i - lag]);
-    }
+    if (i >= lag)
+      pull_check (&f, i - lag);
   }
-  fail_unless (gst_harness_try_pull (h) == NULL, "a buffer came out twice");
-  fail_unless_equals_int (stats_uint (h->element, "moves"), moves);
-  fail_unless_equals_int (stats_uint (h->element, "ring-size"),
+  pull_rest (&f, n - lag);
+  fail_unless_equals_int (stats_uint (f.h->element, "moves"), moves);
+  fail_unless_equals_int (stats_uint (f.h->element, "ring-size"),
       rings[((n - 1) / every) % G_N_ELEMENTS (rings)]);
-
-  gst_bus_set_flushing (bus, TRUE);
-  gst_harness_teardown (h);
-  gst_object_unref (bus);
-  g_free (ref.state);
-  g_free (x);
-  g_free (y);
-  g_strfreev (names);
-  g_rand_free (rand);
+  fixture_clear (&f);
 }
 
 GST_END_TEST;
@@ -289,39 +316,25 @@ GST_END_TEST;
  * gap as the move as well. */
 GST_START_TEST (test_move_keeps_params)
 {
-  GRand *rand = new_rand ();
-  gchar **names = backends ();
-  const guint nb = g_strv_length (names);
-  GstBus *bus = gst_bus_new ();
-  GstHarness *h = new_harness (names[0], "scale", bus);
-  const guint n = 12, samples = 333;
-  float x[333], **y = g_new0 (float *, n);
-  Ref ref;
+  Fixture f;
+  const guint n = 12;
 
-  ref_init (&ref, "scale");
+  fixture_init (&f, "scale", n, 333);
   for (guint i = 0; i < n; i++) {
     if (i == 4 || i == 8) {
-      GstStructure *p = gst_structure_new ("p", "a", G_TYPE_DOUBLE, ref.p[0] = i == 4 ? -2.5 : 0.75,
-          "b", G_TYPE_DOUBLE, ref.p[1] = i == 4 ? 7.0 : -3.0, NULL);
-      g_object_set (h->element, "params", p, NULL);
+      GstStructure *p = gst_structure_new ("p", "a", G_TYPE_DOUBLE,
+          f.ref.p[0] = i == 4 ? -2.5 : 0.75, "b", G_TYPE_DOUBLE, f.ref.p[1] = i == 4 ? 7.0 : -3.0,
+          NULL);
+      g_object_set (f.h->element, "params", p, NULL);
       gst_structure_free (p);
-      gst_util_set_object_arg (G_OBJECT (h->element), "backend", names[(i / 4) % nb]);
-      g_object_set (h->element, "ring-size", i == 4 ? 4 : 32, NULL);
+      gst_util_set_object_arg (G_OBJECT (f.h->element), "backend", f.names[(i / 4) % f.nb]);
+      g_object_set (f.h->element, "ring-size", i == 4 ? 4 : 32, NULL);
     }
-    random_floats (rand, x, samples);
-    y[i] = g_new (float, samples);
-    ref_step (&ref, x, samples, y[i]);
-    fail_unless_equals_int (gst_harness_push (h, buffer_of (x, samples, i)), GST_FLOW_OK);
+    push_next (&f, i);
   }
-  pull_and_check (h, y, n, samples);
-  fail_unless_equals_int (stats_uint (h->element, "moves"), 2);
-
-  gst_bus_set_flushing (bus, TRUE);
-  gst_harness_teardown (h);
-  gst_object_unref (bus);
-  g_free (y);
-  g_strfreev (names);
-  g_rand_free (rand);
+  pull_rest (&f, 0);
+  fail_unless_equals_int (stats_uint (f.h->element, "moves"), 2);
+  fixture_clear (&f);
 }
 
 GST_END_TEST;
@@ -330,45 +343,31 @@ GST_END_TEST;
  * that does not exist, a ring size that is not a power of two. */
 GST_START_TEST (test_move_refused)
 {
-  GRand *rand = new_rand ();
-  gchar **names = backends ();
-  GstBus *bus = gst_bus_new ();
-  GstHarness *h = new_harness (names[0], "accumulate", bus);
-  const guint n = 9, samples = 500;
-  float x[500], **y = g_new0 (float *, n);
+  Fixture f;
+  const guint n = 9;
   gchar *text, *where;
-  Ref ref;
 
-  ref_init (&ref, "accumulate");
+  fixture_init (&f, "accumulate", n, 500);
   for (guint i = 0; i < n; i++) {
     if (i == 3)
-      g_object_set (h->element, "device-id", 4096, NULL);
+      g_object_set (f.h->element, "device-id", 4096, NULL);
     if (i == 6) {
-      g_object_set (h->element, "device-id", -1, NULL);
-      g_object_set (h->element, "ring-size", 48, NULL);
+      g_object_set (f.h->element, "device-id", -1, NULL);
+      g_object_set (f.h->element, "ring-size", 48, NULL);
     }
-    random_floats (rand, x, samples);
-    y[i] = g_new (float, samples);
-    ref_step (&ref, x, samples, y[i]);
-    fail_unless_equals_int (gst_harness_push (h, buffer_of (x, samples, i)), GST_FLOW_OK);
+    push_next (&f, i);
     if (i == 3 || i == 6) {
-      text = pop_warning_text (bus);
+      text = pop_warning_text (f.bus);
       assert_contains_stays (text, i == 3 ? "4096" : "power of two");
       g_free (text);
     }
   }
-  pull_and_check (h, y, n, samples);
-  fail_unless_equals_int (stats_uint (h->element, "moves"), 0);
-  where = stats_string (h->element, "backend");
-  fail_unless_equals_string (where, names[0]);
+  pull_rest (&f, 0);
+  fail_unless_equals_int (stats_uint (f.h->element, "moves"), 0);
+  where = stats_string (f.h->element, "backend");
+  fail_unless_equals_string (where, f.names[0]);
   g_free (where);
-
-  gst_bus_set_flushing (bus, TRUE);
-  gst_harness_teardown (h);
-  gst_object_unref (bus);
-  g_free (y);
-  g_strfreev (names);
-  g_rand_free (rand);
+  fixture_clear (&f);
 }
 
 GST_END_TEST;
@@ -494,46 +493,26 @@ mover_thread (gpointer data)
 
 GST_START_TEST (test_move_under_load)
 {
-  GRand *rand = new_rand ();
-  gchar **names = backends ();
-  GstBus *bus = gst_bus_new ();
-  GstHarness *h = new_harness (names[0], "accumulate", bus);
-  const guint n = 600, samples = 2048, lag = 8;
-  float x[2048], **y = g_new0 (float *, n);
-  Ref ref;
+  Fixture f;
+  const guint n = 600, lag = 8;
   Mover m = { 0 };
 
-  ref_init (&ref, "accumulate");
-  m.e = h->element;
+  fixture_init (&f, "accumulate", n, 2048);
+  m.e = f.h->element;
   GThread *t = g_thread_new ("mover", mover_thread, &m);
-  for (guint i = 0; i < n + lag; i++) {
-    if (i < n) {
-      random_floats (rand, x, samples);
-      y[i] = g_new (float, samples);
-      ref_step (&ref, x, samples, y[i]);
-      fail_unless_equals_int (gst_harness_push (h, buffer_of (x, samples, i)), GST_FLOW_OK);
-    }
+  for (guint i = 0; i < n; i++) {
+    push_next (&f, i);
     /* answers are taken a few buffers behind, so that moves meet records in flight */
-    if (i >= lag) {
-      GstBuffer *out = gst_harness_pull (h);
-      check_output (out, y[i - lag], samples, i - lag);
-      gst_buffer_unref (out);
-      g_clear_pointer (&y[i - lag], g_free);
-    }
+    if (i >= lag)
+      pull_check (&f, i - lag);
   }
-  fail_unless (gst_harness_try_pull (h) == NULL, "a buffer came out twice");
+  pull_rest (&f, n - lag);
   g_atomic_int_set (&m.stop, 1);
   g_thread_join (t);
-  guint moves = stats_uint (h->element, "moves");
+  guint moves = stats_uint (f.h->element, "moves");
   g_print ("%u moves asked for, %u made over %u buffers\n", m.asked, moves, n);
   fail_unless (moves > 0 && moves <= m.asked);
-  gst_bus_set_flushing (bus, TRUE);
-  gst_harness_teardown (h);
-  gst_object_unref (bus);
-  g_free (ref.state);
-  g_free (y);
-  g_strfreev (names);
-  g_rand_free (rand);
+  fixture_clear (&f);
 }
 
 GST_END_TEST;
