@@ -43,7 +43,7 @@
 #define RK_HD
 #endif
 
-#define RK_ABI_VERSION 3u
+#define RK_ABI_VERSION 4u
 #define RK_CONTROL_MAGIC 0x314b4352u /* "RCK1" little endian */
 
 #define RK_RECORD_SIZE 64u
@@ -64,6 +64,8 @@ enum rk_cmd {
   RK_CMD_RESTORE = 7,   /* replace params and state from the rk_checkpoint in the payload */
   RK_CMD_TERMINATE = 8, /* answer, then leave the loop; state becomes TERMINATED */
   RK_CMD_LINK = 9,      /* install a K2K route: payload is an rk_route */
+  RK_CMD_INBOX = 10,    /* K2K, consumer side: read linked records from the inbox in the payload (an
+                         * rk_route: the actor's own inbox, or one in host memory) from now on */
   RK_CMD_COUNT_
 };
 
@@ -193,9 +195,17 @@ typedef struct rk_control {
   uint8_t reserved_[RK_LINE_SIZE]; /* must be 0 */
 } rk_control;
 
+/* Route flags. */
+enum rk_route_flags {
+  /* The producer and the consumer of the inbox are on different devices, or the inbox is in host
+   * memory: both order their accesses to it at system scope, not device scope. */
+  RK_ROUTE_F_SYSTEM = 1u << 0,
+};
+
 /* A K2K route, installed in an upstream actor by RK_CMD_LINK (its payload; inbox_addr 0 removes the
- * route): the downstream actor's inbox is an rk_ring (with its slots) in device memory, with a payload
- * arena beside it. Each inbox record is a PROCESS record whose seq is its link sequence number and
+ * route): the downstream actor's inbox is an rk_ring (with its slots) with a payload arena beside it,
+ * in the downstream device's memory, or in host memory that both devices map (RK_CMD_INBOX tells the
+ * consumer which inbox it reads, and at which scope). Each inbox record is a PROCESS record whose seq is its link sequence number and
  * whose desc.in_off places its payload in that arena. The producer allocates payloads in order, as a
  * ring of bytes (rk_link.h); the consumer releases a record, and with it its payload, by advancing the
  * ring's tail once it is done with the payload. */
@@ -205,7 +215,7 @@ typedef struct rk_route {
   uint64_t arena_size;
   uint32_t route_id;
   uint32_t dst_node;
-  uint32_t flags;        /* must be 0 */
+  uint32_t flags;        /* enum rk_route_flags */
   uint32_t reserved0_;   /* must be 0 */
   uint64_t doorbell_addr; /* host address of the consumer's futex doorbell (CPU backend), or 0 */
   uint32_t reserved_[4]; /* must be 0 */

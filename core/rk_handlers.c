@@ -393,7 +393,7 @@ rk_cmd_name (uint32_t cmd)
 {
   static const char *const names[RK_CMD_COUNT_] = {
     "none", "process", "set-param", "pause", "resume", "drain", "snapshot", "restore", "terminate",
-    "link",
+    "link", "inbox",
   };
   return cmd < RK_CMD_COUNT_ ? names[cmd] : "unknown";
 }

@@ -204,26 +204,41 @@ serve_linked (rk_ref_actor *a, const rk_record *req, rk_record *ans, uint64_t wa
   return st;
 }
 
-/* RK_CMD_LINK: install the route in the payload (or remove it). */
+/* The rk_route in a LINK or INBOX record's payload, checked: an inbox ring laid out for this ABI, and
+ * a payload arena. Returns OK with *rt (inbox_addr 0: none, for LINK only), or INVALID. */
+static uint32_t
+read_route (rk_ref_actor *a, const rk_record *req, rk_route *rt)
+{
+  if ((req->flags & RK_REC_F_INLINE) || req->len != sizeof *rt
+      || !region_ok (req->u.desc.in_off, req->len, a->in_size))
+    return RK_STATUS_INVALID;
+  memcpy (rt, a->in_arena + req->u.desc.in_off, sizeof *rt);
+  if (!rt->inbox_addr)
+    return RK_STATUS_OK;
+  const rk_ring *ring = (const rk_ring *) (uintptr_t) rt->inbox_addr;
+  if ((rt->flags & ~(uint32_t) RK_ROUTE_F_SYSTEM) || !rt->arena_addr || !rt->arena_size
+      || rt->arena_size % RK_LINK_ALIGN || ring->version != RK_ABI_VERSION
+      || ring->record_size != RK_RECORD_SIZE || ring->entries == 0 || ring->mask != ring->entries - 1)
+    return RK_STATUS_INVALID;
+  return RK_STATUS_OK;
+}
+
+/* RK_CMD_LINK: install the route in the payload (or remove it). The host's atomics order at system
+ * scope always: RK_ROUTE_F_SYSTEM asks for nothing more here. */
 static uint32_t
 serve_link (rk_ref_actor *a, const rk_record *req)
 {
   rk_route rt;
   if (!a->links)
     return RK_STATUS_UNSUPPORTED;
-  if ((req->flags & RK_REC_F_INLINE) || req->len != sizeof rt
-      || !region_ok (req->u.desc.in_off, req->len, a->in_size))
-    return RK_STATUS_INVALID;
-  memcpy (&rt, a->in_arena + req->u.desc.in_off, sizeof rt);
+  uint32_t st = read_route (a, req, &rt);
+  if (st != RK_STATUS_OK)
+    return st;
   if (!rt.inbox_addr) {
     memset (&a->route, 0, sizeof a->route);
     return RK_STATUS_OK;
   }
   rk_ring *ring = (rk_ring *) (uintptr_t) rt.inbox_addr;
-  if (rt.flags || !rt.arena_addr || !rt.arena_size || rt.arena_size % RK_LINK_ALIGN
-      || ring->version != RK_ABI_VERSION || ring->record_size != RK_RECORD_SIZE
-      || ring->entries == 0 || ring->mask != ring->entries - 1)
-    return RK_STATUS_INVALID;
   rk_ref_link *r = &a->route;
   r->ring = ring;
   r->arena = (uint8_t *) (uintptr_t) rt.arena_addr;
@@ -237,6 +252,25 @@ serve_link (rk_ref_actor *a, const rk_record *req)
     const rk_record *newest = &rk_ring_slots (ring)[(head - 1) & ring->mask];
     r->pos = newest->u.desc.in_off + rk_link_span (newest->len);
   }
+  return RK_STATUS_OK;
+}
+
+/* RK_CMD_INBOX: read linked records from the inbox in the payload from now on. Every linked record
+ * before this one has been served, so the inbox left holds nothing anybody asked for. */
+static uint32_t
+serve_inbox (rk_ref_actor *a, const rk_record *req)
+{
+  rk_route rt;
+  if (!a->links || !a->inbox_moves || !a->inbox.ring) /* an actor started without an inbox */
+    return RK_STATUS_UNSUPPORTED;
+  uint32_t st = read_route (a, req, &rt);
+  if (st != RK_STATUS_OK)
+    return st;
+  if (!rt.inbox_addr)
+    return RK_STATUS_INVALID;
+  a->inbox.ring = (rk_ring *) (uintptr_t) rt.inbox_addr;
+  a->inbox.arena = (uint8_t *) (uintptr_t) rt.arena_addr;
+  a->inbox.size = rt.arena_size;
   return RK_STATUS_OK;
 }
 
@@ -414,6 +448,9 @@ rk_ref_actor_serve (rk_ref_actor *a, const rk_record *req, rk_record *ans, uint6
       break;
     case RK_CMD_LINK:
       st = serve_link (a, req);
+      break;
+    case RK_CMD_INBOX:
+      st = serve_inbox (a, req);
       break;
     default:
       st = RK_STATUS_UNKNOWN_CMD;

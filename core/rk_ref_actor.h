@@ -37,6 +37,9 @@ struct rk_ref_actor {
   /* K2K, when links are host-addressable (the CPU backend): the actor's own inbox, and the route that
    * RK_CMD_LINK installs. Without `links`, LINK and linked records are refused as unsupported. */
   bool links;
+  /* RK_CMD_INBOX may point the actor at another inbox (in host memory), as a K2K link between two
+   * devices needs; else it answers UNSUPPORTED. */
+  bool inbox_moves;
   rk_ref_link inbox, route;
   /* A linked record waits: for inbox data (room false) or for room on the route (room true). Called
    * after a short spin; returns after a while, and the caller checks again. */

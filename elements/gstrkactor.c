@@ -204,8 +204,12 @@ struct _GstRkActor {
    * chain function */
   gboolean link_in;  /* the sink pad takes tokens: the input is in the actor's inbox */
   guint32 in_route;  /* the route whose tokens the sink pad takes (0: none offered) */
+  rk_link_path in_path; /* ... its path, and the inbox it writes into (RK_CMD_INBOX names it) */
+  rk_route in_inbox;
+  rk_link_path inbox_path; /* the inbox the actor reads: its own (HOST: as it started), or in_inbox */
   guint32 routes;    /* routes to the inbox handed out so far */
   gboolean link_out; /* the source pad pushes tokens: the output goes down the route */
+  rk_link_path out_path;
   rk_actor *peer;    /* the downstream actor: its inbox stays alive while our route points there */
   guint32 out_route;
   guint64 out_seq;   /* next link sequence number: out_route << 40 | count */
@@ -740,6 +744,7 @@ gst_rk_actor_stop (GstRkActor *self)
   rk_actor *peer = g_steal_pointer (&self->peer); /* our actor has ended: the route is unused */
   self->link_in = self->link_out = FALSE;
   self->in_route = self->out_route = 0;
+  self->in_path = self->inbox_path = self->out_path = RK_LINK_HOST;
   g_mutex_unlock (&self->lock);
   g_mutex_unlock (&self->submit_lock);
   /* buffers still downstream keep the actor's output memory alive until they are freed */
@@ -1322,21 +1327,25 @@ refused:
 }
 
 /* Downstream side: an upstream actor asks for a route to our inbox. Only the element right upstream
- * gets one (an element in between would need the data itself), on the same backend and device. */
+ * gets one (an element in between would need the data itself), on the same backend. The path follows
+ * from where the two actors run (rk_link_choose ()): one device, two with peer access, or two without
+ * (staged, through host memory); link=staged on either side asks for the staged path. */
 static gboolean
 answer_link_query (GstRkActor *self, GstQuery *query)
 {
   GstStructure *s = gst_query_writable_structure (query);
-  gpointer upstream = NULL;
-  gint device = -1;
+  gpointer upstream = NULL, from = NULL;
+  gboolean staged = FALSE;
   GstObject *neighbour = NULL;
   const gchar *why = NULL;
+  gchar path_why[200] = "";
+  rk_link_path path = RK_LINK_HOST;
   rk_route rt;
 
   if (!gst_structure_has_name (s, GST_RK_LINK_QUERY))
     return FALSE;
-  gst_structure_get (s, "upstream", G_TYPE_POINTER, &upstream, "device-id", G_TYPE_INT, &device, NULL);
-  const gchar *backend = gst_structure_get_string (s, "backend");
+  gst_structure_get (s, "upstream", G_TYPE_POINTER, &upstream, "upstream-actor", G_TYPE_POINTER, &from,
+      "staged", G_TYPE_BOOLEAN, &staged, NULL);
   GST_OBJECT_LOCK (self);
   GstRkLinkMode mode = self->link;
   GST_OBJECT_UNLOCK (self);
@@ -1349,35 +1358,40 @@ answer_link_query (GstRkActor *self, GstQuery *query)
   g_mutex_lock (&self->lock);
   if (mode == GST_RK_LINK_HOST)
     why = "link=host";
-  else if (!neighbour || (gpointer) neighbour != upstream)
+  else if (!neighbour || (gpointer) neighbour != upstream || !from)
     why = "not asked by the element right upstream";
   else if (!self->actor)
     why = "not started";
-  else if (g_strcmp0 (backend, rk_actor_backend (self->actor)->name) != 0 || device != self->run_device)
-    why = "another backend or device";
-  else if (!rk_actor_inbox_route (self->actor, self->routes + 1, &rt))
-    why = "no inbox (message-size, mode=launch, or a backend without links)";
+  else if ((path = rk_actor_link_path (from, self->actor, staged || mode == GST_RK_LINK_STAGED,
+                path_why, sizeof path_why)) == RK_LINK_HOST)
+    why = path_why;
+  else if (!rk_actor_inbox_route (self->actor, path, self->routes + 1, &rt))
+    why = "no inbox for that path (out of memory)";
   if (!why) {
     self->in_route = ++self->routes;
+    self->in_path = path;
+    self->in_inbox = rt;
     gst_structure_set (s, "route-id", G_TYPE_UINT, rt.route_id, "inbox-addr", G_TYPE_UINT64,
         rt.inbox_addr, "arena-addr", G_TYPE_UINT64, rt.arena_addr, "arena-size", G_TYPE_UINT64,
         rt.arena_size, "doorbell-addr", G_TYPE_UINT64, rt.doorbell_addr, "dst-node", G_TYPE_UINT,
-        rt.dst_node, "actor", G_TYPE_POINTER, rk_actor_ref (self->actor), NULL);
+        rt.dst_node, "flags", G_TYPE_UINT, rt.flags, "path", G_TYPE_UINT, (guint) path, "why",
+        G_TYPE_STRING, path_why, "actor", G_TYPE_POINTER, rk_actor_ref (self->actor), NULL);
   }
   g_mutex_unlock (&self->lock);
   if (why)
     GST_DEBUG_OBJECT (self, "no K2K route for %" GST_PTR_FORMAT ": %s", upstream, why);
   else
-    GST_INFO_OBJECT (self, "K2K: gave route %u to our inbox to %" GST_PTR_FORMAT, rt.route_id, upstream);
+    GST_INFO_OBJECT (self, "K2K: gave route %u to our inbox to %" GST_PTR_FORMAT ", path %s (%s)",
+        rt.route_id, upstream, rk_link_path_name (path), path_why);
   if (neighbour)
     gst_object_unref (neighbour);
   return why == NULL;
 }
 
 /* Upstream side, when caps are set: ask the downstream neighbour for a route to its inbox. Returns its
- * actor (a reference for us) and the route, or NULL: the host path. */
+ * actor (a reference for us), the route and its path, or NULL: the host path. */
 static rk_actor *
-query_route (GstRkActor *self, rk_route *rt)
+query_route (GstRkActor *self, rk_route *rt, rk_link_path *path)
 {
   GstRkLinkMode mode;
   rk_route probe;
@@ -1385,18 +1399,18 @@ query_route (GstRkActor *self, rk_route *rt)
   GST_OBJECT_LOCK (self);
   mode = self->link;
   GST_OBJECT_UNLOCK (self);
-  if (mode != GST_RK_LINK_AUTO || !self->actor || !rk_actor_inbox_route (self->actor, 0, &probe))
+  if (mode == GST_RK_LINK_HOST || !self->actor
+      || !rk_actor_inbox_route (self->actor, RK_LINK_DEVICE, 0, &probe))
     return NULL;
 
-  return gst_rk_query_route (GST_ELEMENT (self), self->srcpad, rk_actor_backend (self->actor)->name,
-      self->run_device, rt);
+  return gst_rk_query_route (GST_ELEMENT (self), self->srcpad, self->actor, mode, rt, path);
 }
 
 /* Upstream side, once everything sent before has left: install the route (the LINK command) to the
  * downstream actor `peer`, or take the host path (peer NULL). A route in place before is replaced or
  * removed. Returns whether data now leaves down a route. */
 static gboolean
-install_route (GstRkActor *self, rk_actor *peer, const rk_route *rt)
+install_route (GstRkActor *self, rk_actor *peer, const rk_route *rt, rk_link_path path)
 {
   rk_actor *old;
   int r = 0;
@@ -1414,6 +1428,7 @@ install_route (GstRkActor *self, rk_actor *peer, const rk_route *rt)
   g_mutex_lock (&self->lock);
   self->peer = r == 0 ? peer : NULL;
   self->link_out = self->peer != NULL;
+  self->out_path = self->link_out ? path : RK_LINK_HOST;
   if (self->link_out) {
     self->out_route = rt->route_id;
     self->out_seq = (guint64) rt->route_id << 40;
@@ -1425,10 +1440,39 @@ install_route (GstRkActor *self, rk_actor *peer, const rk_route *rt)
   if (peer && r < 0)
     rk_actor_unref (peer);
   if (self->link_out)
-    GST_INFO_OBJECT (self, "K2K: data leaves down route %u into the downstream actor's inbox; it "
-        "stays on the %s device %d", rt->route_id, rk_actor_backend (self->actor)->name,
-        self->run_device);
+    GST_INFO_OBJECT (self, "K2K: data leaves down route %u into the downstream actor's inbox, path "
+        "%s: %s", rt->route_id, rk_link_path_name (path), path == RK_LINK_DEVICE
+            ? "it stays on the device" : path == RK_LINK_PEER
+            ? "GPU to GPU, by peer access" : "through host memory that both devices map, no host copy");
   return self->link_out;
+}
+
+/* Downstream side, when tokens start to come: the actor reads the inbox that the route offered writes
+ * into (RK_CMD_INBOX), where that is not the one it reads already. Everything before has been
+ * answered. Called with submit_lock; false when the command could not be sent. */
+static gboolean
+read_inbox (GstRkActor *self)
+{
+  g_mutex_lock (&self->lock);
+  const rk_link_path want = self->in_path == RK_LINK_HOST ? RK_LINK_DEVICE : self->in_path;
+  const rk_link_path have = self->inbox_path == RK_LINK_HOST ? RK_LINK_DEVICE : self->inbox_path;
+  const rk_route inbox = self->in_inbox;
+  g_mutex_unlock (&self->lock);
+  if (want == have)
+    return TRUE;
+  /* a refusal comes back to the source pad's task, which then stops the stream with an error */
+  int r = submit_command (self, RK_CMD_INBOX, 0, 0, &inbox, sizeof inbox, 0, -1);
+  if (r < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Cannot point the actor at its K2K inbox."),
+        ("RK_CMD_INBOX: %s", g_strerror (-r)));
+    return FALSE;
+  }
+  g_mutex_lock (&self->lock);
+  self->inbox_path = want;
+  g_mutex_unlock (&self->lock);
+  GST_INFO_OBJECT (self, "K2K: the actor reads its inbox %s now", want == RK_LINK_STAGED
+      ? "in host memory" : want == RK_LINK_PEER ? "at system scope" : "in device memory");
+  return TRUE;
 }
 
 static gboolean
@@ -1481,7 +1525,8 @@ gst_rk_actor_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
         return FALSE;
       }
       rk_route rt;
-      rk_actor *peer = query_route (self, &rt);
+      rk_link_path path = RK_LINK_HOST;
+      rk_actor *peer = query_route (self, &rt, &path);
       g_mutex_lock (&self->lock);
       const gboolean change = tokens != self->link_in || peer || self->link_out;
       g_mutex_unlock (&self->lock);
@@ -1489,15 +1534,24 @@ gst_rk_actor_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       if (change) {
         wait_items_pushed (self);
         g_mutex_lock (&self->submit_lock);
+        if (tokens && !read_inbox (self)) {
+          g_mutex_unlock (&self->submit_lock);
+          if (peer)
+            rk_actor_unref (peer);
+          gst_caps_unref (plain);
+          gst_event_unref (event);
+          return FALSE;
+        }
         g_mutex_lock (&self->lock);
         self->link_in = tokens;
         g_mutex_unlock (&self->lock);
         g_mutex_unlock (&self->submit_lock);
         if (tokens)
-          GST_INFO_OBJECT (self, "K2K: data comes in on route %u, into our inbox", offered);
+          GST_INFO_OBJECT (self, "K2K: data comes in on route %u, into our inbox (path %s)", offered,
+              rk_link_path_name (self->in_path));
       }
-      out = change && install_route (self, peer, &rt) ? caps_with_link (plain, TRUE)
-                                                       : gst_caps_ref (plain);
+      out = change && install_route (self, peer, &rt, path) ? caps_with_link (plain, TRUE)
+                                                             : gst_caps_ref (plain);
       guint32 seqnum = gst_event_get_seqnum (event);
       gst_event_unref (event);
       event = gst_event_new_caps (out);
@@ -2002,10 +2056,11 @@ gst_rk_actor_loop (GstPad *pad)
     }
     self->command_errors++;
     g_mutex_unlock (&self->lock);
-    if (item->cmd == RK_CMD_LINK) {
+    if (item->cmd == RK_CMD_LINK || item->cmd == RK_CMD_INBOX) {
       /* tokens are on their way already: their data would be lost */
-      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("The actor refused its K2K route: %s.",
-              rk_status_name (ans.rec.status)), ("record %" G_GUINT64_FORMAT, ans.rec.seq));
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("The actor refused its K2K %s: %s.",
+              item->cmd == RK_CMD_LINK ? "route" : "inbox", rk_status_name (ans.rec.status)),
+          ("record %" G_GUINT64_FORMAT, ans.rec.seq));
       item_free (item);
       ret = GST_FLOW_ERROR;
       goto pause;
@@ -2142,8 +2197,9 @@ make_stats (GstRkActor *self)
       G_TYPE_UINT64, self->buffers_in_place, "buffers-out", G_TYPE_UINT64,
       self->buffers_out, "flushed", G_TYPE_UINT64, self->flushed, "commands", G_TYPE_UINT64,
       self->commands, "command-errors", G_TYPE_UINT64, self->command_errors, "device-id", G_TYPE_INT,
-      self->actor ? self->run_device : -1, "link-in", G_TYPE_STRING, self->link_in ? "device" : "host",
-      "link-out", G_TYPE_STRING, self->link_out ? "device" : "host", "tokens-in", G_TYPE_UINT64,
+      self->actor ? self->run_device : -1, "link-in", G_TYPE_STRING,
+      rk_link_path_name (self->link_in ? self->in_path : RK_LINK_HOST), "link-out", G_TYPE_STRING,
+      rk_link_path_name (self->link_out ? self->out_path : RK_LINK_HOST), "tokens-in", G_TYPE_UINT64,
       self->tokens_in, "tokens-out", G_TYPE_UINT64, self->tokens_out, "moves", G_TYPE_UINT,
       self->moves, "move-pause-us", G_TYPE_DOUBLE, self->move_pause_ns / 1e3, NULL);
   const guint run_ring = self->actor ? self->run_ring : 0;

@@ -47,9 +47,10 @@ gst_rk_link_mode_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    { GST_RK_LINK_AUTO, "Data stays on the device between adjacent actors (K2K) where it can",
+    { GST_RK_LINK_AUTO, "Data passes between adjacent actors without the host (K2K) where it can",
       "auto" },
     { GST_RK_LINK_HOST, "Data always passes through the host", "host" },
+    { GST_RK_LINK_STAGED, "K2K through pinned host memory that both devices map", "staged" },
     { 0, NULL, NULL },
   };
 
@@ -404,8 +405,11 @@ GParamSpec *
 gst_rk_param_spec_link (const gchar *sides)
 {
   gchar *blurb = g_strdup_printf ("auto: when the neighbour on %s is an actor element on the same "
-      "backend and device, data passes between the two on the device (K2K) and only a token crosses "
-      "the pad; host: data always passes through the host (either side can ask for it)", sides);
+      "backend, data passes between the two actors without the host (K2K) and only a token crosses "
+      "the pad: on one device through its memory, between two GPUs by peer access, or staged through "
+      "pinned host memory where they have none (stats say which); staged: take the staged path even "
+      "where another would do; host: data always passes through the host (either side can ask for "
+      "host or staged)", sides);
   GParamSpec *spec = g_param_spec_enum ("link", "Link", g_intern_string (blurb), GST_TYPE_RK_LINK_MODE,
       GST_RK_LINK_AUTO, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   g_free (blurb);
@@ -413,23 +417,27 @@ gst_rk_param_spec_link (const gchar *sides)
 }
 
 rk_actor *
-gst_rk_query_route (GstElement *element, GstPad *srcpad, const gchar *backend, gint device_id,
-    rk_route *route)
+gst_rk_query_route (GstElement *element, GstPad *srcpad, rk_actor *actor, GstRkLinkMode mode,
+    rk_route *route, rk_link_path *path)
 {
   rk_actor *peer = NULL;
   GstQuery *q = gst_query_new_custom (GST_QUERY_CUSTOM, gst_structure_new (GST_RK_LINK_QUERY,
-          "upstream", G_TYPE_POINTER, element, "backend", G_TYPE_STRING, backend, "device-id",
-          G_TYPE_INT, device_id, NULL));
+          "upstream", G_TYPE_POINTER, element, "upstream-actor", G_TYPE_POINTER, actor, "staged",
+          G_TYPE_BOOLEAN, mode == GST_RK_LINK_STAGED, NULL));
+  *path = RK_LINK_HOST;
   if (gst_pad_peer_query (srcpad, q)) {
     const GstStructure *s = gst_query_get_structure (q);
-    guint route_id = 0, node = 0;
+    guint route_id = 0, node = 0, flags = 0, p = 0;
     memset (route, 0, sizeof *route);
     if (gst_structure_get (s, "route-id", G_TYPE_UINT, &route_id, "inbox-addr", G_TYPE_UINT64,
             &route->inbox_addr, "arena-addr", G_TYPE_UINT64, &route->arena_addr, "arena-size",
             G_TYPE_UINT64, &route->arena_size, "doorbell-addr", G_TYPE_UINT64, &route->doorbell_addr,
-            "dst-node", G_TYPE_UINT, &node, "actor", G_TYPE_POINTER, &peer, NULL)) {
+            "dst-node", G_TYPE_UINT, &node, "flags", G_TYPE_UINT, &flags, "path", G_TYPE_UINT, &p,
+            "actor", G_TYPE_POINTER, &peer, NULL)) {
       route->route_id = route_id;
       route->dst_node = node;
+      route->flags = flags;
+      *path = (rk_link_path) p;
     }
   }
   gst_query_unref (q);

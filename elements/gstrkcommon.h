@@ -43,14 +43,18 @@ GType gst_rk_mode_get_type (void);
 
 /**
  * GstRkLinkMode:
- * @GST_RK_LINK_AUTO: link to an adjacent actor on the same backend and device, on the device (K2K)
+ * @GST_RK_LINK_AUTO: link to an adjacent actor on the same backend without the host (K2K): on one
+ *   device through its memory; between two GPUs by peer access, or staged where they have none
  * @GST_RK_LINK_HOST: always pass data through the host
+ * @GST_RK_LINK_STAGED: link K2K through an inbox in pinned host memory that both devices map, even
+ *   where the device or peer path would do
  *
  * How an actor element passes data to (and takes it from) an adjacent actor element.
  */
 typedef enum {
   GST_RK_LINK_AUTO = 0,
   GST_RK_LINK_HOST = 1,
+  GST_RK_LINK_STAGED = 2,
 } GstRkLinkMode;
 
 #define GST_TYPE_RK_LINK_MODE (gst_rk_link_mode_get_type ())
@@ -71,11 +75,11 @@ GParamSpec *gst_rk_param_spec_device_id (gboolean movable);
 GParamSpec *gst_rk_param_spec_link (const gchar *sides);
 
 /* K2K, upstream side: ask the element downstream of srcpad (through GST_RK_LINK_QUERY) for a route to
- * its actor's inbox, for `element`, whose actor runs on the backend `backend` and device `device_id`.
- * Returns the downstream actor (a reference for the caller) with *route filled in, or NULL: the host
+ * its actor's inbox, for `element`, whose actor is `actor` and whose link property is `mode`. Returns
+ * the downstream actor (a reference for the caller) with *route and *path filled in, or NULL: the host
  * path. */
-rk_actor *gst_rk_query_route (GstElement *element, GstPad *srcpad, const gchar *backend, gint device_id,
-    rk_route *route);
+rk_actor *gst_rk_query_route (GstElement *element, GstPad *srcpad, rk_actor *actor, GstRkLinkMode mode,
+    rk_route *route, rk_link_path *path);
 
 /* A fresh pair of node ids: the element's own clock gets the even one, its actor the odd one. */
 guint32 gst_rk_new_node_pair (void);

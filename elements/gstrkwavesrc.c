@@ -153,6 +153,7 @@ struct _GstRkWaveSrc {
   rk_actor *peer; /* the downstream actor, whose inbox our route points into */
   gboolean link_out;
   guint32 out_route;
+  rk_link_path out_path;
   guint64 out_seq; /* next link sequence number: out_route << 40 | count */
   guint64 tokens_out;
 };
@@ -278,7 +279,7 @@ gst_rk_wave_src_class_init (GstRkWaveSrcClass *klass)
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "Counters: backend, device-id, frames, steps, impulses, param-changes, cells (per step); "
-          "K2K: link-out (device or host) and tokens-out (frames that went on the device)",
+          "K2K: link-out (host, device, peer or staged) and tokens-out (frames that went on the device)",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   /**
@@ -469,7 +470,7 @@ make_stats (GstRkWaveSrc *self)
       "frames", G_TYPE_UINT64, self->frames_out, "steps", G_TYPE_UINT64, self->steps, "impulses",
       G_TYPE_UINT64, self->impulses, "param-changes", G_TYPE_UINT64, self->param_changes, "cells",
       G_TYPE_UINT64, (guint64) self->cells_w * self->cells_h * self->cells_d, "link-out",
-      G_TYPE_STRING, self->link_out ? "device" : "host", "tokens-out", G_TYPE_UINT64, self->tokens_out,
+      G_TYPE_STRING, rk_link_path_name (self->link_out ? self->out_path : RK_LINK_HOST), "tokens-out", G_TYPE_UINT64, self->tokens_out,
       NULL);
 }
 
@@ -758,7 +759,8 @@ gst_rk_wave_src_negotiate (GstBaseSrc *src)
     return TRUE;
 
   GST_OBJECT_LOCK (self);
-  const gboolean want = self->link == GST_RK_LINK_AUTO && self->mode == GST_RK_MODE_PERSISTENT;
+  const GstRkLinkMode mode = self->link;
+  const gboolean want = mode != GST_RK_LINK_HOST && self->mode == GST_RK_MODE_PERSISTENT;
   rk_actor *old = self->peer;
   const gboolean was = self->link_out;
   self->peer = NULL; /* every frame sent down the old route has been answered: it is unused */
@@ -766,8 +768,9 @@ gst_rk_wave_src_negotiate (GstBaseSrc *src)
   GST_OBJECT_UNLOCK (self);
 
   rk_route rt;
-  rk_actor *peer = want ? gst_rk_query_route (GST_ELEMENT (self), GST_BASE_SRC_PAD (src),
-      rk_actor_backend (self->actor)->name, self->run_device, &rt) : NULL;
+  rk_link_path path = RK_LINK_HOST;
+  rk_actor *peer = want ? gst_rk_query_route (GST_ELEMENT (self), GST_BASE_SRC_PAD (src), self->actor,
+      mode, &rt, &path) : NULL;
   if (peer && send_link (self, &rt)) {
     GstCaps *caps = gst_pad_get_current_caps (GST_BASE_SRC_PAD (src));
     GstCaps *tokens = gst_caps_copy (caps);
@@ -777,10 +780,11 @@ gst_rk_wave_src_negotiate (GstBaseSrc *src)
       self->peer = g_steal_pointer (&peer);
       self->link_out = TRUE;
       self->out_route = rt.route_id;
+      self->out_path = path;
       self->out_seq = (guint64) rt.route_id << 40;
       GST_OBJECT_UNLOCK (self);
-      GST_INFO_OBJECT (self, "K2K: frames go down route %u into the downstream actor's inbox; they "
-          "stay on the %s device %d", rt.route_id, rk_actor_backend (self->actor)->name, self->run_device);
+      GST_INFO_OBJECT (self, "K2K: frames go down route %u into the downstream actor's inbox, path %s",
+          rt.route_id, rk_link_path_name (path));
     } else {
       /* refused after all: the frames go as video again */
       send_link (self, NULL);

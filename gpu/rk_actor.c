@@ -33,7 +33,10 @@ struct rk_actor {
   const rk_backend_ops *ops;
   rk_device *dev;
   const rk_handler *handler;
+  int device_id;
   rk_mem ctl_mem, h2k_mem, k2h_mem, in_mem, out_mem, inbox_mem, inbox_arena_mem;
+  /* K2K, RK_LINK_STAGED: a second inbox in mapped memory, made when a link first asks for it */
+  rk_mem staged_mem, staged_arena_mem;
   rk_control *ctl;
   rk_ring *h2k, *k2h;
   rk_actor_impl *impl;
@@ -59,7 +62,7 @@ static void
 free_mem (rk_actor *a)
 {
   rk_mem *mems[] = { &a->ctl_mem, &a->h2k_mem, &a->k2h_mem, &a->in_mem, &a->out_mem, &a->inbox_mem,
-    &a->inbox_arena_mem };
+    &a->inbox_arena_mem, &a->staged_mem, &a->staged_arena_mem };
   for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
     if (mems[i]->size)
       a->ops->free (a->dev, mems[i]);
@@ -188,6 +191,7 @@ rk_actor_new (const rk_actor_config *cfg, rk_actor **out, char *why, size_t why_
   }
   a->refcount = 1;
   a->ops = cfg->backend;
+  a->device_id = cfg->device_id;
   a->handler = cfg->handler;
   a->entries = cfg->ring_entries;
   a->stop_result = 0;
@@ -805,21 +809,128 @@ rk_actor_release_output (rk_actor *a, uint64_t out_token)
 
 /* ---- K2K ---- */
 
+rk_link_path
+rk_link_choose (const rk_link_facts *f, char *why, size_t why_len)
+{
+  const bool staged = f->paths & (1u << RK_LINK_STAGED);
+  if (!f->same_backend) {
+    snprintf (why, why_len, "the two actors run on different backends");
+    return RK_LINK_HOST;
+  }
+  if (!f->consumer_inbox) {
+    snprintf (why, why_len, "the downstream actor has no inbox");
+    return RK_LINK_HOST;
+  }
+  if (f->force_staged) {
+    if (staged) {
+      snprintf (why, why_len, "link=staged");
+      return RK_LINK_STAGED;
+    }
+    snprintf (why, why_len, "link=staged, and this backend has no staged link");
+    return RK_LINK_HOST;
+  }
+  if (f->same_device) {
+    snprintf (why, why_len, "one device");
+    return f->paths & (1u << RK_LINK_DEVICE) ? RK_LINK_DEVICE : RK_LINK_HOST;
+  }
+  if (!(f->paths & ((1u << RK_LINK_PEER) | (1u << RK_LINK_STAGED)))) {
+    snprintf (why, why_len, "this backend links actors of one device only");
+    return RK_LINK_HOST;
+  }
+  if ((f->paths & (1u << RK_LINK_PEER)) && f->peer == 0) {
+    snprintf (why, why_len, "the devices have peer access");
+    return RK_LINK_PEER;
+  }
+  if (staged) {
+    snprintf (why, why_len, "the devices have no peer access");
+    return RK_LINK_STAGED;
+  }
+  snprintf (why, why_len, "the devices have no peer access, and this backend has no staged link");
+  return RK_LINK_HOST;
+}
+
+const char *
+rk_link_path_name (rk_link_path path)
+{
+  static const char *const names[RK_LINK_PATH_COUNT_] = { "host", "device", "peer", "staged" };
+  return (unsigned) path < RK_LINK_PATH_COUNT_ ? names[path] : "invalid";
+}
+
+rk_link_path
+rk_actor_link_path (rk_actor *from, rk_actor *to, bool force_staged, char *why, size_t why_len)
+{
+  char peer_why[160] = "";
+  rk_link_facts f = {
+    .same_backend = from->ops == to->ops,
+    .consumer_inbox = to->inbox_mem.size != 0,
+    .same_device = from->device_id == to->device_id,
+    .force_staged = force_staged,
+    .paths = to->ops->link_paths,
+    .peer = -ENOTSUP,
+  };
+  /* ask for peer access only where it would be taken */
+  if (f.same_backend && f.consumer_inbox && !f.force_staged && !f.same_device
+      && (f.paths & (1u << RK_LINK_PEER)) && to->ops->peer)
+    f.peer = to->ops->peer (from->dev, to->dev, peer_why, sizeof peer_why);
+  rk_link_path p = rk_link_choose (&f, why, why_len);
+  if (p != RK_LINK_PEER && peer_why[0])
+    snprintf (why, why_len, "%s", peer_why);
+  return p;
+}
+
+/* The staged inbox, laid out like the one in device memory, the first time a link asks for it. */
+static int
+alloc_staged_inbox (rk_actor *a)
+{
+  int r = 0;
+  pthread_mutex_lock (&a->lock);
+  if (!a->staged_mem.size) {
+    r = a->ops->alloc_mapped (a->dev, RK_RING_BYTES (a->entries), &a->staged_mem);
+    if (r == 0)
+      r = a->ops->alloc_mapped (a->dev, a->inbox_arena_mem.size, &a->staged_arena_mem);
+    if (r == 0)
+      rk_ring_init (a->staged_mem.host, a->entries, 0);
+    if (r < 0) {
+      if (a->staged_mem.size)
+        a->ops->free (a->dev, &a->staged_mem);
+      if (a->staged_arena_mem.size)
+        a->ops->free (a->dev, &a->staged_arena_mem);
+    }
+  }
+  pthread_mutex_unlock (&a->lock);
+  return r;
+}
+
 bool
-rk_actor_inbox_route (rk_actor *a, uint32_t route_id, rk_route *route)
+rk_actor_inbox_route (rk_actor *a, rk_link_path path, uint32_t route_id, rk_route *route)
 {
   memset (route, 0, sizeof *route);
-  if (!a->inbox_mem.size)
+  if (!a->inbox_mem.size || path == RK_LINK_HOST || !(a->ops->link_paths & (1u << path)))
     return false;
-  route->inbox_addr = a->inbox_mem.dev;
-  route->arena_addr = a->inbox_arena_mem.dev;
-  route->arena_size = a->inbox_arena_mem.size;
+  const rk_mem *ring = &a->inbox_mem, *arena = &a->inbox_arena_mem;
+  if (path == RK_LINK_STAGED) {
+    if (alloc_staged_inbox (a) < 0)
+      return false;
+    ring = &a->staged_mem;
+    arena = &a->staged_arena_mem;
+  }
+  route->inbox_addr = ring->dev;
+  route->arena_addr = arena->dev;
+  route->arena_size = arena->size;
   route->route_id = route_id;
   route->dst_node = a->ctl->node;
+  route->flags = path == RK_LINK_DEVICE ? 0 : RK_ROUTE_F_SYSTEM;
   /* a host thread serves the actor: its producer rings it when it sleeps on the inbox */
   if (a->ops->wakes_host)
     route->doorbell_addr = (uint64_t) (uintptr_t) &a->ctl->doorbell;
   return true;
+}
+
+int
+rk_actor_submit_inbox (rk_actor *a, rk_record *rec, const rk_route *inbox, int64_t timeout_ns)
+{
+  rec->type = RK_CMD_INBOX;
+  return rk_actor_submit (a, rec, inbox, sizeof *inbox, 0, timeout_ns);
 }
 
 int

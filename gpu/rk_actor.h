@@ -103,8 +103,31 @@ void rk_actor_release_output (rk_actor *a, uint64_t out_token);
  * The downstream actor owns an inbox; the upstream actor gets a route to it (RK_CMD_LINK) and forwards
  * its TO_ROUTE records there, on the device; the downstream actor takes them with FROM_INBOX records. */
 
-/* A route to this actor's inbox (for rk_actor_submit_link () on a producer), or false if it has none. */
-bool rk_actor_inbox_route (rk_actor *a, uint32_t route_id, rk_route *route);
+/* What decides a link's path (rk_link_choose ()). */
+typedef struct rk_link_facts {
+  bool same_backend;
+  bool consumer_inbox; /* the consumer has an inbox */
+  bool same_device;
+  bool force_staged;   /* link=staged on either side */
+  unsigned paths;      /* the backend's link_paths */
+  int peer;            /* two devices: 0 where the producer's device may write the consumer's memory */
+} rk_link_facts;
+
+/* The path a link takes given the facts, with the reason; RK_LINK_HOST where there is none. One
+ * device: DEVICE. Two: PEER where they have peer access, else STAGED. link=staged: STAGED always. */
+rk_link_path rk_link_choose (const rk_link_facts *f, char *why, size_t why_len);
+const char *rk_link_path_name (rk_link_path path);
+/* The path from producer `from` (a persistent actor) to consumer `to`, with the reason; where it is
+ * PEER, the backend has opened the consumer's memory to the producer's device. */
+rk_link_path rk_actor_link_path (rk_actor *from, rk_actor *to, bool force_staged, char *why,
+    size_t why_len);
+/* A route to this actor's inbox for `path` (for RK_CMD_LINK on a producer; RK_LINK_STAGED: an inbox in
+ * mapped memory, made the first time), or false if it has none. RK_CMD_INBOX with the same route makes
+ * the actor read that inbox. */
+bool rk_actor_inbox_route (rk_actor *a, rk_link_path path, uint32_t route_id, rk_route *route);
+/* Submit RK_CMD_INBOX: from now on read linked records from `inbox` (a route of this actor's own, from
+ * rk_actor_inbox_route ()). Answered like any record. */
+int rk_actor_submit_inbox (rk_actor *a, rk_record *rec, const rk_route *inbox, int64_t timeout_ns);
 /* Submit RK_CMD_LINK: install route (or remove the route, if NULL). Answered like any record. */
 int rk_actor_submit_link (rk_actor *a, rk_record *rec, const rk_route *route, int64_t timeout_ns);
 /* Every linked record submitted so far stops waiting (for inbox data or route room) and is answered

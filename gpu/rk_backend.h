@@ -25,6 +25,16 @@ typedef enum rk_actor_mode {
   RK_MODE_LAUNCH = 1,     /* the traditional way: one kernel launch and synchronisation per record */
 } rk_actor_mode;
 
+/* How a K2K link joins a producer actor to its consumer's inbox. */
+typedef enum rk_link_path {
+  RK_LINK_HOST = 0,   /* no K2K link: the data passes through the host, in buffers */
+  RK_LINK_DEVICE = 1, /* one device: the consumer's inbox in its device memory */
+  RK_LINK_PEER = 2,   /* two devices: the producer writes into the consumer's device memory (peer access) */
+  RK_LINK_STAGED = 3, /* the inbox in host memory that both devices map: the producer writes it, the
+                       * consumer reads it, across the bus */
+  RK_LINK_PATH_COUNT_
+} rk_link_path;
+
 typedef struct rk_device rk_device; /* a backend's runtime on one device */
 
 typedef struct rk_mem {
@@ -60,6 +70,10 @@ typedef struct rk_backend_ops {
   int wakes_host;
   /* Modes served, as a bit mask of (1 << rk_actor_mode). */
   unsigned modes;
+  /* K2K paths its persistent actors take, as a bit mask of (1 << rk_link_path): DEVICE where they link
+   * on one device; STAGED where a consumer may read an inbox in mapped memory (RK_CMD_INBOX); PEER
+   * where peer () may let a producer write into another device's memory. */
+  unsigned link_paths;
   /* 0 when the backend works on device_id, else a negative errno and a reason. */
   int (*probe) (int device_id, char *why, size_t why_len);
   /* Optional: the same for backend=auto, which may pass over what the backend only does when asked
@@ -74,6 +88,9 @@ typedef struct rk_backend_ops {
    * can address it too. upload () writes into it from the host, synchronously. */
   int (*alloc_device) (rk_device *dev, size_t size, rk_mem *mem);
   int (*upload) (rk_device *dev, rk_mem *mem, size_t off, const void *src, size_t len);
+  /* Optional (PEER): let actors on `from` read and write the device memory of `to`, another device.
+   * 0, or a negative errno and the reason (the two have no peer access). */
+  int (*peer) (rk_device *from, rk_device *to, char *why, size_t why_len);
   int (*launch) (rk_device *dev, const rk_launch *l, rk_actor_impl **impl, char *why, size_t why_len);
   /* The host published H2K records (or released K2H slots) and the actor asked to be woken. */
   void (*doorbell) (rk_actor_impl *impl);

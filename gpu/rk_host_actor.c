@@ -184,14 +184,14 @@ actor_main (void *arg)
 
 int
 rk_host_actor_start (const rk_launch *l, const rk_handler *handler, void *state,
-    void (*free_state) (void *state), bool links, rk_host_actor **out, char *why, size_t why_len)
+    void (*free_state) (void *state), unsigned links, rk_host_actor **out, char *why, size_t why_len)
 {
   return rk_host_actor_start_batched (l, handler, state, free_state, links, NULL, out, why, why_len);
 }
 
 int
 rk_host_actor_start_batched (const rk_launch *l, const rk_handler *handler, void *state,
-    void (*free_state) (void *state), bool links, const rk_host_batch *batch, rk_host_actor **out,
+    void (*free_state) (void *state), unsigned links, const rk_host_batch *batch, rk_host_actor **out,
     char *why, size_t why_len)
 {
   rk_host_actor *x = calloc (1, sizeof *x);
@@ -216,13 +216,14 @@ rk_host_actor_start_batched (const rk_launch *l, const rk_handler *handler, void
     .out_arena = l->out_arena.host,
     .out_size = l->out_arena.size,
     .ctl = x->ctl,
-    .links = links,
+    .links = links & RK_HOST_LINKS,
+    .inbox_moves = (links & RK_HOST_LINKS_INBOX_MOVES) != 0,
     .idle = link_idle,
     .wake = rk_futex_bump,
     .user = x,
   };
   memcpy (x->ref.params, l->params, sizeof x->ref.params);
-  if (links && l->inbox.size)
+  if ((links & RK_HOST_LINKS) && l->inbox.size)
     x->ref.inbox = (rk_ref_link) {
       .ring = l->inbox.host,
       .arena = l->inbox_arena.host,

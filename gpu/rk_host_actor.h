@@ -15,11 +15,17 @@
 
 typedef struct rk_host_actor rk_host_actor;
 
+/* What an actor served by a host thread does with K2K links (rk_host_actor_start ()'s `links`). */
+enum rk_host_links {
+  RK_HOST_LINKS_NONE = 0,  /* it refuses links */
+  RK_HOST_LINKS = 1u << 0, /* the K2K addresses it gets (its inbox, routes) are host memory it may use */
+  RK_HOST_LINKS_INBOX_MOVES = 1u << 1, /* and RK_CMD_INBOX may give it another inbox in host memory */
+};
+
 /* Start the thread. `state` (handler state, may be NULL) belongs to the actor from now on and is given
- * to free_state () once the thread has ended. `links`: the K2K addresses the actor gets (its inbox,
- * routes) are host memory it may use; else it refuses links. */
+ * to free_state () once the thread has ended. `links`: enum rk_host_links. */
 int rk_host_actor_start (const rk_launch *l, const rk_handler *handler, void *state,
-    void (*free_state) (void *state), bool links, rk_host_actor **out, char *why, size_t why_len);
+    void (*free_state) (void *state), unsigned links, rk_host_actor **out, char *why, size_t why_len);
 
 /* A handler that drives a device may defer the work of several records into one submission: the thread
  * calls open () before a run of records that it serves together (records that carry no K2K link), and
@@ -34,7 +40,7 @@ typedef struct rk_host_batch {
 
 /* rk_host_actor_start () with batch hooks (NULL: none). */
 int rk_host_actor_start_batched (const rk_launch *l, const rk_handler *handler, void *state,
-    void (*free_state) (void *state), bool links, const rk_host_batch *batch, rk_host_actor **out,
+    void (*free_state) (void *state), unsigned links, const rk_host_batch *batch, rk_host_actor **out,
     char *why, size_t why_len);
 void rk_host_actor_doorbell (rk_host_actor *x);
 /* Wait for the thread (after TERMINATE) and free everything; -ETIMEDOUT leaves it all in place. */

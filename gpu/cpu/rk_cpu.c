@@ -101,7 +101,7 @@ cpu_launch (rk_device *dev, const rk_launch *l, rk_actor_impl **impl, char *why,
       return -ENOMEM;
     }
   }
-  return rk_host_actor_start (l, l->handler, state, free, true, (rk_host_actor **) impl, why, why_len);
+  return rk_host_actor_start (l, l->handler, state, free, RK_HOST_LINKS | RK_HOST_LINKS_INBOX_MOVES, (rk_host_actor **) impl, why, why_len);
 }
 
 static void
@@ -127,6 +127,7 @@ const rk_backend_ops rk_backend_cpu = {
   .kind = RK_BACKEND_CPU,
   .wakes_host = 1,
   .modes = 1u << RK_MODE_PERSISTENT,
+  .link_paths = (1u << RK_LINK_DEVICE) | (1u << RK_LINK_STAGED),
   .probe = cpu_probe,
   .open = cpu_open,
   .close = cpu_close,

@@ -312,6 +312,45 @@ cuda_upload (rk_device *d, rk_mem *mem, size_t off, const void *src, size_t len)
   return 0;
 }
 
+/* K2K between two GPUs: kernels on `from` write into `to`'s inboxes. Those come from `to`'s default
+ * memory pool (cudaMallocAsync), which peer access as such does not open: the pool is opened to `from`
+ * as well. */
+static int
+cuda_peer (rk_device *from, rk_device *to, char *why, size_t why_len)
+{
+  int can = 0;
+  cudaError_t e = cudaDeviceCanAccessPeer (&can, from->id, to->id);
+  if (e != cudaSuccess || !can) {
+    cudaGetLastError ();
+    snprintf (why, why_len, "GPU %d has no peer access to GPU %d", from->id, to->id);
+    return -ENOTSUP;
+  }
+  cudaSetDevice (from->id);
+  e = cudaDeviceEnablePeerAccess (to->id, 0);
+  if (e == cudaErrorPeerAccessAlreadyEnabled) {
+    cudaGetLastError ();
+    e = cudaSuccess;
+  }
+  cudaMemPool_t pool;
+  if (e == cudaSuccess)
+    e = cudaDeviceGetMemPool (&pool, to->id);
+  if (e == cudaSuccess) {
+    struct cudaMemAccessDesc access;
+    memset (&access, 0, sizeof access);
+    access.location.type = cudaMemLocationTypeDevice;
+    access.location.id = from->id;
+    access.flags = cudaMemAccessFlagsProtReadWrite;
+    e = cudaMemPoolSetAccess (pool, &access, 1);
+  }
+  if (e != cudaSuccess) {
+    cudaGetLastError ();
+    snprintf (why, why_len, "cannot open GPU %d's memory to GPU %d: %s", to->id, from->id,
+        cudaGetErrorString (e));
+    return -EIO;
+  }
+  return 0;
+}
+
 static void
 cuda_free (rk_device *d, rk_mem *mem)
 {
@@ -1144,7 +1183,7 @@ launch_host (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl, char 
   /* snapshots of the device state: accumulate's (the wave's fields are not taken through the arena) */
   s->handler.save = l->handler->id == RK_KERNEL_ACCUMULATE ? launch_save : NULL;
   s->handler.load = l->handler->id == RK_KERNEL_ACCUMULATE ? launch_load : NULL;
-  return rk_host_actor_start (l, &s->handler, s, launch_state_free, false, &impl->u.host, why, why_len);
+  return rk_host_actor_start (l, &s->handler, s, launch_state_free, RK_HOST_LINKS_NONE, &impl->u.host, why, why_len);
 }
 
 /* ---- the table ---- */
@@ -1226,6 +1265,7 @@ const rk_backend_ops rk_backend_cuda = {
   .kind = RK_BACKEND_CUDA,
   .wakes_host = 0,
   .modes = (1u << RK_MODE_PERSISTENT) | (1u << RK_MODE_LAUNCH),
+  .link_paths = (1u << RK_LINK_DEVICE) | (1u << RK_LINK_PEER) | (1u << RK_LINK_STAGED),
   .probe = cuda_probe,
   .open = cuda_open,
   .close = cuda_close,
@@ -1233,6 +1273,7 @@ const rk_backend_ops rk_backend_cuda = {
   .free = cuda_free,
   .alloc_device = cuda_alloc_device,
   .upload = cuda_upload,
+  .peer = cuda_peer,
   .launch = cuda_launch,
   .doorbell = cuda_doorbell,
   .join = cuda_join,

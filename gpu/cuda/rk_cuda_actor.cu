@@ -63,6 +63,28 @@ st_relaxed_sys32 (uint32_t *p, uint32_t v)
 }
 
 __device__ __forceinline__ uint64_t
+ld_relaxed_sys64 (const uint64_t *p)
+{
+  uint64_t v;
+  asm volatile ("ld.relaxed.sys.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+  return v;
+}
+
+__device__ __forceinline__ uint32_t
+ld_relaxed_sys32 (const uint32_t *p)
+{
+  uint32_t v;
+  asm volatile ("ld.relaxed.sys.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+  return v;
+}
+
+__device__ __forceinline__ void
+st_release_sys32 (uint32_t *p, uint32_t v)
+{
+  asm volatile ("st.release.sys.global.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
+}
+
+__device__ __forceinline__ uint64_t
 ld_acquire_gpu (const uint64_t *p)
 {
   uint64_t v;
@@ -445,16 +467,18 @@ struct __align__ (16) LeaderState {
    * memory is a PCIe round trip) */
   uint64_t records_in, records_out, errors, beats, batches;
   uint64_t last_beat;
-  /* K2K: the actor's own inbox (consumer side) and the route LINK installed (producer side), both
-   * rings in device memory; indices and positions cached here, as their single writer */
+  /* K2K: the inbox the actor reads (consumer side: its own, or the one RK_CMD_INBOX named) and the
+   * route LINK installed (producer side); indices and positions cached here, as their single writer.
+   * `sys`: the other side is another device, or the ring is in host memory (RK_ROUTE_F_SYSTEM), so
+   * accesses are ordered at system scope, not device scope. */
   rk_ring *inbox;
   uint8_t *inbox_arena;
   uint64_t inbox_size, inbox_tail;
-  uint32_t inbox_mask;
+  uint32_t inbox_mask, inbox_sys;
   rk_ring *route;
   uint8_t *route_arena;
   uint64_t route_size, route_pos, route_head;
-  uint32_t route_entries, route_mask;
+  uint32_t route_entries, route_mask, route_sys;
   /* the linked record being served: take the inbox record / put one on the route when done */
   uint32_t link_take, link_put;
   uint64_t link_off, link_seq;
@@ -501,10 +525,17 @@ link_wait_tick (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uin
 }
 
 __device__ __forceinline__ void
-load_record (rk_record &r, const rk_record *slot)
+load_record (rk_record &r, const rk_record *slot, uint32_t sys)
 {
-  for (int k = 0; k < 4; k++)
-    ((uint4 *) &r)[k] = __ldcg ((const uint4 *) slot + k); /* written by another kernel: from L2 */
+  for (int k = 0; k < 4; k++) /* written by another kernel: from L2, or from wherever it lives */
+    ((uint4 *) &r)[k] = sys ? ld_relaxed_sys_v4 ((const uint4 *) slot + k) : __ldcg ((const uint4 *) slot + k);
+}
+
+/* A ring index that the other side of a link writes. */
+__device__ __forceinline__ uint64_t
+link_acquire (const uint64_t *p, uint32_t sys)
+{
+  return sys ? ld_acquire_sys (p) : ld_acquire_gpu (p);
 }
 
 /* FROM_INBOX: wait for link record `want` at the inbox's front, skipping older ones nobody asked for. */
@@ -513,13 +544,16 @@ inbox_take (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint64_
 {
   rk_ring *in = L.inbox;
   for (uint32_t polls = 0;; polls++) {
-    if (ld_acquire_gpu (&in->head) != L.inbox_tail) { /* pairs with the producer's release */
-      load_record (lr, &rk_ring_slots (in)[L.inbox_tail & L.inbox_mask]);
+    if (link_acquire (&in->head, L.inbox_sys) != L.inbox_tail) { /* pairs with the producer's release */
+      load_record (lr, &rk_ring_slots (in)[L.inbox_tail & L.inbox_mask], L.inbox_sys);
       if (lr.seq == want)
         return RK_STATUS_OK;
       if (lr.seq > want) /* dropped upstream: what follows belongs to later records */
         return RK_STATUS_CANCELLED;
-      st_release_gpu (&in->tail, ++L.inbox_tail);
+      if (L.inbox_sys)
+        st_release_sys (&in->tail, ++L.inbox_tail);
+      else
+        st_release_gpu (&in->tail, ++L.inbox_tail);
       L.skipped_in++;
       continue;
     }
@@ -536,15 +570,16 @@ route_room (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32_
     return RK_STATUS_TOO_LARGE;
   for (uint32_t polls = 0;; polls++) {
     /* both loads in flight at once: one trip to L2, not two */
-    const uint32_t closed = ld_relaxed_gpu32 (&L.route->closed);
-    const uint64_t tail = ld_acquire_gpu (&L.route->tail); /* the consumer is done with those */
+    const uint32_t closed = L.route_sys ? ld_relaxed_sys32 (&L.route->closed) : ld_relaxed_gpu32 (&L.route->closed);
+    const uint64_t tail = link_acquire (&L.route->tail, L.route_sys); /* the consumer is done with those */
     if (closed)
       return RK_STATUS_CLOSED;
     const uint64_t used = L.route_head - tail;
     if (used < L.route_entries) {
       const bool empty = used == 0;
+      const uint64_t *in_off = &rk_ring_slots (L.route)[tail & L.route_mask].u.desc.in_off;
       const uint64_t oldest = empty ? 0
-          : __ldcg ((const unsigned long long *) &rk_ring_slots (L.route)[tail & L.route_mask].u.desc.in_off);
+          : L.route_sys ? ld_relaxed_sys64 (in_off) : __ldcg ((const unsigned long long *) in_off);
       if (rk_link_place (L.route_pos, oldest, empty, L.route_size, len, &off))
         return RK_STATUS_OK;
     }
@@ -579,8 +614,9 @@ route_claim (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32
 /* After the block (and the grid) finished with a linked record: put the result on the route, and hand
  * the inbox record back. One fence for both (a fence costs some 0.5 us here, and a system-scope store
  * in flight before it more): it orders the block's payload writes (before the barrier) and the link
- * record before the new head, and the block's reads of the inbox before the new tail. The counters in
- * mapped memory are stored after it. */
+ * record before the new head, and the block's reads of the inbox before the new tail. It is a
+ * system-scope fence where either side is another device or host memory. The counters in mapped
+ * memory are stored after it. */
 __device__ void
 link_finish (const rk_cuda_args &a, LeaderState &L, uint32_t status, uint32_t len, uint64_t hlc)
 {
@@ -600,11 +636,23 @@ link_finish (const rk_cuda_args &a, LeaderState &L, uint32_t status, uint32_t le
       __stcg ((uint4 *) slot + k, ((const uint4 *) &lr)[k]);
     L.route_pos = L.link_off + rk_link_span (lr.len);
   }
-  __threadfence ();
-  if (L.link_put)
-    st_relaxed_gpu (&L.route->head, ++L.route_head); /* pairs with the consumer's load-acquire */
-  if (L.link_take)
-    st_relaxed_gpu (&L.inbox->tail, ++L.inbox_tail); /* pairs with the producer's load-acquire */
+  const uint32_t put_sys = L.link_put && L.route_sys, take_sys = L.link_take && L.inbox_sys;
+  if (put_sys || take_sys)
+    __threadfence_system ();
+  else
+    __threadfence ();
+  if (L.link_put) { /* pairs with the consumer's load-acquire */
+    if (put_sys)
+      st_relaxed_sys64 (&L.route->head, ++L.route_head);
+    else
+      st_relaxed_gpu (&L.route->head, ++L.route_head);
+  }
+  if (L.link_take) { /* pairs with the producer's load-acquire */
+    if (take_sys)
+      st_relaxed_sys64 (&L.inbox->tail, ++L.inbox_tail);
+    else
+      st_relaxed_gpu (&L.inbox->tail, ++L.inbox_tail);
+  }
   if (L.link_put)
     st_relaxed_sys64 (&a.ctl->routed_out, ++L.routed_out);
   if (L.link_take)
@@ -614,42 +662,83 @@ link_finish (const rk_cuda_args &a, LeaderState &L, uint32_t status, uint32_t le
   L.link_take = L.link_put = 0;
 }
 
-/* RK_CMD_LINK: install the route in the payload (or remove it). */
+/* The rk_route in a LINK or INBOX record's payload, and its ring, checked (core/rk_ref_actor.c's
+ * read_route ()). Returns OK with rt (inbox_addr 0: none) and *ring, or INVALID. */
 __device__ uint32_t
-install_route (const rk_cuda_args &a, LeaderState &L, const rk_record &req)
+read_route (const rk_cuda_args &a, const rk_record &req, rk_route &rt, rk_ring *&ring)
 {
-  rk_route rt;
   if ((req.flags & RK_REC_F_INLINE) || req.len != sizeof rt
       || !region_ok (req.u.desc.in_off, req.len, a.in_size) || (req.u.desc.in_off & 15))
     return RK_STATUS_INVALID;
   for (int k = 0; k < 4; k++)
     ((uint4 *) &rt)[k] = ld_relaxed_sys_v4 ((const uint4 *) (a.in_arena + req.u.desc.in_off) + k);
-  if (!rt.inbox_addr) {
+  ring = nullptr;
+  if (!rt.inbox_addr)
+    return RK_STATUS_OK;
+  if ((rt.flags & ~(uint32_t) RK_ROUTE_F_SYSTEM) || !rt.arena_addr || !rt.arena_size
+      || rt.arena_size % RK_LINK_ALIGN || (rt.inbox_addr & (RK_LINE_SIZE - 1)))
+    return RK_STATUS_INVALID;
+  ring = (rk_ring *) (uintptr_t) rt.inbox_addr; /* the element hands over a real inbox */
+  /* line 2 of the ring, written once before anyone used it */
+  const uint4 geo = ld_relaxed_sys_v4 (&ring->entries);
+  const uint32_t entries = geo.x, mask = geo.y;
+  if (geo.w != RK_ABI_VERSION || geo.z != RK_RECORD_SIZE || entries == 0 || mask != entries - 1)
+    return RK_STATUS_INVALID;
+  return RK_STATUS_OK;
+}
+
+/* RK_CMD_LINK: install the route in the payload (or remove it). */
+__device__ uint32_t
+install_route (const rk_cuda_args &a, LeaderState &L, const rk_record &req)
+{
+  rk_route rt;
+  rk_ring *ring;
+  const uint32_t st = read_route (a, req, rt, ring);
+  if (st != RK_STATUS_OK)
+    return st;
+  if (!ring) {
     L.route = nullptr;
     return RK_STATUS_OK;
   }
-  if (rt.flags || !rt.arena_addr || !rt.arena_size || rt.arena_size % RK_LINK_ALIGN
-      || (rt.inbox_addr & (RK_LINE_SIZE - 1)))
-    return RK_STATUS_INVALID;
-  rk_ring *ring = (rk_ring *) (uintptr_t) rt.inbox_addr; /* the element hands over a real inbox */
-  const uint32_t entries = __ldcg (&ring->entries), mask = __ldcg (&ring->mask);
-  if (__ldcg (&ring->version) != RK_ABI_VERSION || __ldcg (&ring->record_size) != RK_RECORD_SIZE
-      || entries == 0 || mask != entries - 1)
-    return RK_STATUS_INVALID;
+  const uint32_t mask = ld_relaxed_sys32 (&ring->mask), sys = (rt.flags & RK_ROUTE_F_SYSTEM) != 0;
   L.route = ring;
   L.route_arena = (uint8_t *) (uintptr_t) rt.arena_addr;
   L.route_size = rt.arena_size;
-  L.route_entries = entries;
+  L.route_entries = mask + 1;
   L.route_mask = mask;
+  L.route_sys = sys;
   /* this actor is the inbox's only producer from now on: go on after what the last one wrote */
-  L.route_head = __ldcg ((const unsigned long long *) &ring->head);
-  const uint64_t tail = ld_acquire_gpu (&ring->tail);
+  L.route_head = ld_relaxed_sys64 (&ring->head);
+  const uint64_t tail = link_acquire (&ring->tail, sys);
   L.route_pos = 0;
   if (L.route_head != tail) {
     rk_record newest;
-    load_record (newest, &rk_ring_slots (ring)[(L.route_head - 1) & mask]);
+    load_record (newest, &rk_ring_slots (ring)[(L.route_head - 1) & mask], sys);
     L.route_pos = newest.u.desc.in_off + rk_link_span (newest.len);
   }
+  return RK_STATUS_OK;
+}
+
+/* RK_CMD_INBOX: read linked records from the inbox in the payload from now on (the actor's own, or one
+ * in host memory), at the scope it names. Every linked record before this one has been served. */
+__device__ uint32_t
+switch_inbox (const rk_cuda_args &a, LeaderState &L, const rk_record &req)
+{
+  rk_route rt;
+  rk_ring *ring;
+  if (!a.inbox)
+    return RK_STATUS_UNSUPPORTED; /* an actor started without links */
+  const uint32_t st = read_route (a, req, rt, ring);
+  if (st != RK_STATUS_OK)
+    return st;
+  if (!ring)
+    return RK_STATUS_INVALID;
+  L.inbox = ring;
+  L.inbox_arena = (uint8_t *) (uintptr_t) rt.arena_addr;
+  L.inbox_size = rt.arena_size;
+  L.inbox_mask = ld_relaxed_sys32 (&ring->mask);
+  L.inbox_sys = (rt.flags & RK_ROUTE_F_SYSTEM) != 0;
+  L.inbox_tail = ld_relaxed_sys64 (&ring->tail); /* its only writer: this actor, before or now */
   return RK_STATUS_OK;
 }
 
@@ -1402,11 +1491,18 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
       }
       case RK_CMD_TERMINATE:
         L.stop = 1;
-        if (L.inbox) /* read no more: a producer waiting for room there gives up */
-          st_release_gpu32 (&L.inbox->closed, 1);
+        if (L.inbox) { /* read no more: a producer waiting for room there gives up */
+          if (L.inbox_sys)
+            st_release_sys32 (&L.inbox->closed, 1);
+          else
+            st_release_gpu32 (&L.inbox->closed, 1);
+        }
         break;
       case RK_CMD_LINK:
         L.status = install_route (a, L, req);
+        break;
+      case RK_CMD_INBOX:
+        L.status = switch_inbox (a, L, req);
         break;
       default:
         L.status = RK_STATUS_UNKNOWN_CMD;
@@ -1747,7 +1843,9 @@ leader_loop (const rk_cuda_args &a, int grid)
     L.inbox_size = a.inbox_size;
     L.inbox_tail = a.inbox ? __ldcg ((const unsigned long long *) &a.inbox->tail) : 0;
     L.inbox_mask = a.inbox ? __ldcg (&a.inbox->mask) : 0;
+    L.inbox_sys = 0;
     L.route = nullptr;
+    L.route_sys = 0;
     L.link_take = L.link_put = 0;
     L.routed_in = L.routed_out = L.skipped_in = 0;
     L.last_beat = globaltimer ();

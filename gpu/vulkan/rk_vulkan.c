@@ -1464,7 +1464,7 @@ vk_launch (rk_device *d, const rk_launch *l, rk_actor_impl **impl, char *why, si
   s->handler.load = NULL;
   /* K2K: inboxes and routes are memory of this backend that the host thread can address */
   static const rk_host_batch batch = { vk_batch_open, vk_batch_close };
-  return rk_host_actor_start_batched (l, &s->handler, s, vk_actor_free, true, &batch, (rk_host_actor **) impl,
+  return rk_host_actor_start_batched (l, &s->handler, s, vk_actor_free, RK_HOST_LINKS, &batch, (rk_host_actor **) impl,
       why, why_len);
 }
 
@@ -1491,6 +1491,7 @@ const rk_backend_ops rk_backend_vulkan = {
   .kind = RK_BACKEND_VULKAN,
   .wakes_host = 1,
   .modes = (1u << RK_MODE_PERSISTENT) | (1u << RK_MODE_LAUNCH),
+  .link_paths = 1u << RK_LINK_DEVICE,
   .probe = vk_probe,
   .probe_auto = vk_probe_auto,
   .open = vk_open,

@@ -33,7 +33,7 @@ static void
 test_constants (void)
 {
   SECTION ("constants and enum values");
-  CHECK_EQ_U (RK_ABI_VERSION, 3);
+  CHECK_EQ_U (RK_ABI_VERSION, 4);
   CHECK_EQ_U (RK_CONTROL_MAGIC, 0x314b4352u);
   CHECK (memcmp (&(uint32_t) { RK_CONTROL_MAGIC }, "RCK1", 4) == 0); /* little endian host */
   CHECK_EQ_U (RK_CHECKPOINT_MAGIC, 0x50434b52u);
@@ -53,7 +53,9 @@ test_constants (void)
   CHECK_EQ_U (RK_CMD_RESTORE, 7);
   CHECK_EQ_U (RK_CMD_TERMINATE, 8);
   CHECK_EQ_U (RK_CMD_LINK, 9);
-  CHECK_EQ_U (RK_CMD_COUNT_, 10);
+  CHECK_EQ_U (RK_CMD_INBOX, 10);
+  CHECK_EQ_U (RK_CMD_COUNT_, 11);
+  CHECK_EQ_U (RK_ROUTE_F_SYSTEM, 1);
 
   CHECK_EQ_U (RK_REC_F_INLINE, 1);
   CHECK_EQ_U (RK_REC_F_ERROR, 2);

@@ -392,7 +392,7 @@ test_commands_scale (void)
   SECTION ("LINK: a malformed route is INVALID; unknown types: UNKNOWN_CMD");
   {
     rk_route route = { .inbox_addr = 0x1000, .arena_addr = 0x2000, .arena_size = 4096, .route_id = 1,
-      .flags = 1 };
+      .flags = 2 }; /* no such flag */
     expect_error (&d, send_full (&d, RK_CMD_LINK, 0, 0, &route, sizeof route, 0), RK_STATUS_INVALID);
     expect_error (&d, send_full (&d, RK_CMD_LINK, 0, 0, &route, sizeof route - 1, 0), RK_STATUS_INVALID);
     expect_error (&d, send_cmd (&d, 200), RK_STATUS_UNKNOWN_CMD);
@@ -939,20 +939,35 @@ set_param (rk_actor *a, uint32_t i, double v)
   CHECK_EQ_U (ans.rec.status, RK_STATUS_OK);
 }
 
-/* Link a[i] to a[i + 1] for every i. */
+/* Link a[i] to a[i + 1] for every i, hop i by paths[i]; the consumer then reads that path's inbox
+ * (RK_CMD_INBOX). paths NULL: every hop on the device, and the consumers read the inbox they have. */
 static void
-link_chain (rk_actor **a, int n)
+link_chain_paths (rk_actor **a, int n, const rk_link_path *paths)
 {
   for (int i = 0; i + 1 < n; i++) {
     rk_route rt;
-    CHECK (rk_actor_inbox_route (a[i + 1], (uint32_t) i + 1, &rt));
+    rk_answer ans;
+    CHECK (rk_actor_inbox_route (a[i + 1], paths ? paths[i] : RK_LINK_DEVICE, (uint32_t) i + 1, &rt));
+    CHECK_EQ_U (rt.flags, paths && paths[i] != RK_LINK_DEVICE ? RK_ROUTE_F_SYSTEM : 0);
+    if (paths) {
+      rk_record rec = { 0 };
+      CHECK_EQ_I (rk_actor_submit_inbox (a[i + 1], &rec, &rt, SEC), 0);
+      CHECK_EQ_I (rk_actor_receive (a[i + 1], &ans, SEC), 0);
+      CHECK_EQ_U (ans.rec.type, RK_CMD_INBOX);
+      CHECK_EQ_U (ans.rec.status, RK_STATUS_OK);
+    }
     rk_record rec = { 0 };
     CHECK_EQ_I (rk_actor_submit_link (a[i], &rec, &rt, SEC), 0);
-    rk_answer ans;
     CHECK_EQ_I (rk_actor_receive (a[i], &ans, SEC), 0);
     CHECK_EQ_U (ans.rec.type, RK_CMD_LINK);
     CHECK_EQ_U (ans.rec.status, RK_STATUS_OK);
   }
+}
+
+static void
+link_chain (rk_actor **a, int n)
+{
+  link_chain_paths (a, n, NULL);
 }
 
 /* Submit link record `seq` (n floats of x) to actor i of a chain of `len`. */
@@ -982,16 +997,52 @@ expect_hop (rk_actor *a, bool last, uint32_t bytes, const float *want, const cha
   rk_actor_release_output (a, ans.out_token);
 }
 
+/* Buffers first..first+n through the chain a[0..len), WINDOW in flight, each checked against the
+ * composition of the handlers' C code. */
+static void
+run_chain (rk_actor **a, const rk_handler **h, double (*p)[RK_MAX_PARAMS], int len, int first, int n)
+{
+  enum { MAXN = 2048, WINDOW = 8 };
+  static float x[WINDOW][MAXN], want[WINDOW][MAXN], tmp[MAXN];
+  uint32_t bytes[WINDOW];
+
+  for (int b = first; b < first + n + WINDOW; b++) {
+    if (b >= first + WINDOW) { /* answers of buffer b - WINDOW, from every actor */
+      int w = (b - WINDOW) % WINDOW;
+      for (int i = 0; i < len; i++)
+        expect_hop (a[i], i == len - 1, bytes[w], want[w], h[i]->name);
+    }
+    if (b >= first + n)
+      continue;
+    int w = b % WINDOW;
+    uint32_t m = (uint32_t) rk_test_below (&rng, MAXN + 1);
+    if (b % 50 == 0)
+      m = 0; /* an empty array goes through too */
+    for (uint32_t k = 0; k < m; k++)
+      x[w][k] = (float) rk_test_uniform (&rng, -100.0, 100.0);
+    bytes[w] = m * 4;
+    /* the reference: every handler's C code in turn */
+    memcpy (want[w], x[w], bytes[w]);
+    for (int i = 0; i < len; i++) {
+      uint32_t out_len = 0;
+      CHECK_EQ_U (h[i]->process (NULL, p[i], (const uint8_t *) want[w], bytes[w], (uint8_t *) tmp,
+                      bytes[w], &out_len), RK_STATUS_OK);
+      memcpy (want[w], tmp, out_len);
+    }
+    for (int i = 0; i < len; i++)
+      CHECK_EQ_I (submit_hop (a, i, len, 1000 + (uint64_t) b, x[w], bytes[w], SEC), 0);
+  }
+}
+
 static void
 test_links_chain (int len)
 {
-  enum { BUFS = 300, MAXN = 2048, WINDOW = 8 };
+  enum { BUFS = 300 };
   const char *kinds[] = { "stencil", "scale", "echo" };
   rk_actor *a[8];
   const rk_handler *h[8];
   double p[8][RK_MAX_PARAMS];
-  static float x[BUFS % WINDOW + WINDOW][MAXN], want[WINDOW][MAXN], tmp[MAXN];
-  uint32_t bytes[WINDOW];
+  rk_link_path paths[8] = { RK_LINK_HOST };
 
   SECTION ("K2K: a chain of actors gives the composition of the C references");
   printf ("chain of %d\n", len);
@@ -1006,32 +1057,18 @@ test_links_chain (int len)
     }
   }
   link_chain (a, len);
-  for (int b = 0; b < BUFS + WINDOW; b++) {
-    if (b >= WINDOW) { /* answers of buffer b - WINDOW, from every actor */
-      int w = (b - WINDOW) % WINDOW;
-      for (int i = 0; i < len; i++)
-        expect_hop (a[i], i == len - 1, bytes[w], want[w], h[i]->name);
-    }
-    if (b >= BUFS)
-      continue;
-    int w = b % WINDOW;
-    uint32_t n = (uint32_t) rk_test_below (&rng, MAXN + 1);
-    if (b % 50 == 0)
-      n = 0; /* an empty array goes through too */
-    for (uint32_t k = 0; k < n; k++)
-      x[w][k] = (float) rk_test_uniform (&rng, -100.0, 100.0);
-    bytes[w] = n * 4;
-    /* the reference: every handler's C code in turn */
-    memcpy (want[w], x[w], bytes[w]);
-    for (int i = 0; i < len; i++) {
-      uint32_t out_len = 0;
-      CHECK_EQ_U (h[i]->process (NULL, p[i], (const uint8_t *) want[w], bytes[w], (uint8_t *) tmp,
-                      bytes[w], &out_len), RK_STATUS_OK);
-      memcpy (want[w], tmp, out_len);
-    }
-    for (int i = 0; i < len; i++)
-      CHECK_EQ_I (submit_hop (a, i, len, 1000 + (uint64_t) b, x[w], bytes[w], SEC), 0);
-  }
+  run_chain (a, h, p, len, 0, BUFS / 3);
+
+  SECTION ("K2K: the chain goes on with its hops moved between the device inbox and the staged one");
+  for (int i = 0; i + 1 < len; i++)
+    paths[i] = rk_test_below (&rng, 2) ? RK_LINK_STAGED : RK_LINK_DEVICE;
+  link_chain_paths (a, len, paths);
+  run_chain (a, h, p, len, BUFS / 3, BUFS / 3);
+  for (int i = 0; i + 1 < len; i++)
+    paths[i] = paths[i] == RK_LINK_STAGED ? RK_LINK_DEVICE : RK_LINK_STAGED;
+  link_chain_paths (a, len, paths);
+  run_chain (a, h, p, len, 2 * (BUFS / 3), BUFS - 2 * (BUFS / 3));
+
   for (int i = 0; i < len; i++) {
     const rk_control *ctl = rk_actor_control (a[i]);
     CHECK_EQ_U (rk_load_relaxed64 (&ctl->routed_out), i + 1 < len ? BUFS : 0);
@@ -1041,6 +1078,84 @@ test_links_chain (int len)
   for (int i = 0; i < len; i++) {
     CHECK_EQ_I (rk_actor_stop (a[i], 5 * SEC), 0);
     rk_actor_unref (a[i]);
+  }
+}
+
+/* The choice of a link's path, for every combination of what decides it. */
+static void
+test_link_choose (void)
+{
+  const unsigned dev = 1u << RK_LINK_DEVICE, peer = 1u << RK_LINK_PEER, staged = 1u << RK_LINK_STAGED;
+  const struct {
+    bool same_backend, inbox, same_device, force;
+    unsigned paths;
+    int peer;
+    rk_link_path want;
+  } cases[] = {
+    { true, true, true, false, dev | peer | staged, 0, RK_LINK_DEVICE },
+    { true, true, true, false, dev, -ENOTSUP, RK_LINK_DEVICE },
+    { false, true, true, false, dev | peer | staged, 0, RK_LINK_HOST },
+    { true, false, true, false, dev | peer | staged, 0, RK_LINK_HOST },
+    { true, true, false, false, dev | peer | staged, 0, RK_LINK_PEER },
+    { true, true, false, false, dev | peer | staged, -ENOTSUP, RK_LINK_STAGED },
+    { true, true, false, false, dev | staged, 0, RK_LINK_STAGED },
+    { true, true, false, false, dev | peer, -ENOTSUP, RK_LINK_HOST },
+    { true, true, false, false, dev, 0, RK_LINK_HOST },
+    { true, true, true, true, dev | peer | staged, 0, RK_LINK_STAGED },
+    { true, true, false, true, dev | peer | staged, 0, RK_LINK_STAGED },
+    { true, true, true, true, dev, 0, RK_LINK_HOST },
+    { false, true, true, true, dev | staged, 0, RK_LINK_HOST },
+    { true, false, false, true, dev | staged, 0, RK_LINK_HOST },
+  };
+
+  SECTION ("K2K: the path between two actors: device, peer, staged or host, and why");
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    rk_link_facts f = { cases[i].same_backend, cases[i].inbox, cases[i].same_device, cases[i].force,
+      cases[i].paths, cases[i].peer };
+    char why[200] = "";
+    rk_link_path got = rk_link_choose (&f, why, sizeof why);
+    CHECK_MSG (got == cases[i].want, "case %zu: %s, want %s (%s)", i, rk_link_path_name (got),
+        rk_link_path_name (cases[i].want), why);
+    CHECK_MSG (why[0] != '\0', "case %zu: no reason given", i);
+  }
+  CHECK (strcmp (rk_link_path_name (RK_LINK_STAGED), "staged") == 0);
+  CHECK (strcmp (rk_link_path_name (RK_LINK_PATH_COUNT_), "invalid") == 0);
+
+  /* the same for real actors of the CPU backend (one device: device, or staged when asked) */
+  rk_actor *up = new_actor_with_inbox ("echo", 16, MIB, 64 * 1024);
+  rk_actor *down = new_actor_with_inbox ("echo", 16, MIB, 64 * 1024);
+  rk_actor *plain = new_actor ("echo", 16, MIB);
+  char why[200];
+  CHECK_EQ_I (rk_actor_link_path (up, down, false, why, sizeof why), RK_LINK_DEVICE);
+  CHECK_EQ_I (rk_actor_link_path (up, down, true, why, sizeof why), RK_LINK_STAGED);
+  CHECK_EQ_I (rk_actor_link_path (up, plain, false, why, sizeof why), RK_LINK_HOST);
+  CHECK (strstr (why, "no inbox") != NULL);
+  rk_route rt;
+  CHECK (!rk_actor_inbox_route (plain, RK_LINK_DEVICE, 1, &rt));
+  CHECK (!rk_actor_inbox_route (down, RK_LINK_PEER, 1, &rt)); /* not a path of the CPU backend */
+  CHECK (!rk_actor_inbox_route (down, RK_LINK_HOST, 1, &rt));
+
+  SECTION ("K2K: RK_CMD_INBOX is refused by an actor without an inbox, and for a bad inbox");
+  rk_answer ans;
+  rk_record rec = { 0 };
+  CHECK (rk_actor_inbox_route (down, RK_LINK_STAGED, 1, &rt));
+  CHECK_EQ_I (rk_actor_submit_inbox (plain, &rec, &rt, SEC), 0);
+  CHECK_EQ_I (rk_actor_receive (plain, &ans, SEC), 0);
+  CHECK_EQ_U (ans.rec.status, RK_STATUS_UNSUPPORTED);
+  rk_route bad = rt;
+  bad.flags = 2;
+  CHECK_EQ_I (rk_actor_submit_inbox (down, &rec, &bad, SEC), 0);
+  CHECK_EQ_I (rk_actor_receive (down, &ans, SEC), 0);
+  CHECK_EQ_U (ans.rec.status, RK_STATUS_INVALID);
+  bad = rt;
+  bad.inbox_addr = 0;
+  CHECK_EQ_I (rk_actor_submit_inbox (down, &rec, &bad, SEC), 0);
+  CHECK_EQ_I (rk_actor_receive (down, &ans, SEC), 0);
+  CHECK_EQ_U (ans.rec.status, RK_STATUS_INVALID);
+  rk_actor *all[] = { up, down, plain };
+  for (int i = 0; i < 3; i++) {
+    CHECK_EQ_I (rk_actor_stop (all[i], 5 * SEC), 0);
+    rk_actor_unref (all[i]);
   }
 }
 
@@ -1215,6 +1330,7 @@ main (void)
   test_batches ();
   for (int len = 1; len <= 8; len *= 2)
     test_links_chain (len);
+  test_link_choose ();
   test_links_edges ();
   test_many_actors ();
   printf ("test_actor_cpu: all checks passed\n");

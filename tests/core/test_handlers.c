@@ -116,6 +116,7 @@ test_registry (void)
 
   CHECK (strcmp (rk_cmd_name (RK_CMD_PROCESS), "process") == 0);
   CHECK (strcmp (rk_cmd_name (RK_CMD_LINK), "link") == 0);
+  CHECK (strcmp (rk_cmd_name (RK_CMD_INBOX), "inbox") == 0);
   CHECK (strcmp (rk_cmd_name (200), "unknown") == 0);
   CHECK (strcmp (rk_state_name (RK_STATE_PAUSED), "paused") == 0);
   CHECK (strcmp (rk_state_name (RK_STATE_TERMINATED), "terminated") == 0);

@@ -280,7 +280,7 @@ test_commands (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
   memset (&rec, 0, sizeof rec);
   rec.type = RK_CMD_LINK;
   /* a malformed route: refused as such by a persistent actor, as unsupported in launch mode */
-  rk_route route = { .inbox_addr = 4096, .arena_addr = 8192, .arena_size = 4096, .flags = 1 };
+  rk_route route = { .inbox_addr = 4096, .arena_addr = 8192, .arena_size = 4096, .flags = 2 };
   CHECK (call (a, &rec, &route, sizeof route, 0, &ans)
           == (mode == RK_MODE_PERSISTENT ? RK_STATUS_INVALID : RK_STATUS_UNSUPPORTED),
       "%s link: %s", label, rk_status_name (ans.rec.status));
@@ -396,15 +396,27 @@ submit_hop (rk_actor **a, int i, int n, uint64_t seq, const void *x, uint32_t by
   return rk_actor_submit (a[i], &rec, i > 0 ? NULL : x, bytes, i + 1 < n ? 0 : bytes, TIMEOUT);
 }
 
+/* Link a[i] to a[i + 1], hop i by paths[i] (the consumer reads that path's inbox: RK_CMD_INBOX), or
+ * every hop on the device when paths is NULL. */
 static void
-link_chain (rk_actor **a, int n, const char *label)
+link_chain (rk_actor **a, int n, const rk_link_path *paths, const char *label)
 {
   for (int i = 0; i + 1 < n; i++) {
     rk_route rt;
     rk_record rec = { 0 };
     rk_answer ans;
-    CHECK (rk_actor_inbox_route (a[i + 1], (uint32_t) i + 1, &rt), "%s: no inbox", label);
-    int r = rk_actor_submit_link (a[i], &rec, &rt, TIMEOUT);
+    int r;
+    CHECK (rk_actor_inbox_route (a[i + 1], paths ? paths[i] : RK_LINK_DEVICE, (uint32_t) i + 1, &rt),
+        "%s: no inbox", label);
+    if (paths) {
+      r = rk_actor_submit_inbox (a[i + 1], &rec, &rt, TIMEOUT);
+      if (r == 0)
+        r = rk_actor_receive (a[i + 1], &ans, TIMEOUT);
+      CHECK (r == 0 && ans.rec.status == RK_STATUS_OK, "%s: INBOX of %d (%s): %d, status %u", label,
+          i + 1, rk_link_path_name (paths[i]), r, r == 0 ? ans.rec.status : 0);
+      memset (&rec, 0, sizeof rec);
+    }
+    r = rk_actor_submit_link (a[i], &rec, &rt, TIMEOUT);
     if (r == 0)
       r = rk_actor_receive (a[i], &ans, TIMEOUT);
     CHECK (r == 0 && ans.rec.status == RK_STATUS_OK, "%s: LINK %d -> %d: %d, status %u", label, i,
@@ -413,9 +425,11 @@ link_chain (rk_actor **a, int n, const char *label)
 }
 
 /* A chain of n actors of random kernels gives, buffer by buffer, the composition of the C references
- * (each actor's reference state stepped along), for small and large payloads. */
+ * (each actor's reference state stepped along), for small and large payloads. mixed: each hop takes a
+ * path of the backend at random (on one GPU, PEER is the device inbox at system scope, as a link
+ * between two GPUs uses it; STAGED an inbox in mapped host memory). */
 static void
-test_links (const rk_backend_ops *ops, int n, const char *label)
+test_links (const rk_backend_ops *ops, int n, bool mixed, const char *label)
 {
   static const char *kinds[] = { "stencil", "scale", "echo", "accumulate" };
   static const uint32_t lens[] = { 0, 4, 64, 1024, 4096, 65536, 1 << 20 };
@@ -448,7 +462,20 @@ test_links (const rk_backend_ops *ops, int n, const char *label)
   }
   for (int w = 0; w < WINDOW; w++)
     want[w] = malloc (1 << 20);
-  link_chain (a, n, label);
+  rk_link_path paths[8] = { RK_LINK_HOST };
+  for (int i = 0; i + 1 < n; i++) {
+    static const rk_link_path all[] = { RK_LINK_DEVICE, RK_LINK_PEER, RK_LINK_STAGED };
+    do
+      paths[i] = all[rnd () % 3];
+    while (!(ops->link_paths & (1u << paths[i])));
+  }
+  link_chain (a, n, mixed ? paths : NULL, label);
+  if (mixed) {
+    printf ("%s chain of %d, paths:", label, n);
+    for (int i = 0; i + 1 < n; i++)
+      printf (" %s", rk_link_path_name (paths[i]));
+    printf ("\n");
+  }
   for (int b = 0; b < BUFS + WINDOW; b++) {
     if (b >= WINDOW) {
       const int w = (b - WINDOW) % WINDOW;
@@ -527,7 +554,7 @@ test_link_teardown (const rk_backend_ops *ops, const char *label)
       }
     return;
   }
-  link_chain (a, 2, label);
+  link_chain (a, 2, NULL, label);
   CHECK (submit_hop (a, 1, 2, 5, NULL, 256) == 0, "submit");
   CHECK (rk_actor_receive (a[1], &ans, 100000000) == -ETIMEDOUT, "%s: an answer without data", label);
   rk_actor_cancel_links (a[1]);
@@ -725,8 +752,10 @@ main (void)
   test_checkpoint (cpu, RK_MODE_PERSISTENT, cuda, RK_MODE_PERSISTENT, "cpu -> cuda");
   test_checkpoint (cuda, RK_MODE_LAUNCH, cuda, RK_MODE_PERSISTENT, "launch -> persistent");
   for (int len = 1; len <= 8; len *= 2) {
-    test_links (cuda, len, "cuda");
-    test_links (cpu, len, "cpu");
+    test_links (cuda, len, false, "cuda");
+    test_links (cuda, len, true, "cuda");
+    test_links (cpu, len, false, "cpu");
+    test_links (cpu, len, true, "cpu");
   }
   test_link_teardown (cuda, "cuda");
   test_link_teardown (cpu, "cpu");
