@@ -574,7 +574,7 @@ launch_actor (GstRkActor *self, const rk_handler *h, const rk_backend_ops *ops, 
   cfg.node = node;
   cfg.params = values;
   /* an inbox for an upstream actor to write into (K2K); none where data only ever comes from the host */
-  cfg.inbox_arena_size = self->run_link == GST_RK_LINK_AUTO && !self->msg_size ? arena_size : 0;
+  cfg.inbox_arena_size = self->run_link != GST_RK_LINK_HOST && !self->msg_size ? arena_size : 0;
   return rk_actor_new (&cfg, actor, why, why_len);
 }
 

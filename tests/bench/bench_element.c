@@ -20,9 +20,11 @@
  *
  *   bench-element --chains [cpu,cuda,vulkan] [--quick]
  *
- * Chains of 1, 2, 4 and 8 echo actors (CPU, CUDA and Vulkan backends), linked on the device (K2K, link=auto)
- * against the host path (link=host), in one run: round trip (min, median, p99), the latency each hop
- * adds, and streaming throughput of 64 KiB and 1 MiB buffers.
+ * Chains of 1, 2, 4 and 8 echo actors (CPU, CUDA and Vulkan backends), linked on the device (K2K,
+ * link=auto), through an inbox in host memory (link=staged: the path between two GPUs without peer
+ * access) and through the host (link=host), in one run: round trip (min, median, p99), the latency
+ * each hop adds, and streaming throughput of 64 KiB and 1 MiB buffers. A chain whose first link took
+ * another path than its label's fails.
  */
 #include <gst/app/app.h>
 #include <gst/gst.h>
@@ -36,7 +38,28 @@ typedef struct {
   const char *middle; /* between appsrc and appsink */
   double rt_median[2];
   gboolean ok;
+  /* chains: the path the first link must have taken (an actor named r0 says so in its stats), or NULL */
+  const char *want_link;
 } Config;
+
+/* Whether the actor r0 of a chain sent its data down the path wanted (stats "link-out"). */
+static gboolean
+link_is (GstElement *p, const char *want, const char **got)
+{
+  GstElement *e = gst_bin_get_by_name (GST_BIN (p), "r0");
+  GstStructure *st = NULL;
+  static char seen[32];
+  if (e) {
+    g_object_get (e, "stats", &st, NULL);
+    gst_object_unref (e);
+  }
+  g_strlcpy (seen, st && gst_structure_get_string (st, "link-out") ? gst_structure_get_string (st, "link-out")
+      : "unknown", sizeof seen);
+  if (st)
+    gst_structure_free (st);
+  *got = seen;
+  return strcmp (seen, want) == 0;
+}
 
 static gboolean quick;
 
@@ -162,6 +185,11 @@ bench_round_trip (Config *c)
       if (i >= 0)
         t[i] = n1 - n0;
     }
+    const char *got;
+    if (!bad && c->want_link && !link_is (p, c->want_link, &got)) {
+      why = got; /* the chain took another path than its label says */
+      bad = TRUE;
+    }
     destroy (p, src, sink);
     if (bad) {
       printf ("| %-28s | %5zu B | FAILED: %s |\n", c->label, size, why);
@@ -241,31 +269,34 @@ bench_streaming (const Config *c)
     stream_one (c, sides[s], counts[s]);
 }
 
-/* Chains of n echo actors on one backend, linked on the device and through the host. */
+/* Chains of n echo actors on one backend, linked on the device, through an inbox in host memory
+ * (staged: the path between two GPUs without peer access), and through the host. */
 static void
 bench_chains (const char *backend)
 {
+  enum { LINKS = 3 };
   static const int lens[4] = { 1, 2, 4, 8 };
-  static const char *links[2] = { "auto", "host" };
-  Config c[2][4];
-  double thr[2][4][2];
-  gchar *labels[2][4], *middles[2][4];
+  static const char *links[LINKS] = { "auto", "staged", "host" };
+  static const char *paths[LINKS] = { "device", "staged", "host" };
+  Config c[LINKS][4];
+  double thr[LINKS][4][2];
+  gchar *labels[LINKS][4], *middles[LINKS][4];
 
   printf ("\n| chain (%s)                   | buffer  | min us   | median us | p99 us  |\n|---|---|---|---|---|\n",
       backend);
-  for (int l = 0; l < 2; l++)
+  for (int l = 0; l < LINKS; l++)
     for (int k = 0; k < 4; k++) {
       GString *m = g_string_new ("");
       for (int i = 0; i < lens[k]; i++)
-        g_string_append_printf (m, "%srkactor kernel=echo backend=%s link=%s ring-size=64", i ? " ! " : "",
-            backend, links[l]);
+        g_string_append_printf (m, "%srkactor name=r%d kernel=echo backend=%s link=%s ring-size=64",
+            i ? " ! " : "", i, backend, links[l]);
       middles[l][k] = g_string_free (m, FALSE);
       labels[l][k] = g_strdup_printf ("%d x echo, link=%s", lens[k], links[l]);
-      c[l][k] = (Config) { labels[l][k], middles[l][k], { 0, 0 }, TRUE };
+      c[l][k] = (Config) { labels[l][k], middles[l][k], { 0, 0 }, TRUE, lens[k] > 1 ? paths[l] : NULL };
       bench_round_trip (&c[l][k]);
     }
   printf ("\n| chain (%s)                   | what | rate | bandwidth |\n|---|---|---|---|\n", backend);
-  for (int l = 0; l < 2; l++)
+  for (int l = 0; l < LINKS; l++)
     for (int k = 0; k < 4; k++) {
       thr[l][k][0] = thr[l][k][1] = 0;
       if (!c[l][k].ok)
@@ -275,19 +306,24 @@ bench_chains (const char *backend)
     }
   printf ("\n| %s: hops | link | added per hop, median 64 B (us) | 4 KiB (us) | chain / single, 64 KiB throughput | 1 MiB |\n|---|---|---|---|---|---|\n",
       backend);
-  for (int l = 0; l < 2; l++)
+  for (int l = 0; l < LINKS; l++)
     for (int k = 1; k < 4; k++)
       if (c[l][k].ok && c[l][0].ok)
         printf ("| %d | %s | %.2f | %.2f | %.2f | %.2f |\n", lens[k] - 1, links[l],
             (c[l][k].rt_median[0] - c[l][0].rt_median[0]) / (lens[k] - 1),
             (c[l][k].rt_median[1] - c[l][0].rt_median[1]) / (lens[k] - 1),
             thr[l][0][0] > 0 ? thr[l][k][0] / thr[l][0][0] : 0, thr[l][0][1] > 0 ? thr[l][k][1] / thr[l][0][1] : 0);
-  for (int k = 1; k < 4; k++)
-    if (c[0][k].ok && c[1][k].ok)
+  for (int k = 1; k < 4; k++) {
+    if (c[0][k].ok && c[2][k].ok)
       printf ("%s chain of %d: round trip host / device links (median): %.2fx (64 B), %.2fx (4 KiB)\n",
+          backend, lens[k], c[2][k].rt_median[0] / c[0][k].rt_median[0],
+          c[2][k].rt_median[1] / c[0][k].rt_median[1]);
+    if (c[0][k].ok && c[1][k].ok)
+      printf ("%s chain of %d: round trip staged / device links (median): %.2fx (64 B), %.2fx (4 KiB)\n",
           backend, lens[k], c[1][k].rt_median[0] / c[0][k].rt_median[0],
           c[1][k].rt_median[1] / c[0][k].rt_median[1]);
-  for (int l = 0; l < 2; l++)
+  }
+  for (int l = 0; l < LINKS; l++)
     for (int k = 0; k < 4; k++) {
       g_free (labels[l][k]);
       g_free (middles[l][k]);

@@ -2,7 +2,7 @@
  * composition of the handlers' C references, with the data passed between actors through their inboxes
  * (the stats say so); EOS and a flush travel through a chain with nothing lost or repeated; a slow
  * consumer at the end of a chain of 4 loses nothing over a million buffers; a neighbour that is not an
- * actor, or link=host, keeps the host path and stays correct. */
+ * actor, or link=host, keeps the host path and stays correct; link=staged takes the staged path. */
 #include <gst/app/app.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
@@ -155,15 +155,17 @@ stop (GstElement *p)
   gst_object_unref (p);
 }
 
-/* Each actor of a chain of n reports how its data came and left, and what went through its inbox. */
+/* Each actor of a chain of n reports how its data came and left (hop[i]: the path between actor i and
+ * i + 1), and what went through its inbox. */
 static void
-check_links (GstElement *p, guint n, guint nbuf, gboolean device)
+check_paths (GstElement *p, guint n, guint nbuf, const gchar *const *hop)
 {
   for (guint i = 0; i < n; i++) {
     GstStructure *s = stats_of (p, i);
-    const gboolean in = device && i > 0, out = device && i + 1 < n;
-    fail_unless_equals_string (gst_structure_get_string (s, "link-in"), in ? "device" : "host");
-    fail_unless_equals_string (gst_structure_get_string (s, "link-out"), out ? "device" : "host");
+    const gchar *path_in = i > 0 ? hop[i - 1] : "host", *path_out = i + 1 < n ? hop[i] : "host";
+    const gboolean in = strcmp (path_in, "host") != 0, out = strcmp (path_out, "host") != 0;
+    fail_unless_equals_string (gst_structure_get_string (s, "link-in"), path_in);
+    fail_unless_equals_string (gst_structure_get_string (s, "link-out"), path_out);
     fail_unless_equals_uint64 (stat_u64 (s, "routed-in"), in ? nbuf : 0);
     fail_unless_equals_uint64 (stat_u64 (s, "routed-out"), out ? nbuf : 0);
     fail_unless_equals_uint64 (stat_u64 (s, "tokens-in"), in ? nbuf : 0);
@@ -172,6 +174,15 @@ check_links (GstElement *p, guint n, guint nbuf, gboolean device)
     fail_unless_equals_uint64 (stat_u64 (s, "buffers-in"), nbuf);
     gst_structure_free (s);
   }
+}
+
+static void
+check_links (GstElement *p, guint n, guint nbuf, gboolean device)
+{
+  const gchar *hop[8];
+  for (guint i = 0; i < G_N_ELEMENTS (hop); i++)
+    hop[i] = device ? "device" : "host";
+  check_paths (p, n, nbuf, hop);
 }
 
 GST_START_TEST (test_chains)
@@ -222,6 +233,37 @@ GST_START_TEST (test_host_paths)
     g_string_append (d, " ! appsink name=sink sync=false");
     GstElement *p = run_chain (d->str, st, 2, nbuf);
     check_links (p, 2, nbuf, FALSE);
+    stop (p);
+    g_string_free (d, TRUE);
+  }
+}
+GST_END_TEST;
+
+/* link=staged on either side of a hop takes it through an inbox in host memory, where the backend has
+ * that path (CPU, CUDA); the other hops stay on the device. A backend without it (Vulkan) keeps the
+ * host path there. The output is right either way. */
+GST_START_TEST (test_staged_paths)
+{
+  const guint nbuf = 300, n = 4;
+  const gboolean has_staged = strcmp (backend (), "vulkan") != 0;
+  for (guint round = 0; round < 3; round++) {
+    Stage st[4];
+    gboolean staged[4];
+    const gchar *hop[3];
+    GString *d = g_string_new ("appsrc name=src format=time caps=" CAPS);
+    for (guint i = 0; i < n; i++) {
+      random_stage (&st[i]);
+      /* round 0: every actor staged; then at random */
+      staged[i] = round == 0 || g_rand_boolean (rng);
+      append_actor (d, i, &st[i], staged[i] ? "ring-size=8 arena-size=65536 link=staged"
+                                             : "ring-size=8 arena-size=65536");
+    }
+    for (guint i = 0; i + 1 < n; i++)
+      hop[i] = !(staged[i] || staged[i + 1]) ? "device" : has_staged ? "staged" : "host";
+    g_string_append (d, " ! appsink name=sink sync=false");
+    GST_INFO ("%s", d->str);
+    GstElement *p = run_chain (d->str, st, n, nbuf);
+    check_paths (p, n, nbuf, hop);
     stop (p);
     g_string_free (d, TRUE);
   }
@@ -373,6 +415,7 @@ rklinks_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_chains);
   tcase_add_test (tc, test_host_paths);
+  tcase_add_test (tc, test_staged_paths);
   tcase_add_test (tc, test_flush_and_eos);
   tcase_add_test (tc, test_slow_consumer_million);
   return s;
