@@ -2,10 +2,11 @@
 # Every GPU step in one go, for a machine with an NVIDIA GPU and a build made elsewhere: the GPU tests,
 # the pipelines that need CUDA, element-level fault checks, and the benchmarks. Writes each log into
 # the folder given (default: gpu-results/). Builds nothing.
-#   scripts/gpu-run.sh [OUTDIR] [--quick|--full] [all|vulkan|move|wave|spectrum]
+#   scripts/gpu-run.sh [OUTDIR] [--quick|--full] [all|vulkan|move|links|wave|spectrum]
 # With "wave" or "spectrum", only the GPU tests and what concerns rkwavesrc or rkspectrum (its element
 # tests on CUDA, its pipelines, its benchmark); with "vulkan", the GPU tests and the Vulkan backend's
-# tests on the GPU's own driver; with "move", the GPU tests and moving running actors.
+# tests on the GPU's own driver; with "move", the GPU tests and moving running actors; with "links", the
+# GPU tests and K2K links (device and staged paths) between CUDA actors.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=${1:-gpu-results}
@@ -62,6 +63,27 @@ if [ "$part" = all ] || [ "$part" = move ]; then
   [ "$part" = move ] && exit $status
 fi
 
+# K2K on the GPU: the element tests of linked actors (chains of 1-8 against the C references, host paths,
+# staged paths, flush and EOS, a slow consumer), the debug log and stats of two linked scale actors on
+# the device path and on the staged one, and the benchmark of chains
+if [ "$part" = all ] || [ "$part" = links ]; then
+  RKLINKS_BACKEND=cuda RKLINKS_BUFFERS=${RKLINKS_BUFFERS:-200000} timeout 600 build/tests/elements/test_rklinks \
+    > "$out/test-rklinks-cuda.log" 2>&1
+  rc=$?
+  echo "test-rklinks on cuda: exit $rc"; tail -n 3 "$out/test-rklinks-cuda.log"
+  [ $rc -eq 0 ] || status=1
+  for link in auto staged; do
+    GST_DEBUG=rkactor:4 timeout 60 gst-launch-1.0 -q audiotestsrc num-buffers=200 ! audio/x-raw,format=F32LE \
+      ! rkactor backend=cuda kernel=scale name=a link=$link ! rkactor backend=cuda kernel=scale name=b ! fakesink \
+      > "$out/k2k-launch-$link.log" 2>&1
+    echo "two linked scale actors, link=$link: exit $?; $(grep -c 'K2K' "$out/k2k-launch-$link.log") K2K lines"
+    grep 'K2K' "$out/k2k-launch-$link.log" | sed 's/.*gstrkactor.c/gstrkactor.c/' | head -4
+  done
+  timeout 500 build/tests/bench/bench-element --chains cuda $quick > "$out/bench-chains.log" 2>&1
+  echo "bench-element --chains: exit $?"
+  [ "$part" = links ] && exit $status
+fi
+
 # rkspectrum on the GPU: its element tests against GStreamer's spectrum, its pipeline (backend=auto
 # picks CUDA), and the benchmark
 if [ "$part" = all ] || [ "$part" = spectrum ]; then
@@ -93,19 +115,6 @@ if [ "$part" = wave ]; then
   exit $status
 fi
 
-# K2K on the GPU: the element tests of linked actors (chains of 1-8 against the C references, host paths,
-# flush and EOS, a slow consumer), and the debug log and stats of two linked scale actors
-RKLINKS_BACKEND=cuda RKLINKS_BUFFERS=${RKLINKS_BUFFERS:-200000} timeout 600 build/tests/elements/test_rklinks \
-  > "$out/test-rklinks-cuda.log" 2>&1
-rc=$?
-echo "test-rklinks on cuda: exit $rc"; tail -n 3 "$out/test-rklinks-cuda.log"
-[ $rc -eq 0 ] || status=1
-GST_DEBUG=rkactor:4 timeout 60 gst-launch-1.0 -q audiotestsrc num-buffers=200 ! audio/x-raw,format=F32LE \
-  ! rkactor backend=cuda kernel=scale name=a ! rkactor backend=cuda kernel=scale name=b ! fakesink \
-  > "$out/k2k-launch.log" 2>&1
-echo "two linked scale actors: exit $?; $(grep -c 'K2K' "$out/k2k-launch.log") K2K lines"
-grep 'K2K' "$out/k2k-launch.log" | sed 's/.*gstrkactor.c/gstrkactor.c/' | head -4
-
 # pipelines that need CUDA, as gst-launch runs them
 timeout 120 tests/pipelines/run-pipeline.sh pipelines/user-gain.pipeline > "$out/pipeline-user-gain.log" 2>&1
 echo "pipeline user-gain: exit $?"
@@ -128,6 +137,4 @@ timeout 400 build/tests/bench/bench-ring $quick > "$out/bench-ring.log" 2>&1
 echo "bench-ring: exit $?"
 timeout 500 build/tests/bench/bench-element $quick > "$out/bench-element.log" 2>&1
 echo "bench-element: exit $?"
-timeout 500 build/tests/bench/bench-element --chains $quick > "$out/bench-chains.log" 2>&1
-echo "bench-element --chains: exit $?"
 exit $status
