@@ -36,14 +36,17 @@
  * #GstRkActor:device-id -1, the actor runs where the pipeline's other actors announced they run (a
  * "ringkernel.device" context), or for CUDA on the device of a shared "gst.cuda.context".
  *
- * Two actor elements linked directly, on the same backend and device, keep the data on the device
- * (a K2K link): the upstream actor writes its results straight into the downstream actor's inbox, and
- * only a token buffer (caps feature "memory:RKLink", with the timestamps, flags and HLC meta of the
- * buffer) crosses the pad. The link is agreed when caps are set, through a query that hands the
- * downstream inbox to the upstream actor; #GstRkActor:link=host on either side keeps the host path,
- * and so does any other neighbour. A full inbox stalls the upstream actor, whose ring then fills and
- * blocks its chain function: backpressure without drops. The stats report "link-in", "link-out" and
- * the records that went through the inbox.
+ * Two actor elements linked directly, on the same backend, pass the data from actor to actor without
+ * the host (a K2K link): the upstream actor writes its results straight into the downstream actor's
+ * inbox, and only a token buffer (caps feature "memory:RKLink", with the timestamps, flags and HLC
+ * meta of the buffer) crosses the pad. The link is agreed when caps are set, through a query that
+ * hands the downstream inbox to the upstream actor. Its path: on one device the data stays there;
+ * between two GPUs the upstream kernel writes into the other GPU's memory where they have peer access,
+ * and into an inbox in pinned host memory that both map where they do not (staged, also chosen with
+ * #GstRkActor:link=staged). #GstRkActor:link=host on either side keeps the host path, and so does any
+ * other neighbour. A full inbox stalls the upstream actor, whose ring then fills and blocks its chain
+ * function: backpressure without drops. The stats report "link-in" and "link-out" (host, device, peer
+ * or staged) and the records that went through the inbox.
  *
  * A running actor can move: set #GstRkActor:backend, #GstRkActor:device-id, #GstRkActor:ring-size or
  * #GstRkActor:arena-size while the element runs, and before its next buffer a new actor starts with
@@ -361,7 +364,7 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
           "in-flight, "
           "ring-size, ring-high-water, heartbeat, hlc, rtt-samples and the round trip from H2K to K2H "
           "in microseconds: rtt-min-us, rtt-p50-us, rtt-p99-us, rtt-max-us; K2K: link-in and "
-          "link-out (device or host), tokens-in, tokens-out, routed-in and routed-out (records "
+          "link-out (host, device, peer or staged), tokens-in, tokens-out, routed-in and routed-out (records "
           "taken from the inbox and written into the downstream inbox, on the device), skipped-in",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_free (kernels);
