@@ -27,6 +27,11 @@
 #include "rk_wait.h"
 
 #define MAX_DEVICES 64
+/* How long a device's runtime (its pinned memory, its loaded programs) outlives its last actor: a
+ * pipeline that restarts, or an actor that moves back to the GPU, finds it ready instead of paying
+ * for the pinned allocations again (tens of milliseconds), and no streaming thread pays for freeing
+ * it. */
+#define LINGER_NS (3ull * 1000 * 1000 * 1000)
 #define START_TIMEOUT_NS (5 * 1000000000ll)
 #define STALL_NS (2 * 1000000000ll) /* no heartbeat and no answer for this long: the actor is stuck */
 #define GRID_THRESHOLD (64 * 1024)  /* payloads from this size are spread over the whole grid */
@@ -41,6 +46,7 @@ typedef struct pinned_chunk {
 struct rk_device {
   int id;
   int users;
+  uint64_t idle_since; /* users fell to 0 then (rk_now_ns ()); the reaper frees it LINGER_NS later */
   int faulted; /* a sticky error: reset the device when its last user closes it */
   int hung;    /* a kernel that never returns runs on it: leave the device alone */
   int sms, cc_major, cc_minor, coop, blocks_per_sm;
@@ -57,7 +63,11 @@ struct rk_device {
 };
 
 static pthread_mutex_t devices_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reaper_cond; /* on CLOCK_MONOTONIC, made by init_reaper () */
+static pthread_once_t reaper_once = PTHREAD_ONCE_INIT;
+static int reaper_running, exiting;
 static rk_device *devices[MAX_DEVICES];
+static void init_reaper (void);
 /* A device that had a sticky error (an illegal address, say) cannot be used again by this process:
  * CUDA says so, and every later call fails. The name of the error, for an honest refusal. */
 static const char *sticky[MAX_DEVICES];
@@ -136,7 +146,7 @@ cuda_open (int device_id, rk_device **out, char *why, size_t why_len)
   pthread_mutex_lock (&devices_lock);
   rk_device *d = device_id < MAX_DEVICES ? devices[device_id] : NULL;
   if (d) {
-    d->users++;
+    d->users++; /* in use, or lingering after its last user: ready either way */
     pthread_mutex_unlock (&devices_lock);
     *out = d;
     return 0;
@@ -178,6 +188,7 @@ cuda_open (int device_id, rk_device **out, char *why, size_t why_len)
     free (d);
     return cuda_fail (e, why, why_len, "cannot open the CUDA device");
   }
+  pthread_once (&reaper_once, init_reaper);
   d->sms = prop.multiProcessorCount;
   d->cc_major = prop.major;
   d->cc_minor = prop.minor;
@@ -188,6 +199,76 @@ cuda_open (int device_id, rk_device **out, char *why, size_t why_len)
   return 0;
 }
 
+/* Free a healthy device's runtime. Called with devices_lock, once nobody uses it. */
+static void
+release_device (rk_device *d)
+{
+  cudaSetDevice (d->id);
+  /* no actor of this process runs on the device any more: pinned memory can go */
+  for (size_t i = 0; i < d->n_chunks; i++)
+    cudaFreeHost (d->chunks[i].ptr);
+  for (size_t i = 0; i < d->n_libs; i++)
+    cudaLibraryUnload (d->libs[i]);
+  cudaStreamSynchronize (d->mem_stream);
+  cudaStreamDestroy (d->mem_stream);
+  free (d->chunks);
+  free (d->libs);
+  free (d);
+}
+
+/* The process ends: CUDA's own teardown runs after this (it registered first), so the reaper must not
+ * call into CUDA any more. The OS takes back what lingers. */
+static void
+stop_reaping (void)
+{
+  pthread_mutex_lock (&devices_lock);
+  exiting = 1;
+  pthread_cond_broadcast (&reaper_cond);
+  pthread_mutex_unlock (&devices_lock);
+}
+
+/* Once, after the CUDA runtime has started (so that stop_reaping () runs before its teardown). */
+static void
+init_reaper (void)
+{
+  pthread_condattr_t attr;
+  pthread_condattr_init (&attr);
+  pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+  pthread_cond_init (&reaper_cond, &attr);
+  pthread_condattr_destroy (&attr);
+  atexit (stop_reaping);
+}
+
+/* Frees the devices that have lingered LINGER_NS without a user; ends when none lingers. */
+static void *
+reaper_main (void *arg)
+{
+  pthread_mutex_lock (&devices_lock);
+  for (;;) {
+    uint64_t next = 0;
+    const uint64_t now = rk_now_ns ();
+    for (int i = 0; i < MAX_DEVICES && !exiting; i++) {
+      rk_device *d = devices[i];
+      if (!d || d->users)
+        continue;
+      if (now - d->idle_since >= LINGER_NS) {
+        devices[i] = NULL;
+        release_device (d);
+      } else if (!next || d->idle_since + LINGER_NS < next) {
+        next = d->idle_since + LINGER_NS;
+      }
+    }
+    if (!next || exiting)
+      break;
+    /* rk_now_ns () is CLOCK_MONOTONIC's, as the condition's */
+    const struct timespec ts = { (time_t) (next / 1000000000ull), (long) (next % 1000000000ull) };
+    pthread_cond_timedwait (&reaper_cond, &devices_lock, &ts);
+  }
+  reaper_running = 0;
+  pthread_mutex_unlock (&devices_lock);
+  return NULL;
+}
+
 static void
 cuda_close (rk_device *d)
 {
@@ -195,6 +276,23 @@ cuda_close (rk_device *d)
   if (--d->users > 0) {
     pthread_mutex_unlock (&devices_lock);
     return;
+  }
+  if (!d->hung && !d->faulted && !exiting) {
+    /* it lingers, and the reaper frees it later unless somebody opens it again */
+    d->idle_since = rk_now_ns ();
+    if (!reaper_running) {
+      pthread_t t;
+      if (pthread_create (&t, NULL, reaper_main, NULL) == 0) {
+        reaper_running = 1;
+        pthread_setname_np (t, "rk-cuda-reaper");
+        pthread_detach (t);
+      }
+    }
+    if (reaper_running) {
+      pthread_cond_broadcast (&reaper_cond);
+      pthread_mutex_unlock (&devices_lock);
+      return;
+    }
   }
   devices[d->id] = NULL;
   cudaSetDevice (d->id);
@@ -209,14 +307,10 @@ cuda_close (rk_device *d)
       fprintf (stderr, "ringkernel: resetting CUDA device %d after a fault: %s\n", d->id,
           cudaGetErrorString (e));
     cudaGetLastError ();
-  } else {
-    /* no actor of this process runs on the device any more: pinned memory can go */
-    for (size_t i = 0; i < d->n_chunks; i++)
-      cudaFreeHost (d->chunks[i].ptr);
-    for (size_t i = 0; i < d->n_libs; i++)
-      cudaLibraryUnload (d->libs[i]);
-    cudaStreamSynchronize (d->mem_stream);
-    cudaStreamDestroy (d->mem_stream);
+  } else if (!exiting) {
+    release_device (d);
+    pthread_mutex_unlock (&devices_lock);
+    return;
   }
   free (d->chunks);
   free (d->libs);
