@@ -1465,6 +1465,10 @@ read_inbox (GstRkActor *self)
     return TRUE;
   /* a refusal comes back to the source pad's task, which then stops the stream with an error */
   int r = submit_command (self, RK_CMD_INBOX, 0, 0, &inbox, sizeof inbox, 0, -1);
+  if (r == -EINTR) {
+    GST_DEBUG_OBJECT (self, "flushing: the caps that start the route's tokens are refused");
+    return FALSE;
+  }
   if (r < 0) {
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Cannot point the actor at its K2K inbox."),
         ("RK_CMD_INBOX: %s", g_strerror (-r)));

@@ -278,7 +278,13 @@ cuda_close (rk_device *d)
     return;
   }
   if (!d->hung && !d->faulted && !exiting) {
-    /* it lingers, and the reaper frees it later unless somebody opens it again */
+    /* it lingers, and the reaper frees it later unless somebody opens it again. The programs that
+     * user handlers brought go now (no kernel of ours runs): each actor loads its own, so a pipeline
+     * that restarts again and again would pile them up. */
+    cudaSetDevice (d->id);
+    for (size_t i = 0; i < d->n_libs; i++)
+      cudaLibraryUnload (d->libs[i]);
+    d->n_libs = 0;
     d->idle_since = rk_now_ns ();
     if (!reaper_running) {
       pthread_t t;
@@ -419,6 +425,8 @@ cuda_peer (rk_device *from, rk_device *to, char *why, size_t why_len)
     snprintf (why, why_len, "GPU %d has no peer access to GPU %d", from->id, to->id);
     return -ENOTSUP;
   }
+  int current = 0;
+  cudaGetDevice (&current);
   cudaSetDevice (from->id);
   e = cudaDeviceEnablePeerAccess (to->id, 0);
   if (e == cudaErrorPeerAccessAlreadyEnabled) {
@@ -436,6 +444,7 @@ cuda_peer (rk_device *from, rk_device *to, char *why, size_t why_len)
     access.flags = cudaMemAccessFlagsProtReadWrite;
     e = cudaMemPoolSetAccess (pool, &access, 1);
   }
+  cudaSetDevice (current); /* the caller's thread goes on with the device it had */
   if (e != cudaSuccess) {
     cudaGetLastError ();
     snprintf (why, why_len, "cannot open GPU %d's memory to GPU %d: %s", to->id, from->id,

@@ -949,6 +949,11 @@ link_chain_paths (rk_actor **a, int n, const rk_link_path *paths)
     rk_answer ans;
     CHECK (rk_actor_inbox_route (a[i + 1], paths ? paths[i] : RK_LINK_DEVICE, (uint32_t) i + 1, &rt));
     CHECK_EQ_U (rt.flags, paths && paths[i] != RK_LINK_DEVICE ? RK_ROUTE_F_SYSTEM : 0);
+    rk_route own;
+    CHECK (rk_actor_inbox_route (a[i + 1], RK_LINK_DEVICE, 0, &own));
+    /* the staged inbox is memory of its own, not the device inbox flagged otherwise */
+    CHECK_EQ_I (rt.inbox_addr == own.inbox_addr, !paths || paths[i] == RK_LINK_DEVICE);
+    CHECK_EQ_I (rt.arena_addr == own.arena_addr, !paths || paths[i] == RK_LINK_DEVICE);
     if (paths) {
       rk_record rec = { 0 };
       CHECK_EQ_I (rk_actor_submit_inbox (a[i + 1], &rec, &rt, SEC), 0);

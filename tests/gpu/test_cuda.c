@@ -408,6 +408,12 @@ link_chain (rk_actor **a, int n, const rk_link_path *paths, const char *label)
     int r;
     CHECK (rk_actor_inbox_route (a[i + 1], paths ? paths[i] : RK_LINK_DEVICE, (uint32_t) i + 1, &rt),
         "%s: no inbox", label);
+    rk_route own;
+    CHECK (rk_actor_inbox_route (a[i + 1], RK_LINK_DEVICE, 0, &own), "%s: no inbox", label);
+    /* the staged inbox is memory of its own; the others are the device inbox */
+    CHECK ((rt.inbox_addr == own.inbox_addr) == (!paths || paths[i] != RK_LINK_STAGED)
+        && rt.flags == (paths && paths[i] != RK_LINK_DEVICE ? RK_ROUTE_F_SYSTEM : 0u),
+        "%s: the route of path %s", label, paths ? rk_link_path_name (paths[i]) : "device");
     if (paths) {
       r = rk_actor_submit_inbox (a[i + 1], &rec, &rt, TIMEOUT);
       if (r == 0)
