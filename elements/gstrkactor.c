@@ -209,7 +209,7 @@ struct _GstRkActor {
   guint32 in_route;  /* the route whose tokens the sink pad takes (0: none offered) */
   rk_link_path in_path; /* ... its path, and the inbox it writes into (RK_CMD_INBOX names it) */
   rk_route in_inbox;
-  rk_link_path inbox_path; /* the inbox the actor reads: its own (HOST: as it started), or in_inbox */
+  rk_link_path inbox_path; /* the inbox the actor reads: its own (DEVICE, as it starts), or in_inbox */
   guint32 routes;    /* routes to the inbox handed out so far */
   gboolean link_out; /* the source pad pushes tokens: the output goes down the route */
   rk_link_path out_path;
@@ -677,6 +677,7 @@ gst_rk_actor_start (GstRkActor *self)
   g_mutex_lock (&self->lock);
   self->handler = h;
   self->actor = actor;
+  self->inbox_path = RK_LINK_DEVICE; /* it reads its own inbox */
   self->run_device = device_id;
   self->run_ring = ring_size;
   self->run_arena = arena_size;
@@ -1377,8 +1378,8 @@ answer_link_query (GstRkActor *self, GstQuery *query)
     gst_structure_set (s, "route-id", G_TYPE_UINT, rt.route_id, "inbox-addr", G_TYPE_UINT64,
         rt.inbox_addr, "arena-addr", G_TYPE_UINT64, rt.arena_addr, "arena-size", G_TYPE_UINT64,
         rt.arena_size, "doorbell-addr", G_TYPE_UINT64, rt.doorbell_addr, "dst-node", G_TYPE_UINT,
-        rt.dst_node, "flags", G_TYPE_UINT, rt.flags, "path", G_TYPE_UINT, (guint) path, "why",
-        G_TYPE_STRING, path_why, "actor", G_TYPE_POINTER, rk_actor_ref (self->actor), NULL);
+        rt.dst_node, "flags", G_TYPE_UINT, rt.flags, "path", G_TYPE_UINT, (guint) path,
+        "actor", G_TYPE_POINTER, rk_actor_ref (self->actor), NULL);
   }
   g_mutex_unlock (&self->lock);
   if (why)
@@ -1457,8 +1458,7 @@ static gboolean
 read_inbox (GstRkActor *self)
 {
   g_mutex_lock (&self->lock);
-  const rk_link_path want = self->in_path == RK_LINK_HOST ? RK_LINK_DEVICE : self->in_path;
-  const rk_link_path have = self->inbox_path == RK_LINK_HOST ? RK_LINK_DEVICE : self->inbox_path;
+  const rk_link_path want = self->in_path, have = self->inbox_path; /* tokens came: a route was given */
   const rk_route inbox = self->in_inbox;
   g_mutex_unlock (&self->lock);
   if (want == have)

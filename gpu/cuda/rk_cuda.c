@@ -269,55 +269,57 @@ reaper_main (void *arg)
   return NULL;
 }
 
+/* A healthy device without users stays open for the reaper to free later, unless somebody opens it
+ * again. The programs that user handlers brought go now (no kernel of ours runs): each actor loads its
+ * own, so a pipeline that restarts again and again would pile them up. Returns whether it lingers.
+ * Called with devices_lock. */
+static int
+linger (rk_device *d)
+{
+  cudaSetDevice (d->id);
+  for (size_t i = 0; i < d->n_libs; i++)
+    cudaLibraryUnload (d->libs[i]);
+  d->n_libs = 0;
+  d->idle_since = rk_now_ns ();
+  if (!reaper_running) {
+    pthread_t t;
+    if (pthread_create (&t, NULL, reaper_main, NULL) == 0) {
+      reaper_running = 1;
+      pthread_setname_np (t, "rk-cuda-reaper");
+      pthread_detach (t);
+    }
+  }
+  pthread_cond_broadcast (&reaper_cond);
+  return reaper_running;
+}
+
 static void
 cuda_close (rk_device *d)
 {
   pthread_mutex_lock (&devices_lock);
-  if (--d->users > 0) {
+  if (--d->users > 0 || (!d->hung && !d->faulted && !exiting && linger (d))) {
     pthread_mutex_unlock (&devices_lock);
     return;
   }
-  if (!d->hung && !d->faulted && !exiting) {
-    /* it lingers, and the reaper frees it later unless somebody opens it again. The programs that
-     * user handlers brought go now (no kernel of ours runs): each actor loads its own, so a pipeline
-     * that restarts again and again would pile them up. */
-    cudaSetDevice (d->id);
-    for (size_t i = 0; i < d->n_libs; i++)
-      cudaLibraryUnload (d->libs[i]);
-    d->n_libs = 0;
-    d->idle_since = rk_now_ns ();
-    if (!reaper_running) {
-      pthread_t t;
-      if (pthread_create (&t, NULL, reaper_main, NULL) == 0) {
-        reaper_running = 1;
-        pthread_setname_np (t, "rk-cuda-reaper");
-        pthread_detach (t);
-      }
-    }
-    if (reaper_running) {
-      pthread_cond_broadcast (&reaper_cond);
-      pthread_mutex_unlock (&devices_lock);
-      return;
-    }
-  }
   devices[d->id] = NULL;
-  cudaSetDevice (d->id);
   if (d->hung) {
     /* every call that synchronises would wait for the hung kernel forever: touch nothing */
   } else if (d->faulted) {
     /* A fault poisons the process's context, and a hung kernel never ends by itself: reset the
      * device, which ends its kernels and releases everything the context held, so that the next user
      * starts afresh. */
+    cudaSetDevice (d->id);
     cudaError_t e = cudaDeviceReset ();
     if (e != cudaSuccess)
       fprintf (stderr, "ringkernel: resetting CUDA device %d after a fault: %s\n", d->id,
           cudaGetErrorString (e));
     cudaGetLastError ();
-  } else if (!exiting) {
+  } else if (!exiting) { /* no reaper thread could start: free it now */
     release_device (d);
     pthread_mutex_unlock (&devices_lock);
     return;
   }
+  /* hung, reset, or the process is ending (CUDA may be gone): only our own bookkeeping is freed */
   free (d->chunks);
   free (d->libs);
   pthread_mutex_unlock (&devices_lock);
