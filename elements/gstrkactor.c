@@ -143,6 +143,7 @@ typedef struct {
   guint64 hlc;
   guint32 node;
   gboolean routed; /* K2K: the output went down the link; a token was pushed already */
+  gboolean quiet;  /* queued without waking the task (enqueue_quiet_locked ()), and not timed */
 } Item;
 
 struct _GstRkActor {
@@ -197,6 +198,8 @@ struct _GstRkActor {
   GCond cond;
   guint cond_waiters; /* threads in cond_wait_locked () */
   GQueue items;
+  guint unwoken;   /* quiet items queued since the task last looked at the queue */
+  guint quiet_max; /* ... how many may wait for it: half the ring */
   gboolean task_idle; /* the task waits for items: all before have been pushed */
   gboolean flushing;
   gboolean eos;
@@ -290,6 +293,21 @@ enqueue_locked (GstRkActor *self, Item *item)
   cond_broadcast_locked (self);
 }
 
+/* The same for an item whose answer nobody waits for: a record in the middle of a K2K chain, whose
+ * input came from the inbox and whose output went down the route (its token has gone already). Its
+ * answer only says that it was forwarded, and holds no arena room, so the task is woken for half a
+ * ring of them at a time, or by whatever comes next (an event, a buffer of its own), and not once per
+ * buffer: a wake-up is a system call in the streaming thread, once per element of a chain. Called
+ * with `lock`. */
+static void
+enqueue_quiet_locked (GstRkActor *self, Item *item)
+{
+  item->quiet = TRUE;
+  g_queue_push_tail (&self->items, item);
+  if (++self->unwoken >= self->quiet_max)
+    cond_broadcast_locked (self);
+}
+
 /* ---- class ---- */
 
 static void
@@ -363,7 +381,8 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
           "into the actor's memory, from the pool it proposed), buffers-out, flushed, commands, "
           "in-flight, "
           "ring-size, ring-high-water, heartbeat, hlc, rtt-samples and the round trip from H2K to K2H "
-          "in microseconds: rtt-min-us, rtt-p50-us, rtt-p99-us, rtt-max-us; K2K: link-in and "
+          "in microseconds: rtt-min-us, rtt-p50-us, rtt-p99-us, rtt-max-us (records both taken from the "
+          "inbox and forwarded are not timed: their answers wait); K2K: link-in and "
           "link-out (host, device, peer or staged), tokens-in, tokens-out, routed-in and routed-out (records "
           "taken from the inbox and written into the downstream inbox, on the device), skipped-in",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
@@ -680,6 +699,7 @@ gst_rk_actor_start (GstRkActor *self)
   self->inbox_path = RK_LINK_DEVICE; /* it reads its own inbox */
   self->run_device = device_id;
   self->run_ring = ring_size;
+  self->quiet_max = MAX (ring_size / 2, 1);
   self->run_arena = arena_size;
   g_mutex_unlock (&self->lock);
   /* tell the pipeline where this actor runs: its bin hands the context to the other elements, so that
@@ -967,7 +987,12 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     item->seq = rec.seq;
     item->routed = link_out;
     g_mutex_lock (&self->lock);
-    enqueue_locked (self, item);
+    if (link_in && link_out)
+      enqueue_quiet_locked (self, item);
+    else if (link_out)
+      g_queue_push_tail (&self->items, item); /* the task is woken once the token has gone */
+    else
+      enqueue_locked (self, item);
     self->buffers_in++;
     if (in_place)
       self->buffers_in_place++;
@@ -1034,6 +1059,8 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     /* pushed at once: the downstream actor queues its own record for the data while ours makes it */
     ret = gst_pad_push (self->srcpad, token);
     g_mutex_lock (&self->lock);
+    if (!link_in)
+      cond_broadcast_locked (self); /* for the item queued above, after the token's hop */
     self->tokens_out++;
     self->buffers_out++;
     g_mutex_unlock (&self->lock);
@@ -1137,8 +1164,11 @@ wait_items_pushed (GstRkActor *self)
 {
   g_mutex_lock (&self->lock);
   while (!self->flushing && self->srcresult == GST_FLOW_OK
-      && !(self->task_idle && g_queue_is_empty (&self->items)))
+      && !(self->task_idle && g_queue_is_empty (&self->items))) {
+    if (!g_queue_is_empty (&self->items))
+      cond_broadcast_locked (self); /* quiet items may be waiting for the task */
     cond_wait_locked (self);
+  }
   g_mutex_unlock (&self->lock);
 }
 
@@ -1286,6 +1316,7 @@ move_actor (GstRkActor *self)
   self->actor = fresh;
   self->run_device = device_id;
   self->run_ring = ring_size;
+  self->quiet_max = MAX (ring_size / 2, 1);
   self->run_arena = arena_size;
   self->wanted_run = self->run_cmd; /* it starts as the old one did: paused or running as asked */
   self->moves++;
@@ -1982,6 +2013,7 @@ gst_rk_actor_loop (GstPad *pad)
   while (!self->flushing && g_queue_is_empty (&self->items))
     cond_wait_locked (self);
   self->task_idle = FALSE;
+  self->unwoken = 0;
   if (self->flushing) {
     ret = GST_FLOW_FLUSHING;
     g_mutex_unlock (&self->lock);
@@ -2013,7 +2045,8 @@ gst_rk_actor_loop (GstPad *pad)
 
   g_mutex_lock (&self->lock);
   item = g_queue_pop_head (&self->items);
-  record_rtt_locked (self, rk_now_ns () - item->submit_ns);
+  if (!item->quiet)
+    record_rtt_locked (self, rk_now_ns () - item->submit_ns);
   if (item->discard && item->kind == ITEM_BUFFER)
     self->flushed++;
   g_mutex_unlock (&self->lock);

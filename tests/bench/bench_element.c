@@ -10,6 +10,10 @@
  *   rkactor backend=vulkan        host-driven: one compute dispatch and wait per buffer
  *   cudaupload ! cudadownload     GStreamer's CUDA elements (when nvcodec is installed)
  * with 64-byte and 4 KiB buffers (video/x-raw RGBA 4x4 and 32x32, so that cudaupload takes them).
+ * Besides the whole round trip, each row gives the time in the middle alone: from the buffer leaving
+ * appsrc's source pad to its result reaching appsink's sink pad (pad probes), which leaves out the
+ * hand-offs between the application's thread and appsrc's and appsink's; and for an actor, the round
+ * trip from its H2K ring to its K2H ring as the actor's element saw it (stats rtt-p50-us).
  * Streaming: buffers pushed as fast as appsrc takes them while another thread pulls, for 64 B, 64 KiB,
  * 1 MiB and 8 MiB; buffers per second and GB/s. Lists: 64-byte buffers in lists of 64. Messages:
  * 64-byte records packed in 64 KiB buffers, each its own record on the ring (message-size=64), in
@@ -23,7 +27,7 @@
  * Chains of 1, 2, 4 and 8 echo actors (CPU, CUDA and Vulkan backends), linked on the device (K2K,
  * link=auto), through an inbox in host memory (link=staged: the path between two GPUs without peer
  * access) and through the host (link=host), in one run: round trip (min, median, p99), the latency
- * each hop adds, and streaming throughput of 64 KiB and 1 MiB buffers. A chain whose first link took
+ * each hop adds (from the whole round trip, and from the time in the middle alone), and streaming throughput of 64 KiB and 1 MiB buffers. A chain whose first link took
  * another path than its label's fails.
  */
 #include <gst/app/app.h>
@@ -37,6 +41,7 @@ typedef struct {
   const char *label;
   const char *middle; /* between appsrc and appsink */
   double rt_median[2];
+  double in_median[2]; /* of the time from appsrc's src pad to appsink's sink pad */
   gboolean ok;
   /* chains: the path the first link must have taken (an actor named r0 says so in its stats), or NULL */
   const char *want_link;
@@ -118,13 +123,41 @@ destroy (GstElement *p, GstAppSrc *src, GstAppSink *sink)
   gst_object_unref (p);
 }
 
+/* When the buffer under way left appsrc (its src pad) and reached appsink (its sink pad): both probes run
+ * in streaming threads, one buffer at a time. */
+typedef struct {
+  gint64 left, reached;
+} Stamps;
+
+static GstPadProbeReturn
+stamp_left (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  __atomic_store_n (&((Stamps *) data)->left, gst_util_get_timestamp (), __ATOMIC_RELEASE);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+stamp_reached (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  __atomic_store_n (&((Stamps *) data)->reached, gst_util_get_timestamp (), __ATOMIC_RELEASE);
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+add_probe (GstElement *e, const char *pad, GstPadProbeCallback cb, Stamps *st)
+{
+  GstPad *p = gst_element_get_static_pad (e, pad);
+  gst_pad_add_probe (p, GST_PAD_PROBE_TYPE_BUFFER, cb, st, NULL);
+  gst_object_unref (p);
+}
+
 static void
 bench_round_trip (Config *c)
 {
   fprintf (stderr, "round trip: %s\n", c->label);
   static const int sides[2] = { 4, 32 }; /* RGBA: 64 B, 4 KiB */
   const int iters = quick ? 2000 : 20000, warm = 500;
-  gint64 *t = g_new (gint64, iters);
+  gint64 *t = g_new (gint64, iters), *in = g_new (gint64, iters);
 
   for (int s = 0; s < 2; s++) {
     GstAppSrc *src;
@@ -138,6 +171,9 @@ bench_round_trip (Config *c)
     }
     gboolean bad = FALSE;
     const char *why = "";
+    Stamps st = { 0, 0 };
+    add_probe (GST_ELEMENT (src), "src", stamp_left, &st);
+    add_probe (GST_ELEMENT (sink), "sink", stamp_reached, &st);
     for (int i = -warm; i < iters; i++) {
       GstBuffer *b = gst_buffer_new_allocate (NULL, size, NULL);
       gst_buffer_memset (b, 0, (guint8) i, size);
@@ -182,9 +218,29 @@ bench_round_trip (Config *c)
         bad = TRUE;
       }
       gst_sample_unref (sample);
-      if (i >= 0)
+      if (i >= 0) {
         t[i] = n1 - n0;
+        /* the sample came out after both probes ran (the queue's lock orders them before) */
+        in[i] = __atomic_load_n (&st.reached, __ATOMIC_ACQUIRE) - __atomic_load_n (&st.left, __ATOMIC_ACQUIRE);
+      }
     }
+    /* the round trip from H2K to K2H as the first actor saw it (its stats; not for other elements) */
+    gchar rtt[32] = "-";
+    GstPad *sp = gst_element_get_static_pad (GST_ELEMENT (src), "src");
+    GstPad *peer = gst_pad_get_peer (sp);
+    GstElement *first = peer ? gst_pad_get_parent_element (peer) : NULL;
+    if (first && g_object_class_find_property (G_OBJECT_GET_CLASS (first), "stats")) {
+      GstStructure *stats = NULL;
+      double v;
+      g_object_get (first, "stats", &stats, NULL);
+      if (stats && gst_structure_get_double (stats, "rtt-p50-us", &v))
+        g_snprintf (rtt, sizeof rtt, "%.2f", v);
+      if (stats)
+        gst_structure_free (stats);
+    }
+    g_clear_object (&first);
+    g_clear_object (&peer);
+    gst_object_unref (sp);
     const char *got;
     if (!bad && c->want_link && !link_is (p, c->want_link, &got)) {
       why = got; /* the chain took another path than its label says */
@@ -197,11 +253,15 @@ bench_round_trip (Config *c)
       continue;
     }
     qsort (t, iters, sizeof *t, cmp_i64);
+    qsort (in, iters, sizeof *in, cmp_i64);
     c->rt_median[s] = t[iters / 2] / 1e3;
-    printf ("| %-28s | %5zu B | %8.2f | %8.2f | %8.2f |\n", c->label, size, t[0] / 1e3,
-        t[iters / 2] / 1e3, t[iters * 99 / 100] / 1e3);
+    c->in_median[s] = in[iters / 2] / 1e3;
+    printf ("| %-28s | %5zu B | %8.2f | %8.2f | %8.2f | %8.2f | %8.2f | %8.2f | %8s |\n", c->label, size,
+        t[0] / 1e3, t[iters / 2] / 1e3, t[iters * 99 / 100] / 1e3, in[0] / 1e3, in[iters / 2] / 1e3,
+        in[iters * 99 / 100] / 1e3, rtt);
   }
   g_free (t);
+  g_free (in);
 }
 
 typedef struct {
@@ -282,7 +342,8 @@ bench_chains (const char *backend)
   double thr[LINKS][4][2];
   gchar *labels[LINKS][4], *middles[LINKS][4];
 
-  printf ("\n| chain (%s)                   | buffer  | min us   | median us | p99 us  |\n|---|---|---|---|---|\n",
+  printf ("\n| chain (%s)                   | buffer  | min us   | median us | p99 us  | middle: min us | median us | p99 us | actor rtt p50 us |\n"
+          "|---|---|---|---|---|---|---|---|---|\n",
       backend);
   for (int l = 0; l < LINKS; l++)
     for (int k = 0; k < 4; k++) {
@@ -292,7 +353,8 @@ bench_chains (const char *backend)
             i ? " ! " : "", i, backend, links[l]);
       middles[l][k] = g_string_free (m, FALSE);
       labels[l][k] = g_strdup_printf ("%d x echo, link=%s", lens[k], links[l]);
-      c[l][k] = (Config) { labels[l][k], middles[l][k], { 0, 0 }, TRUE, lens[k] > 1 ? paths[l] : NULL };
+      c[l][k] = (Config) { .label = labels[l][k], .middle = middles[l][k], .ok = TRUE,
+        .want_link = lens[k] > 1 ? paths[l] : NULL };
       bench_round_trip (&c[l][k]);
     }
   printf ("\n| chain (%s)                   | what | rate | bandwidth |\n|---|---|---|---|\n", backend);
@@ -304,14 +366,17 @@ bench_chains (const char *backend)
       thr[l][k][0] = stream_one (&c[l][k], 128, quick ? 3000 : 20000);
       thr[l][k][1] = stream_one (&c[l][k], 512, quick ? 300 : 2000);
     }
-  printf ("\n| %s: hops | link | added per hop, median 64 B (us) | 4 KiB (us) | chain / single, 64 KiB throughput | 1 MiB |\n|---|---|---|---|---|---|\n",
+  printf ("\n| %s: hops | link | added per hop, median 64 B (us) | 4 KiB (us) | in the middle, 64 B (us) | 4 KiB (us) "
+          "| chain / single, 64 KiB throughput | 1 MiB |\n|---|---|---|---|---|---|---|---|\n",
       backend);
   for (int l = 0; l < LINKS; l++)
     for (int k = 1; k < 4; k++)
       if (c[l][k].ok && c[l][0].ok)
-        printf ("| %d | %s | %.2f | %.2f | %.2f | %.2f |\n", lens[k] - 1, links[l],
+        printf ("| %d | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", lens[k] - 1, links[l],
             (c[l][k].rt_median[0] - c[l][0].rt_median[0]) / (lens[k] - 1),
             (c[l][k].rt_median[1] - c[l][0].rt_median[1]) / (lens[k] - 1),
+            (c[l][k].in_median[0] - c[l][0].in_median[0]) / (lens[k] - 1),
+            (c[l][k].in_median[1] - c[l][0].in_median[1]) / (lens[k] - 1),
             thr[l][0][0] > 0 ? thr[l][k][0] / thr[l][0][0] : 0, thr[l][0][1] > 0 ? thr[l][k][1] / thr[l][0][1] : 0);
   for (int k = 1; k < 4; k++) {
     if (c[0][k].ok && c[2][k].ok)
@@ -543,8 +608,8 @@ main (int argc, char **argv)
   for (int i = 0; i < n; i++)
     configs[i].ok = TRUE;
 
-  printf ("| pipeline middle              | buffer  | min us   | median us | p99 us  |\n");
-  printf ("|---|---|---|---|---|\n");
+  printf ("| pipeline middle              | buffer  | min us   | median us | p99 us  | middle: min us | median us | p99 us | actor rtt p50 us |\n");
+  printf ("|---|---|---|---|---|---|---|---|---|\n");
   for (int i = 0; i < n; i++)
     bench_round_trip (&configs[i]);
 
@@ -570,6 +635,10 @@ main (int argc, char **argv)
     printf ("\nround trip, rkactor launch / persistent (median): %.2fx (64 B), %.2fx (4 KiB)\n",
         configs[3].rt_median[0] / configs[2].rt_median[0],
         configs[3].rt_median[1] / configs[2].rt_median[1]);
+  if (configs[2].ok && configs[3].ok)
+    printf ("in the middle, rkactor launch / persistent (median): %.2fx (64 B), %.2fx (4 KiB)\n",
+        configs[3].in_median[0] / configs[2].in_median[0],
+        configs[3].in_median[1] / configs[2].in_median[1]);
   if (configs[2].ok && configs[4].ok)
     printf ("round trip, cudaupload!cudadownload / rkactor persistent (median): %.2fx (64 B), "
             "%.2fx (4 KiB)\n",

@@ -10,6 +10,8 @@
  *     records per second and GB/s of payload into the actor; "copy" copies each payload into the
  *     input arena (rk_actor_submit), "zero-copy" submits payloads that a producer wrote straight into
  *     the arena (rk_actor_reserve_input; the benchmark writes them once, not for every record);
+ *   - K2K: chains of 1, 2, 4 and 8 echo actors linked on the device (cpu and cuda), every actor's record
+ *     submitted before the data reaches it: round trip, and what each hop adds;
  *   - a parameter change on a scale actor: what submitting it costs the host, and when the actor applied
  *     it, read from the actor-side timestamp of its answer (the actor clock's offset from the host's is
  *     calibrated by round trips, so the figure is good to about half a round trip).
@@ -117,6 +119,96 @@ bench_round_trips (Config *c)
   }
   stop (a);
 out:
+  free (t);
+}
+
+/* K2K hops without GStreamer: chains of 1, 2, 4 and 8 echo actors linked on the device, one record
+ * through the whole chain at a time. Every actor's record is submitted before the first actor's
+ * (from the last to the first), so each one already waits on its inbox when the data comes: what is
+ * timed, from the first submission to the last actor's answer, is the hops themselves, not the
+ * host's submissions. Prints the round trip of each chain and what each hop adds. */
+static void
+bench_hops (Config *c)
+{
+  static const int lens[4] = { 1, 2, 4, 8 };
+  static const uint32_t sizes[2] = { 64, 4096 };
+  const int iters = quick ? 2000 : 20000, warm = 500;
+  uint64_t *t = calloc (iters, sizeof *t);
+  double med[4][2] = { { 0 } };
+  uint8_t payload[4096];
+
+  for (size_t i = 0; i < sizeof payload; i++)
+    payload[i] = (uint8_t) (i * 7);
+  for (int k = 0; k < 4; k++) {
+    const int n = lens[k];
+    rk_actor *a[8] = { NULL };
+    bool ok = true;
+    for (int i = 0; i < n && ok; i++) {
+      rk_actor_config cfg = {
+        .backend = c->ops, .handler = rk_handler_find ("echo"), .mode = c->mode, .ring_entries = 64,
+        .in_arena_size = 1 << 20, .out_arena_size = 1 << 20, .node = 1, .inbox_arena_size = 1 << 20,
+      };
+      char why[512];
+      if (rk_actor_new (&cfg, &a[i], why, sizeof why) < 0) {
+        fprintf (stderr, "%s: cannot start: %s\n", c->label, why);
+        ok = false;
+      }
+    }
+    for (int i = 0; ok && i + 1 < n; i++) {
+      rk_route rt;
+      rk_record rec = { 0 };
+      rk_answer ans;
+      char why[256];
+      ok = rk_actor_link_path (a[i], a[i + 1], false, why, sizeof why) == RK_LINK_DEVICE
+          && rk_actor_inbox_route (a[i + 1], RK_LINK_DEVICE, (uint32_t) i + 1, &rt)
+          && rk_actor_submit_link (a[i], &rec, &rt, -1) == 0 && rk_actor_receive (a[i], &ans, -1) == 0
+          && ans.rec.status == RK_STATUS_OK;
+    }
+    uint64_t seq = 1;
+    for (int s = 0; ok && s < 2; s++) {
+      bool bad = false;
+      for (int it = -warm; it < iters && !bad; it++, seq++) {
+        uint64_t t0 = rk_now_ns ();
+        for (int i = n - 1; i >= 0 && !bad; i--) {
+          rk_record rec = { .type = RK_CMD_PROCESS };
+          rec.flags = (i > 0 ? RK_REC_F_FROM_INBOX : 0) | (i + 1 < n ? RK_REC_F_TO_ROUTE : 0);
+          rec.u.desc.in_off = rec.u.desc.out_off = seq;
+          bad = rk_actor_submit (a[i], &rec, i > 0 ? NULL : payload, sizes[s], i + 1 < n ? 0 : sizes[s], -1) < 0;
+        }
+        rk_answer ans;
+        if (bad || rk_actor_receive (a[n - 1], &ans, 10000000000ll) < 0) {
+          bad = true;
+          break;
+        }
+        uint64_t t1 = rk_now_ns ();
+        bad = ans.rec.status != RK_STATUS_OK || ans.rec.len != sizes[s]
+            || memcmp (rk_answer_data (&ans), payload, sizes[s]) != 0;
+        rk_actor_release_output (a[n - 1], ans.out_token);
+        for (int i = 0; i + 1 < n && !bad; i++) { /* the forwarding answers */
+          bad = rk_actor_receive (a[i], &ans, 10000000000ll) < 0 || ans.rec.status != RK_STATUS_OK;
+          rk_actor_release_output (a[i], ans.out_token);
+        }
+        if (it >= 0)
+          t[it] = t1 - t0;
+      }
+      if (bad) {
+        printf ("| %-12s | chain of %d, %4u B | FAILED |\n", c->label, n, sizes[s]);
+        ok = false;
+        break;
+      }
+      qsort (t, iters, sizeof *t, cmp_u64);
+      med[k][s] = t[iters / 2] / 1e3;
+      printf ("| %-12s | chain of %d, %4u B | %8.2f | %8.2f | %8.2f |\n", c->label, n, sizes[s], t[0] / 1e3,
+          t[iters / 2] / 1e3, t[iters * 99 / 100] / 1e3);
+    }
+    for (int i = 0; i < n; i++)
+      if (a[i])
+        stop (a[i]);
+  }
+  for (int k = 1; k < 4; k++)
+    if (med[k][0] > 0 && med[0][0] > 0)
+      printf ("%s: each of %d device hops adds %.2f us (64 B), %.2f us (4 KiB), median\n", c->label,
+          lens[k] - 1, (med[k][0] - med[0][0]) / (lens[k] - 1), (med[k][1] - med[0][1]) / (lens[k] - 1));
   free (t);
 }
 
@@ -298,6 +390,12 @@ main (int argc, char **argv)
   for (int i = 0; i < n; i++)
     if (configs[i].ops)
       bench_round_trips (&configs[i]);
+
+  printf ("\n| backend      | K2K chain, round trip |  min us  | median us |  p99 us  |\n");
+  printf ("|---|---|---|---|---|\n");
+  for (int i = 0; i < 2; i++) /* cpu and cuda (persistent): the backends with K2K links */
+    if (configs[i].ops)
+      bench_hops (&configs[i]);
 
   printf ("\n| backend      | what                  | rate | bandwidth | records per actor batch |\n"
           "|---|---|---|---|---|\n");
