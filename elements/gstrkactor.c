@@ -49,13 +49,14 @@
  * or staged) and the records that went through the inbox.
  *
  * A running actor can move: set #GstRkActor:backend, #GstRkActor:device-id, #GstRkActor:ring-size or
- * #GstRkActor:arena-size while the element runs, and before its next buffer a new actor starts with
- * those settings, the old one takes a snapshot of its state behind every buffer sent to it (whose
- * answers leave first), the new one restores it, and the stream goes on there: nothing is lost,
- * repeated or computed without its state. An element message "rkactor-moved" (from-backend,
- * from-device-id, backend, device-id, ring-size, arena-size; pause-us: how long the stream waited,
- * of which launch-us for starting the new actor, while the old one still served what it had, and
- * handover-us from the snapshot's submission until the new actor took over) says that it happened;
+ * #GstRkActor:arena-size while the element runs, and a new actor starts with those settings at once,
+ * on a thread of its own, while the old one goes on serving; before the next buffer, the old one takes
+ * a snapshot of its state behind every buffer sent to it (whose answers leave first), the new one
+ * restores it, and the stream goes on there: nothing is lost, repeated or computed without its state.
+ * An element message "rkactor-moved" (from-backend, from-device-id, backend, device-id, ring-size,
+ * arena-size; pause-us: how long the stream waited, of which waited-launch-us for what was left of
+ * the new actor's start (none when started-ahead is true) and handover-us from the snapshot's
+ * submission until the new actor took over; launch-us: how long the start took) says that it happened;
  * a move that cannot be made (no such device, a backend that cannot take the kernel's state out, a
  * K2K-linked actor) posts a warning, and the actor goes on where it was.
  *
@@ -146,6 +147,21 @@ typedef struct {
   gboolean quiet;  /* queued without waking the task (enqueue_quiet_locked ()), and not timed */
 } Item;
 
+/* A move's new actor, started ahead by the launcher thread (move_launcher ()), with the settings it
+ * was started for. actor NULL: none, because the settings ask for where the actor runs already
+ * (error NULL) or because it could not start (error says why). */
+typedef struct {
+  guint version; /* of the settings (move_version) */
+  gboolean valid;
+  rk_actor *actor;
+  const rk_backend_ops *ops;
+  gint device_id;
+  guint ring_size;
+  guint64 arena_size;
+  guint64 launch_ns; /* how long the start took */
+  gchar *error;
+} Launched;
+
 struct _GstRkActor {
   GstElement parent;
 
@@ -180,6 +196,14 @@ struct _GstRkActor {
 
   /* a move: set by a property change while running, done by the streaming thread (atomic) */
   gint move_wanted;
+  /* ... whose new actor a thread of its own starts as soon as the setting changes (move_lock) */
+  GMutex move_lock;
+  GCond move_cond;
+  guint move_version;   /* bumped by every setting that moves the actor */
+  guint launched_for;   /* the version the launcher last started an actor for */
+  gboolean launching;   /* the launcher thread runs */
+  gboolean move_closed; /* the element stops: no launch starts */
+  Launched launched;    /* its last result */
   /* the snapshot a move takes: written by the source pad's task when answered (lock) */
   GBytes *checkpoint;
   guint32 checkpoint_status;
@@ -255,6 +279,7 @@ static gboolean gst_rk_actor_src_activate_mode (GstPad *pad, GstObject *parent, 
     gboolean active);
 static void gst_rk_actor_loop (GstPad *pad);
 static GstFlowReturn move_actor (GstRkActor *self);
+static void close_moves (GstRkActor *self, gboolean closed);
 
 /* ---- items ---- */
 
@@ -427,6 +452,9 @@ gst_rk_actor_init (GstRkActor *self)
   self->srcresult = GST_FLOW_FLUSHING;
   self->max_duration = GST_CLOCK_TIME_NONE;
   g_mutex_init (&self->lock);
+  g_mutex_init (&self->move_lock);
+  g_cond_init (&self->move_cond);
+  self->move_closed = TRUE; /* until it starts */
   g_mutex_init (&self->submit_lock);
   g_cond_init (&self->cond);
   g_queue_init (&self->items);
@@ -446,6 +474,8 @@ gst_rk_actor_finalize (GObject *object)
   if (self->params)
     gst_structure_free (self->params);
   g_mutex_clear (&self->lock);
+  g_mutex_clear (&self->move_lock);
+  g_cond_clear (&self->move_cond);
   g_mutex_clear (&self->submit_lock);
   g_cond_clear (&self->cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -717,6 +747,7 @@ gst_rk_actor_start (GstRkActor *self)
   self->wanted_run = self->run_cmd = RK_CMD_PAUSE;
   g_mutex_unlock (&self->lock);
   g_atomic_int_set (&self->move_wanted, 0);
+  close_moves (self, FALSE); /* a setting changed from now on starts a new actor at once */
   self->buffers_in = self->buffers_in_place = self->buffers_out = self->flushed = 0;
   self->tokens_in = self->tokens_out = 0;
   self->moves = 0;
@@ -750,6 +781,7 @@ gst_rk_actor_stop (GstRkActor *self)
   rk_actor *actor;
   int r;
 
+  close_moves (self, TRUE); /* an actor it starts for a move is ended before the element's are */
   if (!self->actor)
     return;
   /* the pads are inactive: no streaming thread uses the actor any more. Records still waiting for
@@ -1174,59 +1206,190 @@ wait_items_pushed (GstRkActor *self)
 
 /* ---- moving the actor ---- */
 
-/* A change of backend, device-id, ring-size or arena-size while the actor runs moves it: a new actor
- * starts with the new settings while the old one goes on serving; then, between two buffers, the old
- * one takes a snapshot of its state (a SNAPSHOT record behind everything sent to it, so that every
- * buffer before it has been answered, and pushed, when the snapshot comes back: both rings are empty),
- * the new one restores it, and the new one takes over. Nothing is lost or repeated; the stream waits
- * for the snapshot and the restore only. A move that cannot be made leaves the actor where it was,
- * with a warning. Called by the streaming thread, before a buffer. */
+/* A change of backend, device-id, ring-size or arena-size while the actor runs moves it. A thread of
+ * its own (move_launcher ()) starts a new actor with the new settings at once, while the old one goes
+ * on serving. Before its next buffer the streaming thread waits for what remains of that start, then
+ * the old actor takes a snapshot of its state (a SNAPSHOT record behind everything sent to it, so that
+ * every buffer before it has been answered, and pushed, when the snapshot comes back: both rings are
+ * empty), the new one restores it, and the new one takes over. Nothing is lost or repeated; where the
+ * start was over before the next buffer came, the stream waits for the snapshot and the restore only.
+ * A move that cannot be made leaves the actor where it was, with a warning. */
+
+static void
+launched_clear (GstRkActor *self, Launched *l)
+{
+  if (l->actor)
+    end_actor (self, l->actor);
+  g_free (l->error);
+  memset (l, 0, sizeof *l);
+}
+
+/* Resolve the settings asked for now, and start an actor there (l->actor), or say why not
+ * (l->error); neither when the settings ask for where the actor runs already, or none runs. */
+static void
+launch_for_move (GstRkActor *self, Launched *l)
+{
+  GstRkBackend backend;
+  double values[RK_MAX_PARAMS];
+  char why[1024] = "";
+
+  GST_OBJECT_LOCK (self);
+  backend = self->backend;
+  l->device_id = self->device_id;
+  l->ring_size = self->ring_size;
+  l->arena_size = self->arena_size;
+  GST_OBJECT_UNLOCK (self);
+  g_mutex_lock (&self->lock);
+  const rk_backend_ops *from = self->actor ? rk_actor_backend (self->actor) : NULL;
+  const gboolean same = self->run_ring == l->ring_size && self->run_arena == l->arena_size;
+  const gint from_device = self->run_device;
+  const gboolean linked = self->link_in || self->link_out || self->in_route;
+  memcpy (values, self->values, sizeof values);
+  g_mutex_unlock (&self->lock);
+
+  /* the element's handler and start-time settings stay while it runs: its stop waits for this */
+  if (!from)
+    return;
+  if ((l->error = check_sizes (self->handler, l->ring_size, l->arena_size, self->msg_size)))
+    return;
+  if (!(l->ops = gst_rk_resolve_backend (GST_ELEMENT (self), backend, &l->device_id, &l->error)))
+    return;
+  if (l->ops == from && l->device_id == from_device && same)
+    return; /* it is there already */
+  if (linked) {
+    l->error = g_strdup ("it is K2K-linked to a neighbour, whose route points at its memory (link=host "
+        "on either side lets it move)");
+    return;
+  }
+  const guint64 t0 = rk_now_ns ();
+  if (launch_actor (self, self->handler, l->ops, l->device_id, l->ring_size, l->arena_size, values,
+          self->clock.node | 1, &l->actor, why, sizeof why) < 0)
+    l->error = g_strdup_printf ("could not start a %s actor there: %s", l->ops->name, why);
+  l->launch_ns = rk_now_ns () - t0;
+}
+
+#define MOVE_SETTLE_US 50 /* settings set one after another (backend, then ring-size) make one move */
+#define MOVE_SETTLE_MAX_US 1000
+
+/* The launcher thread: starts an actor for the newest settings, and again while they change. It
+ * starts once no setting has changed for MOVE_SETTLE_US (at most MOVE_SETTLE_MAX_US), and ends the
+ * actors that newer settings made useless after its last start. */
+static gpointer
+move_launcher (gpointer data)
+{
+  GstRkActor *self = data;
+  GSList *stale = NULL;
+
+  g_mutex_lock (&self->move_lock);
+  while (!self->move_closed && self->launched_for != self->move_version) {
+    const gint64 latest = g_get_monotonic_time () + MOVE_SETTLE_MAX_US;
+    guint v;
+    do { /* request_move () signals each change */
+      v = self->move_version;
+      g_cond_wait_until (&self->move_cond, &self->move_lock,
+          MIN (g_get_monotonic_time () + MOVE_SETTLE_US, latest));
+    } while (v != self->move_version && !self->move_closed && g_get_monotonic_time () < latest);
+    Launched l = { .version = self->move_version, .valid = TRUE };
+    g_mutex_unlock (&self->move_lock);
+    launch_for_move (self, &l);
+    g_mutex_lock (&self->move_lock);
+    if (self->launched.valid) /* nobody took it */
+      stale = g_slist_prepend (stale, g_memdup2 (&self->launched, sizeof self->launched));
+    self->launched = l;
+    self->launched_for = l.version;
+    g_cond_broadcast (&self->move_cond); /* for a streaming thread that waits for it */
+  }
+  self->launching = FALSE;
+  g_cond_broadcast (&self->move_cond);
+  g_mutex_unlock (&self->move_lock);
+  for (GSList *i = stale; i; i = i->next)
+    launched_clear (self, i->data);
+  g_slist_free_full (stale, g_free);
+  gst_object_unref (self);
+  return NULL;
+}
+
+/* A setting that moves the actor changed: start the new actor now, and have the streaming thread
+ * hand over before its next buffer. */
+static void
+request_move (GstRkActor *self)
+{
+  g_mutex_lock (&self->move_lock);
+  self->move_version++;
+  g_cond_broadcast (&self->move_cond); /* a launcher waiting for the settings to settle waits on */
+  if (!self->launching && !self->move_closed) {
+    GThread *t = g_thread_try_new ("rkactor-move", move_launcher, gst_object_ref (self), NULL);
+    if (t) {
+      self->launching = TRUE;
+      g_thread_unref (t);
+    } else {
+      gst_object_unref (self); /* the streaming thread starts it itself */
+    }
+  }
+  g_mutex_unlock (&self->move_lock);
+  g_atomic_int_set (&self->move_wanted, 1); /* read before the next buffer, if the actor runs */
+}
+
+/* Wait for the launcher thread to end, and end what it started. */
+static void
+close_moves (GstRkActor *self, gboolean closed)
+{
+  Launched stale;
+
+  g_mutex_lock (&self->move_lock);
+  self->move_closed = TRUE;
+  while (self->launching)
+    g_cond_wait (&self->move_cond, &self->move_lock);
+  stale = self->launched;
+  memset (&self->launched, 0, sizeof self->launched);
+  self->move_closed = closed;
+  g_mutex_unlock (&self->move_lock);
+  launched_clear (self, &stale);
+}
+
+/* The handover, by the streaming thread before a buffer. */
 static GstFlowReturn
 move_actor (GstRkActor *self)
 {
-  GstRkBackend backend;
   gint device_id;
   guint ring_size;
   guint64 arena_size;
   const rk_backend_ops *ops = NULL, *from = rk_actor_backend (self->actor);
   const gint from_device = self->run_device;
-  double values[RK_MAX_PARAMS];
   rk_actor *fresh = NULL, *old = NULL;
   GBytes *cp = NULL;
   gchar *error = NULL;
-  char why[1024] = "";
   GstFlowReturn ret = GST_FLOW_OK;
-  gboolean linked;
+  Launched l = { 0 };
+  double values[RK_MAX_PARAMS];
   int r;
 
   g_atomic_int_set (&self->move_wanted, 0);
-  GST_OBJECT_LOCK (self);
-  backend = self->backend;
-  device_id = self->device_id;
-  ring_size = self->ring_size;
-  arena_size = self->arena_size;
-  GST_OBJECT_UNLOCK (self);
-  g_mutex_lock (&self->lock);
-  linked = self->link_in || self->link_out || self->in_route;
-  memcpy (values, self->values, sizeof values);
-  g_mutex_unlock (&self->lock);
-
-  if ((error = check_sizes (self->handler, ring_size, arena_size, self->msg_size)))
-    ;
-  else if (!(ops = gst_rk_resolve_backend (GST_ELEMENT (self), backend, &device_id, &error)))
-    ;
-  else if (ops == from && device_id == from_device && ring_size == self->run_ring
-      && arena_size == self->run_arena)
-    return GST_FLOW_OK; /* it is there already */
   const guint64 t_start = rk_now_ns ();
-  if (error)
-    ;
-  else if (linked)
+  g_mutex_lock (&self->move_lock);
+  const gboolean ahead = self->launched.valid; /* started, and nothing to wait for */
+  while (self->launching && !self->launched.valid) /* what remains of the start under way */
+    g_cond_wait (&self->move_cond, &self->move_lock);
+  /* Settings that changed again while it started make another move, before a later buffer */
+  l = self->launched;
+  memset (&self->launched, 0, sizeof self->launched);
+  g_mutex_unlock (&self->move_lock);
+  if (!l.valid) /* no thread could be started for it */
+    launch_for_move (self, &l);
+  if (!l.actor && !l.error)
+    return GST_FLOW_OK; /* it is there already */
+  fresh = l.actor;
+  ops = l.ops;
+  device_id = l.device_id;
+  ring_size = l.ring_size;
+  arena_size = l.arena_size;
+  error = l.error;
+  g_mutex_lock (&self->lock);
+  memcpy (values, self->values, sizeof values);
+  if (!error && (self->link_in || self->link_out || self->in_route)) /* linked while it started */
     error = g_strdup ("it is K2K-linked to a neighbour, whose route points at its memory (link=host "
         "on either side lets it move)");
-  else if ((r = launch_actor (self, self->handler, ops, device_id, ring_size, arena_size, values,
-                self->clock.node | 1, &fresh, why, sizeof why)) < 0)
-    error = g_strdup_printf ("could not start a %s actor there: %s", ops->name, why);
+  g_mutex_unlock (&self->lock);
   if (error)
     goto refused;
 
@@ -1342,8 +1505,9 @@ move_actor (GstRkActor *self)
               "from-device-id", G_TYPE_INT, from_device, "backend", G_TYPE_STRING, ops->name,
               "device-id", G_TYPE_INT, device_id, "ring-size", G_TYPE_UINT, ring_size, "arena-size",
               G_TYPE_UINT64, arena_size, "pause-us", G_TYPE_DOUBLE, pause / 1e3, "launch-us",
-              G_TYPE_DOUBLE, (t0 - t_start) / 1e3, "handover-us", G_TYPE_DOUBLE, handover / 1e3,
-              NULL)));
+              G_TYPE_DOUBLE, l.launch_ns / 1e3, "started-ahead", G_TYPE_BOOLEAN, ahead,
+              "waited-launch-us", G_TYPE_DOUBLE, (t0 - t_start) / 1e3, "handover-us", G_TYPE_DOUBLE,
+              handover / 1e3, NULL)));
   /* the ring's length is part of the latency; a pool upstream holds the old actor's memory */
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
   gst_pad_push_event (self->sinkpad, gst_event_new_reconfigure ());
@@ -2323,7 +2487,7 @@ gst_rk_actor_set_property (GObject *object, guint prop_id, const GValue *value, 
       GST_OBJECT_LOCK (self);
       self->backend = g_value_get_enum (value);
       GST_OBJECT_UNLOCK (self);
-      g_atomic_int_set (&self->move_wanted, 1); /* read before the next buffer, if the actor runs */
+      request_move (self);
       break;
     case PROP_MODE:
       GST_OBJECT_LOCK (self);
@@ -2370,20 +2534,20 @@ gst_rk_actor_set_property (GObject *object, guint prop_id, const GValue *value, 
       GST_OBJECT_LOCK (self);
       self->ring_size = v;
       GST_OBJECT_UNLOCK (self);
-      g_atomic_int_set (&self->move_wanted, 1);
+      request_move (self);
       break;
     }
     case PROP_DEVICE_ID:
       GST_OBJECT_LOCK (self);
       self->device_id = g_value_get_int (value);
       GST_OBJECT_UNLOCK (self);
-      g_atomic_int_set (&self->move_wanted, 1);
+      request_move (self);
       break;
     case PROP_ARENA_SIZE:
       GST_OBJECT_LOCK (self);
       self->arena_size = g_value_get_uint64 (value);
       GST_OBJECT_UNLOCK (self);
-      g_atomic_int_set (&self->move_wanted, 1);
+      request_move (self);
       break;
     case PROP_MESSAGE_SIZE:
       GST_OBJECT_LOCK (self);

@@ -11,8 +11,10 @@
  * sample). For each: the pause the element reports (from the snapshot's submission until the new
  * actor has restored the state and taken over), the round trip of the buffer that waited for the
  * move, and the median round trip of the buffers between moves, in the same run (the baseline).
- * A new actor is started before the pause begins; its start is not part of it. Moves that cannot run
- * here (no CUDA device) are listed as skipped.
+ * The new actor starts on a thread of its own as soon as the property changes; each move is made
+ * twice over, with the next buffer right after the change (the stream waits for the rest of that
+ * start) and 20 ms after it (a frame at 50 frames a second: the start is over by then). Moves that
+ * cannot run here (no CUDA device) are listed as skipped.
  */
 #include <gst/app/app.h>
 #include <gst/gst.h>
@@ -21,11 +23,12 @@
 #include <string.h>
 
 #define CAPS "audio/x-raw,format=F32LE,layout=interleaved,rate=48000,channels=1"
+#define GAP_MS 20 /* a frame at 50 frames a second */
 
 static gboolean quick;
 
 typedef struct {
-  double pause[64], launch[64], handover[64], rtt_move[64];
+  double pause[64], launch[64], waited[64], handover[64], rtt_move[64];
   guint n;
 } Series;
 
@@ -69,7 +72,7 @@ round_trip (GstAppSrc *src, GstAppSink *sink, const float *x, guint samples, gui
 /* The "rkactor-moved" message's pause (and its launch and handover parts), or a negative value when a
  * warning or error came instead. */
 static double
-moved_pause (GstBus *bus, double *launch, double *handover, gchar **why)
+moved_pause (GstBus *bus, double *launch, double *waited, double *handover, gchar **why)
 {
   for (;;) {
     GstMessage *m = gst_bus_timed_pop_filtered (bus, 5 * GST_SECOND,
@@ -94,6 +97,7 @@ moved_pause (GstBus *bus, double *launch, double *handover, gchar **why)
     gboolean ours = gst_structure_has_name (s, "rkactor-moved")
         && gst_structure_get_double (s, "pause-us", &pause)
         && gst_structure_get_double (s, "launch-us", launch)
+        && gst_structure_get_double (s, "waited-launch-us", waited)
         && gst_structure_get_double (s, "handover-us", handover);
     gst_message_unref (m);
     if (ours)
@@ -104,7 +108,7 @@ moved_pause (GstBus *bus, double *launch, double *handover, gchar **why)
 /* Start on `first`; each move sets backend to the next of `backends` (cycling) and toggles ring-size.
  * Fills one series per backend pair in `out` (indexed by from * 2 + to, 0 = cpu, 1 = cuda). */
 static gboolean
-run (const char *first, const char *const *backends, guint nb, guint samples, Series *out,
+run (const char *first, const char *const *backends, guint nb, guint samples, guint gap_ms, Series *out,
     Baseline *base, gchar **why)
 {
   gchar *desc = g_strdup_printf ("appsrc name=src format=time block=true caps=" CAPS " ! rkactor "
@@ -141,8 +145,10 @@ run (const char *first, const char *const *backends, guint nb, guint samples, Se
     gst_util_set_object_arg (G_OBJECT (a), "backend", backends[next]);
     g_object_set (a, "ring-size", m % 2 ? 64 : 32, NULL);
     at = next;
+    if (gap_ms) /* the next buffer comes a while later, as in a stream of frames */
+      g_usleep (gap_ms * 1000);
     double rt = round_trip (src, sink, x, samples, index++);
-    double launch = 0, handover = 0, pause = moved_pause (bus, &launch, &handover, why);
+    double launch = 0, waited = 0, handover = 0, pause = moved_pause (bus, &launch, &waited, &handover, why);
     if (rt < 0 || pause < 0) {
       ok = FALSE;
       break;
@@ -151,6 +157,7 @@ run (const char *first, const char *const *backends, guint nb, guint samples, Se
     if (s->n < G_N_ELEMENTS (s->pause)) {
       s->pause[s->n] = pause;
       s->launch[s->n] = launch;
+      s->waited[s->n] = waited;
       s->handover[s->n] = handover;
       s->rtt_move[s->n] = rt;
       s->n++;
@@ -181,11 +188,12 @@ main (int argc, char **argv)
       quick = TRUE;
 
   printf ("moving a running accumulate actor between two buffers (%s run)\n\n", quick ? "quick" : "full");
-  printf ("| move | state | moves | stream waited, median (us) | of it: new actor's start | "
-          "handover | max waited | round trip of the buffer that waited, median (us) | round trip "
-          "between moves there, median (us) | ratio |\n");
-  printf ("|---|---|---|---|---|---|---|---|---|---|\n");
-  for (guint z = 0; z < G_N_ELEMENTS (sizes); z++) {
+  printf ("| move | state | gap (ms) | moves | stream waited, median (us) | of it: for the new actor's "
+          "start | handover | the start, on its own thread | max waited | round trip of the buffer "
+          "that waited, median (us) | round trip between moves there, median (us) | ratio |\n");
+  printf ("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (guint z = 0; z < 2 * G_N_ELEMENTS (sizes); z++) {
+    const guint gap = z % 2 ? GAP_MS : 0, samples = sizes[z / 2];
     Series s[4];
     Baseline *base = g_new0 (Baseline, 1);
     gchar *why = NULL;
@@ -196,9 +204,9 @@ main (int argc, char **argv)
       guint n;
     } runs[] = { { "cpu", cpu_only, 1 }, { "cuda", cuda_only, 1 }, { "cpu", both, 2 } };
     for (guint r = 0; r < G_N_ELEMENTS (runs); r++) {
-      if (!run (runs[r].first, runs[r].list, runs[r].n, sizes[z], s, base, &why)) {
-        printf ("| %s%s | %u KiB | skipped: %s | | | | | | | |\n", runs[r].first,
-            runs[r].n > 1 ? " <-> cuda" : " -> same", sizes[z] * 8 / 1024, why ? why : "failed");
+      if (!run (runs[r].first, runs[r].list, runs[r].n, samples, gap, s, base, &why)) {
+        printf ("| %s%s | %u KiB | %u | skipped: %s | | | | | | | |\n", runs[r].first,
+            runs[r].n > 1 ? " <-> cuda" : " -> same", samples * 8 / 1024, gap, why ? why : "failed");
         g_clear_pointer (&why, g_free);
       }
     }
@@ -208,17 +216,19 @@ main (int argc, char **argv)
       Series *x = &s[order[o]];
       if (!x->n)
         continue;
-      const double lm = median (x->launch, x->n), hm = median (x->handover, x->n);
+      const double lm = median (x->launch, x->n), wm = median (x->waited, x->n), hm = median (x->handover, x->n);
       double pm = median (x->pause, x->n), pmax = x->pause[x->n - 1], rm = median (x->rtt_move, x->n);
       const double bt = b[order[o] & 1]; /* on the backend it moved to */
-      printf ("| %s | %u KiB | %u | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1fx |\n",
-          names[order[o]], sizes[z] * 8 / 1024, x->n, pm, lm, hm, pmax, rm, bt, bt > 0 ? rm / bt : 0);
+      printf ("| %s | %u KiB | %u | %u | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1fx |\n",
+          names[order[o]], samples * 8 / 1024, gap, x->n, pm, wm, hm, lm, pmax, rm, bt, bt > 0 ? rm / bt : 0);
     }
     g_free (base);
   }
   printf ("\nstream waited: from the buffer's arrival until the old actor ended (the element's pause-us); "
-          "handover: from the snapshot's submission until the new actor took over. Medians of each "
-          "column apart.\n");
+          "of it for the start: what was left of the new actor's start, which began on a thread of its "
+          "own when the property changed (waited-launch-us); handover: from the snapshot's submission "
+          "until the new actor took over; the start: how long it took (launch-us). gap: how long after "
+          "the property change the next buffer came. Medians of each column apart.\n");
   printf ("ratio: the round trip of the buffer that waited for a move over the median round trip of "
           "the buffers between moves on the backend it moved to, in the same run.\n");
   return 0;

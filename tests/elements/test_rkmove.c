@@ -293,9 +293,15 @@ GST_START_TEST (test_move_keeps_state)
       fail_unless_equals_string (gst_structure_get_string (m, "backend"), f.names[(i / every) % f.nb]);
       fail_unless (gst_structure_get_uint (m, "ring-size", &ring));
       fail_unless_equals_int (ring, rings[(i / every) % G_N_ELEMENTS (rings)]);
+      gdouble launch = -1, waited = -1, handover = -1;
       fail_unless (gst_structure_get_double (m, "pause-us", &pause) && pause >= 0);
-      g_print ("move %u to %s, ring %u: the stream waited %.1f us\n", moves,
-          gst_structure_get_string (m, "backend"), ring, pause);
+      fail_unless (gst_structure_get_double (m, "launch-us", &launch) && launch >= 0);
+      fail_unless (gst_structure_get_double (m, "waited-launch-us", &waited) && waited >= 0);
+      fail_unless (gst_structure_get_double (m, "handover-us", &handover) && handover >= 0);
+      fail_unless (waited + handover <= pause, "%g + %g > %g", waited, handover, pause);
+      g_print ("move %u to %s, ring %u: the stream waited %.1f us (%.1f of them for the rest of a "
+          "%.1f us start, %.1f for the handover)\n", moves, gst_structure_get_string (m, "backend"),
+          ring, pause, waited, launch, handover);
       gst_structure_free (m);
     }
     /* answers are taken a few buffers behind, so that moves meet buffers in flight (the output
@@ -307,6 +313,37 @@ GST_START_TEST (test_move_keeps_state)
   fail_unless_equals_int (stats_uint (f.h->element, "moves"), moves);
   fail_unless_equals_int (stats_uint (f.h->element, "ring-size"),
       rings[((n - 1) / every) % G_N_ELEMENTS (rings)]);
+  fixture_clear (&f);
+}
+
+GST_END_TEST;
+
+/* The new actor starts when the property changes, not when the next buffer comes: a buffer that comes
+ * well after the change finds it started, and waits for the handover only. */
+GST_START_TEST (test_move_started_ahead)
+{
+  Fixture f;
+  const guint n = 8;
+
+  fixture_init (&f, "accumulate", n, 0);
+  for (guint i = 0; i < n; i++) {
+    if (i == 3 || i == 6) {
+      gst_util_set_object_arg (G_OBJECT (f.h->element), "backend", f.names[(i / 3) % f.nb]);
+      g_object_set (f.h->element, "ring-size", i == 3 ? 16 : 8, NULL);
+      g_usleep (G_USEC_PER_SEC / 2); /* a start takes milliseconds at most */
+    }
+    push_next (&f, i);
+    if (i == 3 || i == 6) {
+      GstStructure *m = pop_element_message (f.bus, "rkactor-moved");
+      gboolean ahead = FALSE;
+      guint ring = 0;
+      fail_unless (gst_structure_get_boolean (m, "started-ahead", &ahead) && ahead);
+      fail_unless (gst_structure_get_uint (m, "ring-size", &ring) && ring == (i == 3 ? 16u : 8u));
+      gst_structure_free (m);
+    }
+    pull_check (&f, i);
+  }
+  fail_unless_equals_int (stats_uint (f.h->element, "moves"), 2);
   fixture_clear (&f);
 }
 
@@ -527,6 +564,7 @@ rkmove_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_move_keeps_state);
   tcase_add_test (tc, test_move_keeps_params);
+  tcase_add_test (tc, test_move_started_ahead);
   tcase_add_test (tc, test_move_refused);
   tcase_add_test (tc, test_move_linked);
   tcase_add_test (tc, test_move_under_load);
