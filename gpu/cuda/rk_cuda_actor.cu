@@ -1083,12 +1083,14 @@ run_item (const rk_cuda_args &a, const Work &w, bool use_grid, int grid)
     run_slice (w, tid, blockDim.x);
   }
   __syncthreads ();
-  if (use_grid && tid == 0) {
-    uint64_t want = (uint64_t) (grid - 1) * ld_acquire_gpu (&a.sh->epoch);
-    while (ld_acquire_gpu (&a.sh->done) < want)
-      ;
+  if (use_grid) { /* uniform over the block */
+    if (tid == 0) {
+      uint64_t want = (uint64_t) (grid - 1) * ld_acquire_gpu (&a.sh->epoch);
+      while (ld_acquire_gpu (&a.sh->done) < want)
+        ;
+    }
+    __syncthreads ();
   }
-  __syncthreads ();
 }
 
 /* ---- the wave's commands (thread 0 plans, the block or the grid runs) ---- */
@@ -1317,10 +1319,37 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
           }
           if (from) {
             rk_record lr;
+            /* The usual case is made ready while the data is on its way: the link record comes with
+             * the length the host announced, is no error, and its output has room (the claim above,
+             * or the output region). Then what is left once it is in is where its payload is: a
+             * lone thread's work costs some 20 cycles an instruction, and every one here would
+             * lengthen each hop of a chain. Anything else goes the whole way below. */
+            const bool ready = L.inbox && a.kernel_id != RK_KERNEL_ACCUMULATE && req.len % unit == 0
+                && (to ? room != nullptr
+                       : region_ok (req.u.desc.out_off, req.u.desc.out_cap, a.out_size)
+                           && req.u.desc.out_cap >= req.len);
+            if (ready) {
+              L.work.op = a.kernel_id;
+              L.work.in_mapped = 1;
+              L.work.out = to ? room : out;
+              L.work.len = req.len;
+              L.work.a = L.params[0];
+              L.work.b = L.params[1];
+              L.work.p = L.params;
+              L.work.sum = acc ? acc->sum : nullptr;
+              L.use_grid = grid > 1 && req.len >= a.grid_threshold;
+            }
             if (!L.inbox) {
               L.status = RK_STATUS_UNSUPPORTED;
             } else if ((L.status = inbox_take (a, L, req, req.u.desc.in_off, lr)) == RK_STATUS_OK) {
               L.link_take = 1;
+              if (ready && !(lr.flags & RK_REC_F_ERROR) && lr.len == req.len
+                  && region_ok (lr.u.desc.in_off, lr.len, L.inbox_size)) {
+                L.hlc = rk_hlc_next_recv (L.hlc, lr.hlc, L.now / 1000000ull);
+                L.work.in = L.inbox_arena + lr.u.desc.in_off;
+                ans.len = req.len;
+                break; /* all set */
+              }
               if (lr.flags & RK_REC_F_ERROR)
                 L.status = lr.status ? lr.status : RK_STATUS_FAULT; /* failed upstream: pass it on */
               else if (!region_ok (lr.u.desc.in_off, lr.len, L.inbox_size))
