@@ -144,7 +144,7 @@ typedef struct {
   guint64 hlc;
   guint32 node;
   gboolean routed; /* K2K: the output went down the link; a token was pushed already */
-  gboolean quiet;  /* queued without waking the task (enqueue_quiet_locked ()), and not timed */
+  gboolean quiet;  /* K2K, forwarded: its answer waits (enqueue_quiet_locked ()), and is not timed */
 } Item;
 
 /* A move's new actor, started ahead by the launcher thread (move_launcher ()), with the settings it
@@ -160,6 +160,7 @@ typedef struct {
   guint64 arena_size;
   guint64 launch_ns; /* how long the start took */
   gchar *error;
+  guint generation; /* moves made when it compared the settings with the running actor */
 } Launched;
 
 struct _GstRkActor {
@@ -406,8 +407,8 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
           "into the actor's memory, from the pool it proposed), buffers-out, flushed, commands, "
           "in-flight, "
           "ring-size, ring-high-water, heartbeat, hlc, rtt-samples and the round trip from H2K to K2H "
-          "in microseconds: rtt-min-us, rtt-p50-us, rtt-p99-us, rtt-max-us (records both taken from the "
-          "inbox and forwarded are not timed: their answers wait); K2K: link-in and "
+          "in microseconds: rtt-min-us, rtt-p50-us, rtt-p99-us, rtt-max-us (records forwarded down a K2K "
+          "route are not timed: their answers wait); K2K: link-in and "
           "link-out (host, device, peer or staged), tokens-in, tokens-out, routed-in and routed-out (records "
           "taken from the inbox and written into the downstream inbox, on the device), skipped-in",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
@@ -1019,11 +1020,12 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     item->seq = rec.seq;
     item->routed = link_out;
     g_mutex_lock (&self->lock);
-    if (link_in && link_out)
+    if (link_in && link_out) {
       enqueue_quiet_locked (self, item);
-    else if (link_out)
+    } else if (link_out) {
+      item->quiet = TRUE; /* its answer is read after the token's hop: no round trip to time */
       g_queue_push_tail (&self->items, item); /* the task is woken once the token has gone */
-    else
+    } else
       enqueue_locked (self, item);
     self->buffers_in++;
     if (in_place)
@@ -1245,6 +1247,7 @@ launch_for_move (GstRkActor *self, Launched *l)
   const gint from_device = self->run_device;
   const gboolean linked = self->link_in || self->link_out || self->in_route;
   memcpy (values, self->values, sizeof values);
+  l->generation = self->moves;
   g_mutex_unlock (&self->lock);
 
   /* the element's handler and start-time settings stay while it runs: its stop waits for this */
@@ -1281,6 +1284,7 @@ move_launcher (gpointer data)
   GSList *stale = NULL;
 
   g_mutex_lock (&self->move_lock);
+again:
   while (!self->move_closed && self->launched_for != self->move_version) {
     const gint64 latest = g_get_monotonic_time () + MOVE_SETTLE_MAX_US;
     guint v;
@@ -1299,12 +1303,17 @@ move_launcher (gpointer data)
     self->launched_for = l.version;
     g_cond_broadcast (&self->move_cond); /* for a streaming thread that waits for it */
   }
+  if (stale) { /* ended before the launcher is done, so that the element's stop waits for them too */
+    g_mutex_unlock (&self->move_lock);
+    for (GSList *i = stale; i; i = i->next)
+      launched_clear (self, i->data);
+    g_slist_free_full (g_steal_pointer (&stale), g_free);
+    g_mutex_lock (&self->move_lock);
+    goto again;
+  }
   self->launching = FALSE;
   g_cond_broadcast (&self->move_cond);
   g_mutex_unlock (&self->move_lock);
-  for (GSList *i = stale; i; i = i->next)
-    launched_clear (self, i->data);
-  g_slist_free_full (stale, g_free);
   gst_object_unref (self);
   return NULL;
 }
@@ -1370,11 +1379,16 @@ move_actor (GstRkActor *self)
   const gboolean ahead = self->launched.valid; /* started, and nothing to wait for */
   while (self->launching && !self->launched.valid) /* what remains of the start under way */
     g_cond_wait (&self->move_cond, &self->move_lock);
-  /* Settings that changed again while it started make another move, before a later buffer */
   l = self->launched;
   memset (&self->launched, 0, sizeof self->launched);
+  if (self->launching || (l.valid && l.version != self->move_version))
+    g_atomic_int_set (&self->move_wanted, 1); /* newer settings make another move, at a later buffer */
   g_mutex_unlock (&self->move_lock);
-  if (!l.valid) /* no thread could be started for it */
+  if (l.valid && !l.actor && !l.error && l.generation != self->moves) {
+    /* "there already" was said of an actor that a move has replaced since: ask again */
+    memset (&l, 0, sizeof l);
+  }
+  if (!l.valid) /* no thread could be started for it, or see above */
     launch_for_move (self, &l);
   if (!l.actor && !l.error)
     return GST_FLOW_OK; /* it is there already */
@@ -1778,6 +1792,8 @@ gst_rk_actor_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   const gboolean direct = self->link_out;
   if (direct && GST_EVENT_TYPE (event) == GST_EVENT_EOS)
     self->eos = TRUE;
+  if (direct && !g_queue_is_empty (&self->items))
+    cond_broadcast_locked (self); /* answers of forwarded records (quiet items): read them now */
   g_mutex_unlock (&self->lock);
   if (direct) {
     /* tokens leave from the chain function: these events go with them, in order. EOS need not wait
