@@ -143,8 +143,8 @@ typedef struct {
   guint16 status; /* the first error answer's status, or 0 */
   guint64 hlc;
   guint32 node;
-  gboolean routed; /* K2K: the output went down the link; a token was pushed already */
-  gboolean quiet;  /* K2K, forwarded: its answer waits (enqueue_quiet_locked ()), and is not timed */
+  gboolean routed; /* K2K: the output went down the link; a token was pushed already. Its answer
+                    * waits (enqueue_quiet_locked ()), and is not timed */
 } Item;
 
 /* A move's new actor, started ahead by the launcher thread (move_launcher ()), with the settings it
@@ -223,8 +223,7 @@ struct _GstRkActor {
   GCond cond;
   guint cond_waiters; /* threads in cond_wait_locked () */
   GQueue items;
-  guint unwoken;   /* quiet items queued since the task last looked at the queue */
-  guint quiet_max; /* ... how many may wait for it: half the ring */
+  guint unwoken; /* items queued quietly since the task last looked at the queue (half a ring wake it) */
   gboolean task_idle; /* the task waits for items: all before have been pushed */
   gboolean flushing;
   gboolean eos;
@@ -328,9 +327,8 @@ enqueue_locked (GstRkActor *self, Item *item)
 static void
 enqueue_quiet_locked (GstRkActor *self, Item *item)
 {
-  item->quiet = TRUE;
   g_queue_push_tail (&self->items, item);
-  if (++self->unwoken >= self->quiet_max)
+  if (++self->unwoken >= MAX (self->run_ring / 2, 1))
     cond_broadcast_locked (self);
 }
 
@@ -730,7 +728,6 @@ gst_rk_actor_start (GstRkActor *self)
   self->inbox_path = RK_LINK_DEVICE; /* it reads its own inbox */
   self->run_device = device_id;
   self->run_ring = ring_size;
-  self->quiet_max = MAX (ring_size / 2, 1);
   self->run_arena = arena_size;
   g_mutex_unlock (&self->lock);
   /* tell the pipeline where this actor runs: its bin hands the context to the other elements, so that
@@ -1023,7 +1020,6 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     if (link_in && link_out) {
       enqueue_quiet_locked (self, item);
     } else if (link_out) {
-      item->quiet = TRUE; /* its answer is read after the token's hop: no round trip to time */
       g_queue_push_tail (&self->items, item); /* the task is woken once the token has gone */
     } else
       enqueue_locked (self, item);
@@ -1200,13 +1196,24 @@ wait_items_pushed (GstRkActor *self)
   while (!self->flushing && self->srcresult == GST_FLOW_OK
       && !(self->task_idle && g_queue_is_empty (&self->items))) {
     if (!g_queue_is_empty (&self->items))
-      cond_broadcast_locked (self); /* quiet items may be waiting for the task */
+      cond_broadcast_locked (self); /* forwarded records' answers may be waiting for the task */
     cond_wait_locked (self);
   }
   g_mutex_unlock (&self->lock);
 }
 
 /* ---- moving the actor ---- */
+
+#define LINKED_REFUSAL "it is K2K-linked to a neighbour, whose route points at its memory (link=host " \
+  "on either side lets it move)"
+
+/* Whether a neighbour's route points at the actor's memory, or ours at the neighbour's. Called with
+ * `lock`. */
+static gboolean
+linked_locked (GstRkActor *self)
+{
+  return self->link_in || self->link_out || self->in_route;
+}
 
 /* A change of backend, device-id, ring-size or arena-size while the actor runs moves it. A thread of
  * its own (move_launcher ()) starts a new actor with the new settings at once, while the old one goes
@@ -1245,7 +1252,7 @@ launch_for_move (GstRkActor *self, Launched *l)
   const rk_backend_ops *from = self->actor ? rk_actor_backend (self->actor) : NULL;
   const gboolean same = self->run_ring == l->ring_size && self->run_arena == l->arena_size;
   const gint from_device = self->run_device;
-  const gboolean linked = self->link_in || self->link_out || self->in_route;
+  const gboolean linked = linked_locked (self);
   memcpy (values, self->values, sizeof values);
   l->generation = self->moves;
   g_mutex_unlock (&self->lock);
@@ -1260,8 +1267,7 @@ launch_for_move (GstRkActor *self, Launched *l)
   if (l->ops == from && l->device_id == from_device && same)
     return; /* it is there already */
   if (linked) {
-    l->error = g_strdup ("it is K2K-linked to a neighbour, whose route points at its memory (link=host "
-        "on either side lets it move)");
+    l->error = g_strdup (LINKED_REFUSAL);
     return;
   }
   const guint64 t0 = rk_now_ns ();
@@ -1400,9 +1406,8 @@ move_actor (GstRkActor *self)
   error = l.error;
   g_mutex_lock (&self->lock);
   memcpy (values, self->values, sizeof values);
-  if (!error && (self->link_in || self->link_out || self->in_route)) /* linked while it started */
-    error = g_strdup ("it is K2K-linked to a neighbour, whose route points at its memory (link=host "
-        "on either side lets it move)");
+  if (!error && linked_locked (self)) /* linked while it started */
+    error = g_strdup (LINKED_REFUSAL);
   g_mutex_unlock (&self->lock);
   if (error)
     goto refused;
@@ -1493,7 +1498,6 @@ move_actor (GstRkActor *self)
   self->actor = fresh;
   self->run_device = device_id;
   self->run_ring = ring_size;
-  self->quiet_max = MAX (ring_size / 2, 1);
   self->run_arena = arena_size;
   self->wanted_run = self->run_cmd; /* it starts as the old one did: paused or running as asked */
   self->moves++;
@@ -1793,7 +1797,7 @@ gst_rk_actor_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   if (direct && GST_EVENT_TYPE (event) == GST_EVENT_EOS)
     self->eos = TRUE;
   if (direct && !g_queue_is_empty (&self->items))
-    cond_broadcast_locked (self); /* answers of forwarded records (quiet items): read them now */
+    cond_broadcast_locked (self); /* answers of forwarded records: read them now */
   g_mutex_unlock (&self->lock);
   if (direct) {
     /* tokens leave from the chain function: these events go with them, in order. EOS need not wait
@@ -2225,7 +2229,7 @@ gst_rk_actor_loop (GstPad *pad)
 
   g_mutex_lock (&self->lock);
   item = g_queue_pop_head (&self->items);
-  if (!item->quiet)
+  if (!item->routed)
     record_rtt_locked (self, rk_now_ns () - item->submit_ns);
   if (item->discard && item->kind == ITEM_BUFFER)
     self->flushed++;

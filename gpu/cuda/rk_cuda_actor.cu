@@ -1210,6 +1210,24 @@ wave_run (const rk_cuda_args &a, LeaderState &L, int grid)
 /* One record, block-wide: thread 0 decides, the block (or, for a large payload, the grid) does the
  * data-parallel part, thread 0 writes the answer into `ans` (in shared memory). Mirrors
  * rk_ref_actor_serve (). */
+/* The work item of a PROCESS record for the actor's handler, and whether the grid runs it (an inline
+ * record lives in the leader block's memory: grid 1). Thread 0. */
+__device__ __forceinline__ void
+plan_handler (const rk_cuda_args &a, LeaderState &L, rk_accumulate_state *acc, const uint8_t *in,
+    uint32_t in_mapped, uint8_t *out, uint32_t len, int grid)
+{
+  L.work.op = a.kernel_id;
+  L.work.in = in;
+  L.work.in_mapped = in_mapped;
+  L.work.out = out;
+  L.work.len = len;
+  L.work.a = L.params[0];
+  L.work.b = L.params[1];
+  L.work.p = L.params;
+  L.work.sum = acc ? acc->sum : nullptr;
+  L.use_grid = grid > 1 && len >= a.grid_threshold;
+}
+
 __device__ void
 serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &ans, int grid)
 {
@@ -1328,17 +1346,8 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
                 && (to ? room != nullptr
                        : region_ok (req.u.desc.out_off, req.u.desc.out_cap, a.out_size)
                            && req.u.desc.out_cap >= req.len);
-            if (ready) {
-              L.work.op = a.kernel_id;
-              L.work.in_mapped = 1;
-              L.work.out = to ? room : out;
-              L.work.len = req.len;
-              L.work.a = L.params[0];
-              L.work.b = L.params[1];
-              L.work.p = L.params;
-              L.work.sum = acc ? acc->sum : nullptr;
-              L.use_grid = grid > 1 && req.len >= a.grid_threshold;
-            }
+            if (ready) /* the input's place comes with the link record */
+              plan_handler (a, L, acc, nullptr, 1, to ? room : out, req.len, grid);
             if (!L.inbox) {
               L.status = RK_STATUS_UNSUPPORTED;
             } else if ((L.status = inbox_take (a, L, req, req.u.desc.in_off, lr)) == RK_STATUS_OK) {
@@ -1396,16 +1405,8 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
             ;
           in = a.dev_in + req.u.desc.in_off; /* reused memory: still read past the L1 */
         }
-        L.work.op = a.kernel_id;
         /* mapped memory, and inbox memory that another kernel writes, are read past the L1 cache */
-        L.work.in = in;
-        L.work.in_mapped = mapped || from;
-        L.work.out = out;
-        L.work.len = len;
-        L.work.a = L.params[0];
-        L.work.b = L.params[1];
-        L.work.p = L.params;
-        L.work.sum = acc ? acc->sum : nullptr;
+        plan_handler (a, L, acc, in, mapped || from, out, len, inl ? 1 : grid);
         if (a.kernel_id == RK_KERNEL_ACCUMULATE) {
           uint32_t n = len / 4;
           if (n != acc->samples) {
@@ -1417,7 +1418,6 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
           L.work.inv = 1.0 / (double) acc->count;
         }
         ans.len = len;
-        L.use_grid = !inl && grid > 1 && len >= a.grid_threshold;
         break;
       }
       case RK_CMD_SET_PARAM: {
