@@ -130,24 +130,18 @@ typedef struct {
 } Stamps;
 
 static GstPadProbeReturn
-stamp_left (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+stamp (GstPad *pad, GstPadProbeInfo *info, gpointer when)
 {
-  __atomic_store_n (&((Stamps *) data)->left, gst_util_get_timestamp (), __ATOMIC_RELEASE);
+  __atomic_store_n ((gint64 *) when, gst_util_get_timestamp (), __ATOMIC_RELEASE);
   return GST_PAD_PROBE_OK;
 }
 
-static GstPadProbeReturn
-stamp_reached (GstPad *pad, GstPadProbeInfo *info, gpointer data)
-{
-  __atomic_store_n (&((Stamps *) data)->reached, gst_util_get_timestamp (), __ATOMIC_RELEASE);
-  return GST_PAD_PROBE_OK;
-}
-
+/* Stamp *when as each buffer passes e's pad. */
 static void
-add_probe (GstElement *e, const char *pad, GstPadProbeCallback cb, Stamps *st)
+add_probe (GstElement *e, const char *pad, gint64 *when)
 {
   GstPad *p = gst_element_get_static_pad (e, pad);
-  gst_pad_add_probe (p, GST_PAD_PROBE_TYPE_BUFFER, cb, st, NULL);
+  gst_pad_add_probe (p, GST_PAD_PROBE_TYPE_BUFFER, stamp, when, NULL);
   gst_object_unref (p);
 }
 
@@ -172,8 +166,8 @@ bench_round_trip (Config *c)
     gboolean bad = FALSE;
     const char *why = "";
     Stamps st = { 0, 0 };
-    add_probe (GST_ELEMENT (src), "src", stamp_left, &st);
-    add_probe (GST_ELEMENT (sink), "sink", stamp_reached, &st);
+    add_probe (GST_ELEMENT (src), "src", &st.left);
+    add_probe (GST_ELEMENT (sink), "sink", &st.reached);
     for (int i = -warm; i < iters; i++) {
       GstBuffer *b = gst_buffer_new_allocate (NULL, size, NULL);
       gst_buffer_memset (b, 0, (guint8) i, size);
