@@ -456,7 +456,9 @@ struct __align__ (16) LeaderState {
   uint32_t in_arena[MAX_BATCH / 32]; /* bit i: record i is small, its payload in the arena */
   double params[RK_MAX_PARAMS];
   uint64_t hlc;
+  uint64_t in_tail, out_head; /* the H2K tail and K2H head, from warp 0 to the block at each batch */
   uint32_t nreq;
+  uint32_t loaded; /* warp 0 has read the batch's one record into req[0] already */
   uint32_t stop;
   uint32_t status;
   uint32_t paused;
@@ -1607,13 +1609,15 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
   __syncthreads ();
 }
 
-/* One small record of a stateless handler, by SMALL_LANES threads (lane: which of them); the groups
- * serve a run side by side. The HLC, the answer's time and the counters are left to finish_run (). */
+/* One small record of a stateless handler, by `lanes` threads of a warp (a power of two, at least 4;
+ * lane: which of them): SMALL_LANES each when groups serve a run side by side, the whole warp for a
+ * record served alone (serve_alone ()). The HLC, the answer's time and the counters are left to the
+ * caller. */
 __device__ void
 serve_small (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, rk_record &ans,
-    const uint8_t *staged, uint32_t lane)
+    const uint8_t *staged, uint32_t lane, uint32_t lanes)
 {
-  const uint32_t group = ((1u << SMALL_LANES) - 1) << ((threadIdx.x & 31) & ~(SMALL_LANES - 1));
+  const uint32_t group = lanes == 32 ? ~0u : ((1u << lanes) - 1) << ((threadIdx.x & 31) & ~(lanes - 1));
   const bool inl = req.flags & RK_REC_F_INLINE;
   const uint32_t cap = inl ? RK_INLINE_MAX : req.u.desc.out_cap;
   uint32_t status = RK_STATUS_OK;
@@ -1639,7 +1643,7 @@ serve_small (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, 
     w.inv = 0.0;
     w.sum = nullptr;
     w.p = L.params;
-    run_slice (w, lane, SMALL_LANES);
+    run_slice (w, lane, lanes);
   }
   __syncwarp (group);
   /* the answer's fields, spread over the four lanes (an inline answer's payload is already in place) */
@@ -1661,6 +1665,22 @@ serve_small (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, 
     ans.u.desc.aux = 0;
     ans.u.desc.arg = 0;
   }
+}
+
+/* One thread, after a run of n small records has been stamped: the counters, the clock and the last
+ * error (nfailed of them failed, the last of them with `last_status`) to the control block. */
+__device__ void
+count_run (const rk_cuda_args &a, LeaderState &L, uint32_t n, uint32_t nfailed, uint32_t last_status,
+    uint64_t last_seq)
+{
+  if (nfailed) {
+    st_relaxed_sys32 (&a.ctl->last_error, last_status);
+    st_relaxed_sys64 (&a.ctl->errors, L.errors += nfailed);
+  }
+  L.records_in += n;
+  st_relaxed_sys64 (&a.ctl->hlc, L.hlc);
+  st_relaxed_sys64 (&a.ctl->records_in, L.records_in);
+  st_relaxed_sys64 (&a.ctl->last_seq, last_seq);
 }
 
 /* After serve_small () of records [r, e), all threads: the clock and the counters, in record order.
@@ -1706,15 +1726,33 @@ finish_run (const rk_cuda_args &a, LeaderState &L, uint32_t r, uint32_t e)
   const uint32_t nfailed = __syncthreads_count (failed);
   if (tid == 0) {
     L.hlc = L.ans[e - 1].hlc;
-    if (nfailed) {
-      st_relaxed_sys32 (&a.ctl->last_error, L.ans[L.last_failed - 1].status);
-      st_relaxed_sys64 (&a.ctl->errors, L.errors += nfailed);
-    }
-    L.records_in += n;
-    st_relaxed_sys64 (&a.ctl->hlc, L.hlc);
-    st_relaxed_sys64 (&a.ctl->records_in, L.records_in);
-    st_relaxed_sys64 (&a.ctl->last_seq, L.req[e - 1].seq);
+    count_run (a, L, n, nfailed, nfailed ? L.ans[L.last_failed - 1].status : 0, L.req[e - 1].seq);
   }
+}
+
+/* Warp 0 alone: serve L.req[0], a small record that came by itself (small_record ()), into L.ans[0],
+ * as serve_small () and finish_run () would for a run of one, but with the whole warp on its payload
+ * and no block barrier. `now` (lane 0's): the clock, read as the record was seen. A record that comes alone is the latency case: the block path's barriers and
+ * bookkeeping for a batch cost it some 2 us on the H100, this about a tenth of that. */
+__device__ void
+serve_alone (const rk_cuda_args &a, LeaderState &L, uint64_t now)
+{
+  const uint32_t lane = threadIdx.x;
+  const rk_record &req = L.req[0];
+  rk_record &ans = L.ans[0];
+  serve_small (a, L, req, ans, nullptr, lane, 32);
+  __syncwarp (); /* the answer's fields, set by lanes 0 to 3 */
+  if (lane == 0) {
+    /* finish_run ()'s stamp for a run of one: max (L.hlc + 2, the message's floor) */
+    L.hlc = max (L.hlc + 2, rk_hlc_serve_floor (req.hlc, now / 1000000ull));
+    L.now = now;
+    ans.hlc = L.hlc;
+    if (!(ans.flags & RK_REC_F_INLINE))
+      ans.u.desc.arg = now;
+    const bool failed = ans.flags & RK_REC_F_ERROR;
+    count_run (a, L, 1, failed, ans.status, req.seq);
+  }
+  __syncwarp ();
 }
 
 __device__ __forceinline__ bool
@@ -1912,29 +1950,75 @@ leader_loop (const rk_cuda_args &a, int grid)
     return;
 
   while (!L.stop) {
-    if (tid == 0) {
-      uint32_t n = 0;
+    if (tid < 32) {
+      /* Warp 0 takes the next records. A small record that comes by itself is served by this warp
+       * alone (serve_alone ()), while the other warps wait at the barrier below; anything else goes
+       * to the whole block. */
       for (;;) {
-        uint64_t head = ld_acquire_sys (&h2k->head); /* pairs with the host's store-release */
-        if (head != tail) {
-          n = (uint32_t) min (head - tail, (uint64_t) MAX_BATCH);
+        uint32_t n = 0;
+        uint64_t seen = 0;
+        if (tid == 0) {
+          for (;;) {
+            uint64_t head = ld_acquire_sys (&h2k->head); /* pairs with the host's store-release */
+            if (head != tail) {
+              n = (uint32_t) min (head - tail, (uint64_t) MAX_BATCH);
+              break;
+            }
+            uint64_t now = globaltimer ();
+            if (now - L.last_beat > BEAT_NS) {
+              L.last_beat = now;
+              st_relaxed_sys64 (&a.ctl->heartbeat, ++L.beats);
+            }
+            if (L.paused)
+              __nanosleep (PAUSED_POLL_NS);
+          }
+          seen = globaltimer (); /* used after the record's read, which hides its cost */
+          L.nreq = n;
+          L.loaded = 0;
+          st_relaxed_sys64 (&a.ctl->batches, ++L.batches);
+        }
+        n = __shfl_sync (~0u, n, 0);
+        __syncwarp (); /* lane 0's acquire before the other lanes' reads of the slots */
+        if (n != 1)
+          break;
+        if (tid < 4)
+          ((uint4 *) &L.req[0])[tid] = ld_relaxed_sys_v4 ((const uint4 *) &in_slots[tail & mask] + tid);
+        __syncwarp ();
+        if (!small_record (a, L.req[0])) {
+          if (tid == 0)
+            L.loaded = 1;
           break;
         }
-        uint64_t now = globaltimer ();
-        if (now - L.last_beat > BEAT_NS) {
-          L.last_beat = now;
-          st_relaxed_sys64 (&a.ctl->heartbeat, ++L.beats);
+        serve_alone (a, L, seen);
+        if (tid == 0)
+          while (k2h_head + 1 - k2h_tail > k2h_entries) { /* as below */
+            k2h_tail = ld_acquire_sys (&k2h->tail);
+            if (k2h_head + 1 - k2h_tail > k2h_entries)
+              __nanosleep (1000);
+          }
+        __syncwarp ();
+        if (tid < 4)
+          st_relaxed_sys_v4 ((uint4 *) &out_slots[k2h_head & mask] + tid, ((const uint4 *) &L.ans[0])[tid]);
+        __syncwarp (); /* the answer and the output before the release, as below */
+        k2h_head++;
+        tail++;
+        if (tid == 0) {
+          st_release_sys (&k2h->head, k2h_head); /* pairs with the host's load-acquire */
+          st_relaxed_sys64 (&h2k->tail, tail);   /* pairs with the host's load-acquire before reuse */
+          st_relaxed_sys64 (&a.ctl->records_out, ++L.records_out);
         }
-        if (L.paused)
-          __nanosleep (PAUSED_POLL_NS);
       }
-      L.nreq = n;
-      st_relaxed_sys64 (&a.ctl->batches, ++L.batches);
+      if (tid == 0) {
+        L.in_tail = tail;
+        L.out_head = k2h_head;
+      }
     }
     __syncthreads ();
+    tail = L.in_tail;
+    k2h_head = L.out_head;
     const uint32_t n = L.nreq;
-    /* every thread reads 16 bytes: up to 32 records in one round trip */
-    if (tid < n * 4)
+    /* every thread reads 16 bytes: MAX_BATCH records in one round trip */
+    if (tid < n * 4 && !L.loaded)
       ((uint4 *) &L.req[tid >> 2])[tid & 3] =
           ld_relaxed_sys_v4 ((const uint4 *) &in_slots[(tail + (tid >> 2)) & mask] + (tid & 3));
     __syncthreads ();
@@ -1970,7 +2054,7 @@ leader_loop (const rk_cuda_args &a, int grid)
         for (uint32_t i = r + tid / SMALL_LANES; i < e; i += blockDim.x / SMALL_LANES)
           serve_small (a, L, L.req[i], L.ans[i],
               (L.stage_mask >> (i - r)) & 1 ? (const uint8_t *) &L.stage[L.stage_at[i - r]] : nullptr,
-              tid % SMALL_LANES);
+              tid % SMALL_LANES, SMALL_LANES);
         __syncthreads ();
         finish_run (a, L, r, e);
         r = e;

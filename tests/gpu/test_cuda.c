@@ -245,6 +245,81 @@ test_hlc_runs (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
   rk_actor_unref (a);
 }
 
+/* Records that come alone, one answered before the next is sent (the CUDA actor serves such a small
+ * record with one warp, not in a run): every stateless handler at the small sizes, inline and in the
+ * arena, with a stamp ahead of the actor's clock or none, against the reference and the HLC rules; a
+ * length the handler refuses, with the actor's error count and last error; and then a good record
+ * again. */
+static void
+test_alone (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
+{
+  static const uint32_t lens[] = { 4, 16, 32, 48, 64, 200, 512, 1024 };
+  for (unsigned k = 0; k < rk_handler_count (); k++) {
+    const rk_handler *h = rk_handler_at (k);
+    if (!h->caps || h->state_size || h->state_size_for)
+      continue; /* stateful handlers are served block-wide */
+    rk_actor *a = start (ops, mode, h->name);
+    if (!a)
+      continue;
+    double params[RK_MAX_PARAMS];
+    void *ref_state = reference_new (h, params);
+    for (uint32_t i = 0; i < h->n_params; i++) {
+      params[i] = rnd_float ();
+      set_param (a, i, params[i], RK_STATUS_OK);
+    }
+    const rk_control *ctl = rk_actor_control (a);
+    uint8_t in[1024 + 8];
+    rk_answer ans;
+    rk_record rec = { .type = RK_CMD_PROCESS };
+    memset (in, 0, sizeof in);
+    CHECK (call (a, &rec, in, 16, 16, &ans) == RK_STATUS_OK, "%s %s alone: first record", label, h->name);
+    uint64_t t = ans.rec.hlc;
+    rk_actor_release_output (a, ans.out_token);
+    for (int round = 0; round < 40; round++) {
+      const uint32_t len = lens[round % (sizeof lens / sizeof lens[0])] + (round % 5 == 4 && h->unit > 1);
+      const uint64_t stamp = round % 3 ? rk_hlc_make (rk_hlc_wall_ms () + 3600 * 1000, rnd () % 1000) : 0;
+      for (uint32_t i = 0; i < len; i += 4) {
+        float f = rnd_float ();
+        memcpy (in + i, &f, 4);
+      }
+      const uint64_t errors0 = rk_load_relaxed64 (&ctl->errors);
+      rec = (rk_record) { .type = RK_CMD_PROCESS, .hlc = stamp };
+      char what[128];
+      snprintf (what, sizeof what, "%s %s alone, %u bytes", label, h->name, len);
+      if (call (a, &rec, in, len, len, &ans) < 0) {
+        CHECK (0, "%s: no answer", what);
+        break;
+      }
+      check_answer (h, ref_state, params, in, len, &ans, rec.seq, what);
+      /* with a stamp ahead the answer's follows from the HLC rules alone; without one it is at least
+       * the next send after the previous answer */
+      if (stamp) {
+        t = rk_hlc_next_send (rk_hlc_next_recv (t, stamp, 0), 0);
+        CHECK (ans.rec.hlc == t, "%s: stamped %llx, want %llx", what, (unsigned long long) ans.rec.hlc,
+            (unsigned long long) t);
+      } else {
+        CHECK (ans.rec.hlc >= rk_hlc_next_send (t, 0), "%s: stamped %llx, after %llx", what,
+            (unsigned long long) ans.rec.hlc, (unsigned long long) t);
+      }
+      t = ans.rec.hlc;
+      const bool bad = len % h->unit;
+      CHECK (rk_load_relaxed64 (&ctl->errors) - errors0 == bad
+              && (!bad || rk_load_relaxed32 (&ctl->last_error) == RK_STATUS_INVALID),
+          "%s: %llu errors counted (want %d), last error %u", what,
+          (unsigned long long) (rk_load_relaxed64 (&ctl->errors) - errors0), bad,
+          rk_load_relaxed32 (&ctl->last_error));
+      rk_actor_release_output (a, ans.out_token);
+    }
+    CHECK (rk_load_relaxed64 (&ctl->records_in) == rk_load_relaxed64 (&ctl->records_out),
+        "%s %s alone: %llu records in, %llu out", label, h->name,
+        (unsigned long long) rk_load_relaxed64 (&ctl->records_in),
+        (unsigned long long) rk_load_relaxed64 (&ctl->records_out));
+    CHECK (rk_actor_stop (a, TIMEOUT) == 0, "%s %s alone: stop", label, h->name);
+    rk_actor_unref (a);
+    free (ref_state);
+  }
+}
+
 static void
 test_commands (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
 {
@@ -749,6 +824,9 @@ main (void)
   test_batches (cuda, RK_MODE_PERSISTENT, "persistent");
   test_batches (cuda, RK_MODE_LAUNCH, "launch");
   test_batches (cpu, RK_MODE_PERSISTENT, "cpu");
+  test_alone (cuda, RK_MODE_PERSISTENT, "persistent");
+  test_alone (cuda, RK_MODE_LAUNCH, "launch");
+  test_alone (cpu, RK_MODE_PERSISTENT, "cpu");
   test_hlc_runs (cuda, RK_MODE_PERSISTENT, "persistent");
   test_hlc_runs (cuda, RK_MODE_LAUNCH, "launch");
   test_hlc_runs (cpu, RK_MODE_PERSISTENT, "cpu");
