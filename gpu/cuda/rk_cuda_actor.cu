@@ -28,6 +28,7 @@
 #define MAX_BATCH (RK_CUDA_BLOCK / 4) /* records read in one round trip (4 threads, 16 bytes each) */
 #define SMALL_LANES 4       /* threads that serve one small record */
 #define SMALL_MAX_BYTES 1024 /* a stateless record this small is served by SMALL_LANES threads */
+#define PREFETCH_BYTES 512   /* of a record that comes alone, read with the record itself: 16 a lane */
 static_assert (MAX_BATCH == 64, "a batch's records are one 64-bit mask");
 #define STAGE_BYTES 16384   /* small payloads of a batch, read by the whole block in one round trip */
 #define PAUSED_POLL_NS 20000
@@ -459,6 +460,11 @@ struct __align__ (16) LeaderState {
   uint64_t in_tail, out_head; /* the H2K tail and K2H head, from warp 0 to the block at each batch */
   uint32_t nreq;
   uint32_t loaded; /* warp 0 has read the batch's one record into req[0] already */
+  /* where the payload of the next record that comes alone is likely to be: where the last one's was
+   * (the host's arena starts again at its beginning when it is empty, as it is between records sent
+   * one at a time). guess_len: bytes read there ahead, a multiple of 16 up to PREFETCH_BYTES; 0: none */
+  uint64_t guess_off;
+  uint32_t guess_len;
   uint32_t stop;
   uint32_t status;
   uint32_t paused;
@@ -1732,15 +1738,16 @@ finish_run (const rk_cuda_args &a, LeaderState &L, uint32_t r, uint32_t e)
 
 /* Warp 0 alone: serve L.req[0], a small record that came by itself (small_record ()), into L.ans[0],
  * as serve_small () and finish_run () would for a run of one, but with the whole warp on its payload
- * and no block barrier. `now` (lane 0's): the clock, read as the record was seen. A record that comes alone is the latency case: the block path's barriers and
+ * and no block barrier. `now` (lane 0's): the clock, read as the record was seen; `staged`: the
+ * payload, read ahead into shared memory (or null: it is inline, or read from the arena now). A record that comes alone is the latency case: the block path's barriers and
  * bookkeeping for a batch cost it some 2 us on the H100, this about a tenth of that. */
 __device__ void
-serve_alone (const rk_cuda_args &a, LeaderState &L, uint64_t now)
+serve_alone (const rk_cuda_args &a, LeaderState &L, uint64_t now, const uint8_t *staged)
 {
   const uint32_t lane = threadIdx.x;
   const rk_record &req = L.req[0];
   rk_record &ans = L.ans[0];
-  serve_small (a, L, req, ans, nullptr, lane, 32);
+  serve_small (a, L, req, ans, staged, lane, 32);
   __syncwarp (); /* the answer's fields, set by lanes 0 to 3 */
   if (lane == 0) {
     /* finish_run ()'s stamp for a run of one: max (L.hlc + 2, the message's floor) */
@@ -1901,6 +1908,8 @@ leader_loop (const rk_cuda_args &a, int grid)
     for (uint32_t i = 0; i < RK_MAX_PARAMS; i++)
       L.params[i] = a.params[i];
     L.hlc = 0;
+    L.guess_off = 0;
+    L.guess_len = 0;
     L.stop = 0;
     L.paused = 0;
     L.node = a.ctl->node;
@@ -1981,15 +1990,39 @@ leader_loop (const rk_cuda_args &a, int grid)
         __syncwarp (); /* lane 0's acquire before the other lanes' reads of the slots */
         if (n != 1)
           break;
+        /* the record, and beside it (in the same round trip, after the same acquire) where its payload
+         * is likely to be */
+        const uint64_t goff = L.guess_off;
+        const uint32_t glen = L.guess_len;
+        uint4 ahead;
         if (tid < 4)
           ((uint4 *) &L.req[0])[tid] = ld_relaxed_sys_v4 ((const uint4 *) &in_slots[tail & mask] + tid);
+        if (tid * 16 < glen)
+          ahead = ld_relaxed_sys_v4 ((const uint4 *) (a.in_arena + goff) + tid);
         __syncwarp ();
         if (!small_record (a, L.req[0])) {
           if (tid == 0)
             L.loaded = 1;
           break;
         }
-        serve_alone (a, L, seen);
+        const rk_record &req = L.req[0];
+        const uint8_t *staged = nullptr;
+        if (!(req.flags & RK_REC_F_INLINE)) {
+          if (req.u.desc.in_off == goff && req.len <= glen) { /* read ahead where it is */
+            if (tid * 16 < glen)
+              L.stage[tid] = ahead;
+            staged = (const uint8_t *) L.stage;
+          }
+          /* the next guess; only a region inside the arena, so that the read ahead is one */
+          const uint32_t next = min ((req.len + 15) & ~15u, (uint32_t) PREFETCH_BYTES);
+          const bool fits = !(req.u.desc.in_off & 15) && region_ok (req.u.desc.in_off, next, a.in_size);
+          __syncwarp ();
+          if (tid == 0) {
+            L.guess_off = fits ? req.u.desc.in_off : 0;
+            L.guess_len = fits ? next : 0;
+          }
+        }
+        serve_alone (a, L, seen, staged);
         if (tid == 0)
           while (k2h_head + 1 - k2h_tail > k2h_entries) { /* as below */
             k2h_tail = ld_acquire_sys (&k2h->tail);
