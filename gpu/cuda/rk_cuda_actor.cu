@@ -1738,7 +1738,7 @@ finish_run (const rk_cuda_args &a, LeaderState &L, uint32_t r, uint32_t e)
 
 /* Warp 0 alone: serve L.req[0], a small record that came by itself (small_record ()), into L.ans[0],
  * as serve_small () and finish_run () would for a run of one, but with the whole warp on its payload
- * and no block barrier. `now` (lane 0's): the clock, read as the record was seen; `staged`: the
+ * and no block barrier. `now` (lane 0's): the clock, read as the record came in; `staged`: the
  * payload, read ahead into shared memory (or null: it is inline, or read from the arena now). A record that comes alone is the latency case: the block path's barriers and
  * bookkeeping for a batch cost it some 2 us on the H100, this about a tenth of that. */
 __device__ void
@@ -1965,7 +1965,6 @@ leader_loop (const rk_cuda_args &a, int grid)
        * to the whole block. */
       for (;;) {
         uint32_t n = 0;
-        uint64_t seen = 0;
         if (tid == 0) {
           for (;;) {
             uint64_t head = ld_acquire_sys (&h2k->head); /* pairs with the host's store-release */
@@ -1981,7 +1980,6 @@ leader_loop (const rk_cuda_args &a, int grid)
             if (L.paused)
               __nanosleep (PAUSED_POLL_NS);
           }
-          seen = globaltimer (); /* used after the record's read, which hides its cost */
           L.nreq = n;
           L.loaded = 0;
           st_relaxed_sys64 (&a.ctl->batches, ++L.batches);
@@ -2000,6 +1998,9 @@ leader_loop (const rk_cuda_args &a, int grid)
         if (tid * 16 < glen)
           ahead = ld_relaxed_sys_v4 ((const uint4 *) (a.in_arena + goff) + tid);
         __syncwarp ();
+        /* the clock as the record is served (as serve () reads it); used only after the handler,
+         * which hides the cost of reading it */
+        const uint64_t now = tid == 0 ? globaltimer () : 0;
         if (!small_record (a, L.req[0])) {
           if (tid == 0)
             L.loaded = 1;
@@ -2022,7 +2023,7 @@ leader_loop (const rk_cuda_args &a, int grid)
             L.guess_len = fits ? next : 0;
           }
         }
-        serve_alone (a, L, seen, staged);
+        serve_alone (a, L, now, staged);
         if (tid == 0)
           while (k2h_head + 1 - k2h_tail > k2h_entries) { /* as below */
             k2h_tail = ld_acquire_sys (&k2h->tail);
