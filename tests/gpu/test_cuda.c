@@ -57,6 +57,23 @@ reference_new (const rk_handler *h, double *params)
 
 static const uint32_t sizes[] = { 16, 32, 64, 4096, 65532, 65536, 1 << 20, 4 << 20 };
 
+/* An actor of handler h with random parameters, set on it and in params, and the reference's state
+ * for them (*ref_state, the caller's to free). NULL if it does not start. */
+static rk_actor *
+start_random (const rk_backend_ops *ops, rk_actor_mode mode, const rk_handler *h, double *params,
+    void **ref_state)
+{
+  rk_actor *a = start (ops, mode, h->name);
+  if (!a)
+    return NULL;
+  *ref_state = reference_new (h, params);
+  for (uint32_t i = 0; i < h->n_params; i++) {
+    params[i] = rnd_float ();
+    set_param (a, i, params[i], RK_STATUS_OK);
+  }
+  return a;
+}
+
 static void
 test_handlers (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
 {
@@ -64,15 +81,11 @@ test_handlers (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
     const rk_handler *h = rk_handler_at (k);
     if (!h->caps)
       continue; /* driven by its own element's commands: tested on its own */
-    rk_actor *a = start (ops, mode, h->name);
+    double params[RK_MAX_PARAMS];
+    void *ref_state = NULL;
+    rk_actor *a = start_random (ops, mode, h, params, &ref_state);
     if (!a)
       continue;
-    double params[RK_MAX_PARAMS];
-    void *ref_state = reference_new (h, params);
-    for (uint32_t i = 0; i < h->n_params; i++) {
-      params[i] = rnd_float ();
-      set_param (a, i, params[i], RK_STATUS_OK);
-    }
     for (unsigned s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
       /* accumulate sees each length three times (the sums restart when the length changes) */
       int reps = h->id == RK_KERNEL_ACCUMULATE ? 3 : 1;
@@ -258,15 +271,11 @@ test_alone (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
     const rk_handler *h = rk_handler_at (k);
     if (!h->caps || h->state_size || h->state_size_for)
       continue; /* stateful handlers are served block-wide */
-    rk_actor *a = start (ops, mode, h->name);
+    double params[RK_MAX_PARAMS];
+    void *ref_state = NULL;
+    rk_actor *a = start_random (ops, mode, h, params, &ref_state);
     if (!a)
       continue;
-    double params[RK_MAX_PARAMS];
-    void *ref_state = reference_new (h, params);
-    for (uint32_t i = 0; i < h->n_params; i++) {
-      params[i] = rnd_float ();
-      set_param (a, i, params[i], RK_STATUS_OK);
-    }
     const rk_control *ctl = rk_actor_control (a);
     uint8_t in[1024 + 8];
     rk_answer ans;
