@@ -12,7 +12,10 @@
  * its state between buffers and serves them through a host-to-kernel (H2K) ring, answering through a
  * kernel-to-host (K2H) ring. The chain function writes each buffer into the H2K ring and returns at
  * once; a streaming thread on the source pad takes the answers, in order, and pushes them downstream,
- * so up to #GstRkActor:ring-size buffers are in flight.
+ * so up to #GstRkActor:ring-size buffers are in flight. That thread spins for 50 us after its last
+ * answer before it sleeps, so that a buffer that follows soon finds it awake. A buffer that comes
+ * alone after a longer pause (as from a live source) is answered by the chain function itself, which
+ * waits up to 100 us for the answer and pushes it, rather than wait for the sleeping thread to wake.
  *
  * Built-in kernels (#GstRkActor:kernel):
  *
@@ -98,6 +101,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_rk_actor_debug);
 #define RTT_SAMPLES 4096
 #define STOP_TIMEOUT_NS (5 * G_GINT64_CONSTANT (1000000000))
 #define MAX_LIST 64 /* answers already waiting go downstream together, as one buffer list */
+#define TASK_SPIN_NS (50 * 1000) /* how long the idle source pad task spins before it sleeps */
+/* A lone buffer's answer taken by the chain function itself (answer_directly ()): how long it waits
+ * for it before it hands the buffer over to the task */
+#define DIRECT_WAIT_NS (100 * 1000)
 
 enum {
   PROP_0,
@@ -145,6 +152,8 @@ typedef struct {
   guint32 node;
   gboolean routed; /* K2K: the output went down the link; a token was pushed already. Its answer
                     * waits (enqueue_quiet_locked ()), and is not timed */
+  gboolean direct; /* the chain function takes the answer and pushes it (answer_directly ()); the
+                    * task leaves the item alone until it is cleared (`lock`) */
 } Item;
 
 /* A move's new actor, started ahead by the launcher thread (move_launcher ()), with the settings it
@@ -222,13 +231,17 @@ struct _GstRkActor {
   guint32 wanted_run;           /* RK_CMD_PAUSE or RK_CMD_RESUME not yet sent, or 0 */
   GCond cond;
   guint cond_waiters; /* threads in cond_wait_locked () */
+  gint wakes;         /* bumped by every cond_broadcast_locked (), for a task that spins (atomic) */
   GQueue items;
   guint unwoken; /* items queued quietly since the task last looked at the queue (half a ring wake it) */
   gboolean task_idle; /* the task waits for items: all before have been pushed */
+  gboolean task_asleep; /* ... and has stopped spinning: it sleeps on cond */
+  guint direct_skip, direct_backoff; /* lone buffers left to the task (take_directly_locked ()) */
   gboolean flushing;
   gboolean eos;
   GstFlowReturn srcresult;
   GstClockTime max_duration;
+  guint64 chain_done_ns; /* when the chain function last returned a buffer's flow (streaming thread) */
 
   /* K2K: set when caps are set (in the streaming thread, with submit_lock and lock), read by the
    * chain function */
@@ -278,6 +291,9 @@ static gboolean gst_rk_actor_src_query (GstPad *pad, GstObject *parent, GstQuery
 static gboolean gst_rk_actor_src_activate_mode (GstPad *pad, GstObject *parent, GstPadMode mode,
     gboolean active);
 static void gst_rk_actor_loop (GstPad *pad);
+static void record_rtt_locked (GstRkActor *self, guint64 ns);
+static GstBuffer *make_output (GstRkActor *self, const Item *item, const rk_answer *ans);
+static void pushed (GstRkActor *self, guint n, GstFlowReturn ret);
 static GstFlowReturn move_actor (GstRkActor *self);
 static void close_moves (GstRkActor *self, gboolean closed);
 
@@ -306,8 +322,33 @@ cond_wait_locked (GstRkActor *self)
 static void
 cond_broadcast_locked (GstRkActor *self)
 {
+  g_atomic_int_set (&self->wakes, self->wakes + 1); /* writers hold `lock` */
   if (self->cond_waiters)
     g_cond_broadcast (&self->cond);
+}
+
+/* The source pad's task, out of work, watches `wakes` for TASK_SPIN_NS before it sleeps on cond:
+ * whatever would have woken it ends the spin. A sleeping task takes several microseconds to wake
+ * (a futex wake-up), about what a GPU actor takes to answer a small record, so a buffer that comes
+ * soon after the last one finds the task awake, and its chain function makes no system call. The
+ * time is bounded by the clock, not by a count of pause instructions; a task that spins in vain
+ * costs TASK_SPIN_NS of one core per buffer. Called without `lock`; returns when woken or when the
+ * time is up, and the caller re-checks under `lock` as after any wake-up. */
+static void
+spin_for_wake (GstRkActor *self, gint seen)
+{
+  guint64 until = 0;
+
+  for (guint i = 0; g_atomic_int_get (&self->wakes) == seen; i++) {
+    rk_cpu_relax ();
+    if ((i & 63) == 63) {
+      guint64 now = rk_now_ns ();
+      if (!until)
+        until = now + TASK_SPIN_NS;
+      else if (now >= until)
+        return;
+    }
+  }
 }
 
 /* Push an item at the back of the queue and wake the task. Called with `lock`. */
@@ -752,6 +793,7 @@ gst_rk_actor_start (GstRkActor *self)
   self->move_pause_ns = 0;
   self->commands = self->command_errors = 0;
   self->rtt_count = 0;
+  self->direct_skip = self->direct_backoff = 0;
   self->eos = FALSE;
   self->max_duration = GST_CLOCK_TIME_NONE;
   GST_INFO_OBJECT (self, "actor started: kernel %s on %s, ring %u, arena %" G_GUINT64_FORMAT
@@ -896,6 +938,83 @@ submit_messages (GstRkActor *self, Item *item, rk_record *rec, const guint8 *dat
   return r;
 }
 
+/* Whether the chain function takes the answer of the buffer it has just submitted (one record) and
+ * pushes it itself, rather than queue it for the source pad's task: when the task sleeps with nothing
+ * left to do, and the buffer came (entry_ns) TASK_SPIN_NS or more after the chain function last
+ * returned. That is a stream of buffers that come one at a time, as from a live source, which would
+ * otherwise wait each time for the task to wake (a futex wake-up, several microseconds: about what a
+ * GPU actor takes to answer a small record). Buffers that come closer together go to the task, which
+ * spins between them, so that upstream does not wait for an answer while it has more to send. When
+ * answers come too late for the chain function (it hands them over after DIRECT_WAIT_NS), it leaves
+ * the next 1, 2, 4, ... 256 lone buffers to the task, until one comes in time again. Called with
+ * `lock`. */
+static gboolean
+take_directly_locked (GstRkActor *self, guint64 entry_ns)
+{
+  if (!self->task_asleep || !g_queue_is_empty (&self->items) || self->flushing
+      || entry_ns - self->chain_done_ns < TASK_SPIN_NS)
+    return FALSE;
+  if (self->direct_skip) {
+    self->direct_skip--;
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The chain function's take of the answer of a buffer it queued as `direct`: receive it (it is the
+ * next one: nothing was queued before it), and push it. An answer that has not come within
+ * DIRECT_WAIT_NS (a slow kernel), a flush, or a fault hand the buffer over to the task, which pushes
+ * it or says what went wrong. Returns the flow for the chain function. */
+static GstFlowReturn
+answer_directly (GstRkActor *self, Item *item)
+{
+  GstFlowReturn ret;
+  rk_answer ans;
+  const int r = rk_actor_receive (self->actor, &ans, DIRECT_WAIT_NS);
+
+  g_mutex_lock (&self->lock);
+  if (r < 0) {
+    item->direct = FALSE;
+    if (r == -ETIMEDOUT) /* slow answers: leave the next lone buffers to the task for a while */
+      self->direct_skip = self->direct_backoff = CLAMP (self->direct_backoff * 2, 1, 256);
+    cond_broadcast_locked (self);
+    ret = self->flushing ? GST_FLOW_FLUSHING : GST_FLOW_OK;
+    g_mutex_unlock (&self->lock);
+    return ret;
+  }
+  g_assert (g_queue_peek_head (&self->items) == item && item->seq == ans.rec.seq);
+  g_queue_pop_head (&self->items);
+  record_rtt_locked (self, rk_now_ns () - item->submit_ns);
+  self->direct_backoff = 0;
+  const gboolean flushing = self->flushing;
+  if (flushing)
+    self->flushed++;
+  if (!g_queue_is_empty (&self->items))
+    cond_broadcast_locked (self); /* the task, woken for what came behind, waits for this one */
+  g_mutex_unlock (&self->lock);
+
+  if (flushing) {
+    rk_actor_release_output (self->actor, ans.out_token);
+    item_free (item);
+    return GST_FLOW_FLUSHING;
+  }
+  rk_hlc_recv (&self->clock, ans.rec.hlc);
+  if (ans.rec.flags & RK_REC_F_ERROR) {
+    rk_actor_release_output (self->actor, ans.out_token);
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("Kernel '%s' could not process a buffer: %s.", self->handler->name,
+            rk_status_name (ans.rec.status)), ("record %" G_GUINT64_FORMAT, ans.rec.seq));
+    item_free (item);
+    pushed (self, 0, GST_FLOW_ERROR);
+    return GST_FLOW_ERROR;
+  }
+  GstBuffer *out = make_output (self, item, &ans);
+  item_free (item);
+  ret = gst_pad_push (self->srcpad, out);
+  pushed (self, 1, ret);
+  return ret;
+}
+
 static GstFlowReturn
 gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
@@ -908,7 +1027,8 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   gboolean in_place = FALSE, link_in, link_out;
   guint64 token_seq = 0;
   guint32 in_route;
-  Item *item;
+  Item *item, *direct = NULL;
+  const guint64 entry_ns = rk_now_ns ();
   int r;
 
   g_mutex_lock (&self->lock);
@@ -1021,6 +1141,10 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       enqueue_quiet_locked (self, item);
     } else if (link_out) {
       g_queue_push_tail (&self->items, item); /* the task is woken once the token has gone */
+    } else if (!link_in && take_directly_locked (self, entry_ns)) {
+      item->direct = TRUE; /* answered below; the task sleeps on */
+      g_queue_push_tail (&self->items, item);
+      direct = item;
     } else
       enqueue_locked (self, item);
     self->buffers_in++;
@@ -1096,7 +1220,10 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     g_mutex_unlock (&self->lock);
     return ret;
   }
-  return GST_FLOW_OK;
+  if (direct)
+    ret = answer_directly (self, direct);
+  self->chain_done_ns = rk_now_ns ();
+  return ret;
 }
 
 static GstFlowReturn
@@ -2090,13 +2217,17 @@ make_output (GstRkActor *self, const Item *item, const rk_answer *ans)
   return out;
 }
 
-/* n buffers went downstream, which returned ret: count them, and keep ret for the chain function (unless
- * a flush is under way, whose FLUSHING the chain function returns anyway). */
+/* n buffers went downstream, which returned ret: count them (as flushed if a flush downstream refused
+ * them), and keep ret for the chain function (unless a flush is under way, whose FLUSHING the chain
+ * function returns anyway). */
 static void
 pushed (GstRkActor *self, guint n, GstFlowReturn ret)
 {
   g_mutex_lock (&self->lock);
-  self->buffers_out += n;
+  if (ret == GST_FLOW_FLUSHING)
+    self->flushed += n;
+  else
+    self->buffers_out += n;
   if (!self->flushing)
     self->srcresult = ret;
   g_mutex_unlock (&self->lock);
@@ -2179,6 +2310,15 @@ collect_messages (GstRkActor *self, Item *item)
   return ret;
 }
 
+/* Whether the front item is the task's to handle: one the chain function handles itself is not. Called
+ * with `lock`. */
+static gboolean
+task_has_work_locked (GstRkActor *self)
+{
+  const Item *head = g_queue_peek_head (&self->items);
+  return head && !head->direct;
+}
+
 static void
 gst_rk_actor_loop (GstPad *pad)
 {
@@ -2194,8 +2334,22 @@ gst_rk_actor_loop (GstPad *pad)
     self->task_idle = TRUE;
     cond_broadcast_locked (self);
   }
-  while (!self->flushing && g_queue_is_empty (&self->items))
+  for (gboolean spun = FALSE; !self->flushing && !task_has_work_locked (self);) {
+    if (!spun) {
+      /* what would wake us ends the spin; if nothing did, sleep as before, even if items came
+       * meanwhile that wake no one (those of the middle of a K2K chain) */
+      gint seen = self->wakes;
+      spun = TRUE;
+      g_mutex_unlock (&self->lock);
+      spin_for_wake (self, seen);
+      g_mutex_lock (&self->lock);
+      if (self->wakes != seen)
+        continue;
+    }
+    self->task_asleep = TRUE;
     cond_wait_locked (self);
+    self->task_asleep = FALSE;
+  }
   self->task_idle = FALSE;
   self->unwoken = 0;
   if (self->flushing) {
@@ -2314,7 +2468,8 @@ gst_rk_actor_loop (GstPad *pad)
       while (n < max_list) {
         g_mutex_lock (&self->lock);
         item = g_queue_peek_head (&self->items);
-        gboolean next = item && item->kind == ITEM_BUFFER && !item->discard && !item->routed;
+        gboolean next = item && item->kind == ITEM_BUFFER && !item->discard && !item->routed
+            && !item->direct;
         g_mutex_unlock (&self->lock);
         if (!next || rk_actor_try_receive (self->actor, &ans) != 0)
           break;

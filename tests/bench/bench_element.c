@@ -9,7 +9,9 @@
  *   rkactor backend=cuda mode=launch   one kernel launch and synchronisation per buffer
  *   rkactor backend=vulkan        host-driven: one compute dispatch and wait per buffer
  *   cudaupload ! cudadownload     GStreamer's CUDA elements (when nvcodec is installed)
- * with 64-byte and 4 KiB buffers (video/x-raw RGBA 4x4 and 32x32, so that cudaupload takes them).
+ * with 64-byte and 4 KiB buffers (video/x-raw RGBA 4x4 and 32x32, so that cudaupload takes them);
+ * then again with a pause of a millisecond before each buffer, as from a live source, where the
+ * element's threads have gone idle between buffers.
  * Besides the whole round trip, each row gives the time in the middle alone: from the buffer leaving
  * appsrc's source pad to its result reaching appsink's sink pad (pad probes), which leaves out the
  * hand-offs between the application's thread and appsrc's and appsink's; and for an actor, the round
@@ -42,6 +44,7 @@ typedef struct {
   const char *middle; /* between appsrc and appsink */
   double rt_median[2];
   double in_median[2]; /* of the time from appsrc's src pad to appsink's sink pad */
+  double apart_rt_median[2], apart_in_median[2]; /* the same, buffers a millisecond apart */
   gboolean ok;
   /* chains: the path the first link must have taken (an actor named r0 says so in its stats), or NULL */
   const char *want_link;
@@ -67,6 +70,7 @@ link_is (GstElement *p, const char *want, const char **got)
 }
 
 static gboolean quick;
+#define APART_US 1000 /* the pause between buffers of the round trips "apart" */
 
 static int
 cmp_i64 (const void *a, const void *b)
@@ -145,12 +149,13 @@ add_probe (GstElement *e, const char *pad, gint64 *when)
   gst_object_unref (p);
 }
 
+/* gap_us: the pause between one buffer's result and the next buffer (0: none) */
 static void
-bench_round_trip (Config *c)
+bench_round_trip (Config *c, int gap_us)
 {
-  fprintf (stderr, "round trip: %s\n", c->label);
+  fprintf (stderr, "round trip%s: %s\n", gap_us ? ", buffers apart" : "", c->label);
   static const int sides[2] = { 4, 32 }; /* RGBA: 64 B, 4 KiB */
-  const int iters = quick ? 2000 : 20000, warm = 500;
+  const int iters = gap_us ? (quick ? 500 : 5000) : quick ? 2000 : 20000, warm = gap_us ? 50 : 500;
   gint64 *t = g_new (gint64, iters), *in = g_new (gint64, iters);
 
   for (int s = 0; s < 2; s++) {
@@ -169,6 +174,8 @@ bench_round_trip (Config *c)
     add_probe (GST_ELEMENT (src), "src", &st.left);
     add_probe (GST_ELEMENT (sink), "sink", &st.reached);
     for (int i = -warm; i < iters; i++) {
+      if (gap_us)
+        g_usleep (gap_us);
       GstBuffer *b = gst_buffer_new_allocate (NULL, size, NULL);
       gst_buffer_memset (b, 0, (guint8) i, size);
       GST_BUFFER_PTS (b) = (GstClockTime) (i + warm) * GST_MSECOND;
@@ -248,8 +255,8 @@ bench_round_trip (Config *c)
     }
     qsort (t, iters, sizeof *t, cmp_i64);
     qsort (in, iters, sizeof *in, cmp_i64);
-    c->rt_median[s] = t[iters / 2] / 1e3;
-    c->in_median[s] = in[iters / 2] / 1e3;
+    (gap_us ? c->apart_rt_median : c->rt_median)[s] = t[iters / 2] / 1e3;
+    (gap_us ? c->apart_in_median : c->in_median)[s] = in[iters / 2] / 1e3;
     printf ("| %-28s | %5zu B | %8.2f | %8.2f | %8.2f | %8.2f | %8.2f | %8.2f | %8s |\n", c->label, size,
         t[0] / 1e3, t[iters / 2] / 1e3, t[iters * 99 / 100] / 1e3, in[0] / 1e3, in[iters / 2] / 1e3,
         in[iters * 99 / 100] / 1e3, rtt);
@@ -349,7 +356,7 @@ bench_chains (const char *backend)
       labels[l][k] = g_strdup_printf ("%d x echo, link=%s", lens[k], links[l]);
       c[l][k] = (Config) { .label = labels[l][k], .middle = middles[l][k], .ok = TRUE,
         .want_link = lens[k] > 1 ? paths[l] : NULL };
-      bench_round_trip (&c[l][k]);
+      bench_round_trip (&c[l][k], 0);
     }
   printf ("\n| chain (%s)                   | what | rate | bandwidth |\n|---|---|---|---|\n", backend);
   for (int l = 0; l < LINKS; l++)
@@ -605,7 +612,14 @@ main (int argc, char **argv)
   printf ("| pipeline middle              | buffer  | min us   | median us | p99 us  | middle: min us | median us | p99 us | actor rtt p50 us |\n");
   printf ("|---|---|---|---|---|---|---|---|---|\n");
   for (int i = 0; i < n; i++)
-    bench_round_trip (&configs[i]);
+    bench_round_trip (&configs[i], 0);
+
+  printf ("\nBuffers %d us apart (as from a live source), the same columns:\n\n", APART_US);
+  printf ("| pipeline middle              | buffer  | min us   | median us | p99 us  | middle: min us | median us | p99 us | actor rtt p50 us |\n");
+  printf ("|---|---|---|---|---|---|---|---|---|\n");
+  for (int i = 0; i < n; i++)
+    if (configs[i].ok)
+      bench_round_trip (&configs[i], APART_US);
 
   printf ("\n| pipeline middle              | what | rate | bandwidth |\n|---|---|---|---|\n");
   for (int i = 0; i < n; i++)
@@ -633,11 +647,15 @@ main (int argc, char **argv)
     printf ("in the middle, rkactor launch / persistent (median): %.2fx (64 B), %.2fx (4 KiB)\n",
         configs[3].in_median[0] / configs[2].in_median[0],
         configs[3].in_median[1] / configs[2].in_median[1]);
-  if (configs[2].ok && configs[4].ok)
+  if (configs[2].ok && configs[3].ok)
+    printf ("buffers apart, in the middle, rkactor launch / persistent (median): %.2fx (64 B), %.2fx (4 KiB)\n",
+        configs[3].apart_in_median[0] / configs[2].apart_in_median[0],
+        configs[3].apart_in_median[1] / configs[2].apart_in_median[1]);
+  if (configs[2].ok && configs[5].ok)
     printf ("round trip, cudaupload!cudadownload / rkactor persistent (median): %.2fx (64 B), "
             "%.2fx (4 KiB)\n",
-        configs[4].rt_median[0] / configs[2].rt_median[0],
-        configs[4].rt_median[1] / configs[2].rt_median[1]);
+        configs[5].rt_median[0] / configs[2].rt_median[0],
+        configs[5].rt_median[1] / configs[2].rt_median[1]);
   gst_deinit ();
   return 0;
 }
