@@ -337,18 +337,9 @@ cond_broadcast_locked (GstRkActor *self)
 static void
 spin_for_wake (GstRkActor *self, gint seen)
 {
-  guint64 until = 0;
-
-  for (guint i = 0; g_atomic_int_get (&self->wakes) == seen; i++) {
-    rk_cpu_relax ();
-    if ((i & 63) == 63) {
-      guint64 now = rk_now_ns ();
-      if (!until)
-        until = now + TASK_SPIN_NS;
-      else if (now >= until)
-        return;
-    }
-  }
+  rk_spin s = { 0 };
+  while (g_atomic_int_get (&self->wakes) == seen && rk_spin_on (&s, TASK_SPIN_NS))
+    ;
 }
 
 /* Push an item at the back of the queue and wake the task. Called with `lock`. */

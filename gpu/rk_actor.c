@@ -312,25 +312,17 @@ waiting (uint32_t *flag, int delta)
   atomic_fetch_add_explicit (RK_ATOMIC32 (flag), (uint32_t) delta, memory_order_relaxed);
 }
 
-/* Spin for ready () for up to SPIN_NS, timed by the clock rather than by a count of pause
- * instructions, whose length differs tenfold between CPUs. An answer from a GPU takes microseconds,
- * and a sleep and wake-up costs more than that. */
+/* Spin for ready () for up to SPIN_NS. An answer from a GPU takes microseconds, and a sleep and
+ * wake-up costs more than that. */
 static bool
 spin (rk_actor *a, ready_fn ready, void *arg)
 {
-  uint64_t until = 0;
-  for (uint32_t i = 0;; i++) {
+  rk_spin s = { 0 };
+  do {
     if (ready (a, arg))
       return true;
-    rk_cpu_relax ();
-    if ((i & 63) == 63) {
-      uint64_t now = rk_now_ns ();
-      if (!until)
-        until = now + SPIN_NS;
-      else if (now >= until)
-        return false;
-    }
-  }
+  } while (rk_spin_on (&s, SPIN_NS));
+  return false;
 }
 
 static int

@@ -874,6 +874,24 @@ GST_START_TEST (test_params_change_playing)
 
 GST_END_TEST;
 
+/* Output i of input buffer i (`samples` floats, each i), scaled with a=1, b=0 before the parameters
+ * changed to a=2, b=0.5 and with those after: check it, and keep in *switched the first output with
+ * the new ones (G_MAXUINT until then). Both parameters change at once, and never back. */
+static void
+check_switched_scale (GstBuffer *out, guint i, gsize samples, guint *switched)
+{
+  gfloat *x = g_new (gfloat, samples);
+  for (gsize k = 0; k < samples; k++)
+    x[k] = (gfloat) i;
+  const gboolean new_params = first_float (out) != (gfloat) i;
+  if (new_params && *switched == G_MAXUINT)
+    *switched = i;
+  fail_unless (new_params == (*switched != G_MAXUINT),
+      "buffer %u has the old parameters after buffer %u had the new ones", i, *switched);
+  check_scaled (out, x, samples, new_params ? 2.0 : 1.0, new_params ? 0.5 : 0.0, i);
+  g_free (x);
+}
+
 /* A change from another thread while the ring is full and the streaming thread waits for room: it
  * takes effect between two buffers, both parameters at once, and no buffer is lost. */
 GST_START_TEST (test_params_change_under_load)
@@ -910,19 +928,7 @@ GST_START_TEST (test_params_change_under_load)
   fail_unless_equals_int (rec.buffers->len, n);
   for (guint i = 0; i < n; i++) {
     GstBuffer *out = recorder_get (&rec, i);
-    const gsize samples = i % 2 ? 4 : 300;
-    gboolean new_params;
-    gfloat *x = g_new (gfloat, samples);
-
-    for (gsize k = 0; k < samples; k++)
-      x[k] = (gfloat) i;
-    new_params = first_float (out) != (gfloat) i;
-    if (new_params && switched == G_MAXUINT)
-      switched = i;
-    fail_unless (new_params == (switched != G_MAXUINT),
-        "buffer %u has the old parameters after buffer %u had the new ones", i, switched);
-    check_scaled (out, x, samples, new_params ? 2.0 : 1.0, new_params ? 0.5 : 0.0, i);
-    g_free (x);
+    check_switched_scale (out, i, i % 2 ? 4 : 300, &switched);
     gst_buffer_unref (out);
   }
   fail_unless (switched >= 100 && switched < n, "switched at %u", switched);
@@ -1984,167 +1990,6 @@ GST_START_TEST (test_downstream_error)
 
 GST_END_TEST;
 
-/* ---- 9. buffers that come one at a time ---- */
-
-/* Buffers far apart, as from a live source. The chain function takes the answer of each small one
- * itself and pushes it from the thread that brought it; a large one, whose answer takes longer than
- * the chain function waits, goes over to the source pad's task. Meanwhile the parameters change from
- * another thread: a command queued behind a buffer whose answer the chain function awaits. Every
- * output is right, in order, each with the parameters of before or after the change. */
-GST_START_TEST (test_lone_buffers)
-{
-  GstElement *e = make_actor ("scale", "p,a=1.0,b=0.0");
-  GstHarness *h;
-  Recorder rec;
-  Pusher p = { 0 };
-  GThread *t;
-  GstPad *srcpad;
-  GstStructure *s;
-  const guint n = 240, big = 1 << 20; /* floats in every 16th buffer: a CPU actor takes 1 ms or more */
-  guint switched = G_MAXUINT, small_in_chain = 0, big_in_task = 0, nbig = 0;
-
-  /* the recorder keeps every output, and with it its room in the output arena */
-  g_object_set (e, "arena-size", (guint64) 128 << 20, NULL);
-  h = make_harness (e);
-  recorder_init (&rec, 0);
-  srcpad = gst_element_get_static_pad (h->element, "src");
-  recorder_attach (&rec, srcpad);
-  gst_object_unref (srcpad);
-
-  p.h = h;
-  p.eos = TRUE;
-  p.gap_us = 1000;
-  p.buffers = g_ptr_array_new ();
-  for (guint i = 0; i < n; i++)
-    g_ptr_array_add (p.buffers, constant_buffer (i % 16 == 15 ? big : 1 + i % 64, (gfloat) i, i));
-  t = g_thread_new ("pusher", pusher_run, &p);
-  fail_unless (recorder_wait (&rec, n / 2, 60));
-  set_params_str (h->element, "p,a=2.0,b=0.5");
-  pusher_join (&p, t, 60);
-  fail_unless_equals_int (p.last, GST_FLOW_OK);
-  pull_until_eos (h);
-
-  fail_unless_equals_int (rec.buffers->len, n);
-  for (guint i = 0; i < n; i++) {
-    GstBuffer *out = recorder_get (&rec, i);
-    const gsize samples = i % 16 == 15 ? big : 1 + i % 64;
-    const gboolean in_chain = g_ptr_array_index (rec.threads, i) == (gpointer) t;
-    gfloat *x = g_new (gfloat, samples);
-
-    for (gsize k = 0; k < samples; k++)
-      x[k] = (gfloat) i;
-    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
-    const gboolean new_params = first_float (out) != (gfloat) i;
-    if (new_params && switched == G_MAXUINT)
-      switched = i;
-    fail_unless (new_params == (switched != G_MAXUINT),
-        "buffer %u has the old parameters after buffer %u had the new ones", i, switched);
-    check_scaled (out, x, samples, new_params ? 2.0 : 1.0, new_params ? 0.5 : 0.0, i);
-    if (samples == big) {
-      nbig++;
-      big_in_task += !in_chain;
-    } else {
-      small_in_chain += in_chain;
-    }
-    g_free (x);
-    gst_buffer_unref (out);
-  }
-  fail_unless (switched >= n / 2 && switched < n, "switched at %u", switched);
-  GST_INFO ("%u of %u small buffers answered in the chain function, %u of %u large ones by the task",
-      small_in_chain, n - nbig, big_in_task, nbig);
-  /* a loaded machine may keep the task from sleeping now and then, but not for most buffers */
-  fail_unless (small_in_chain >= (n - nbig) / 2, "only %u of %u lone buffers answered in the chain "
-      "function", small_in_chain, n - nbig);
-  fail_unless (big_in_task > 0, "no slow answer went over to the task");
-
-  s = get_stats (h->element);
-  fail_unless_equals_uint64 (stat_u64 (s, "buffers-in"), n);
-  fail_unless_equals_uint64 (stat_u64 (s, "buffers-out"), n);
-  fail_unless_equals_uint64 (stat_u64 (s, "flushed"), 0);
-  fail_unless_equals_uint64 (stat_u64 (s, "in-flight"), 0);
-  gst_structure_free (s);
-
-  pusher_clear (&p);
-  gst_harness_teardown (h);
-  recorder_clear (&rec);
-}
-
-GST_END_TEST;
-
-/* Flushes while buffers come one at a time, some of them slow to answer: a flush ends the chain
- * function's wait for its answer as it ends a wait for room. Nothing hangs, and every buffer taken in
- * came out or is counted as flushed. */
-GST_START_TEST (test_lone_buffers_flush)
-{
-  GstElement *e = make_actor ("scale", "p,a=2.0,b=1.0");
-  GstHarness *h;
-  Recorder rec;
-  GstPad *srcpad;
-  GstSegment seg;
-  GstStructure *s;
-  guint taken = 0;
-
-  g_object_set (e, "arena-size", (guint64) 64 << 20, NULL); /* the recorder keeps every output */
-  h = make_harness (e);
-  recorder_init (&rec, 0);
-  srcpad = gst_element_get_static_pad (h->element, "src");
-  recorder_attach (&rec, srcpad);
-  gst_object_unref (srcpad);
-  gst_segment_init (&seg, GST_FORMAT_TIME);
-
-  for (guint round = 0; round < 6; round++) {
-    Pusher p = { 0 };
-    GThread *t;
-    const guint had = rec.buffers->len;
-
-    p.h = h;
-    p.gap_us = 100;
-    p.buffers = g_ptr_array_new ();
-    for (guint i = 0; i < 400; i++)
-      g_ptr_array_add (p.buffers, constant_buffer (i % 2 ? 1 << 18 : 7, (gfloat) i, i));
-    t = g_thread_new ("pusher", pusher_run, &p);
-    fail_unless (recorder_wait (&rec, had + 3 + round, 60));
-    fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
-    pusher_join (&p, t, 10);
-    fail_unless_equals_int (p.last, GST_FLOW_FLUSHING);
-    fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
-    fail_unless (gst_harness_push_event (h, gst_event_new_segment (&seg)));
-    taken += p.pushed;
-    pusher_clear (&p);
-  }
-  /* after the last flush: lone buffers still come out, computed right */
-  for (guint i = 0; i < 20; i++) {
-    g_usleep (200);
-    fail_unless_equals_int (gst_harness_push (h, constant_buffer (5, -1.0f - i, 1000 + i)), GST_FLOW_OK);
-  }
-  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
-  pull_until_eos (h);
-  for (guint i = 0; i < 20; i++) {
-    GstBuffer *out = recorder_get (&rec, rec.buffers->len - 20 + i);
-    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), 1000 + i);
-    fail_unless_equals_float (first_float (out), 2.0f * (-1.0f - i) + 1.0f);
-    gst_buffer_unref (out);
-  }
-
-  s = get_stats (h->element);
-  GST_INFO ("stats after the flushes: %" GST_PTR_FORMAT, s);
-  /* a buffer whose answer the chain function awaited when the flush came was taken in, and the
-   * chain function said FLUSHING: at most one a flush */
-  fail_unless (stat_u64 (s, "buffers-in") >= taken + 20 && stat_u64 (s, "buffers-in") <= taken + 26,
-      "%" G_GUINT64_FORMAT " buffers in, %u accepted", stat_u64 (s, "buffers-in"), taken + 20);
-  fail_unless_equals_uint64 (stat_u64 (s, "buffers-in"),
-      stat_u64 (s, "buffers-out") + stat_u64 (s, "flushed"));
-  /* out: taken by downstream (which a flush there may refuse after our pad's probe saw it) */
-  fail_unless_equals_uint64 (stat_u64 (s, "buffers-out"), gst_harness_buffers_received (h));
-  fail_unless_equals_uint64 (stat_u64 (s, "in-flight"), 0);
-  gst_structure_free (s);
-
-  gst_harness_teardown (h);
-  recorder_clear (&rec);
-}
-
-GST_END_TEST;
-
 /* ---- 8. backpressure ---- */
 
 GST_START_TEST (test_backpressure)
@@ -2353,6 +2198,158 @@ GST_START_TEST (test_latency)
   gst_query_unref (q);
   gst_object_unref (srcpad);
   gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* ---- 11. buffers that come one at a time ---- */
+
+/* Buffers far apart, as from a live source. The chain function takes the answer of each small one
+ * itself and pushes it from the thread that brought it; a large one, whose answer takes longer than
+ * the chain function waits, goes over to the source pad's task. Meanwhile the parameters change from
+ * another thread: a command queued behind a buffer whose answer the chain function awaits. Every
+ * output is right, in order, each with the parameters of before or after the change. */
+GST_START_TEST (test_lone_buffers)
+{
+  GstElement *e = make_actor ("scale", "p,a=1.0,b=0.0");
+  GstHarness *h;
+  Recorder rec;
+  Pusher p = { 0 };
+  GThread *t;
+  GstPad *srcpad;
+  GstStructure *s;
+  const guint n = 240, big = 1 << 20; /* floats in every 16th buffer: a CPU actor takes 1 ms or more */
+  guint switched = G_MAXUINT, small_in_chain = 0, big_in_task = 0, nbig = 0;
+
+  /* the recorder keeps every output, and with it its room in the output arena */
+  g_object_set (e, "arena-size", (guint64) 128 << 20, NULL);
+  h = make_harness (e);
+  recorder_init (&rec, 0);
+  srcpad = gst_element_get_static_pad (h->element, "src");
+  recorder_attach (&rec, srcpad);
+  gst_object_unref (srcpad);
+
+  p.h = h;
+  p.eos = TRUE;
+  p.gap_us = 1000;
+  p.buffers = g_ptr_array_new ();
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add (p.buffers, constant_buffer (i % 16 == 15 ? big : 1 + i % 64, (gfloat) i, i));
+  t = g_thread_new ("pusher", pusher_run, &p);
+  fail_unless (recorder_wait (&rec, n / 2, 60));
+  set_params_str (h->element, "p,a=2.0,b=0.5");
+  pusher_join (&p, t, 60);
+  fail_unless_equals_int (p.last, GST_FLOW_OK);
+  pull_until_eos (h);
+
+  fail_unless_equals_int (rec.buffers->len, n);
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *out = recorder_get (&rec, i);
+    const gsize samples = i % 16 == 15 ? big : 1 + i % 64;
+    const gboolean in_chain = g_ptr_array_index (rec.threads, i) == (gpointer) t;
+
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+    check_switched_scale (out, i, samples, &switched);
+    if (samples == big) {
+      nbig++;
+      big_in_task += !in_chain;
+    } else {
+      small_in_chain += in_chain;
+    }
+    gst_buffer_unref (out);
+  }
+  fail_unless (switched >= n / 2 && switched < n, "switched at %u", switched);
+  GST_INFO ("%u of %u small buffers answered in the chain function, %u of %u large ones by the task",
+      small_in_chain, n - nbig, big_in_task, nbig);
+  /* a loaded machine may keep the task from sleeping now and then, but not for most buffers */
+  fail_unless (small_in_chain >= (n - nbig) / 2, "only %u of %u lone buffers answered in the chain "
+      "function", small_in_chain, n - nbig);
+  fail_unless (big_in_task > 0, "no slow answer went over to the task");
+
+  s = get_stats (h->element);
+  fail_unless_equals_uint64 (stat_u64 (s, "buffers-in"), n);
+  fail_unless_equals_uint64 (stat_u64 (s, "buffers-out"), n);
+  fail_unless_equals_uint64 (stat_u64 (s, "flushed"), 0);
+  fail_unless_equals_uint64 (stat_u64 (s, "in-flight"), 0);
+  gst_structure_free (s);
+
+  pusher_clear (&p);
+  gst_harness_teardown (h);
+  recorder_clear (&rec);
+}
+
+GST_END_TEST;
+
+/* Flushes while buffers come one at a time, some of them slow to answer: a flush ends the chain
+ * function's wait for its answer as it ends a wait for room. Nothing hangs, and every buffer taken in
+ * came out or is counted as flushed. */
+GST_START_TEST (test_lone_buffers_flush)
+{
+  GstElement *e = make_actor ("scale", "p,a=2.0,b=1.0");
+  GstHarness *h;
+  Recorder rec;
+  GstPad *srcpad;
+  GstSegment seg;
+  GstStructure *s;
+  guint taken = 0;
+
+  g_object_set (e, "arena-size", (guint64) 64 << 20, NULL); /* the recorder keeps every output */
+  h = make_harness (e);
+  recorder_init (&rec, 0);
+  srcpad = gst_element_get_static_pad (h->element, "src");
+  recorder_attach (&rec, srcpad);
+  gst_object_unref (srcpad);
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+
+  for (guint round = 0; round < 6; round++) {
+    Pusher p = { 0 };
+    GThread *t;
+    const guint had = rec.buffers->len;
+
+    p.h = h;
+    p.gap_us = 100;
+    p.buffers = g_ptr_array_new ();
+    for (guint i = 0; i < 400; i++)
+      g_ptr_array_add (p.buffers, constant_buffer (i % 2 ? 1 << 18 : 7, (gfloat) i, i));
+    t = g_thread_new ("pusher", pusher_run, &p);
+    fail_unless (recorder_wait (&rec, had + 3 + round, 60));
+    fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
+    pusher_join (&p, t, 10);
+    fail_unless_equals_int (p.last, GST_FLOW_FLUSHING);
+    fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
+    fail_unless (gst_harness_push_event (h, gst_event_new_segment (&seg)));
+    taken += p.pushed;
+    pusher_clear (&p);
+  }
+  /* after the last flush: lone buffers still come out, computed right */
+  for (guint i = 0; i < 20; i++) {
+    g_usleep (200);
+    fail_unless_equals_int (gst_harness_push (h, constant_buffer (5, -1.0f - i, 1000 + i)), GST_FLOW_OK);
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  pull_until_eos (h);
+  for (guint i = 0; i < 20; i++) {
+    GstBuffer *out = recorder_get (&rec, rec.buffers->len - 20 + i);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), 1000 + i);
+    fail_unless_equals_float (first_float (out), 2.0f * (-1.0f - i) + 1.0f);
+    gst_buffer_unref (out);
+  }
+
+  s = get_stats (h->element);
+  GST_INFO ("stats after the flushes: %" GST_PTR_FORMAT, s);
+  /* a buffer whose answer the chain function awaited when the flush came was taken in, and the
+   * chain function said FLUSHING: at most one a flush */
+  fail_unless (stat_u64 (s, "buffers-in") >= taken + 20 && stat_u64 (s, "buffers-in") <= taken + 26,
+      "%" G_GUINT64_FORMAT " buffers in, %u accepted", stat_u64 (s, "buffers-in"), taken + 20);
+  fail_unless_equals_uint64 (stat_u64 (s, "buffers-in"),
+      stat_u64 (s, "buffers-out") + stat_u64 (s, "flushed"));
+  /* out: taken by downstream (which a flush there may refuse after our pad's probe saw it) */
+  fail_unless_equals_uint64 (stat_u64 (s, "buffers-out"), gst_harness_buffers_received (h));
+  fail_unless_equals_uint64 (stat_u64 (s, "in-flight"), 0);
+  gst_structure_free (s);
+
+  gst_harness_teardown (h);
+  recorder_clear (&rec);
 }
 
 GST_END_TEST;
