@@ -493,6 +493,11 @@ struct __align__ (16) LeaderState {
   uint64_t routed_in, routed_out, skipped_in;
   /* the wave: steps of the frame being served, and which field holds u */
   uint32_t wave_steps, wave_cur;
+  /* where the payload of the next linked record is likely to be in the inbox: where the last one's
+   * was (the producer starts again at the inbox arena's beginning whenever it is empty, as it is
+   * between records that go down a chain one at a time); bytes read there ahead, or 0 */
+  uint64_t link_guess_off;
+  uint32_t link_guess_len;
 };
 
 __device__ void
@@ -747,6 +752,7 @@ switch_inbox (const rk_cuda_args &a, LeaderState &L, const rk_record &req)
   L.inbox_mask = ld_relaxed_sys32 (&ring->mask);
   L.inbox_sys = (rt.flags & RK_ROUTE_F_SYSTEM) != 0;
   L.inbox_tail = ld_relaxed_sys64 (&ring->tail); /* its only writer: this actor, before or now */
+  L.link_guess_len = 0; /* nothing read ahead in another arena */
   return RK_STATUS_OK;
 }
 
@@ -1763,6 +1769,151 @@ serve_alone (const rk_cuda_args &a, LeaderState &L, uint64_t now, const uint8_t 
   __syncwarp ();
 }
 
+/* A linked record that warp 0 may serve alone (serve_linked ()): a stateless handler's, small, its
+ * input in the inbox or the arena and its output on the route or in the arena, with both ends of its
+ * links on this device (a system-scope link goes to the block path). */
+__device__ __forceinline__ bool
+linked_record (const rk_cuda_args &a, const LeaderState &L, const rk_record &req)
+{
+  const bool from = req.flags & RK_REC_F_FROM_INBOX, to = req.flags & RK_REC_F_TO_ROUTE;
+  return req.type == RK_CMD_PROCESS && a.state_size == 0 && (from || to) && req.len <= PREFETCH_BYTES
+      && req.len % a.unit == 0 && !(req.flags & (RK_REC_F_INLINE | RK_REC_F_STAGED))
+      && (!from || (L.inbox && !L.inbox_sys)) && (!to || (L.route && !L.route_sys));
+}
+
+/* Warp 0 alone: serve L.req[0], a linked record that came by itself (linked_record ()), as serve ()
+ * serves it when all is as usual, into L.ans[0]. A hop of a chain is a string of dependent steps;
+ * the block path spends 2.0 us on one on the H100 (the inbox's head seen 0.35, the link record read
+ * 0.26, then 0.19 to the block's barrier, 0.67 for the payload's read, copy and barrier, and 0.58
+ * for the fence and the new head, timed with %globaltimer stamps). Here the link record and the
+ * payload (up to PREFETCH_BYTES, where the last one's was) are read in one round trip by the warp's
+ * lanes, the handler runs on them at once, and no block barrier is waited for: 1.76 us, timed the
+ * same way, of which the fence that publishes the result is still 0.6. Returns false, having
+ * changed nothing that serve () does not redo (no index moved, no clock stepped), when anything is
+ * not as usual (no room on the route, a link record that failed upstream, of another length or
+ * another sequence number, an output region that does not fit) or when the host cancels the wait:
+ * the block path then serves the record, and says what is wrong. */
+__device__ bool
+serve_linked (const rk_cuda_args &a, LeaderState &L)
+{
+  const uint32_t lane = threadIdx.x;
+  const rk_record &req = L.req[0];
+  rk_record &lr = L.req[1]; /* the link record: free, the batch is this one record */
+  const bool from = req.flags & RK_REC_F_FROM_INBOX, to = req.flags & RK_REC_F_TO_ROUTE;
+  uint64_t now = 0;
+  uint32_t ok = 1;
+
+  if (lane == 0) {
+    now = globaltimer (); /* as serve () reads it: before the wait for the data */
+    L.status = RK_STATUS_OK;
+    L.link_put = L.link_take = 0;
+    if (to) {
+      route_claim (a, L, req, req.len);
+      ok = L.status == RK_STATUS_OK;
+    }
+    if (!from)
+      ok = ok && region_ok (req.u.desc.in_off, req.len, a.in_size);
+    if (!to)
+      ok = ok && region_ok (req.u.desc.out_off, req.u.desc.out_cap, a.out_size) && req.u.desc.out_cap >= req.len;
+  }
+  ok = __shfl_sync (~0u, ok, 0);
+  const uint8_t *in = a.in_arena + req.u.desc.in_off;
+  bool staged = false;
+  if (ok && from) {
+    rk_ring *ib = L.inbox;
+    const uint64_t goff = L.link_guess_off;
+    const uint32_t glen = L.link_guess_len;
+    for (uint32_t polls = 0;; polls++) {
+      uint32_t seen = 0;
+      if (lane == 0) {
+        seen = ld_acquire_gpu (&ib->head) != L.inbox_tail; /* pairs with the producer's release */
+        if (!seen && link_wait_tick (a, L, req, polls))
+          seen = 2; /* cancelled: the block path answers so */
+      }
+      seen = __shfl_sync (~0u, seen, 0);
+      if (seen) {
+        ok = seen == 1;
+        break;
+      }
+    }
+    __syncwarp (); /* lane 0's acquire before the other lanes' reads */
+    if (ok) {
+      uint4 ahead;
+      if (lane < 4)
+        ((uint4 *) &lr)[lane] = __ldcg ((const uint4 *) &rk_ring_slots (ib)[L.inbox_tail & L.inbox_mask] + lane);
+      if (lane * 16 < glen)
+        ahead = __ldcg ((const uint4 *) (L.inbox_arena + goff) + lane);
+      __syncwarp ();
+      ok = lr.seq == req.u.desc.in_off && !(lr.flags & RK_REC_F_ERROR) && lr.len == req.len
+          && region_ok (lr.u.desc.in_off, lr.len, L.inbox_size);
+      if (ok) {
+        in = L.inbox_arena + lr.u.desc.in_off;
+        if (lr.u.desc.in_off == goff && lr.len <= glen) { /* read ahead where it is */
+          if (lane * 16 < glen)
+            L.stage[lane] = ahead;
+          in = (const uint8_t *) L.stage;
+          staged = true;
+        }
+        const uint32_t next = min ((lr.len + 15) & ~15u, (uint32_t) PREFETCH_BYTES);
+        const bool fits = !(lr.u.desc.in_off & 15) && region_ok (lr.u.desc.in_off, next, L.inbox_size);
+        if (lane == 0) {
+          L.link_guess_off = fits ? lr.u.desc.in_off : 0;
+          L.link_guess_len = fits ? next : 0;
+        }
+      }
+    }
+  }
+  if (!ok) {
+    if (lane == 0)
+      L.link_put = 0;
+    __syncwarp ();
+    return false;
+  }
+  __syncwarp (); /* the staged payload */
+
+  Work w;
+  w.op = a.kernel_id;
+  w.in_mapped = !staged; /* mapped memory and another kernel's inbox are read past the L1 */
+  w.in = in;
+  w.out = to ? L.route_arena + L.link_off : a.out_arena + req.u.desc.out_off;
+  w.len = req.len;
+  w.a = L.params[0];
+  w.b = L.params[1];
+  w.inv = 0.0;
+  w.sum = nullptr;
+  w.p = L.params;
+  run_slice (w, lane, 32);
+  __syncwarp (); /* every lane's output before lane 0's fence */
+
+  if (lane == 0) {
+    /* the stamps serve () gives: received (the record's, the link record's), sent down the route,
+     * and the answer's */
+    const uint64_t wall_ms = now / 1000000ull;
+    L.now = now;
+    L.hlc = req.hlc ? rk_hlc_next_recv (L.hlc, req.hlc, wall_ms) : rk_hlc_next_send (L.hlc, wall_ms);
+    if (from)
+      L.hlc = rk_hlc_next_recv (L.hlc, lr.hlc, wall_ms);
+    L.link_take = from;
+    link_finish (a, L, RK_STATUS_OK, req.len, rk_hlc_next_send (L.hlc, wall_ms));
+    rk_record &ans = L.ans[0];
+    memset (&ans, 0, sizeof ans);
+    ans.type = req.type;
+    ans.seq = req.seq;
+    ans.node = L.node;
+    ans.flags = to ? RK_REC_F_TO_ROUTE : 0;
+    ans.len = req.len;
+    ans.status = RK_STATUS_OK;
+    ans.u.desc.out_off = req.u.desc.out_off;
+    ans.u.desc.out_cap = req.u.desc.out_cap;
+    ans.u.desc.arg = now;
+    L.hlc = rk_hlc_next_send (L.hlc, wall_ms);
+    ans.hlc = L.hlc;
+    count_run (a, L, 1, 0, 0, req.seq);
+  }
+  __syncwarp ();
+  return true;
+}
+
 __device__ __forceinline__ bool
 small_record (const rk_cuda_args &a, const rk_record &req)
 {
@@ -1947,6 +2098,8 @@ leader_loop (const rk_cuda_args &a, int grid)
     L.inbox_size = a.inbox_size;
     L.inbox_tail = a.inbox ? __ldcg ((const unsigned long long *) &a.inbox->tail) : 0;
     L.inbox_mask = a.inbox ? __ldcg (&a.inbox->mask) : 0;
+    L.link_guess_off = 0;
+    L.link_guess_len = 0;
     L.inbox_sys = 0;
     L.route = nullptr;
     L.route_sys = 0;
@@ -2026,32 +2179,33 @@ leader_loop (const rk_cuda_args &a, int grid)
         if (tid * 16 < glen)
           ahead = ld_relaxed_sys_v4 ((const uint4 *) (a.in_arena + goff) + tid);
         __syncwarp ();
-        if (!small_record (a, L.req[0])) {
+        if (small_record (a, L.req[0])) {
+          /* the clock as the record is served (as serve () reads it); used only after the handler,
+           * which hides the cost of reading it */
+          const uint64_t now = tid == 0 ? globaltimer () : 0;
+          const rk_record &req = L.req[0];
+          const uint8_t *staged = nullptr;
+          if (!(req.flags & RK_REC_F_INLINE)) {
+            if (req.u.desc.in_off == goff && req.len <= glen) { /* read ahead where it is */
+              if (tid * 16 < glen)
+                L.stage[tid] = ahead;
+              staged = (const uint8_t *) L.stage;
+            }
+            /* the next guess; only a region inside the arena, so that the read ahead is one */
+            const uint32_t next = min ((req.len + 15) & ~15u, (uint32_t) PREFETCH_BYTES);
+            const bool fits = !(req.u.desc.in_off & 15) && region_ok (req.u.desc.in_off, next, a.in_size);
+            __syncwarp ();
+            if (tid == 0) {
+              L.guess_off = fits ? req.u.desc.in_off : 0;
+              L.guess_len = fits ? next : 0;
+            }
+          }
+          serve_alone (a, L, now, staged);
+        } else if (!linked_record (a, L, L.req[0]) || !serve_linked (a, L)) {
           if (tid == 0)
             L.loaded = 1;
           break;
         }
-        /* the clock as the record is served (as serve () reads it); used only after the handler,
-         * which hides the cost of reading it */
-        const uint64_t now = tid == 0 ? globaltimer () : 0;
-        const rk_record &req = L.req[0];
-        const uint8_t *staged = nullptr;
-        if (!(req.flags & RK_REC_F_INLINE)) {
-          if (req.u.desc.in_off == goff && req.len <= glen) { /* read ahead where it is */
-            if (tid * 16 < glen)
-              L.stage[tid] = ahead;
-            staged = (const uint8_t *) L.stage;
-          }
-          /* the next guess; only a region inside the arena, so that the read ahead is one */
-          const uint32_t next = min ((req.len + 15) & ~15u, (uint32_t) PREFETCH_BYTES);
-          const bool fits = !(req.u.desc.in_off & 15) && region_ok (req.u.desc.in_off, next, a.in_size);
-          __syncwarp ();
-          if (tid == 0) {
-            L.guess_off = fits ? req.u.desc.in_off : 0;
-            L.guess_len = fits ? next : 0;
-          }
-        }
-        serve_alone (a, L, now, staged);
         if (tid == 0)
           wait_k2h_room (k2h, k2h_entries, k2h_head, 1, &k2h_tail);
         __syncwarp ();
