@@ -15,7 +15,7 @@
  * so up to #GstRkActor:ring-size buffers are in flight. That thread spins for 50 us after its last
  * answer before it sleeps, so that a buffer that follows soon finds it awake. A buffer that comes
  * alone after a longer pause (as from a live source) is answered by the chain function itself, which
- * waits up to 100 us for the answer and pushes it, rather than wait for the sleeping thread to wake.
+ * waits about 100 us for the answer and pushes it, rather than wait for the sleeping thread to wake.
  *
  * Built-in kernels (#GstRkActor:kernel):
  *
