@@ -1621,6 +1621,26 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
   __syncthreads ();
 }
 
+/* The work of a stateless handler on len bytes, with the actor's parameters (in_mapped: the input is
+ * read past the L1, from mapped memory or another kernel's inbox). */
+__device__ __forceinline__ Work
+stateless_work (const rk_cuda_args &a, const LeaderState &L, const uint8_t *in, uint32_t in_mapped,
+    uint8_t *out, uint32_t len)
+{
+  Work w;
+  w.op = a.kernel_id;
+  w.in_mapped = in_mapped;
+  w.in = in;
+  w.out = out;
+  w.len = len;
+  w.a = L.params[0];
+  w.b = L.params[1];
+  w.inv = 0.0;
+  w.sum = nullptr;
+  w.p = L.params;
+  return w;
+}
+
 /* One small record of a stateless handler, by `lanes` threads of a warp (a power of two, at least 4;
  * lane: which of them): SMALL_LANES each when groups serve a run side by side, the whole warp for a
  * record served alone (serve_alone ()). The HLC, the answer's time and the counters are left to the
@@ -1644,17 +1664,8 @@ serve_small (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, 
     status = RK_STATUS_TOO_LARGE;
 
   if (status == RK_STATUS_OK) {
-    Work w;
-    w.op = a.kernel_id;
-    w.in_mapped = !inl && !staged;
-    w.in = inl ? req.u.bytes : staged ? staged : a.in_arena + req.u.desc.in_off;
-    w.out = inl ? ans.u.bytes : a.out_arena + req.u.desc.out_off;
-    w.len = req.len;
-    w.a = L.params[0];
-    w.b = L.params[1];
-    w.inv = 0.0;
-    w.sum = nullptr;
-    w.p = L.params;
+    const Work w = stateless_work (a, L, inl ? req.u.bytes : staged ? staged : a.in_arena + req.u.desc.in_off,
+        !inl && !staged, inl ? ans.u.bytes : a.out_arena + req.u.desc.out_off, req.len);
     run_slice (w, lane, lanes);
   }
   __syncwarp (group);
@@ -1871,17 +1882,9 @@ serve_linked (const rk_cuda_args &a, LeaderState &L)
   }
   __syncwarp (); /* the staged payload */
 
-  Work w;
-  w.op = a.kernel_id;
-  w.in_mapped = !staged; /* mapped memory and another kernel's inbox are read past the L1 */
-  w.in = in;
-  w.out = to ? L.route_arena + L.link_off : a.out_arena + req.u.desc.out_off;
-  w.len = req.len;
-  w.a = L.params[0];
-  w.b = L.params[1];
-  w.inv = 0.0;
-  w.sum = nullptr;
-  w.p = L.params;
+  /* mapped memory and another kernel's inbox are read past the L1 */
+  const Work w = stateless_work (a, L, in, !staged,
+      to ? L.route_arena + L.link_off : a.out_arena + req.u.desc.out_off, req.len);
   run_slice (w, lane, 32);
   __syncwarp (); /* every lane's output before lane 0's fence */
 
