@@ -28,7 +28,12 @@
 #define MAX_BATCH (RK_CUDA_BLOCK / 4) /* records read in one round trip (4 threads, 16 bytes each) */
 #define SMALL_LANES 4       /* threads that serve one small record */
 #define SMALL_MAX_BYTES 1024 /* a stateless record this small is served by SMALL_LANES threads */
-#define PREFETCH_BYTES 512   /* of a record that comes alone, read with the record itself: 16 a lane */
+#define AHEAD_LOADS 8       /* 16-byte loads a lane of warp 0 has in flight to read a payload ahead */
+/* of a record that comes alone, read with the record itself (one round trip), and served by one warp */
+#define PREFETCH_BYTES (AHEAD_LOADS * 32 * 16)
+/* A linked record that comes alone is served by one warp up to this size only: the block serves a
+ * 4 KiB one faster (a hop of 2.2 us, against 3.9 by one warp, on the H100) */
+#define LINK_ALONE_BYTES 512
 static_assert (MAX_BATCH == 64, "a batch's records are one 64-bit mask");
 #define STAGE_BYTES 16384   /* small payloads of a batch, read by the whole block in one round trip */
 #define PAUSED_POLL_NS 20000
@@ -1753,7 +1758,7 @@ finish_run (const rk_cuda_args &a, LeaderState &L, uint32_t r, uint32_t e)
   }
 }
 
-/* Warp 0 alone: serve L.req[0], a small record that came by itself (small_record ()), into L.ans[0],
+/* Warp 0 alone: serve L.req[0], a record that came by itself (alone_record ()), into L.ans[0],
  * as serve_small () and finish_run () would for a run of one, but with the whole warp on its payload
  * and no block barrier. `now` (lane 0's): the clock, read as the record came in; `staged`: the
  * payload, read ahead into shared memory (or null: it is inline, or read from the arena now). A
@@ -1780,6 +1785,32 @@ serve_alone (const rk_cuda_args &a, LeaderState &L, uint64_t now, const uint8_t 
   __syncwarp ();
 }
 
+/* Warp 0: read up to len (<= PREFETCH_BYTES) bytes at p ahead, chunk k * 32 + lane into ahead[k], all
+ * in one round trip; sys: p is mapped host memory, else this device's memory written by another
+ * kernel (read from L2). */
+__device__ __forceinline__ void
+read_ahead (uint4 (&ahead)[AHEAD_LOADS], const uint8_t *p, uint32_t len, uint32_t lane, bool sys)
+{
+#pragma unroll
+  for (uint32_t k = 0; k < AHEAD_LOADS; k++) {
+    const uint32_t c = k * 32 + lane;
+    if (c * 16 < len)
+      ahead[k] = sys ? ld_relaxed_sys_v4 ((const uint4 *) p + c) : __ldcg ((const uint4 *) p + c);
+  }
+}
+
+/* ... and put what was read into L.stage, once it is known to be the payload. */
+__device__ __forceinline__ void
+stage_ahead (LeaderState &L, const uint4 (&ahead)[AHEAD_LOADS], uint32_t len, uint32_t lane)
+{
+#pragma unroll
+  for (uint32_t k = 0; k < AHEAD_LOADS; k++) {
+    const uint32_t c = k * 32 + lane;
+    if (c * 16 < len)
+      L.stage[c] = ahead[k];
+  }
+}
+
 /* A linked record that warp 0 may serve alone (serve_linked ()): a stateless handler's, small, its
  * input in the inbox or the arena and its output on the route or in the arena, with both ends of its
  * links on this device (a system-scope link goes to the block path). */
@@ -1787,7 +1818,7 @@ __device__ __forceinline__ bool
 linked_record (const rk_cuda_args &a, const LeaderState &L, const rk_record &req)
 {
   const bool from = req.flags & RK_REC_F_FROM_INBOX, to = req.flags & RK_REC_F_TO_ROUTE;
-  return req.type == RK_CMD_PROCESS && a.state_size == 0 && (from || to) && req.len <= PREFETCH_BYTES
+  return req.type == RK_CMD_PROCESS && a.state_size == 0 && (from || to) && req.len <= LINK_ALONE_BYTES
       && req.len % a.unit == 0 && !(req.flags & (RK_REC_F_INLINE | RK_REC_F_STAGED))
       && (!from || (L.inbox && !L.inbox_sys)) && (!to || (L.route && !L.route_sys));
 }
@@ -1797,9 +1828,9 @@ linked_record (const rk_cuda_args &a, const LeaderState &L, const rk_record &req
  * the block path spends 2.0 us on one on the H100 (the inbox's head seen 0.35, the link record read
  * 0.26, then 0.19 to the block's barrier, 0.67 for the payload's read, copy and barrier, and 0.58
  * for the fence and the new head, timed with %globaltimer stamps). Here the link record and the
- * payload (up to PREFETCH_BYTES, where the last one's was) are read in one round trip by the warp's
- * lanes, the handler runs on them at once, and no block barrier is waited for: 1.76 us, timed the
- * same way, of which the fence that publishes the result is still 0.6. Returns false, having
+ * payload (where the last one's was) are read in one round trip by the warp's lanes, the handler
+ * runs on them at once, and no block barrier is waited for: 1.76 us, timed the same way, of which
+ * the fence that publishes the result is still 0.6. Returns false, having
  * changed nothing that serve () does not redo (no index moved, no clock stepped), when anything is
  * not as usual (no room on the route, a link record that failed upstream, of another length or
  * another sequence number, an output region that does not fit) or when the host cancels the wait:
@@ -1849,23 +1880,21 @@ serve_linked (const rk_cuda_args &a, LeaderState &L)
     }
     __syncwarp (); /* lane 0's acquire before the other lanes' reads */
     if (ok) {
-      uint4 ahead;
+      uint4 ahead[AHEAD_LOADS];
       if (lane < 4)
         ((uint4 *) &lr)[lane] = __ldcg ((const uint4 *) &rk_ring_slots (ib)[L.inbox_tail & L.inbox_mask] + lane);
-      if (lane * 16 < glen)
-        ahead = __ldcg ((const uint4 *) (L.inbox_arena + goff) + lane);
+      read_ahead (ahead, L.inbox_arena + goff, glen, lane, false);
       __syncwarp ();
       ok = lr.seq == req.u.desc.in_off && !(lr.flags & RK_REC_F_ERROR) && lr.len == req.len
           && region_ok (lr.u.desc.in_off, lr.len, L.inbox_size);
       if (ok) {
         in = L.inbox_arena + lr.u.desc.in_off;
         if (lr.u.desc.in_off == goff && lr.len <= glen) { /* read ahead where it is */
-          if (lane * 16 < glen)
-            L.stage[lane] = ahead;
+          stage_ahead (L, ahead, glen, lane);
           in = (const uint8_t *) L.stage;
           staged = true;
         }
-        const uint32_t next = min ((lr.len + 15) & ~15u, (uint32_t) PREFETCH_BYTES);
+        const uint32_t next = min ((lr.len + 15) & ~15u, (uint32_t) LINK_ALONE_BYTES);
         const bool fits = !(lr.u.desc.in_off & 15) && region_ok (lr.u.desc.in_off, next, L.inbox_size);
         if (lane == 0) {
           L.link_guess_off = fits ? lr.u.desc.in_off : 0;
@@ -1917,11 +1946,25 @@ serve_linked (const rk_cuda_args &a, LeaderState &L)
   return true;
 }
 
+/* A record of the host for a stateless handler, of at most max_len bytes: served by a few threads in
+ * a run of them (small_record ()), or by warp 0 when it comes alone (alone_record ()). */
+__device__ __forceinline__ bool
+stateless_record (const rk_cuda_args &a, const rk_record &req, uint32_t max_len)
+{
+  return req.type == RK_CMD_PROCESS && a.state_size == 0 && req.len <= max_len
+      && !(req.flags & (RK_REC_F_STAGED | RK_REC_F_FROM_INBOX | RK_REC_F_TO_ROUTE));
+}
+
 __device__ __forceinline__ bool
 small_record (const rk_cuda_args &a, const rk_record &req)
 {
-  return req.type == RK_CMD_PROCESS && a.state_size == 0 && req.len <= SMALL_MAX_BYTES
-      && !(req.flags & (RK_REC_F_STAGED | RK_REC_F_FROM_INBOX | RK_REC_F_TO_ROUTE));
+  return stateless_record (a, req, SMALL_MAX_BYTES);
+}
+
+__device__ __forceinline__ bool
+alone_record (const rk_cuda_args &a, const rk_record &req)
+{
+  return stateless_record (a, req, PREFETCH_BYTES);
 }
 
 /* Worker blocks: wait for a work item (in device memory), run their slice, count themselves done. */
@@ -2144,9 +2187,9 @@ leader_loop (const rk_cuda_args &a, int grid)
 
   while (!L.stop) {
     if (tid < 32) {
-      /* Warp 0 takes the next records. A small record that comes by itself is served by this warp
-       * alone (serve_alone ()), while the other warps wait at the barrier below; anything else goes
-       * to the whole block. */
+      /* Warp 0 takes the next records. A small record that comes by itself, of the host
+       * (serve_alone ()) or linked (serve_linked ()), is served by this warp alone, while the other
+       * warps wait at the barrier below; anything else goes to the whole block. */
       for (;;) {
         uint32_t n = 0;
         if (tid == 0) {
@@ -2176,13 +2219,12 @@ leader_loop (const rk_cuda_args &a, int grid)
          * is likely to be */
         const uint64_t goff = L.guess_off;
         const uint32_t glen = L.guess_len;
-        uint4 ahead;
+        uint4 ahead[AHEAD_LOADS];
         if (tid < 4)
           ((uint4 *) &L.req[0])[tid] = ld_relaxed_sys_v4 ((const uint4 *) &in_slots[tail & mask] + tid);
-        if (tid * 16 < glen)
-          ahead = ld_relaxed_sys_v4 ((const uint4 *) (a.in_arena + goff) + tid);
+        read_ahead (ahead, a.in_arena + goff, glen, tid, true);
         __syncwarp ();
-        if (small_record (a, L.req[0])) {
+        if (alone_record (a, L.req[0])) {
           /* the clock as the record is served (as serve () reads it); used only after the handler,
            * which hides the cost of reading it */
           const uint64_t now = tid == 0 ? globaltimer () : 0;
@@ -2190,8 +2232,7 @@ leader_loop (const rk_cuda_args &a, int grid)
           const uint8_t *staged = nullptr;
           if (!(req.flags & RK_REC_F_INLINE)) {
             if (req.u.desc.in_off == goff && req.len <= glen) { /* read ahead where it is */
-              if (tid * 16 < glen)
-                L.stage[tid] = ahead;
+              stage_ahead (L, ahead, glen, tid);
               staged = (const uint8_t *) L.stage;
             }
             /* the next guess; only a region inside the arena, so that the read ahead is one */

@@ -258,15 +258,15 @@ test_hlc_runs (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
   rk_actor_unref (a);
 }
 
-/* Records that come alone, one answered before the next is sent (the CUDA actor serves such a small
- * record with one warp, not in a run): every stateless handler at the small sizes, inline and in the
- * arena, with a stamp ahead of the actor's clock or none, against the reference and the HLC rules; a
- * length the handler refuses, with the actor's error count and last error; and then a good record
- * again. */
+/* Records that come alone, one answered before the next is sent (the CUDA actor serves such a record
+ * of up to 4 KiB with one warp, not in a run): every stateless handler at sizes up to 4 KiB, inline
+ * and in the arena, with a stamp ahead of the actor's clock or none, against the reference and the
+ * HLC rules; a length the handler refuses, with the actor's error count and last error; and then a
+ * good record again. */
 static void
 test_alone (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
 {
-  static const uint32_t lens[] = { 4, 16, 32, 48, 64, 200, 512, 1024 };
+  static const uint32_t lens[] = { 4, 16, 32, 48, 64, 200, 512, 1024, 2064, 4096 };
   for (unsigned k = 0; k < rk_handler_count (); k++) {
     const rk_handler *h = rk_handler_at (k);
     if (!h->caps || h->state_size || h->state_size_for)
@@ -277,7 +277,7 @@ test_alone (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
     if (!a)
       continue;
     const rk_control *ctl = rk_actor_control (a);
-    uint8_t in[1024 + 8];
+    uint8_t in[4096 + 8];
     rk_answer ans;
     rk_record rec = { .type = RK_CMD_PROCESS };
     memset (in, 0, sizeof in);
