@@ -2224,27 +2224,29 @@ leader_loop (const rk_cuda_args &a, int grid)
           ((uint4 *) &L.req[0])[tid] = ld_relaxed_sys_v4 ((const uint4 *) &in_slots[tail & mask] + tid);
         read_ahead (ahead, a.in_arena + goff, glen, tid, true);
         __syncwarp ();
-        if (alone_record (a, L.req[0])) {
+        const rk_record &req = L.req[0];
+        const bool alone = alone_record (a, req), inl = req.flags & RK_REC_F_INLINE;
+        const bool hit = !inl && req.u.desc.in_off == goff && req.len <= glen; /* read ahead where it is */
+        if (alone && !inl) {
+          /* the next guess; only a region inside the arena, so that the read ahead is one */
+          const uint32_t next = min ((req.len + 15) & ~15u, (uint32_t) PREFETCH_BYTES);
+          const bool fits = !(req.u.desc.in_off & 15) && region_ok (req.u.desc.in_off, next, a.in_size);
+          __syncwarp (); /* every lane has read the guess */
+          if (tid == 0) {
+            L.guess_off = fits ? req.u.desc.in_off : 0;
+            L.guess_len = fits ? next : 0;
+          }
+        }
+        /* a payload of more than SMALL_MAX_BYTES not read ahead (one the host did not write where
+         * the last one was, such as a buffer of the element's pool) is read faster by the block */
+        if (alone && (inl || hit || req.len <= SMALL_MAX_BYTES)) {
           /* the clock as the record is served (as serve () reads it); used only after the handler,
            * which hides the cost of reading it */
           const uint64_t now = tid == 0 ? globaltimer () : 0;
-          const rk_record &req = L.req[0];
-          const uint8_t *staged = nullptr;
-          if (!(req.flags & RK_REC_F_INLINE)) {
-            if (req.u.desc.in_off == goff && req.len <= glen) { /* read ahead where it is */
-              stage_ahead (L, ahead, glen, tid);
-              staged = (const uint8_t *) L.stage;
-            }
-            /* the next guess; only a region inside the arena, so that the read ahead is one */
-            const uint32_t next = min ((req.len + 15) & ~15u, (uint32_t) PREFETCH_BYTES);
-            const bool fits = !(req.u.desc.in_off & 15) && region_ok (req.u.desc.in_off, next, a.in_size);
-            __syncwarp ();
-            if (tid == 0) {
-              L.guess_off = fits ? req.u.desc.in_off : 0;
-              L.guess_len = fits ? next : 0;
-            }
-          }
-          serve_alone (a, L, now, staged);
+          if (hit)
+            stage_ahead (L, ahead, glen, tid);
+          __syncwarp (); /* the staged payload */
+          serve_alone (a, L, now, hit ? (const uint8_t *) L.stage : nullptr);
         } else if (!linked_record (a, L, L.req[0]) || !serve_linked (a, L)) {
           if (tid == 0)
             L.loaded = 1;
