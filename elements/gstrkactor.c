@@ -929,6 +929,15 @@ submit_messages (GstRkActor *self, Item *item, rk_record *rec, const guint8 *dat
   return r;
 }
 
+/* The actor refused record seq of a buffer, with `status`: an error on the bus. */
+static void
+kernel_failed (GstRkActor *self, guint32 status, guint64 seq)
+{
+  GST_ELEMENT_ERROR (self, STREAM, FAILED,
+      ("Kernel '%s' could not process a buffer: %s.", self->handler->name, rk_status_name (status)),
+      ("record %" G_GUINT64_FORMAT, seq));
+}
+
 /* Whether the chain function takes the answer of the buffer it has just submitted (one record) and
  * pushes it itself, rather than queue it for the source pad's task: when the task sleeps with nothing
  * left to do, and the buffer came (entry_ns) TASK_SPIN_NS or more after the chain function last
@@ -992,9 +1001,7 @@ answer_directly (GstRkActor *self, Item *item)
   rk_hlc_recv (&self->clock, ans.rec.hlc);
   if (ans.rec.flags & RK_REC_F_ERROR) {
     rk_actor_release_output (self->actor, ans.out_token);
-    GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("Kernel '%s' could not process a buffer: %s.", self->handler->name,
-            rk_status_name (ans.rec.status)), ("record %" G_GUINT64_FORMAT, ans.rec.seq));
+    kernel_failed (self, ans.rec.status, ans.rec.seq);
     item_free (item);
     pushed (self, 0, GST_FLOW_ERROR);
     return GST_FLOW_ERROR;
@@ -2404,9 +2411,7 @@ gst_rk_actor_loop (GstPad *pad)
       return;
     }
     if (item->kind == ITEM_BUFFER) {
-      GST_ELEMENT_ERROR (self, STREAM, FAILED,
-          ("Kernel '%s' could not process a buffer: %s.", self->handler->name,
-              rk_status_name (ans.rec.status)), ("record %" G_GUINT64_FORMAT, ans.rec.seq));
+      kernel_failed (self, ans.rec.status, ans.rec.seq);
       item_free (item);
       ret = GST_FLOW_ERROR;
       goto pause;
@@ -2487,9 +2492,7 @@ gst_rk_actor_loop (GstPad *pad)
       ret = list ? gst_pad_push_list (self->srcpad, list) : gst_pad_push (self->srcpad, out);
       pushed (self, n, ret);
       if (failed) {
-        GST_ELEMENT_ERROR (self, STREAM, FAILED,
-            ("Kernel '%s' could not process a buffer: %s.", self->handler->name,
-                rk_status_name (ans.rec.status)), ("record %" G_GUINT64_FORMAT, ans.rec.seq));
+        kernel_failed (self, ans.rec.status, ans.rec.seq);
         item_free (failed);
         ret = GST_FLOW_ERROR;
       }

@@ -1226,9 +1226,6 @@ wave_run (const rk_cuda_args &a, LeaderState &L, int grid)
   }
 }
 
-/* One record, block-wide: thread 0 decides, the block (or, for a large payload, the grid) does the
- * data-parallel part, thread 0 writes the answer into `ans` (in shared memory). Mirrors
- * rk_ref_actor_serve (). */
 /* The work item of a PROCESS record for the actor's handler, and whether the grid runs it (an inline
  * record lives in the leader block's memory: grid 1). Thread 0. */
 __device__ __forceinline__ void
@@ -1247,6 +1244,9 @@ plan_handler (const rk_cuda_args &a, LeaderState &L, rk_accumulate_state *acc, c
   L.use_grid = grid > 1 && len >= a.grid_threshold;
 }
 
+/* One record, block-wide: thread 0 decides, the block (or, for a large payload, the grid) does the
+ * data-parallel part, thread 0 writes the answer into `ans` (in shared memory). Mirrors
+ * rk_ref_actor_serve (). */
 __device__ void
 serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &ans, int grid)
 {
@@ -1811,6 +1811,18 @@ stage_ahead (LeaderState &L, const uint4 (&ahead)[AHEAD_LOADS], uint32_t len, ui
   }
 }
 
+/* Where to read ahead for the next record that comes alone: where this one's payload (len bytes at off
+ * in an arena of `size` bytes) was, up to max bytes; only a region inside the arena, 16-byte aligned,
+ * so that the read ahead is one (glen 0: none). */
+__device__ __forceinline__ void
+next_guess (uint64_t &goff, uint32_t &glen, uint64_t off, uint32_t len, uint64_t size, uint32_t max)
+{
+  const uint32_t next = min ((len + 15) & ~15u, max);
+  const bool fits = !(off & 15) && region_ok (off, next, size);
+  goff = fits ? off : 0;
+  glen = fits ? next : 0;
+}
+
 /* A linked record that warp 0 may serve alone (serve_linked ()): a stateless handler's, small, its
  * input in the inbox or the arena and its output on the route or in the arena, with both ends of its
  * links on this device (a system-scope link goes to the block path). */
@@ -1894,12 +1906,9 @@ serve_linked (const rk_cuda_args &a, LeaderState &L)
           in = (const uint8_t *) L.stage;
           staged = true;
         }
-        const uint32_t next = min ((lr.len + 15) & ~15u, (uint32_t) LINK_ALONE_BYTES);
-        const bool fits = !(lr.u.desc.in_off & 15) && region_ok (lr.u.desc.in_off, next, L.inbox_size);
-        if (lane == 0) {
-          L.link_guess_off = fits ? lr.u.desc.in_off : 0;
-          L.link_guess_len = fits ? next : 0;
-        }
+        if (lane == 0)
+          next_guess (L.link_guess_off, L.link_guess_len, lr.u.desc.in_off, lr.len, L.inbox_size,
+              LINK_ALONE_BYTES);
       }
     }
   }
@@ -2228,14 +2237,9 @@ leader_loop (const rk_cuda_args &a, int grid)
         const bool alone = alone_record (a, req), inl = req.flags & RK_REC_F_INLINE;
         const bool hit = !inl && req.u.desc.in_off == goff && req.len <= glen; /* read ahead where it is */
         if (alone && !inl) {
-          /* the next guess; only a region inside the arena, so that the read ahead is one */
-          const uint32_t next = min ((req.len + 15) & ~15u, (uint32_t) PREFETCH_BYTES);
-          const bool fits = !(req.u.desc.in_off & 15) && region_ok (req.u.desc.in_off, next, a.in_size);
           __syncwarp (); /* every lane has read the guess */
-          if (tid == 0) {
-            L.guess_off = fits ? req.u.desc.in_off : 0;
-            L.guess_len = fits ? next : 0;
-          }
+          if (tid == 0)
+            next_guess (L.guess_off, L.guess_len, req.u.desc.in_off, req.len, a.in_size, PREFETCH_BYTES);
         }
         /* a payload of more than SMALL_MAX_BYTES not read ahead (one the host did not write where
          * the last one was, such as a buffer of the element's pool) is read faster by the block */
