@@ -187,7 +187,8 @@ typedef struct rk_control {
   uint64_t routed_out; /* link records written into the route's inbox (K2K, on the device) */
   uint64_t routed_in;  /* link records taken from the actor's own inbox */
   uint64_t skipped_in; /* inbox records skipped because nobody asked for them */
-  uint8_t pad1_[RK_LINE_SIZE - 88];
+  uint64_t fast_in;    /* of routed_in: link records taken from the inbox's low-latency mirror (rk_ll.h) */
+  uint8_t pad1_[RK_LINE_SIZE - 96];
   /* line 2: actor only. Actor time (ns) of the last entry into each state. */
   uint64_t state_ns[RK_STATE_COUNT_];
   uint8_t pad2_[RK_LINE_SIZE - 8 * RK_STATE_COUNT_];
@@ -218,7 +219,9 @@ typedef struct rk_route {
   uint32_t flags;        /* enum rk_route_flags */
   uint32_t reserved0_;   /* must be 0 */
   uint64_t doorbell_addr; /* host address of the consumer's futex doorbell (CPU backend), or 0 */
-  uint32_t reserved_[4]; /* must be 0 */
+  uint64_t ll_addr; /* device address of the inbox's low-latency mirror (rk_ll.h), or 0 for none; only
+                     * on a route without RK_ROUTE_F_SYSTEM */
+  uint32_t reserved_[2]; /* must be 0 */
 } rk_route;
 
 /* Checkpoint (RK_CMD_SNAPSHOT / RK_CMD_RESTORE): this header, then state_len bytes of handler state. */
@@ -279,6 +282,7 @@ RK_STATIC_ASSERT (offsetof (rk_control, last_seq) == RK_LINE_SIZE + 48, "rk_cont
 RK_STATIC_ASSERT (offsetof (rk_control, batches) == RK_LINE_SIZE + 56, "rk_control.batches");
 RK_STATIC_ASSERT (offsetof (rk_control, routed_out) == RK_LINE_SIZE + 64, "rk_control.routed_out");
 RK_STATIC_ASSERT (offsetof (rk_control, skipped_in) == RK_LINE_SIZE + 80, "rk_control.skipped_in");
+RK_STATIC_ASSERT (offsetof (rk_control, fast_in) == RK_LINE_SIZE + 88, "rk_control.fast_in");
 RK_STATIC_ASSERT (offsetof (rk_control, state_ns) == 2 * RK_LINE_SIZE, "rk_control.state_ns on line 2");
 RK_STATIC_ASSERT (offsetof (rk_control, reserved_) == 3 * RK_LINE_SIZE, "rk_control.reserved_ on line 3");
 
@@ -290,6 +294,7 @@ RK_STATIC_ASSERT (offsetof (rk_route, route_id) == 24, "rk_route.route_id");
 RK_STATIC_ASSERT (offsetof (rk_route, dst_node) == 28, "rk_route.dst_node");
 RK_STATIC_ASSERT (offsetof (rk_route, flags) == 32, "rk_route.flags");
 RK_STATIC_ASSERT (offsetof (rk_route, doorbell_addr) == 40, "rk_route.doorbell_addr");
+RK_STATIC_ASSERT (offsetof (rk_route, ll_addr) == 48, "rk_route.ll_addr");
 
 RK_STATIC_ASSERT (sizeof (rk_checkpoint) == 32 + 8 * RK_MAX_PARAMS, "rk_checkpoint header");
 RK_STATIC_ASSERT (offsetof (rk_checkpoint, state_len) == 16, "rk_checkpoint.state_len");
@@ -311,7 +316,8 @@ RK_STATIC_ASSERT (offsetof (rk_checkpoint, params) == 32, "rk_checkpoint.params"
   X (offsetof (rk_control, routed_out)) X (offsetof (rk_control, skipped_in))                       \
   X (offsetof (rk_ring, closed)) X (offsetof (rk_route, doorbell_addr))                             \
   X (offsetof (rk_control, state_ns)) X (offsetof (rk_control, reserved_))                           \
-  X (offsetof (rk_route, flags)) X (offsetof (rk_checkpoint, params))
+  X (offsetof (rk_route, flags)) X (offsetof (rk_checkpoint, params))                               \
+  X (offsetof (rk_route, ll_addr)) X (offsetof (rk_control, fast_in))
 
 RK_HD static inline rk_record *
 rk_ring_slots (rk_ring *r)

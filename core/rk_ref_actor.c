@@ -216,7 +216,9 @@ read_route (rk_ref_actor *a, const rk_record *req, rk_route *rt)
   if (!rt->inbox_addr)
     return RK_STATUS_OK;
   const rk_ring *ring = (const rk_ring *) (uintptr_t) rt->inbox_addr;
-  if ((rt->flags & ~(uint32_t) RK_ROUTE_F_SYSTEM) || !rt->arena_addr || !rt->arena_size
+  /* a low-latency mirror (rk_ll.h) is the GPU's: allowed on a device-scope route, and not used here */
+  const bool ll_bad = rt->ll_addr && ((rt->flags & RK_ROUTE_F_SYSTEM) || (rt->ll_addr & 15));
+  if ((rt->flags & ~(uint32_t) RK_ROUTE_F_SYSTEM) || !rt->arena_addr || !rt->arena_size || ll_bad
       || rt->arena_size % RK_LINK_ALIGN || ring->version != RK_ABI_VERSION
       || ring->record_size != RK_RECORD_SIZE || ring->entries == 0 || ring->mask != ring->entries - 1)
     return RK_STATUS_INVALID;

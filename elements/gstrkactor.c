@@ -440,7 +440,8 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
           "in microseconds: rtt-min-us, rtt-p50-us, rtt-p99-us, rtt-max-us (records forwarded down a K2K "
           "route are not timed: their answers wait); K2K: link-in and "
           "link-out (host, device, peer or staged), tokens-in, tokens-out, routed-in and routed-out (records "
-          "taken from the inbox and written into the downstream inbox, on the device), skipped-in",
+          "taken from the inbox and written into the downstream inbox, on the device), routed-in-fast "
+          "(of routed-in, those taken from the inbox's low-latency mirror), skipped-in",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_free (kernels);
   g_free (kernel_blurb);
@@ -2596,6 +2597,7 @@ make_stats (GstRkActor *self)
         "heartbeat", G_TYPE_UINT64, __atomic_load_n (&ctl->heartbeat, __ATOMIC_RELAXED),
         "hlc", G_TYPE_UINT64, __atomic_load_n (&ctl->hlc, __ATOMIC_RELAXED),
         "routed-in", G_TYPE_UINT64, __atomic_load_n (&ctl->routed_in, __ATOMIC_RELAXED),
+        "routed-in-fast", G_TYPE_UINT64, __atomic_load_n (&ctl->fast_in, __ATOMIC_RELAXED),
         "routed-out", G_TYPE_UINT64, __atomic_load_n (&ctl->routed_out, __ATOMIC_RELAXED),
         "skipped-in", G_TYPE_UINT64, __atomic_load_n (&ctl->skipped_in, __ATOMIC_RELAXED), NULL);
     rk_actor_unref (actor);

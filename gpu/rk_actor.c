@@ -11,6 +11,7 @@
 #include "rk_arena.h"
 #include "rk_barrier.h"
 #include "rk_hlc.h"
+#include "rk_ll.h"
 #include "rk_ring.h"
 #include "rk_wait.h"
 
@@ -35,6 +36,7 @@ struct rk_actor {
   const rk_handler *handler;
   int device_id;
   rk_mem ctl_mem, h2k_mem, k2h_mem, in_mem, out_mem, inbox_mem, inbox_arena_mem;
+  rk_mem ll_mem; /* K2K: the inbox's low-latency mirror (core/rk_ll.h), where the backend has one */
   /* K2K, RK_LINK_STAGED: a second inbox in mapped memory, made when a link first asks for it */
   rk_mem staged_mem, staged_arena_mem;
   rk_control *ctl;
@@ -62,7 +64,7 @@ static void
 free_mem (rk_actor *a)
 {
   rk_mem *mems[] = { &a->ctl_mem, &a->h2k_mem, &a->k2h_mem, &a->in_mem, &a->out_mem, &a->inbox_mem,
-    &a->inbox_arena_mem, &a->staged_mem, &a->staged_arena_mem };
+    &a->inbox_arena_mem, &a->ll_mem, &a->staged_mem, &a->staged_arena_mem };
   for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
     if (mems[i]->size)
       a->ops->free (a->dev, mems[i]);
@@ -143,6 +145,8 @@ alloc_inbox (rk_actor *a, uint64_t arena_size, char *why, size_t why_len)
   r = a->ops->alloc_device (a->dev, ring_bytes, &a->inbox_mem);
   if (r == 0)
     r = a->ops->alloc_device (a->dev, arena_size, &a->inbox_arena_mem);
+  if (r == 0 && a->ops->ll_mirror) /* zeroed: no slot holds a flag yet */
+    r = a->ops->alloc_device (a->dev, (size_t) a->entries * RK_LL_SLOT_BYTES, &a->ll_mem);
   if (r == 0) {
     void *ring = malloc (ring_bytes);
     r = ring ? 0 : -ENOMEM;
@@ -267,6 +271,7 @@ rk_actor_new (const rk_actor_config *cfg, rk_actor **out, char *why, size_t why_
     .out_arena = a->out_mem,
     .inbox = a->inbox_mem,
     .inbox_arena = a->inbox_arena_mem,
+    .inbox_ll = a->ll_mem,
     .host_wake = &a->host_wake,
   };
   rk_handler_default_params (cfg->handler, l.params);
@@ -912,6 +917,8 @@ rk_actor_inbox_route (rk_actor *a, rk_link_path path, uint32_t route_id, rk_rout
   route->route_id = route_id;
   route->dst_node = a->ctl->node;
   route->flags = path == RK_LINK_DEVICE ? 0 : RK_ROUTE_F_SYSTEM;
+  if (path == RK_LINK_DEVICE)
+    route->ll_addr = a->ll_mem.dev; /* 0 where the backend has none */
   /* a host thread serves the actor: its producer rings it when it sleeps on the inbox */
   if (a->ops->wakes_host)
     route->doorbell_addr = (uint64_t) (uintptr_t) &a->ctl->doorbell;

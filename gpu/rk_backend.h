@@ -55,6 +55,8 @@ typedef struct rk_launch {
   rk_mem ctl, h2k, k2h, in_arena, out_arena;
   /* K2K: the actor's inbox (an rk_ring) and its payload arena, in device memory; size 0 when none. */
   rk_mem inbox, inbox_arena;
+  /* ... and its low-latency mirror (core/rk_ll.h), where the backend has one (ll_mirror) */
+  rk_mem inbox_ll;
   /* Host futex word the actor bumps when the host may be waiting (a K2H record was published with
    * k2h.cons_waiting set, or H2K room appeared with h2k.prod_waiting set). Backends that cannot wake
    * the host ignore it and the host polls. */
@@ -74,6 +76,9 @@ typedef struct rk_backend_ops {
    * on one device; STAGED where a consumer may read an inbox in mapped memory (RK_CMD_INBOX); PEER
    * where peer () may let a producer write into another device's memory. */
   unsigned link_paths;
+  /* K2K, DEVICE path: its actors also publish small link records in the inbox's low-latency mirror
+   * (core/rk_ll.h), which the inbox then gets. */
+  int ll_mirror;
   /* 0 when the backend works on device_id, else a negative errno and a reason. */
   int (*probe) (int device_id, char *why, size_t why_len);
   /* Optional: the same for backend=auto, which may pass over what the backend only does when asked

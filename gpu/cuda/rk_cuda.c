@@ -708,6 +708,7 @@ launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl,
   a.inbox = (rk_ring *) (uintptr_t) l->inbox.dev;
   a.inbox_arena = (uint8_t *) (uintptr_t) l->inbox_arena.dev;
   a.inbox_size = l->inbox_arena.size;
+  a.inbox_ll = l->inbox_ll.dev;
 
   /* How many blocks: one for every eighth SM by default: enough to keep many PCIe reads in flight on a
    * payload read through the mapping (larger ones come by the copy engine), and room for a chain of
@@ -1371,6 +1372,7 @@ const rk_backend_ops rk_backend_cuda = {
   .wakes_host = 0,
   .modes = (1u << RK_MODE_PERSISTENT) | (1u << RK_MODE_LAUNCH),
   .link_paths = (1u << RK_LINK_DEVICE) | (1u << RK_LINK_PEER) | (1u << RK_LINK_STAGED),
+  .ll_mirror = 1,
   .probe = cuda_probe,
   .open = cuda_open,
   .close = cuda_close,

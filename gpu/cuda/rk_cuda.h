@@ -65,6 +65,7 @@ typedef struct rk_cuda_args {
   rk_ring *inbox;
   uint8_t *inbox_arena;
   uint64_t inbox_size;
+  uint64_t inbox_ll; /* the inbox's low-latency mirror (core/rk_ll.h) */
 } rk_cuda_args;
 
 /* One record the traditional way (mode=launch): what rk_once_kernel is launched with. */

@@ -22,6 +22,7 @@
 #include "rk_handlers.h"
 #include "rk_hlc.h"
 #include "rk_link.h"
+#include "rk_ll.h"
 #include "rk_spectrum.h"
 #include "rk_wave.h"
 
@@ -96,6 +97,29 @@ ld_acquire_gpu (const uint64_t *p)
   uint64_t v;
   asm volatile ("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
   return v;
+}
+
+__device__ __forceinline__ uint64_t
+ld_relaxed_gpu64 (const uint64_t *p)
+{
+  uint64_t v;
+  asm volatile ("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+  return v;
+}
+
+/* A line of a low-latency mirror (core/rk_ll.h): two 8-byte words, each single-copy atomic. */
+__device__ __forceinline__ ulonglong2
+ld_ll (const rk_ll_line *p)
+{
+  ulonglong2 v;
+  asm volatile ("ld.relaxed.gpu.global.v2.u64 {%0, %1}, [%2];" : "=l"(v.x), "=l"(v.y) : "l"(p) : "memory");
+  return v;
+}
+
+__device__ __forceinline__ void
+st_ll (rk_ll_line *p, uint64_t w0, uint64_t w1)
+{
+  asm volatile ("st.relaxed.gpu.global.v2.u64 [%0], {%1, %2};" ::"l"(p), "l"(w0), "l"(w1) : "memory");
 }
 
 __device__ __forceinline__ uint32_t
@@ -492,10 +516,13 @@ struct __align__ (16) LeaderState {
   uint8_t *route_arena;
   uint64_t route_size, route_pos, route_head;
   uint32_t route_entries, route_mask, route_sys;
-  /* the linked record being served: take the inbox record / put one on the route when done */
-  uint32_t link_take, link_put;
+  /* the low-latency mirrors (core/rk_ll.h) of the inbox and of the route's inbox, or 0 */
+  uint64_t inbox_ll, route_ll;
+  /* the linked record being served: take the inbox record / put one on the route when done; fast:
+   * the inbox record came from the mirror */
+  uint32_t link_take, link_put, link_fast;
   uint64_t link_off, link_seq;
-  uint64_t routed_in, routed_out, skipped_in;
+  uint64_t routed_in, routed_out, skipped_in, fast_in;
   /* the wave: steps of the frame being served, and which field holds u */
   uint32_t wave_steps, wave_cur;
   /* where the payload of the next linked record is likely to be in the inbox: where the last one's
@@ -562,7 +589,9 @@ inbox_take (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint64_
 {
   rk_ring *in = L.inbox;
   for (uint32_t polls = 0;; polls++) {
-    if (link_acquire (&in->head, L.inbox_sys) != L.inbox_tail) { /* pairs with the producer's release */
+    /* pairs with the producer's release; a distance, since the tail may pass a head not yet stored
+     * (the record came from the mirror, rk_ll.h) */
+    if ((int64_t) (link_acquire (&in->head, L.inbox_sys) - L.inbox_tail) > 0) {
       load_record (lr, &rk_ring_slots (in)[L.inbox_tail & L.inbox_mask], L.inbox_sys);
       if (lr.seq == want)
         return RK_STATUS_OK;
@@ -635,20 +664,26 @@ route_claim (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32
  * record before the new head, and the block's reads of the inbox before the new tail. It is a
  * system-scope fence where either side is another device or host memory. The counters in mapped
  * memory are stored after it. */
+__device__ __forceinline__ void
+link_record (const LeaderState &L, uint32_t status, uint32_t len, uint64_t hlc, rk_record &lr)
+{
+  memset (&lr, 0, sizeof lr);
+  lr.type = RK_CMD_PROCESS;
+  lr.seq = L.link_seq;
+  lr.hlc = hlc;
+  lr.node = L.node;
+  lr.status = status;
+  lr.len = status == RK_STATUS_OK ? len : 0;
+  lr.flags = status == RK_STATUS_OK ? 0 : RK_REC_F_ERROR;
+  lr.u.desc.in_off = L.link_off;
+}
+
 __device__ void
 link_finish (const rk_cuda_args &a, LeaderState &L, uint32_t status, uint32_t len, uint64_t hlc)
 {
   if (L.link_put) {
     rk_record lr;
-    memset (&lr, 0, sizeof lr);
-    lr.type = RK_CMD_PROCESS;
-    lr.seq = L.link_seq;
-    lr.hlc = hlc;
-    lr.node = L.node;
-    lr.status = status;
-    lr.len = status == RK_STATUS_OK ? len : 0;
-    lr.flags = status == RK_STATUS_OK ? 0 : RK_REC_F_ERROR;
-    lr.u.desc.in_off = L.link_off;
+    link_record (L, status, len, hlc, lr);
     rk_record *slot = &rk_ring_slots (L.route)[L.route_head & L.route_mask];
     for (int k = 0; k < 4; k++)
       __stcg ((uint4 *) slot + k, ((const uint4 *) &lr)[k]);
@@ -675,9 +710,11 @@ link_finish (const rk_cuda_args &a, LeaderState &L, uint32_t status, uint32_t le
     st_relaxed_sys64 (&a.ctl->routed_out, ++L.routed_out);
   if (L.link_take)
     st_relaxed_sys64 (&a.ctl->routed_in, ++L.routed_in);
+  if (L.link_take && L.link_fast)
+    st_relaxed_sys64 (&a.ctl->fast_in, ++L.fast_in);
   if (L.skipped_in)
     st_relaxed_sys64 (&a.ctl->skipped_in, L.skipped_in);
-  L.link_take = L.link_put = 0;
+  L.link_take = L.link_put = L.link_fast = 0;
 }
 
 /* The rk_route in a LINK or INBOX record's payload, and its ring, checked (core/rk_ref_actor.c's
@@ -693,7 +730,8 @@ read_route (const rk_cuda_args &a, const rk_record &req, rk_route &rt, rk_ring *
   ring = nullptr;
   if (!rt.inbox_addr)
     return RK_STATUS_OK;
-  if ((rt.flags & ~(uint32_t) RK_ROUTE_F_SYSTEM) || !rt.arena_addr || !rt.arena_size
+  const bool ll_bad = rt.ll_addr && ((rt.flags & RK_ROUTE_F_SYSTEM) || (rt.ll_addr & 15));
+  if ((rt.flags & ~(uint32_t) RK_ROUTE_F_SYSTEM) || !rt.arena_addr || !rt.arena_size || ll_bad
       || rt.arena_size % RK_LINK_ALIGN || (rt.inbox_addr & (RK_LINE_SIZE - 1)))
     return RK_STATUS_INVALID;
   ring = (rk_ring *) (uintptr_t) rt.inbox_addr; /* the element hands over a real inbox */
@@ -716,6 +754,7 @@ install_route (const rk_cuda_args &a, LeaderState &L, const rk_record &req)
     return st;
   if (!ring) {
     L.route = nullptr;
+    L.route_ll = 0;
     return RK_STATUS_OK;
   }
   const uint32_t mask = ld_relaxed_sys32 (&ring->mask), sys = (rt.flags & RK_ROUTE_F_SYSTEM) != 0;
@@ -725,6 +764,7 @@ install_route (const rk_cuda_args &a, LeaderState &L, const rk_record &req)
   L.route_entries = mask + 1;
   L.route_mask = mask;
   L.route_sys = sys;
+  L.route_ll = rt.ll_addr;
   /* this actor is the inbox's only producer from now on: go on after what the last one wrote */
   L.route_head = ld_relaxed_sys64 (&ring->head);
   const uint64_t tail = link_acquire (&ring->tail, sys);
@@ -756,6 +796,7 @@ switch_inbox (const rk_cuda_args &a, LeaderState &L, const rk_record &req)
   L.inbox_size = rt.arena_size;
   L.inbox_mask = ld_relaxed_sys32 (&ring->mask);
   L.inbox_sys = (rt.flags & RK_ROUTE_F_SYSTEM) != 0;
+  L.inbox_ll = rt.ll_addr;
   L.inbox_tail = ld_relaxed_sys64 (&ring->tail); /* its only writer: this actor, before or now */
   L.link_guess_len = 0; /* nothing read ahead in another arena */
   return RK_STATUS_OK;
@@ -1823,6 +1864,223 @@ next_guess (uint64_t &goff, uint32_t &glen, uint64_t off, uint32_t len, uint64_t
   glen = fits ? next : 0;
 }
 
+/* The data of lane `src`'s line, as two 32-bit words (the flags dropped), to every lane. */
+__device__ __forceinline__ uint2
+ll_bcast (ulonglong2 w, uint32_t src)
+{
+  return make_uint2 (__shfl_sync (~0u, (uint32_t) w.x, src), __shfl_sync (~0u, (uint32_t) w.y, src));
+}
+
+__device__ __forceinline__ uint64_t
+ll_u64 (uint2 d)
+{
+  return (uint64_t) d.y << 32 | d.x;
+}
+
+/* A link record taken from the mirror, as every lane sees it: the fields that serve_linked () uses. */
+struct LLIn {
+  uint64_t seq, hlc, in_off;
+  uint32_t len, flags;
+};
+
+/* FROM_INBOX through the inbox's mirror (core/rk_ll.h), warp 0: wait for the inbox record at the tail
+ * in its mirror slot, with req.len bytes of payload. The ring's head is read in the same trip. Lane i
+ * keeps lines i and i + 32 in w0 and w1 (lines 0 to 7: the link record; then the payload), and every
+ * lane gets the record's fields in r, from the lanes that hold them, with no trip through shared
+ * memory. Returns 1 when taken; 0 when the head moved on with no such record in the mirror (one too
+ * large for it, one that the producer's block put on the ring, one that failed or is not the one
+ * asked for), for the ring's way to take it; 2 when the host cancelled the wait. */
+__device__ uint32_t
+ll_take (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32_t lane, ulonglong2 &w0,
+    ulonglong2 &w1, LLIn &r)
+{
+  const uint64_t pos = L.inbox_tail;
+  const uint32_t flag = rk_ll_flag (pos), n = rk_ll_lines (req.len);
+  const rk_ll_line *slot = rk_ll_slot (L.inbox_ll, pos, L.inbox_mask);
+  w0 = w1 = make_ulonglong2 (0, 0);
+  for (uint32_t polls = 0;; polls++) {
+    uint64_t head = 0;
+    if (lane == 0)
+      head = ld_relaxed_gpu64 (&L.inbox->head);
+    if (lane < n)
+      w0 = ld_ll (slot + lane);
+    if (lane + 32 < n)
+      w1 = ld_ll (slot + lane + 32);
+    const bool mine = (lane >= n || rk_ll_ready (w0.x, w0.y, flag))
+        && (lane + 32 >= n || rk_ll_ready (w1.x, w1.y, flag));
+    if (__all_sync (~0u, mine))
+      break;
+    uint32_t stop = 0;
+    if (lane == 0)
+      stop = (int64_t) (head - pos) > 0 ? 1 : link_wait_tick (a, L, req, polls) ? 2 : 0;
+    stop = __shfl_sync (~0u, stop, 0);
+    if (stop)
+      return stop == 1 ? 0 : 2;
+  }
+  /* rk_record: type and flags, then len (line 0); seq (1); hlc (2); u.desc.in_off (4) */
+  const uint2 l0 = ll_bcast (w0, 0);
+  r.flags = l0.x >> 16;
+  r.len = l0.y;
+  r.seq = ll_u64 (ll_bcast (w0, 1));
+  r.hlc = ll_u64 (ll_bcast (w0, 2));
+  r.in_off = ll_u64 (ll_bcast (w0, 4));
+  return r.seq == req.u.desc.in_off && !(r.flags & RK_REC_F_ERROR) && r.len == req.len
+      && region_ok (r.in_off, r.len, L.inbox_size);
+}
+
+/* ... and, for the shared-memory way, the link record into lr and the payload into L.stage. */
+__device__ __forceinline__ void
+ll_stage (LeaderState &L, rk_record &lr, ulonglong2 w0, ulonglong2 w1, uint32_t len, uint32_t lane)
+{
+  const uint32_t n = rk_ll_lines (len);
+  if (lane < 8)
+    ((uint2 *) &lr)[lane] = make_uint2 ((uint32_t) w0.x, (uint32_t) w0.y);
+  else if (lane < n)
+    ((uint2 *) L.stage)[lane - 8] = make_uint2 ((uint32_t) w0.x, (uint32_t) w0.y);
+  if (lane + 32 < n)
+    ((uint2 *) L.stage)[lane + 24] = make_uint2 ((uint32_t) w1.x, (uint32_t) w1.y);
+  __syncwarp ();
+}
+
+/* TO_ROUTE through the route's mirror, warp 0: the link record lr and its payload (len bytes at
+ * ostage, in shared memory) into the route's arena at out, and into the mirror slot of the route's
+ * head, all of its lines (rk_ll.h). The fence and the head that follow (link_finish ()) publish
+ * the same record on the ring. */
+__device__ void
+ll_put (const LeaderState &L, const rk_record &lr, const uint8_t *ostage, uint32_t len, uint8_t *out,
+    uint32_t lane)
+{
+  const uint32_t flag = rk_ll_flag (L.route_head);
+  rk_ll_line *slot = rk_ll_slot (L.route_ll, L.route_head, L.route_mask);
+  if (lane * 16 < len)
+    ((uint4 *) out)[lane] = ((const uint4 *) ostage)[lane];
+#pragma unroll
+  for (uint32_t k = lane; k < RK_LL_LINES; k += 32) {
+    uint2 d = make_uint2 (0, 0);
+    if (k < 8)
+      d = ((const uint2 *) &lr)[k];
+    else if ((k - 8) * 8 < len)
+      d = ((const uint2 *) ostage)[k - 8];
+    st_ll (slot + k, rk_ll_word (d.x, flag), rk_ll_word (d.y, flag));
+  }
+}
+
+/* Line k (< 8) of the link record that link_record () makes for a result of len bytes that went
+ * well, stamped hlc. */
+__device__ __forceinline__ uint2
+link_record_line (const LeaderState &L, uint32_t k, uint32_t len, uint64_t hlc)
+{
+  switch (k) {
+    case 0: return make_uint2 (RK_CMD_PROCESS, len); /* type, flags 0; len */
+    case 1: return make_uint2 ((uint32_t) L.link_seq, (uint32_t) (L.link_seq >> 32));
+    case 2: return make_uint2 ((uint32_t) hlc, (uint32_t) (hlc >> 32));
+    case 3: return make_uint2 (L.node, RK_STATUS_OK);
+    case 4: return make_uint2 ((uint32_t) L.link_off, (uint32_t) (L.link_off >> 32));
+    default: return make_uint2 (0, 0);
+  }
+}
+
+/* A hop in registers (ll_hop ()), planned before its data comes: where its lines go, and what they
+ * hold but the data and the stamp. */
+struct LLHop {
+  rk_ll_line *slot; /* the route's mirror slot, or NULL: the output goes to the host's arena */
+  uint8_t *out;     /* the payload's place in the route's arena, or in the host's */
+  uint2 line;       /* lane < 8: that line of the link record (line 2, the stamp, comes later) */
+  uint32_t flag;
+  uint32_t scale;   /* scale, else echo */
+  float fa, fb;
+};
+
+/* Is the actor's handler one that works on each 4-byte word alone, in registers? */
+__device__ __forceinline__ bool
+word_handler (const rk_cuda_args &a)
+{
+  return a.kernel_id == RK_KERNEL_ECHO || a.kernel_id == RK_KERNEL_SCALE;
+}
+
+__device__ __forceinline__ LLHop
+ll_hop_plan (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, bool to, uint32_t lane)
+{
+  const uint32_t len = req.len;
+  LLHop h;
+  h.slot = to ? rk_ll_slot (L.route_ll, L.route_head, L.route_mask) : nullptr;
+  h.out = to ? L.route_arena + L.link_off : a.out_arena + req.u.desc.out_off;
+  h.line = link_record_line (L, lane, len, 0);
+  h.flag = rk_ll_flag (L.route_head);
+  h.scale = a.kernel_id == RK_KERNEL_SCALE;
+  h.fa = (float) L.params[0];
+  h.fb = (float) L.params[1];
+  return h;
+}
+
+/* A hop in registers, warp 0: a record taken from the inbox's mirror (its lines in w0 and w1, as
+ * ll_take () left them), run through a word handler (echo, scale: as run_slice () does), goes into
+ * the route's mirror from the same lanes, its link record stamped hlc, then into the route's arena;
+ * or, at the end of a chain, into the host's arena. What is past len in the last line is zeros for
+ * scale, and whatever came for echo. */
+__device__ __forceinline__ void
+ll_hop (const LLHop &p, ulonglong2 w0, ulonglong2 w1, uint32_t len, uint64_t hlc, uint32_t lane)
+{
+  uint2 d[2];
+#pragma unroll
+  for (uint32_t h = 0; h < 2; h++) {
+    const uint32_t k = lane + 32 * h, j = k - 8; /* line, and payload line */
+    const ulonglong2 w = h ? w1 : w0;
+    if (k < 8) {
+      d[h] = k == 2 ? make_uint2 ((uint32_t) hlc, (uint32_t) (hlc >> 32)) : p.line;
+    } else if (j * 8 >= len) {
+      d[h] = make_uint2 (0, 0);
+    } else if (p.scale) {
+      d[h].x = __float_as_uint (__fadd_rn (__fmul_rn (p.fa, __uint_as_float ((uint32_t) w.x)), p.fb));
+      d[h].y = j * 8 + 4 < len ? __float_as_uint (__fadd_rn (__fmul_rn (p.fa, __uint_as_float ((uint32_t) w.y)), p.fb)) : 0;
+    } else {
+      d[h] = make_uint2 ((uint32_t) w.x, (uint32_t) w.y);
+    }
+    if (p.slot)
+      st_ll (p.slot + k, rk_ll_word (d[h].x, p.flag), rk_ll_word (d[h].y, p.flag));
+  }
+#pragma unroll
+  for (uint32_t h = 0; h < 2; h++) { /* exactly len bytes, as run_slice () writes */
+    const uint32_t k = lane + 32 * h, j = k - 8;
+    if (k < 8 || j * 8 >= len)
+      continue;
+    if (j * 8 + 8 <= len) {
+      ((uint2 *) p.out)[j] = d[h];
+    } else {
+      const uint64_t v = (uint64_t) d[h].y << 32 | d[h].x;
+      for (uint32_t i = j * 8; i < len; i++)
+        p.out[i] = (uint8_t) (v >> (8 * (i - j * 8)));
+    }
+  }
+}
+
+/* Lane 0, once serve_linked ()'s result is out: the clock as received (hlc), the link records put and
+ * taken (one fence), the answer and the counters. */
+__device__ void
+linked_done (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint64_t now, uint64_t hlc,
+    bool from, bool to)
+{
+  const uint64_t wall_ms = now / 1000000ull;
+  L.now = now;
+  L.hlc = hlc;
+  L.link_take = from;
+  link_finish (a, L, RK_STATUS_OK, req.len, rk_hlc_next_send (L.hlc, wall_ms));
+  rk_record &ans = L.ans[0];
+  memset (&ans, 0, sizeof ans);
+  ans.type = req.type;
+  ans.seq = req.seq;
+  ans.node = L.node;
+  ans.flags = to ? RK_REC_F_TO_ROUTE : 0;
+  ans.len = req.len;
+  ans.status = RK_STATUS_OK;
+  ans.u.desc.out_off = req.u.desc.out_off;
+  ans.u.desc.out_cap = req.u.desc.out_cap;
+  ans.u.desc.arg = now;
+  L.hlc = rk_hlc_next_send (L.hlc, wall_ms);
+  ans.hlc = L.hlc;
+  count_run (a, L, 1, 0, 0, req.seq);
+}
+
 /* A linked record that warp 0 may serve alone (serve_linked ()): a stateless handler's, small, its
  * input in the inbox or the arena and its output on the route or in the arena, with both ends of its
  * links on this device (a system-scope link goes to the block path). */
@@ -1836,19 +2094,22 @@ linked_record (const rk_cuda_args &a, const LeaderState &L, const rk_record &req
 }
 
 /* Warp 0 alone: serve L.req[0], a linked record that came by itself (linked_record ()), as serve ()
- * serves it when all is as usual, into L.ans[0]. A hop of a chain is a string of dependent steps;
- * the block path spends 2.0 us on one on the H100 (the inbox's head seen 0.35, the link record read
- * 0.26, then 0.19 to the block's barrier, 0.67 for the payload's read, copy and barrier, and 0.58
- * for the fence and the new head, timed with %globaltimer stamps). Here the link record and the
- * payload (where the last one's was) are read in one round trip by the warp's lanes, the handler
- * runs on them at once, and no block barrier is waited for: 1.76 us, timed the same way, of which
- * the fence that publishes the result is still 0.6. Returns false, having
+ * serves it when all is as usual, into L.ans[0]; in_staged: its input, the host's, was read ahead into
+ * L.stage with the record. A hop of a chain is a string of dependent steps. On the ring alone it took
+ * 1.76 us on the H100: the inbox's head seen (0.32), the link record and the payload read in one trip
+ * (0.29), the handler and the stores (0.58), and a fence (0.6) before the new head. Through the
+ * inbox's mirror (core/rk_ll.h) the consumer sees the record and its payload in one trip as soon as
+ * the producer's stores land, with no fence between; and a word handler (echo, scale) from one mirror
+ * into the next, or into the host's arena, stays in registers (ll_hop ()), with no trip through
+ * shared memory. Each of 7 hops of echo actors then adds 1.0 us, against 2.3 us before in the same
+ * runs (bench-ring); the consumer sees the producer's stores 0.48 us after they were made (timed
+ * with %globaltimer stamps). The fence and the head follow, for the ring. Returns false, having
  * changed nothing that serve () does not redo (no index moved, no clock stepped), when anything is
  * not as usual (no room on the route, a link record that failed upstream, of another length or
  * another sequence number, an output region that does not fit) or when the host cancels the wait:
  * the block path then serves the record, and says what is wrong. */
 __device__ bool
-serve_linked (const rk_cuda_args &a, LeaderState &L)
+serve_linked (const rk_cuda_args &a, LeaderState &L, bool in_staged)
 {
   const uint32_t lane = threadIdx.x;
   const rk_record &req = L.req[0];
@@ -1860,7 +2121,7 @@ serve_linked (const rk_cuda_args &a, LeaderState &L)
   if (lane == 0) {
     now = globaltimer (); /* as serve () reads it: before the wait for the data */
     L.status = RK_STATUS_OK;
-    L.link_put = L.link_take = 0;
+    L.link_put = L.link_take = L.link_fast = 0;
     if (to) {
       route_claim (a, L, req, req.len);
       ok = L.status == RK_STATUS_OK;
@@ -1871,16 +2132,55 @@ serve_linked (const rk_cuda_args &a, LeaderState &L)
       ok = ok && region_ok (req.u.desc.out_off, req.u.desc.out_cap, a.out_size) && req.u.desc.out_cap >= req.len;
   }
   ok = __shfl_sync (~0u, ok, 0);
-  const uint8_t *in = a.in_arena + req.u.desc.in_off;
-  bool staged = false;
-  if (ok && from) {
+  /* the host's input: read ahead into L.stage with the record, or read from the arena below */
+  const uint8_t *in = in_staged ? (const uint8_t *) L.stage : a.in_arena + req.u.desc.in_off;
+  bool staged = in_staged, fast = false;
+  /* the stamps serve () gives: received (the record's, the link record's), sent down the route,
+   * and the answer's; all but the link record's receipt made before its data comes */
+  now = ((uint64_t) __shfl_sync (~0u, (uint32_t) (now >> 32), 0)) << 32 | __shfl_sync (~0u, (uint32_t) now, 0);
+  const uint64_t wall_ms = now / 1000000ull;
+  uint64_t hlc = req.hlc ? rk_hlc_next_recv (L.hlc, req.hlc, wall_ms) : rk_hlc_next_send (L.hlc, wall_ms);
+  /* a word handler from the inbox's mirror into the route's, or the host's arena: the hop stays in
+   * registers (ll_hop ()) */
+  const bool mirror = to && L.route_ll && req.len <= RK_LL_MAX_PAYLOAD;
+  if (ok && from && L.inbox_ll && req.len <= RK_LL_MAX_PAYLOAD) {
+    ulonglong2 w0, w1;
+    LLIn r;
+    __syncwarp (); /* lane 0's claim on the route */
+    const bool regs = (mirror || !to) && word_handler (a);
+    const LLHop plan = regs ? ll_hop_plan (a, L, req, to, lane) : LLHop ();
+    const uint32_t took = ll_take (a, L, req, lane, w0, w1, r);
+    ok = took != 2;
+    fast = took == 1;
+    if (fast) {
+      hlc = rk_hlc_next_recv (hlc, r.hlc, wall_ms);
+      if (regs)
+        ll_hop (plan, w0, w1, req.len, rk_hlc_next_send (hlc, wall_ms), lane);
+      if (lane == 0) {
+        next_guess (L.link_guess_off, L.link_guess_len, r.in_off, r.len, L.inbox_size, LINK_ALONE_BYTES);
+        L.link_fast = 1;
+      }
+      if (regs) {
+        __syncwarp (); /* every lane's output before lane 0's fence */
+        if (lane == 0)
+          linked_done (a, L, req, now, hlc, true, to);
+        __syncwarp ();
+        return true;
+      }
+      ll_stage (L, lr, w0, w1, req.len, lane);
+      in = (const uint8_t *) L.stage;
+      staged = true;
+    }
+  }
+  if (ok && from && !fast) {
     rk_ring *ib = L.inbox;
     const uint64_t goff = L.link_guess_off;
     const uint32_t glen = L.link_guess_len;
     for (uint32_t polls = 0;; polls++) {
       uint32_t seen = 0;
       if (lane == 0) {
-        seen = ld_acquire_gpu (&ib->head) != L.inbox_tail; /* pairs with the producer's release */
+        /* pairs with the producer's release (a distance: see inbox_take ()) */
+        seen = (int64_t) (ld_acquire_gpu (&ib->head) - L.inbox_tail) > 0;
         if (!seen && link_wait_tick (a, L, req, polls))
           seen = 2; /* cancelled: the block path answers so */
       }
@@ -1911,46 +2211,34 @@ serve_linked (const rk_cuda_args &a, LeaderState &L)
               LINK_ALONE_BYTES);
       }
     }
+    hlc = rk_hlc_next_recv (hlc, lr.hlc, wall_ms);
   }
   if (!ok) {
     if (lane == 0)
-      L.link_put = 0;
+      L.link_put = L.link_fast = 0;
     __syncwarp ();
     return false;
   }
   __syncwarp (); /* the staged payload */
 
-  /* mapped memory and another kernel's inbox are read past the L1 */
-  const Work w = stateless_work (a, L, in, !staged,
-      to ? L.route_arena + L.link_off : a.out_arena + req.u.desc.out_off, req.len);
+  /* mapped memory and another kernel's inbox are read past the L1. A result that goes into the
+   * route's mirror is made in shared memory first (after the staged input), and goes from there into
+   * the mirror and the arena. */
+  uint8_t *out = to ? L.route_arena + L.link_off : a.out_arena + req.u.desc.out_off;
+  uint8_t *ostage = (uint8_t *) (L.stage + PREFETCH_BYTES / 16);
+  const Work w = stateless_work (a, L, in, !staged, mirror ? ostage : out, req.len);
   run_slice (w, lane, 32);
-  __syncwarp (); /* every lane's output before lane 0's fence */
+  __syncwarp (); /* every lane's output before lane 0's fence, or the mirror's lines */
 
-  if (lane == 0) {
-    /* the stamps serve () gives: received (the record's, the link record's), sent down the route,
-     * and the answer's */
-    const uint64_t wall_ms = now / 1000000ull;
-    L.now = now;
-    L.hlc = req.hlc ? rk_hlc_next_recv (L.hlc, req.hlc, wall_ms) : rk_hlc_next_send (L.hlc, wall_ms);
-    if (from)
-      L.hlc = rk_hlc_next_recv (L.hlc, lr.hlc, wall_ms);
-    L.link_take = from;
-    link_finish (a, L, RK_STATUS_OK, req.len, rk_hlc_next_send (L.hlc, wall_ms));
-    rk_record &ans = L.ans[0];
-    memset (&ans, 0, sizeof ans);
-    ans.type = req.type;
-    ans.seq = req.seq;
-    ans.node = L.node;
-    ans.flags = to ? RK_REC_F_TO_ROUTE : 0;
-    ans.len = req.len;
-    ans.status = RK_STATUS_OK;
-    ans.u.desc.out_off = req.u.desc.out_off;
-    ans.u.desc.out_cap = req.u.desc.out_cap;
-    ans.u.desc.arg = now;
-    L.hlc = rk_hlc_next_send (L.hlc, wall_ms);
-    ans.hlc = L.hlc;
-    count_run (a, L, 1, 0, 0, req.seq);
+  if (mirror) {
+    if (lane == 0)
+      link_record (L, RK_STATUS_OK, req.len, rk_hlc_next_send (hlc, wall_ms), L.req[2]);
+    __syncwarp ();
+    ll_put (L, L.req[2], ostage, req.len, out, lane);
+    __syncwarp ();
   }
+  if (lane == 0)
+    linked_done (a, L, req, now, hlc, from, to);
   __syncwarp ();
   return true;
 }
@@ -2156,10 +2444,12 @@ leader_loop (const rk_cuda_args &a, int grid)
     L.link_guess_off = 0;
     L.link_guess_len = 0;
     L.inbox_sys = 0;
+    L.inbox_ll = a.inbox_ll;
     L.route = nullptr;
     L.route_sys = 0;
-    L.link_take = L.link_put = 0;
-    L.routed_in = L.routed_out = L.skipped_in = 0;
+    L.route_ll = 0;
+    L.link_take = L.link_put = L.link_fast = 0;
+    L.routed_in = L.routed_out = L.skipped_in = L.fast_in = 0;
     L.last_beat = globaltimer ();
     if (a.kernel_id == RK_KERNEL_ACCUMULATE) {
       rk_accumulate_state *acc = (rk_accumulate_state *) a.state;
@@ -2236,7 +2526,10 @@ leader_loop (const rk_cuda_args &a, int grid)
         const rk_record &req = L.req[0];
         const bool alone = alone_record (a, req), inl = req.flags & RK_REC_F_INLINE;
         const bool hit = !inl && req.u.desc.in_off == goff && req.len <= glen; /* read ahead where it is */
-        if (alone && !inl) {
+        /* a linked record whose input is the host's (the head of a chain) is read ahead the same way */
+        const bool linked = !alone && linked_record (a, L, req);
+        const bool host_in = linked && !(req.flags & RK_REC_F_FROM_INBOX);
+        if ((alone || host_in) && !inl) {
           __syncwarp (); /* every lane has read the guess */
           if (tid == 0)
             next_guess (L.guess_off, L.guess_len, req.u.desc.in_off, req.len, a.in_size, PREFETCH_BYTES);
@@ -2251,10 +2544,15 @@ leader_loop (const rk_cuda_args &a, int grid)
             stage_ahead (L, ahead, glen, tid);
           __syncwarp (); /* the staged payload */
           serve_alone (a, L, now, hit ? (const uint8_t *) L.stage : nullptr);
-        } else if (!linked_record (a, L, L.req[0]) || !serve_linked (a, L)) {
-          if (tid == 0)
-            L.loaded = 1;
-          break;
+        } else {
+          if (host_in && hit)
+            stage_ahead (L, ahead, glen, tid);
+          __syncwarp (); /* the staged payload */
+          if (!linked || !serve_linked (a, L, host_in && hit)) {
+            if (tid == 0)
+              L.loaded = 1;
+            break;
+          }
         }
         if (tid == 0)
           wait_k2h_room (k2h, k2h_entries, k2h_head, 1, &k2h_tail);

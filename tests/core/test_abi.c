@@ -179,8 +179,9 @@ test_control_layout (void)
   CHECK_OFF (rk_control, routed_out, 192);
   CHECK_OFF (rk_control, routed_in, 200);
   CHECK_OFF (rk_control, skipped_in, 208);
-  CHECK_OFF (rk_control, pad1_, 216);
-  CHECK_FIELD_SIZE (rk_control, pad1_, 40);
+  CHECK_OFF (rk_control, fast_in, 216);
+  CHECK_OFF (rk_control, pad1_, 224);
+  CHECK_FIELD_SIZE (rk_control, pad1_, 32);
   /* line 2: actor, one timestamp per state */
   CHECK_OFF (rk_control, state_ns, 256);
   CHECK_FIELD_SIZE (rk_control, state_ns, 56);
@@ -204,8 +205,9 @@ test_route_checkpoint (void)
   CHECK_OFF (rk_route, flags, 32);
   CHECK_OFF (rk_route, reserved0_, 36);
   CHECK_OFF (rk_route, doorbell_addr, 40);
-  CHECK_OFF (rk_route, reserved_, 48);
-  CHECK_FIELD_SIZE (rk_route, reserved_, 16);
+  CHECK_OFF (rk_route, ll_addr, 48);
+  CHECK_OFF (rk_route, reserved_, 56);
+  CHECK_FIELD_SIZE (rk_route, reserved_, 8);
 
   CHECK_SIZE (rk_checkpoint, 96);
   CHECK_OFF (rk_checkpoint, magic, 0);
@@ -268,6 +270,8 @@ static const size_t layout_expected[] = {
   384, /* rk_control.reserved_ */
   32,  /* rk_route.flags */
   32,  /* rk_checkpoint.params */
+  48,  /* rk_route.ll_addr */
+  216, /* rk_control.fast_in */
 };
 
 static void

@@ -17,6 +17,7 @@
 #include "rk_ref_actor.h"
 #include "rk_backend.h"
 #include "rk_barrier.h"
+#include "rk_ll.h"
 #include "rk_cuda.h"
 #include "rk_handlers.h"
 #include "rk_hlc.h"
@@ -517,13 +518,18 @@ link_chain (rk_actor **a, int n, const rk_link_path *paths, const char *label)
 /* A chain of n actors of random kernels gives, buffer by buffer, the composition of the C references
  * (each actor's reference state stepped along), for small and large payloads. mixed: each hop takes a
  * path of the backend at random (on one GPU, PEER is the device inbox at system scope, as a link
- * between two GPUs uses it; STAGED an inbox in mapped host memory). */
+ * between two GPUs uses it; STAGED an inbox in mapped host memory). win: buffers in flight; with 1,
+ * each goes down the chain alone, and where two stateless actors are linked on the device a small one
+ * (up to RK_LL_MAX_PAYLOAD bytes) goes through the inbox's low-latency mirror, as rk_control.fast_in
+ * must count, on a backend that has one. */
 static void
-test_links (const rk_backend_ops *ops, int n, bool mixed, const char *label)
+test_links (const rk_backend_ops *ops, int n, bool mixed, int win, const char *label)
 {
   static const char *kinds[] = { "stencil", "scale", "echo", "accumulate" };
-  static const uint32_t lens[] = { 0, 4, 64, 1024, 4096, 65536, 1 << 20 };
+  static const uint32_t lens[] = { 0, 4, 60, 64, 200, 436, RK_LL_MAX_PAYLOAD, RK_LL_MAX_PAYLOAD + 8, 1024, 4096,
+    65536, 1 << 20 };
   enum { BUFS = 120, WINDOW = 6 };
+  uint64_t mirrored = 0; /* buffers small enough for the mirror */
   rk_actor *a[8];
   const rk_handler *h[8];
   double params[8][RK_MAX_PARAMS];
@@ -566,9 +572,12 @@ test_links (const rk_backend_ops *ops, int n, bool mixed, const char *label)
       printf (" %s", rk_link_path_name (paths[i]));
     printf ("\n");
   }
-  for (int b = 0; b < BUFS + WINDOW; b++) {
-    if (b >= WINDOW) {
-      const int w = (b - WINDOW) % WINDOW;
+  for (int b = 0; b < BUFS + win; b++) {
+    if (b >= win) {
+      const int w = (b - win) % WINDOW;
+      /* the answer's stamp of the actor before: on CUDA the link record carries the same stamp, which
+       * the next actor receives and so goes past (the CPU backend stamps the link record first) */
+      uint64_t hlc = 0;
       for (int i = 0; i < n; i++) {
         rk_answer ans;
         int r = rk_actor_receive (a[i], &ans, TIMEOUT);
@@ -576,8 +585,11 @@ test_links (const rk_backend_ops *ops, int n, bool mixed, const char *label)
         if (r < 0)
           goto out;
         CHECK (ans.rec.status == RK_STATUS_OK && ans.rec.len == bytes[w], "%s chain of %d: actor %d "
-            "(%s), buffer %d: status %s, length %u of %u", label, n, i, h[i]->name, b - WINDOW,
+            "(%s), buffer %d: status %s, length %u of %u", label, n, i, h[i]->name, b - win,
             rk_status_name (ans.rec.status), ans.rec.len, bytes[w]);
+        CHECK (ans.rec.hlc > hlc || ops->kind != RK_BACKEND_CUDA, "%s chain of %d: actor %d, buffer %d: stamped %llx, not after %llx", label,
+            n, i, b - win, (unsigned long long) ans.rec.hlc, (unsigned long long) hlc);
+        hlc = ans.rec.hlc;
         if (i == n - 1 && ans.rec.status == RK_STATUS_OK) {
           const uint8_t *got = rk_answer_data (&ans);
           uint32_t bad = 0, first = 0;
@@ -585,7 +597,7 @@ test_links (const rk_backend_ops *ops, int n, bool mixed, const char *label)
             if (got[k] != want[w][k] && !bad++)
               first = k;
           CHECK (bad == 0, "%s chain of %d, buffer %d (%u bytes): %u bytes differ from the "
-              "references, first at %u", label, n, b - WINDOW, bytes[w], bad, first);
+              "references, first at %u", label, n, b - win, bytes[w], bad, first);
         }
         rk_actor_release_output (a[i], ans.out_token);
       }
@@ -594,6 +606,7 @@ test_links (const rk_backend_ops *ops, int n, bool mixed, const char *label)
       continue;
     const int w = b % WINDOW;
     bytes[w] = lens[rnd () % (sizeof lens / sizeof lens[0])];
+    mirrored += bytes[w] <= RK_LL_MAX_PAYLOAD;
     for (uint32_t k = 0; k < bytes[w]; k += 4) {
       float f = rnd_float ();
       memcpy (x + k, &f, 4);
@@ -615,6 +628,23 @@ test_links (const rk_backend_ops *ops, int n, bool mixed, const char *label)
     CHECK (ctl->routed_out == (i + 1 < n ? BUFS : 0) && ctl->routed_in == (i > 0 ? BUFS : 0),
         "%s chain of %d: actor %d routed %llu out, %llu in", label, n, i,
         (unsigned long long) ctl->routed_out, (unsigned long long) ctl->routed_in);
+    /* the mirror: where the backend has one, on a device hop with both ends stateless, the
+     * producer's own input from the host or a device hop and the consumer's output to the host or a
+     * device hop (so that one warp serves each), for every record that fits when they go one by
+     * one; for some of them (those that happen to come alone) when more are in flight; never for
+     * others */
+    const bool fast = ops->ll_mirror && i > 0 && (!mixed || paths[i - 1] == RK_LINK_DEVICE)
+        && (!mixed || i == 1 || paths[i - 2] == RK_LINK_DEVICE)
+        && (!mixed || i == n - 1 || paths[i] == RK_LINK_DEVICE)
+        && !rk_handler_state_size (h[i - 1], params[i - 1]) && !rk_handler_state_size (h[i], params[i]);
+    CHECK (win == 1 || !fast ? ctl->fast_in == (fast ? mirrored : 0) : ctl->fast_in <= mirrored,
+        "%s%s chain of %d, window %d: actor %d (%s after %s after %s, hops %s, %s, %s) took %llu "
+        "records from the mirror, of %llu that fit", label, mixed ? " mixed" : "", n, win, i, h[i]->name,
+        i > 0 ? h[i - 1]->name : "the host", i > 1 ? h[i - 2]->name : "the host",
+        i > 1 ? rk_link_path_name (mixed ? paths[i - 2] : RK_LINK_DEVICE) : "-",
+        i > 0 ? rk_link_path_name (mixed ? paths[i - 1] : RK_LINK_DEVICE) : "-",
+        i + 1 < n ? rk_link_path_name (mixed ? paths[i] : RK_LINK_DEVICE) : "-",
+        (unsigned long long) ctl->fast_in, (unsigned long long) mirrored);
   }
 out:
   for (int i = 0; i < n; i++) {
@@ -845,10 +875,12 @@ main (void)
   test_checkpoint (cpu, RK_MODE_PERSISTENT, cuda, RK_MODE_PERSISTENT, "cpu -> cuda");
   test_checkpoint (cuda, RK_MODE_LAUNCH, cuda, RK_MODE_PERSISTENT, "launch -> persistent");
   for (int len = 1; len <= 8; len *= 2) {
-    test_links (cuda, len, false, "cuda");
-    test_links (cuda, len, true, "cuda");
-    test_links (cpu, len, false, "cpu");
-    test_links (cpu, len, true, "cpu");
+    test_links (cuda, len, false, 6, "cuda");
+    test_links (cuda, len, false, 1, "cuda");
+    test_links (cuda, len, true, 6, "cuda");
+    test_links (cuda, len, true, 1, "cuda");
+    test_links (cpu, len, false, 6, "cpu");
+    test_links (cpu, len, true, 6, "cpu");
   }
   test_link_teardown (cuda, "cuda");
   test_link_teardown (cpu, "cpu");

@@ -1,0 +1,121 @@
+/* gst-ringkernel: the low-latency mirror of a K2K inbox on one device (rk_route.ll_addr).
+ *
+ * A link record is published by the producer's fence and then the ring's head, and the consumer
+ * reads the head, then the slot, then the payload: on one GPU that is a fence and three dependent
+ * trips to L2 between the producer's stores and the consumer's handler. For a small record the
+ * producer also writes the link record and its payload into the slot's mirror: lines of 16 bytes,
+ * each holding 8 bytes of data as two 4-byte words, each word beside a copy of the slot's flag. An
+ * aligned 8-byte store is seen whole or not at all, so a consumer that reads the lines of a slot and
+ * finds every flag it expects has the record and its payload, with no fence between the producer's
+ * stores and its loads, and one trip. The flag is the ring position's, and every use of a slot
+ * writes all of its lines, so a line holds the flag of this position or of the slot's last use (the
+ * ring's indices only grow; the mirror starts zeroed), never a stale one that looks new. This is the
+ * low-latency protocol of NCCL's LL transport, applied to one ring.
+ *
+ * The producer still fences and moves the head after writing the mirror: the ring stays the truth
+ * for everything else (a record too large for the mirror, a consumer served by its whole block, the
+ * producer's room). A consumer that took a record from the mirror may move the tail past a head the
+ * producer has not stored yet, so head and tail are compared as a signed distance, never for
+ * equality. Host and device code share these helpers; core's C functions at the end are the
+ * reference that tests compare with.
+ */
+#ifndef RK_LL_H
+#define RK_LL_H
+
+#ifndef __cplusplus
+#include <stdbool.h>
+#endif
+#include <stdint.h>
+
+#include "rk_abi.h"
+
+#define RK_LL_SLOT_BYTES 1024u                  /* one slot's mirror */
+#define RK_LL_LINES (RK_LL_SLOT_BYTES / 16u)    /* 16-byte lines, 8 data bytes each */
+#define RK_LL_DATA_BYTES (RK_LL_LINES * 8u)     /* the link record, then its payload */
+#define RK_LL_MAX_PAYLOAD (RK_LL_DATA_BYTES - RK_RECORD_SIZE) /* 448 */
+
+/* A line: two 8-byte words, each 4 bytes of data (low half) and the flag (high half). A word is one
+ * aligned 8-byte access on either side, which the memory model makes single-copy atomic. */
+typedef struct rk_ll_line {
+  uint64_t w[2];
+} rk_ll_line;
+RK_STATIC_ASSERT (sizeof (rk_ll_line) == 16, "rk_ll_line is 16 bytes");
+
+/* The flag of ring position pos: never the flag of pos - entries, and 0 (a slot not written yet) only
+ * for a position 2^32 - 1, long after the slot's first use. */
+RK_HD static inline uint32_t
+rk_ll_flag (uint64_t pos)
+{
+  return (uint32_t) pos + 1u;
+}
+
+/* Lines that carry a link record and len bytes of payload (len <= RK_LL_MAX_PAYLOAD). */
+RK_HD static inline uint32_t
+rk_ll_lines (uint32_t len)
+{
+  return (RK_RECORD_SIZE + len + 7u) / 8u;
+}
+
+RK_HD static inline uint64_t
+rk_ll_word (uint32_t data, uint32_t flag)
+{
+  return (uint64_t) flag << 32 | data;
+}
+
+/* Both words of a line written for `flag`. */
+RK_HD static inline bool
+rk_ll_ready (uint64_t w0, uint64_t w1, uint32_t flag)
+{
+  return (uint32_t) (w0 >> 32) == flag && (uint32_t) (w1 >> 32) == flag;
+}
+
+/* The slot of ring position pos in a mirror of entries slots (mask = entries - 1). */
+RK_HD static inline rk_ll_line *
+rk_ll_slot (uint64_t ll_addr, uint64_t pos, uint32_t mask)
+{
+  return (rk_ll_line *) (uintptr_t) (ll_addr + (pos & mask) * RK_LL_SLOT_BYTES);
+}
+
+#ifndef __CUDACC__
+#include <string.h>
+
+/* Reference (host): write record rec and its rec->len bytes of payload into slot for flag (every
+ * line of the slot, zeros after the payload). */
+static inline void
+rk_ll_write (rk_ll_line *slot, const rk_record *rec, const void *payload, uint32_t flag)
+{
+  uint8_t data[RK_LL_DATA_BYTES];
+  const uint32_t n = RK_LL_LINES;
+  memset (data, 0, sizeof data);
+  memcpy (data, rec, RK_RECORD_SIZE);
+  if (rec->len)
+    memcpy (data + RK_RECORD_SIZE, payload, rec->len);
+  for (uint32_t k = 0; k < n; k++) {
+    uint32_t d[2];
+    memcpy (d, data + 8 * k, 8);
+    slot[k].w[0] = rk_ll_word (d[0], flag);
+    slot[k].w[1] = rk_ll_word (d[1], flag);
+  }
+}
+
+/* Reference (host): read a record with len bytes of payload from slot, if every line of it was
+ * written for flag; false (and nothing read) otherwise. */
+static inline bool
+rk_ll_read (const rk_ll_line *slot, uint32_t flag, uint32_t len, rk_record *rec, void *payload)
+{
+  uint8_t data[RK_LL_DATA_BYTES];
+  const uint32_t n = rk_ll_lines (len);
+  for (uint32_t k = 0; k < n; k++) {
+    if (!rk_ll_ready (slot[k].w[0], slot[k].w[1], flag))
+      return false;
+    const uint32_t d[2] = { (uint32_t) slot[k].w[0], (uint32_t) slot[k].w[1] };
+    memcpy (data + 8 * k, d, 8);
+  }
+  memcpy (rec, data, RK_RECORD_SIZE);
+  if (len)
+    memcpy (payload, data + RK_RECORD_SIZE, len);
+  return true;
+}
+#endif /* !__CUDACC__ */
+
+#endif /* RK_LL_H */
