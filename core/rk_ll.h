@@ -12,6 +12,11 @@
  * ring's indices only grow; the mirror starts zeroed), never a stale one that looks new. This is the
  * low-latency protocol of NCCL's LL transport, applied to one ring.
  *
+ * The same mirror serves a ring of mapped memory between the host and a GPU actor (H2K): the host
+ * writes a record with no payload in the arena, or a small one (rk_ll_carries ()), into the slot's
+ * mirror, and the actor, which reads the head and the slot by PCIe round trips, reads the record and
+ * its payload in one.
+ *
  * The producer still fences and moves the head after writing the mirror: the ring stays the truth
  * for everything else (a record too large for the mirror, a consumer served by its whole block, the
  * producer's room). A consumer that took a record from the mirror may move the tail past a head the
@@ -69,6 +74,16 @@ rk_ll_ready (uint64_t w0, uint64_t w1, uint32_t flag)
   return (uint32_t) (w0 >> 32) == flag && (uint32_t) (w1 >> 32) == flag;
 }
 
+/* A record whose payload travels in the mirror, after it: one of the host's (in its arena, not staged
+ * by a copy engine) small enough. Others carry only the record (their payload is in the record, the
+ * inbox, or nowhere), or are not mirrored at all. */
+RK_HD static inline bool
+rk_ll_carries (uint32_t type, uint32_t flags, uint32_t len)
+{
+  return type == RK_CMD_PROCESS && len <= RK_LL_MAX_PAYLOAD
+      && !(flags & (RK_REC_F_INLINE | RK_REC_F_FROM_INBOX | RK_REC_F_STAGED));
+}
+
 /* The slot of ring position pos in a mirror of entries slots (mask = entries - 1). */
 RK_HD static inline rk_ll_line *
 rk_ll_slot (uint64_t ll_addr, uint64_t pos, uint32_t mask)
@@ -79,36 +94,38 @@ rk_ll_slot (uint64_t ll_addr, uint64_t pos, uint32_t mask)
 #ifndef __CUDACC__
 #include <string.h>
 
-/* Reference (host): write record rec and its rec->len bytes of payload into slot for flag (every
- * line of the slot, zeros after the payload). */
+/* Host: write record rec and its len bytes of payload (none: payload NULL) into slot for flag, every
+ * line of the slot (zeros after the payload), each word by one atomic store: the host side of a
+ * mirror that a GPU reads, and the reference that tests compare the GPU's with. */
 static inline void
-rk_ll_write (rk_ll_line *slot, const rk_record *rec, const void *payload, uint32_t flag)
+rk_ll_write (rk_ll_line *slot, const rk_record *rec, const void *payload, uint32_t len, uint32_t flag)
 {
   uint8_t data[RK_LL_DATA_BYTES];
-  const uint32_t n = RK_LL_LINES;
   memset (data, 0, sizeof data);
   memcpy (data, rec, RK_RECORD_SIZE);
-  if (rec->len)
-    memcpy (data + RK_RECORD_SIZE, payload, rec->len);
-  for (uint32_t k = 0; k < n; k++) {
+  if (payload && len)
+    memcpy (data + RK_RECORD_SIZE, payload, len);
+  for (uint32_t k = 0; k < RK_LL_LINES; k++) {
     uint32_t d[2];
     memcpy (d, data + 8 * k, 8);
-    slot[k].w[0] = rk_ll_word (d[0], flag);
-    slot[k].w[1] = rk_ll_word (d[1], flag);
+    __atomic_store_n (&slot[k].w[0], rk_ll_word (d[0], flag), __ATOMIC_RELAXED);
+    __atomic_store_n (&slot[k].w[1], rk_ll_word (d[1], flag), __ATOMIC_RELAXED);
   }
 }
 
-/* Reference (host): read a record with len bytes of payload from slot, if every line of it was
- * written for flag; false (and nothing read) otherwise. */
+/* Host: read a record with len bytes of payload from slot, if every line of it was written for flag;
+ * false (and nothing read) otherwise. */
 static inline bool
 rk_ll_read (const rk_ll_line *slot, uint32_t flag, uint32_t len, rk_record *rec, void *payload)
 {
   uint8_t data[RK_LL_DATA_BYTES];
   const uint32_t n = rk_ll_lines (len);
   for (uint32_t k = 0; k < n; k++) {
-    if (!rk_ll_ready (slot[k].w[0], slot[k].w[1], flag))
+    const uint64_t w0 = __atomic_load_n (&slot[k].w[0], __ATOMIC_RELAXED);
+    const uint64_t w1 = __atomic_load_n (&slot[k].w[1], __ATOMIC_RELAXED);
+    if (!rk_ll_ready (w0, w1, flag))
       return false;
-    const uint32_t d[2] = { (uint32_t) slot[k].w[0], (uint32_t) slot[k].w[1] };
+    const uint32_t d[2] = { (uint32_t) w0, (uint32_t) w1 };
     memcpy (data + 8 * k, d, 8);
   }
   memcpy (rec, data, RK_RECORD_SIZE);

@@ -37,6 +37,7 @@ struct rk_actor {
   int device_id;
   rk_mem ctl_mem, h2k_mem, k2h_mem, in_mem, out_mem, inbox_mem, inbox_arena_mem;
   rk_mem ll_mem; /* K2K: the inbox's low-latency mirror (core/rk_ll.h), where the backend has one */
+  rk_mem h2k_ll_mem; /* the H2K ring's low-latency mirror, in mapped memory, likewise */
   /* K2K, RK_LINK_STAGED: a second inbox in mapped memory, made when a link first asks for it */
   rk_mem staged_mem, staged_arena_mem;
   rk_control *ctl;
@@ -64,7 +65,7 @@ static void
 free_mem (rk_actor *a)
 {
   rk_mem *mems[] = { &a->ctl_mem, &a->h2k_mem, &a->k2h_mem, &a->in_mem, &a->out_mem, &a->inbox_mem,
-    &a->inbox_arena_mem, &a->ll_mem, &a->staged_mem, &a->staged_arena_mem };
+    &a->inbox_arena_mem, &a->ll_mem, &a->h2k_ll_mem, &a->staged_mem, &a->staged_arena_mem };
   for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
     if (mems[i]->size)
       a->ops->free (a->dev, mems[i]);
@@ -237,6 +238,19 @@ rk_actor_new (const rk_actor_config *cfg, rk_actor **out, char *why, size_t why_
     }
   }
 
+  if (a->ops->ll_mirror && cfg->mode == RK_MODE_PERSISTENT) {
+    const size_t bytes = (size_t) a->entries * RK_LL_SLOT_BYTES;
+    r = a->ops->alloc_mapped (a->dev, bytes, &a->h2k_ll_mem);
+    if (r < 0) {
+      snprintf (why, why_len, "%s backend: cannot allocate %zu bytes of shared memory: %s", a->ops->name,
+          bytes, strerror (-r));
+      a->stopped = 1;
+      destroy (a);
+      return r;
+    }
+    memset (a->h2k_ll_mem.host, 0, bytes); /* no slot holds a flag yet */
+  }
+
   if (cfg->inbox_arena_size && a->ops->alloc_device && a->ops->upload
       && cfg->mode == RK_MODE_PERSISTENT) {
     r = alloc_inbox (a, cfg->inbox_arena_size, why, why_len);
@@ -272,6 +286,7 @@ rk_actor_new (const rk_actor_config *cfg, rk_actor **out, char *why, size_t why_
     .inbox = a->inbox_mem,
     .inbox_arena = a->inbox_arena_mem,
     .inbox_ll = a->ll_mem,
+    .h2k_ll = a->h2k_ll_mem,
     .host_wake = &a->host_wake,
   };
   rk_handler_default_params (cfg->handler, l.params);
@@ -550,7 +565,15 @@ submit (rk_actor *a, rk_record *rec, const void *payload, submit_req *s, int64_t
   f->batch = false;
   f->routed = link & RK_REC_F_TO_ROUTE;
 
-  /* the slot is free: in-flight records never exceed the ring's entries */
+  /* the slot is free: in-flight records never exceed the ring's entries. The mirror first: an actor
+   * that reads it there has the record (and a small payload) a PCIe round trip sooner than by the head
+   * and the slot; a record whose payload stays in the arena alone is not mirrored. */
+  if (a->h2k_ll_mem.size && (!s->use_in || rk_ll_carries (rec->type, rec->flags, rec->len))) {
+    const bool carried = s->use_in;
+    rk_ll_write (rk_ll_slot ((uint64_t) (uintptr_t) a->h2k_ll_mem.host, a->h2k->head, a->h2k->mask), rec,
+        carried ? (const uint8_t *) a->in_mem.host + s->in_off : NULL, carried ? len : 0,
+        rk_ll_flag (a->h2k->head));
+  }
   *rk_ring_prod_slot (a->h2k, 0) = *rec;
   publish (a, 1);
   return 0;

@@ -57,6 +57,9 @@ typedef struct rk_launch {
   rk_mem inbox, inbox_arena;
   /* ... and its low-latency mirror (core/rk_ll.h), where the backend has one (ll_mirror) */
   rk_mem inbox_ll;
+  /* The H2K ring's low-latency mirror, in mapped memory (ll_mirror, persistent actors); size 0 when
+   * none. */
+  rk_mem h2k_ll;
   /* Host futex word the actor bumps when the host may be waiting (a K2H record was published with
    * k2h.cons_waiting set, or H2K room appeared with h2k.prod_waiting set). Backends that cannot wake
    * the host ignore it and the host polls. */
@@ -76,8 +79,9 @@ typedef struct rk_backend_ops {
    * on one device; STAGED where a consumer may read an inbox in mapped memory (RK_CMD_INBOX); PEER
    * where peer () may let a producer write into another device's memory. */
   unsigned link_paths;
-  /* K2K, DEVICE path: its actors also publish small link records in the inbox's low-latency mirror
-   * (core/rk_ll.h), which the inbox then gets. */
+  /* Low-latency mirrors (core/rk_ll.h): its persistent actors read the H2K ring's mirror, which the
+   * host then writes beside the ring; on the K2K DEVICE path they also publish small link records in
+   * the inbox's mirror, which the inbox then gets. */
   int ll_mirror;
   /* 0 when the backend works on device_id, else a negative errno and a reason. */
   int (*probe) (int device_id, char *why, size_t why_len);

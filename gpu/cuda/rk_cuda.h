@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "rk_abi.h"
+#include "rk_ll.h"
 #include "rk_spectrum.h"
 #include "rk_wave.h"
 
@@ -66,6 +67,7 @@ typedef struct rk_cuda_args {
   uint8_t *inbox_arena;
   uint64_t inbox_size;
   uint64_t inbox_ll; /* the inbox's low-latency mirror (core/rk_ll.h) */
+  const rk_ll_line *h2k_ll; /* the H2K ring's, in mapped memory, or NULL */
 } rk_cuda_args;
 
 /* One record the traditional way (mode=launch): what rk_once_kernel is launched with. */

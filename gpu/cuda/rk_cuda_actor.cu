@@ -116,6 +116,14 @@ ld_ll (const rk_ll_line *p)
   return v;
 }
 
+__device__ __forceinline__ ulonglong2
+ld_ll_sys (const rk_ll_line *p)
+{
+  ulonglong2 v;
+  asm volatile ("ld.relaxed.sys.global.v2.u64 {%0, %1}, [%2];" : "=l"(v.x), "=l"(v.y) : "l"(p) : "memory");
+  return v;
+}
+
 __device__ __forceinline__ void
 st_ll (rk_ll_line *p, uint64_t w0, uint64_t w1)
 {
@@ -530,6 +538,9 @@ struct __align__ (16) LeaderState {
    * between records that go down a chain one at a time); bytes read there ahead, or 0 */
   uint64_t link_guess_off;
   uint32_t link_guess_len;
+  /* the H2K mirror: polled (with the head) while records come one at a time and small enough to be
+   * mirrored; lines of payload read with the record: as many as the last record's payload took */
+  uint32_t h2k_ll_use, h2k_ll_guess;
 };
 
 __device__ void
@@ -2416,6 +2427,157 @@ publish_answers (const rk_cuda_args &a, LeaderState &L, uint64_t k2h_head, uint6
   st_relaxed_sys64 (&a.ctl->records_out, L.records_out += served);
 }
 
+/* Lane 0, while it waits for the host: the heartbeat, and a slow poll when paused. */
+__device__ __forceinline__ void
+h2k_idle (const rk_cuda_args &a, LeaderState &L)
+{
+  const uint64_t now = globaltimer ();
+  if (now - L.last_beat > BEAT_NS) {
+    L.last_beat = now;
+    st_relaxed_sys64 (&a.ctl->heartbeat, ++L.beats);
+  }
+  if (L.paused)
+    __nanosleep (PAUSED_POLL_NS);
+}
+
+/* Warp 0: wait for records at the H2K tail by the head; returns how many to take (at most MAX_BATCH),
+ * in every lane. */
+__device__ uint32_t
+poll_h2k (const rk_cuda_args &a, LeaderState &L, uint64_t tail)
+{
+  uint32_t n = 0;
+  if (threadIdx.x == 0) {
+    for (;;) {
+      const uint64_t head = ld_acquire_sys (&a.h2k->head); /* pairs with the host's store-release */
+      if (head != tail) {
+        n = (uint32_t) min (head - tail, (uint64_t) MAX_BATCH);
+        break;
+      }
+      h2k_idle (a, L);
+    }
+    L.nreq = n;
+    L.loaded = 0;
+    st_relaxed_sys64 (&a.ctl->batches, ++L.batches);
+  }
+  return __shfl_sync (~0u, n, 0);
+}
+
+#define MIRRORED (MAX_BATCH + 1) /* poll_h2k_ll (): the one record came whole from the mirror */
+
+/* Warp 0: wait for records at the H2K tail by the head and the mirror (core/rk_ll.h) at once: one
+ * PCIe round trip reads the head (lane 0), the tail's record in the mirror (lanes 0 to 7), and as
+ * many lines of payload as the last record's took. A record that came whole (the host writes the
+ * mirror before the head) is put in L.req[0], its payload in L.stage, and MIRRORED returned; a batch
+ * of more than one record, or one that the mirror did not bring whole, is taken by the head, as
+ * poll_h2k () does. */
+__device__ __noinline__ uint32_t
+poll_h2k_ll (const rk_cuda_args &a, LeaderState &L, uint64_t tail, uint32_t mask)
+{
+  const uint32_t lane = threadIdx.x, flag = rk_ll_flag (tail);
+  const rk_ll_line *slot = a.h2k_ll + (tail & mask) * RK_LL_LINES;
+  const uint32_t want = 8 + L.h2k_ll_guess; /* lines read */
+  uint32_t n = 0;
+  ulonglong2 w0, w1;
+  for (;;) {
+    /* the mirror's loads first: the acquire holds back only what comes after it */
+    w0 = w1 = make_ulonglong2 (0, 0);
+    if (lane < want)
+      w0 = ld_ll_sys (slot + lane);
+    if (lane + 32 < want)
+      w1 = ld_ll_sys (slot + lane + 32);
+    uint64_t head = 0;
+    if (lane == 0)
+      head = ld_acquire_sys (&a.h2k->head); /* pairs with the host's store-release */
+    const int64_t avail = (int64_t) __shfl_sync (~0u, (long long) (head - tail), 0);
+    if (avail > 1) { /* a batch: by the head */
+      n = (uint32_t) min ((uint64_t) avail, (uint64_t) MAX_BATCH);
+      break;
+    }
+    if (__all_sync (~0u, lane >= 8 || rk_ll_ready (w0.x, w0.y, flag))) {
+      const uint2 l0 = ll_bcast (w0, 0); /* type and flags; len */
+      const uint32_t need = rk_ll_carries (l0.x & 0xffff, l0.x >> 16, l0.y) ? rk_ll_lines (l0.y) : 8;
+      if (need <= want && __all_sync (~0u, (lane >= need || rk_ll_ready (w0.x, w0.y, flag))
+                                        && (lane + 32 >= need || rk_ll_ready (w1.x, w1.y, flag)))) {
+        n = MIRRORED;
+        break;
+      }
+    }
+    if (avail == 1) { /* by the head: too large for the lines read, or not mirrored */
+      n = 1;
+      break;
+    }
+    if (lane == 0)
+      h2k_idle (a, L);
+    __syncwarp ();
+  }
+  if (n == MIRRORED) { /* lines 0 to 7: the record; then its payload */
+    if (lane < 8)
+      ((uint2 *) &L.req[0])[lane] = make_uint2 ((uint32_t) w0.x, (uint32_t) w0.y);
+    else if (lane < want)
+      ((uint2 *) L.stage)[lane - 8] = make_uint2 ((uint32_t) w0.x, (uint32_t) w0.y);
+    if (lane + 32 < want)
+      ((uint2 *) L.stage)[lane + 24] = make_uint2 ((uint32_t) w1.x, (uint32_t) w1.y);
+  }
+  if (lane == 0) {
+    L.nreq = n == MIRRORED ? 1 : n;
+    L.loaded = n == MIRRORED;
+    st_relaxed_sys64 (&a.ctl->batches, ++L.batches);
+  }
+  __syncwarp ();
+  return n;
+}
+
+/* Lane 0, with the record that came alone: read as many payload lines with the next record from the
+ * H2K mirror as this one's took (one that carries none, such as a command between buffers, keeps the
+ * guess), and poll the mirror while the records that come alone are ones the host mirrors. */
+__device__ __forceinline__ void
+h2k_ll_next (const rk_cuda_args &a, LeaderState &L, const rk_record &req)
+{
+  if (!a.h2k_ll || req.type != RK_CMD_PROCESS)
+    return;
+  const bool carries = rk_ll_carries (req.type, req.flags, req.len);
+  if (carries)
+    L.h2k_ll_guess = rk_ll_lines (req.len) - 8;
+  L.h2k_ll_use = carries || (req.flags & (RK_REC_F_INLINE | RK_REC_F_FROM_INBOX));
+}
+
+/* Warp 0: serve the record that came whole from the H2K mirror (poll_h2k_ll ()), alone or linked, as
+ * the leader loop serves one read from the ring; its payload, if it carries one, is in L.stage.
+ * Returns false, with the record left in L.req[0] for the block, when warp 0 does not serve it. Kept
+ * out of line: the leader loop's registers stay as they were for the rest. */
+__device__ __noinline__ bool
+serve_mirrored (const rk_cuda_args &a, LeaderState &L, uint64_t tail)
+{
+  const uint32_t lane = threadIdx.x;
+  const rk_record &req = L.req[0];
+  const bool carried = rk_ll_carries (req.type, req.flags, req.len), inl = req.flags & RK_REC_F_INLINE;
+  const bool alone = alone_record (a, req);
+  const bool linked = !alone && linked_record (a, L, req);
+  const bool host_in = linked && !(req.flags & RK_REC_F_FROM_INBOX);
+  if (lane == 0) {
+    h2k_ll_next (a, L, req);
+    if ((alone || host_in) && !inl) /* where the arena's payload was, for the ring's way */
+      next_guess (L.guess_off, L.guess_len, req.u.desc.in_off, req.len, a.in_size, PREFETCH_BYTES);
+  }
+  __syncwarp ();
+  if (alone) { /* the payload came with it (carried), or is in the record (inline) */
+    const uint64_t now = lane == 0 ? globaltimer () : 0;
+    serve_alone (a, L, now, carried ? (const uint8_t *) L.stage : nullptr);
+    return true;
+  }
+  if (linked && serve_linked (a, L, host_in && carried))
+    return true;
+  if (lane == 0) {
+    /* the block reads the payload from the arena: after the head that publishes it */
+    if (carried)
+      while ((int64_t) (ld_acquire_sys (&a.h2k->head) - tail) <= 0)
+        ;
+    L.loaded = 1;
+  }
+  __syncwarp ();
+  return false;
+}
+
 __device__ void
 leader_loop (const rk_cuda_args &a, int grid)
 {
@@ -2443,6 +2605,8 @@ leader_loop (const rk_cuda_args &a, int grid)
     L.inbox_mask = a.inbox ? __ldcg (&a.inbox->mask) : 0;
     L.link_guess_off = 0;
     L.link_guess_len = 0;
+    L.h2k_ll_use = 1;
+    L.h2k_ll_guess = 0;
     L.inbox_sys = 0;
     L.inbox_ll = a.inbox_ll;
     L.route = nullptr;
@@ -2490,68 +2654,60 @@ leader_loop (const rk_cuda_args &a, int grid)
        * (serve_alone ()) or linked (serve_linked ()), is served by this warp alone, while the other
        * warps wait at the barrier below; anything else goes to the whole block. */
       for (;;) {
-        uint32_t n = 0;
-        if (tid == 0) {
-          for (;;) {
-            uint64_t head = ld_acquire_sys (&h2k->head); /* pairs with the host's store-release */
-            if (head != tail) {
-              n = (uint32_t) min (head - tail, (uint64_t) MAX_BATCH);
+        /* n: records to take, or MIRRORED: the one record at the tail came whole from the H2K mirror
+         * (into L.req[0], its payload, if it carries one, into L.stage) */
+        const uint32_t n = a.h2k_ll && L.h2k_ll_use ? poll_h2k_ll (a, L, tail, mask) : poll_h2k (a, L, tail);
+        __syncwarp (); /* lane 0's acquire before the other lanes' reads of the slots */
+        if (n == MIRRORED) {
+          if (!serve_mirrored (a, L, tail))
+            break;
+        } else {
+          if (n != 1) {
+            if (tid == 0) /* a stream: the head alone, until records come one at a time again */
+              L.h2k_ll_use = 0;
+            break;
+          }
+          /* the record, and beside it (in the same round trip, after the same acquire) where its
+           * payload is likely to be */
+          const uint64_t goff = L.guess_off;
+          const uint32_t glen = L.guess_len;
+          uint4 ahead[AHEAD_LOADS];
+          if (tid < 4)
+            ((uint4 *) &L.req[0])[tid] = ld_relaxed_sys_v4 ((const uint4 *) &in_slots[tail & mask] + tid);
+          read_ahead (ahead, a.in_arena + goff, glen, tid, true);
+          __syncwarp ();
+          const rk_record &req = L.req[0];
+          const bool alone = alone_record (a, req), inl = req.flags & RK_REC_F_INLINE;
+          const bool hit = !inl && req.u.desc.in_off == goff && req.len <= glen; /* read ahead where it is */
+          /* a linked record whose input is the host's (the head of a chain) is read ahead the same way */
+          const bool linked = !alone && linked_record (a, L, req);
+          const bool host_in = linked && !(req.flags & RK_REC_F_FROM_INBOX);
+          if (tid == 0)
+            h2k_ll_next (a, L, req);
+          if ((alone || host_in) && !inl) {
+            __syncwarp (); /* every lane has read the guess */
+            if (tid == 0)
+              next_guess (L.guess_off, L.guess_len, req.u.desc.in_off, req.len, a.in_size, PREFETCH_BYTES);
+          }
+          /* a payload of more than SMALL_MAX_BYTES not read ahead (one the host did not write where
+           * the last one was, such as a buffer of the element's pool) is read faster by the block */
+          if (alone && (inl || hit || req.len <= SMALL_MAX_BYTES)) {
+            /* the clock as the record is served (as serve () reads it); used only after the handler,
+             * which hides the cost of reading it */
+            const uint64_t now = tid == 0 ? globaltimer () : 0;
+            if (hit)
+              stage_ahead (L, ahead, glen, tid);
+            __syncwarp (); /* the staged payload */
+            serve_alone (a, L, now, hit ? (const uint8_t *) L.stage : nullptr);
+          } else {
+            if (host_in && hit)
+              stage_ahead (L, ahead, glen, tid);
+            __syncwarp (); /* the staged payload */
+            if (!linked || !serve_linked (a, L, host_in && hit)) {
+              if (tid == 0)
+                L.loaded = 1;
               break;
             }
-            uint64_t now = globaltimer ();
-            if (now - L.last_beat > BEAT_NS) {
-              L.last_beat = now;
-              st_relaxed_sys64 (&a.ctl->heartbeat, ++L.beats);
-            }
-            if (L.paused)
-              __nanosleep (PAUSED_POLL_NS);
-          }
-          L.nreq = n;
-          L.loaded = 0;
-          st_relaxed_sys64 (&a.ctl->batches, ++L.batches);
-        }
-        n = __shfl_sync (~0u, n, 0);
-        __syncwarp (); /* lane 0's acquire before the other lanes' reads of the slots */
-        if (n != 1)
-          break;
-        /* the record, and beside it (in the same round trip, after the same acquire) where its payload
-         * is likely to be */
-        const uint64_t goff = L.guess_off;
-        const uint32_t glen = L.guess_len;
-        uint4 ahead[AHEAD_LOADS];
-        if (tid < 4)
-          ((uint4 *) &L.req[0])[tid] = ld_relaxed_sys_v4 ((const uint4 *) &in_slots[tail & mask] + tid);
-        read_ahead (ahead, a.in_arena + goff, glen, tid, true);
-        __syncwarp ();
-        const rk_record &req = L.req[0];
-        const bool alone = alone_record (a, req), inl = req.flags & RK_REC_F_INLINE;
-        const bool hit = !inl && req.u.desc.in_off == goff && req.len <= glen; /* read ahead where it is */
-        /* a linked record whose input is the host's (the head of a chain) is read ahead the same way */
-        const bool linked = !alone && linked_record (a, L, req);
-        const bool host_in = linked && !(req.flags & RK_REC_F_FROM_INBOX);
-        if ((alone || host_in) && !inl) {
-          __syncwarp (); /* every lane has read the guess */
-          if (tid == 0)
-            next_guess (L.guess_off, L.guess_len, req.u.desc.in_off, req.len, a.in_size, PREFETCH_BYTES);
-        }
-        /* a payload of more than SMALL_MAX_BYTES not read ahead (one the host did not write where
-         * the last one was, such as a buffer of the element's pool) is read faster by the block */
-        if (alone && (inl || hit || req.len <= SMALL_MAX_BYTES)) {
-          /* the clock as the record is served (as serve () reads it); used only after the handler,
-           * which hides the cost of reading it */
-          const uint64_t now = tid == 0 ? globaltimer () : 0;
-          if (hit)
-            stage_ahead (L, ahead, glen, tid);
-          __syncwarp (); /* the staged payload */
-          serve_alone (a, L, now, hit ? (const uint8_t *) L.stage : nullptr);
-        } else {
-          if (host_in && hit)
-            stage_ahead (L, ahead, glen, tid);
-          __syncwarp (); /* the staged payload */
-          if (!linked || !serve_linked (a, L, host_in && hit)) {
-            if (tid == 0)
-              L.loaded = 1;
-            break;
           }
         }
         if (tid == 0)

@@ -42,6 +42,11 @@ test_geometry (void)
       CHECK (rk_ll_flag (pos) != rk_ll_flag (pos - entries));
     }
   CHECK (rk_ll_flag (0) != 0);
+  /* what travels in the mirror after the record */
+  CHECK (rk_ll_carries (RK_CMD_PROCESS, 0, 0) && rk_ll_carries (RK_CMD_PROCESS, RK_REC_F_TO_ROUTE, 448));
+  CHECK (!rk_ll_carries (RK_CMD_PROCESS, 0, 449) && !rk_ll_carries (RK_CMD_SET_PARAM, 0, 0));
+  CHECK (!rk_ll_carries (RK_CMD_PROCESS, RK_REC_F_INLINE, 4) && !rk_ll_carries (RK_CMD_PROCESS, RK_REC_F_STAGED, 64));
+  CHECK (!rk_ll_carries (RK_CMD_PROCESS, RK_REC_F_FROM_INBOX, 64));
   /* two slots of a mirror are RK_LL_SLOT_BYTES apart, and position entries is slot 0 again */
   CHECK_EQ_U ((uintptr_t) rk_ll_slot (4096, 1, ENTRIES - 1) - 4096, RK_LL_SLOT_BYTES);
   CHECK_EQ_U ((uintptr_t) rk_ll_slot (4096, ENTRIES, ENTRIES - 1), 4096);
@@ -61,7 +66,7 @@ test_round_trip (rk_test_rng *rng)
     const uint64_t pos = rk_test_next (rng);
     const uint32_t flag = rk_ll_flag (pos), old = rk_ll_flag (pos - ENTRIES);
     random_record (rng, &rec, payload, len);
-    rk_ll_write (slot, &rec, payload, flag);
+    rk_ll_write (slot, &rec, payload, len, flag);
     for (uint32_t k = 0; k < RK_LL_LINES; k++)
       CHECK_MSG (rk_ll_ready (slot[k].w[0], slot[k].w[1], flag), "line %u of a %u-byte record", k, len);
     memset (&back, 0, sizeof back);
@@ -105,7 +110,7 @@ test_ring (rk_test_rng *rng)
     const uint32_t len = (uint32_t) rk_test_below (rng, RK_LL_MAX_PAYLOAD + 1);
     random_record (rng, &rec, payload, len);
     rec.seq = pos;
-    rk_ll_write (slot, &rec, payload, rk_ll_flag (pos));
+    rk_ll_write (slot, &rec, payload, len, rk_ll_flag (pos));
     seq[pos % ENTRIES] = pos;
     CHECK (rk_ll_read (slot, rk_ll_flag (pos), len, &back, got));
     CHECK (back.seq == pos && back.len == len && memcmp (got, payload, len) == 0);
