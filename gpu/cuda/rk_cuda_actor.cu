@@ -2502,8 +2502,20 @@ poll_h2k_ll (const rk_cuda_args &a, LeaderState &L, uint64_t tail, uint32_t mask
         break;
       }
     }
-    if (avail == 1) { /* by the head: too large for the lines read, or not mirrored */
-      n = 1;
+    if (avail == 1) {
+      /* the head moved: what the host mirrored before it is there now (lane 0's acquire is before
+       * these loads), so one more read of the mirror finds a record it mirrored whole; else the
+       * record is taken by the head (too large for the lines read, or not mirrored) */
+      __syncwarp ();
+      if (lane < want)
+        w0 = ld_ll_sys (slot + lane);
+      if (lane + 32 < want)
+        w1 = ld_ll_sys (slot + lane + 32);
+      const uint2 l0 = ll_bcast (w0, 0);
+      const uint32_t need = rk_ll_carries (l0.x & 0xffff, l0.x >> 16, l0.y) ? rk_ll_lines (l0.y) : 8;
+      const bool whole = need <= want && __all_sync (~0u, (lane >= need || rk_ll_ready (w0.x, w0.y, flag))
+                                                         && (lane + 32 >= need || rk_ll_ready (w1.x, w1.y, flag)));
+      n = whole ? MIRRORED : 1;
       break;
     }
     if (lane == 0)
