@@ -188,7 +188,8 @@ typedef struct rk_control {
   uint64_t routed_in;  /* link records taken from the actor's own inbox */
   uint64_t skipped_in; /* inbox records skipped because nobody asked for them */
   uint64_t fast_in;    /* of routed_in: link records taken from the inbox's low-latency mirror (rk_ll.h) */
-  uint8_t pad1_[RK_LINE_SIZE - 96];
+  uint64_t h2k_fast;   /* of records_in: records taken from the H2K ring's low-latency mirror */
+  uint8_t pad1_[RK_LINE_SIZE - 104];
   /* line 2: actor only. Actor time (ns) of the last entry into each state. */
   uint64_t state_ns[RK_STATE_COUNT_];
   uint8_t pad2_[RK_LINE_SIZE - 8 * RK_STATE_COUNT_];
@@ -283,6 +284,7 @@ RK_STATIC_ASSERT (offsetof (rk_control, batches) == RK_LINE_SIZE + 56, "rk_contr
 RK_STATIC_ASSERT (offsetof (rk_control, routed_out) == RK_LINE_SIZE + 64, "rk_control.routed_out");
 RK_STATIC_ASSERT (offsetof (rk_control, skipped_in) == RK_LINE_SIZE + 80, "rk_control.skipped_in");
 RK_STATIC_ASSERT (offsetof (rk_control, fast_in) == RK_LINE_SIZE + 88, "rk_control.fast_in");
+RK_STATIC_ASSERT (offsetof (rk_control, h2k_fast) == RK_LINE_SIZE + 96, "rk_control.h2k_fast");
 RK_STATIC_ASSERT (offsetof (rk_control, state_ns) == 2 * RK_LINE_SIZE, "rk_control.state_ns on line 2");
 RK_STATIC_ASSERT (offsetof (rk_control, reserved_) == 3 * RK_LINE_SIZE, "rk_control.reserved_ on line 3");
 
@@ -317,7 +319,8 @@ RK_STATIC_ASSERT (offsetof (rk_checkpoint, params) == 32, "rk_checkpoint.params"
   X (offsetof (rk_ring, closed)) X (offsetof (rk_route, doorbell_addr))                             \
   X (offsetof (rk_control, state_ns)) X (offsetof (rk_control, reserved_))                           \
   X (offsetof (rk_route, flags)) X (offsetof (rk_checkpoint, params))                               \
-  X (offsetof (rk_route, ll_addr)) X (offsetof (rk_control, fast_in))
+  X (offsetof (rk_route, ll_addr)) X (offsetof (rk_control, fast_in))                               \
+  X (offsetof (rk_control, h2k_fast))
 
 RK_HD static inline rk_record *
 rk_ring_slots (rk_ring *r)

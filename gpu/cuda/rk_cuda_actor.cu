@@ -530,7 +530,7 @@ struct __align__ (16) LeaderState {
    * the inbox record came from the mirror */
   uint32_t link_take, link_put, link_fast;
   uint64_t link_off, link_seq;
-  uint64_t routed_in, routed_out, skipped_in, fast_in;
+  uint64_t routed_in, routed_out, skipped_in, fast_in, h2k_fast;
   /* the wave: steps of the frame being served, and which field holds u */
   uint32_t wave_steps, wave_cur;
   /* where the payload of the next linked record is likely to be in the inbox: where the last one's
@@ -2464,6 +2464,19 @@ poll_h2k (const rk_cuda_args &a, LeaderState &L, uint64_t tail)
 
 #define MIRRORED (MAX_BATCH + 1) /* poll_h2k_ll (): the one record came whole from the mirror */
 
+/* Warp 0: are the lines of an H2K mirror slot that lane i read (i and i + 32, of the first `want`)
+ * a whole record for flag, with its payload if it carries one? */
+__device__ __forceinline__ bool
+h2k_ll_whole (ulonglong2 w0, ulonglong2 w1, uint32_t flag, uint32_t want, uint32_t lane)
+{
+  if (!__all_sync (~0u, lane >= 8 || rk_ll_ready (w0.x, w0.y, flag)))
+    return false;
+  const uint2 l0 = ll_bcast (w0, 0); /* type and flags; len */
+  const uint32_t need = rk_ll_carries (l0.x & 0xffff, l0.x >> 16, l0.y) ? rk_ll_lines (l0.y) : 8;
+  return need <= want && __all_sync (~0u, (lane >= need || rk_ll_ready (w0.x, w0.y, flag))
+                                         && (lane + 32 >= need || rk_ll_ready (w1.x, w1.y, flag)));
+}
+
 /* Warp 0: wait for records at the H2K tail by the head and the mirror (core/rk_ll.h) at once: one
  * PCIe round trip reads the head (lane 0), the tail's record in the mirror (lanes 0 to 7), and as
  * many lines of payload as the last record's took. A record that came whole (the host writes the
@@ -2493,14 +2506,9 @@ poll_h2k_ll (const rk_cuda_args &a, LeaderState &L, uint64_t tail, uint32_t mask
       n = (uint32_t) min ((uint64_t) avail, (uint64_t) MAX_BATCH);
       break;
     }
-    if (__all_sync (~0u, lane >= 8 || rk_ll_ready (w0.x, w0.y, flag))) {
-      const uint2 l0 = ll_bcast (w0, 0); /* type and flags; len */
-      const uint32_t need = rk_ll_carries (l0.x & 0xffff, l0.x >> 16, l0.y) ? rk_ll_lines (l0.y) : 8;
-      if (need <= want && __all_sync (~0u, (lane >= need || rk_ll_ready (w0.x, w0.y, flag))
-                                        && (lane + 32 >= need || rk_ll_ready (w1.x, w1.y, flag)))) {
-        n = MIRRORED;
-        break;
-      }
+    if (h2k_ll_whole (w0, w1, flag, want, lane)) {
+      n = MIRRORED;
+      break;
     }
     if (avail == 1) {
       /* the head moved: what the host mirrored before it is there now (lane 0's acquire is before
@@ -2511,11 +2519,7 @@ poll_h2k_ll (const rk_cuda_args &a, LeaderState &L, uint64_t tail, uint32_t mask
         w0 = ld_ll_sys (slot + lane);
       if (lane + 32 < want)
         w1 = ld_ll_sys (slot + lane + 32);
-      const uint2 l0 = ll_bcast (w0, 0);
-      const uint32_t need = rk_ll_carries (l0.x & 0xffff, l0.x >> 16, l0.y) ? rk_ll_lines (l0.y) : 8;
-      const bool whole = need <= want && __all_sync (~0u, (lane >= need || rk_ll_ready (w0.x, w0.y, flag))
-                                                         && (lane + 32 >= need || rk_ll_ready (w1.x, w1.y, flag)));
-      n = whole ? MIRRORED : 1;
+      n = h2k_ll_whole (w0, w1, flag, want, lane) ? MIRRORED : 1;
       break;
     }
     if (lane == 0)
@@ -2534,6 +2538,8 @@ poll_h2k_ll (const rk_cuda_args &a, LeaderState &L, uint64_t tail, uint32_t mask
     L.nreq = n == MIRRORED ? 1 : n;
     L.loaded = n == MIRRORED;
     st_relaxed_sys64 (&a.ctl->batches, ++L.batches);
+    if (n == MIRRORED)
+      st_relaxed_sys64 (&a.ctl->h2k_fast, ++L.h2k_fast);
   }
   __syncwarp ();
   return n;
@@ -2625,7 +2631,7 @@ leader_loop (const rk_cuda_args &a, int grid)
     L.route_sys = 0;
     L.route_ll = 0;
     L.link_take = L.link_put = L.link_fast = 0;
-    L.routed_in = L.routed_out = L.skipped_in = L.fast_in = 0;
+    L.routed_in = L.routed_out = L.skipped_in = L.fast_in = L.h2k_fast = 0;
     L.last_beat = globaltimer ();
     if (a.kernel_id == RK_KERNEL_ACCUMULATE) {
       rk_accumulate_state *acc = (rk_accumulate_state *) a.state;

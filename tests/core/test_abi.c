@@ -180,8 +180,9 @@ test_control_layout (void)
   CHECK_OFF (rk_control, routed_in, 200);
   CHECK_OFF (rk_control, skipped_in, 208);
   CHECK_OFF (rk_control, fast_in, 216);
-  CHECK_OFF (rk_control, pad1_, 224);
-  CHECK_FIELD_SIZE (rk_control, pad1_, 32);
+  CHECK_OFF (rk_control, h2k_fast, 224);
+  CHECK_OFF (rk_control, pad1_, 232);
+  CHECK_FIELD_SIZE (rk_control, pad1_, 24);
   /* line 2: actor, one timestamp per state */
   CHECK_OFF (rk_control, state_ns, 256);
   CHECK_FIELD_SIZE (rk_control, state_ns, 56);
@@ -272,6 +273,7 @@ static const size_t layout_expected[] = {
   32,  /* rk_checkpoint.params */
   48,  /* rk_route.ll_addr */
   216, /* rk_control.fast_in */
+  224, /* rk_control.h2k_fast */
 };
 
 static void

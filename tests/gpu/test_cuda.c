@@ -324,6 +324,14 @@ test_alone (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
         "%s %s alone: %llu records in, %llu out", label, h->name,
         (unsigned long long) rk_load_relaxed64 (&ctl->records_in),
         (unsigned long long) rk_load_relaxed64 (&ctl->records_out));
+    /* a persistent CUDA actor takes records that come alone from the H2K ring's mirror when the host
+     * mirrors them whole and they have no more payload lines than the last one: in each round of the
+     * lengths above at least 16, 32 and 48 bytes */
+    const uint64_t fast = rk_load_relaxed64 (&ctl->h2k_fast);
+    const bool mirror = ops->ll_mirror && mode == RK_MODE_PERSISTENT;
+    CHECK (mirror ? fast >= 12 && fast <= rk_load_relaxed64 (&ctl->records_in) : fast == 0,
+        "%s %s alone: %llu of %llu records taken from the H2K mirror", label, h->name,
+        (unsigned long long) fast, (unsigned long long) rk_load_relaxed64 (&ctl->records_in));
     CHECK (rk_actor_stop (a, TIMEOUT) == 0, "%s %s alone: stop", label, h->name);
     rk_actor_unref (a);
     free (ref_state);
