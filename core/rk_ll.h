@@ -1,4 +1,5 @@
-/* gst-ringkernel: the low-latency mirror of a K2K inbox on one device (rk_route.ll_addr).
+/* gst-ringkernel: the low-latency mirror of a ring: a K2K inbox on one device (rk_route.ll_addr), and
+ * a GPU actor's H2K ring.
  *
  * A link record is published by the producer's fence and then the ring's head, and the consumer
  * reads the head, then the slot, then the payload: on one GPU that is a fence and three dependent
