@@ -1888,6 +1888,28 @@ ll_u64 (uint2 d)
   return (uint64_t) d.y << 32 | d.x;
 }
 
+/* Warp 0: are the first n lines of a mirror slot, lane i holding lines i and i + 32, all written for
+ * flag? */
+__device__ __forceinline__ bool
+ll_lines_ready (ulonglong2 w0, ulonglong2 w1, uint32_t flag, uint32_t n, uint32_t lane)
+{
+  return __all_sync (~0u, (lane >= n || rk_ll_ready (w0.x, w0.y, flag))
+                              && (lane + 32 >= n || rk_ll_ready (w1.x, w1.y, flag)));
+}
+
+/* Warp 0: the first n lines of a mirror slot (lane i holding lines i and i + 32) into shared memory:
+ * lines 0 to 7, the record, into rec; the payload's into stage. */
+__device__ __forceinline__ void
+ll_unpack (rk_record &rec, uint4 *stage, ulonglong2 w0, ulonglong2 w1, uint32_t n, uint32_t lane)
+{
+  if (lane < 8)
+    ((uint2 *) &rec)[lane] = make_uint2 ((uint32_t) w0.x, (uint32_t) w0.y);
+  else if (lane < n)
+    ((uint2 *) stage)[lane - 8] = make_uint2 ((uint32_t) w0.x, (uint32_t) w0.y);
+  if (lane + 32 < n)
+    ((uint2 *) stage)[lane + 24] = make_uint2 ((uint32_t) w1.x, (uint32_t) w1.y);
+}
+
 /* A link record taken from the mirror, as every lane sees it: the fields that serve_linked () uses. */
 struct LLIn {
   uint64_t seq, hlc, in_off;
@@ -1917,9 +1939,7 @@ ll_take (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32_t l
       w0 = ld_ll (slot + lane);
     if (lane + 32 < n)
       w1 = ld_ll (slot + lane + 32);
-    const bool mine = (lane >= n || rk_ll_ready (w0.x, w0.y, flag))
-        && (lane + 32 >= n || rk_ll_ready (w1.x, w1.y, flag));
-    if (__all_sync (~0u, mine))
+    if (ll_lines_ready (w0, w1, flag, n, lane))
       break;
     uint32_t stop = 0;
     if (lane == 0)
@@ -1937,20 +1957,6 @@ ll_take (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32_t l
   r.in_off = ll_u64 (ll_bcast (w0, 4));
   return r.seq == req.u.desc.in_off && !(r.flags & RK_REC_F_ERROR) && r.len == req.len
       && region_ok (r.in_off, r.len, L.inbox_size);
-}
-
-/* ... and, for the shared-memory way, the link record into lr and the payload into L.stage. */
-__device__ __forceinline__ void
-ll_stage (LeaderState &L, rk_record &lr, ulonglong2 w0, ulonglong2 w1, uint32_t len, uint32_t lane)
-{
-  const uint32_t n = rk_ll_lines (len);
-  if (lane < 8)
-    ((uint2 *) &lr)[lane] = make_uint2 ((uint32_t) w0.x, (uint32_t) w0.y);
-  else if (lane < n)
-    ((uint2 *) L.stage)[lane - 8] = make_uint2 ((uint32_t) w0.x, (uint32_t) w0.y);
-  if (lane + 32 < n)
-    ((uint2 *) L.stage)[lane + 24] = make_uint2 ((uint32_t) w1.x, (uint32_t) w1.y);
-  __syncwarp ();
 }
 
 /* TO_ROUTE through the route's mirror, warp 0: the link record lr and its payload (len bytes at
@@ -2178,7 +2184,9 @@ serve_linked (const rk_cuda_args &a, LeaderState &L, bool in_staged)
         __syncwarp ();
         return true;
       }
-      ll_stage (L, lr, w0, w1, req.len, lane);
+      /* the shared-memory way: the link record into lr, the payload into L.stage */
+      ll_unpack (lr, L.stage, w0, w1, rk_ll_lines (req.len), lane);
+      __syncwarp ();
       in = (const uint8_t *) L.stage;
       staged = true;
     }
@@ -2469,12 +2477,11 @@ poll_h2k (const rk_cuda_args &a, LeaderState &L, uint64_t tail)
 __device__ __forceinline__ bool
 h2k_ll_whole (ulonglong2 w0, ulonglong2 w1, uint32_t flag, uint32_t want, uint32_t lane)
 {
-  if (!__all_sync (~0u, lane >= 8 || rk_ll_ready (w0.x, w0.y, flag)))
+  if (!ll_lines_ready (w0, w1, flag, 8, lane)) /* the record */
     return false;
   const uint2 l0 = ll_bcast (w0, 0); /* type and flags; len */
   const uint32_t need = rk_ll_carries (l0.x & 0xffff, l0.x >> 16, l0.y) ? rk_ll_lines (l0.y) : 8;
-  return need <= want && __all_sync (~0u, (lane >= need || rk_ll_ready (w0.x, w0.y, flag))
-                                         && (lane + 32 >= need || rk_ll_ready (w1.x, w1.y, flag)));
+  return need <= want && ll_lines_ready (w0, w1, flag, need, lane);
 }
 
 /* Warp 0: wait for records at the H2K tail by the head and the mirror (core/rk_ll.h) at once: one
@@ -2526,14 +2533,8 @@ poll_h2k_ll (const rk_cuda_args &a, LeaderState &L, uint64_t tail, uint32_t mask
       h2k_idle (a, L);
     __syncwarp ();
   }
-  if (n == MIRRORED) { /* lines 0 to 7: the record; then its payload */
-    if (lane < 8)
-      ((uint2 *) &L.req[0])[lane] = make_uint2 ((uint32_t) w0.x, (uint32_t) w0.y);
-    else if (lane < want)
-      ((uint2 *) L.stage)[lane - 8] = make_uint2 ((uint32_t) w0.x, (uint32_t) w0.y);
-    if (lane + 32 < want)
-      ((uint2 *) L.stage)[lane + 24] = make_uint2 ((uint32_t) w1.x, (uint32_t) w1.y);
-  }
+  if (n == MIRRORED)
+    ll_unpack (L.req[0], L.stage, w0, w1, want, lane);
   if (lane == 0) {
     L.nreq = n == MIRRORED ? 1 : n;
     L.loaded = n == MIRRORED;
