@@ -84,6 +84,9 @@ enum rk_rec_flags {
                                   * link sequence number desc.out_off, instead of an output region,
                                   * with room there for desc.out_cap bytes (0: the input's length); the
                                   * answer carries the flag and the length forwarded, and no payload */
+  RK_REC_F_LL_OUT = 1u << 5,     /* answer only: its payload (len bytes) is in the K2H ring's
+                                  * low-latency mirror after the record (core/rk_ll.h), not in the
+                                  * output region; the host copies it there as it takes the answer */
 };
 
 /* Status codes carried by answers (independent of the host's errno numbering). */
@@ -173,7 +176,8 @@ typedef struct rk_control {
   uint64_t created_ns; /* host CLOCK_REALTIME at creation */
   uint64_t cancel;     /* a linked record with seq < cancel stops waiting (for inbox data or route room)
                         * and is answered RK_STATUS_CANCELLED; only ever raised */
-  uint8_t pad0_[RK_LINE_SIZE - 40];
+  uint64_t k2h_fast;   /* answers the host took from the K2H ring's low-latency mirror (rk_ll.h) */
+  uint8_t pad0_[RK_LINE_SIZE - 48];
   /* line 1: actor only */
   uint32_t state;      /* enum rk_state */
   uint32_t last_error; /* enum rk_status of the last refused or failed record */
@@ -272,6 +276,7 @@ RK_STATIC_ASSERT (offsetof (rk_control, node) == 12, "rk_control.node");
 RK_STATIC_ASSERT (offsetof (rk_control, kernel_id) == 16, "rk_control.kernel_id");
 RK_STATIC_ASSERT (offsetof (rk_control, created_ns) == 24, "rk_control.created_ns");
 RK_STATIC_ASSERT (offsetof (rk_control, cancel) == 32, "rk_control.cancel");
+RK_STATIC_ASSERT (offsetof (rk_control, k2h_fast) == 40, "rk_control.k2h_fast");
 RK_STATIC_ASSERT (offsetof (rk_control, state) == RK_LINE_SIZE, "rk_control.state on line 1");
 RK_STATIC_ASSERT (offsetof (rk_control, last_error) == RK_LINE_SIZE + 4, "rk_control.last_error");
 RK_STATIC_ASSERT (offsetof (rk_control, heartbeat) == RK_LINE_SIZE + 8, "rk_control.heartbeat");
@@ -320,7 +325,7 @@ RK_STATIC_ASSERT (offsetof (rk_checkpoint, params) == 32, "rk_checkpoint.params"
   X (offsetof (rk_control, state_ns)) X (offsetof (rk_control, reserved_))                           \
   X (offsetof (rk_route, flags)) X (offsetof (rk_checkpoint, params))                               \
   X (offsetof (rk_route, ll_addr)) X (offsetof (rk_control, fast_in))                               \
-  X (offsetof (rk_control, h2k_fast))
+  X (offsetof (rk_control, h2k_fast)) X (offsetof (rk_control, k2h_fast))
 
 RK_HD static inline rk_record *
 rk_ring_slots (rk_ring *r)

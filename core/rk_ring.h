@@ -59,12 +59,15 @@ rk_ring_publish (rk_ring *r, uint32_t n)
   rk_store_release64 (&r->head, r->head + n);
 }
 
-/* Consumer: records ready to read. Pairs with the producer's release of head. */
+/* Consumer: records ready to read. Pairs with the producer's release of head. A consumer that takes
+ * records from a low-latency mirror (rk_ll.h) may have moved the tail past the head the producer has
+ * stored so far: none then. */
 static inline uint32_t
 rk_ring_avail (rk_ring *r)
 {
   uint64_t head = rk_load_acquire64 (&r->head);
-  return (uint32_t) (head - r->tail);
+  int64_t d = (int64_t) (head - r->tail);
+  return d > 0 ? (uint32_t) d : 0;
 }
 
 /* Consumer: the slot for index tail + i (i < rk_ring_avail ()). */

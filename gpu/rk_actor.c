@@ -37,7 +37,7 @@ struct rk_actor {
   int device_id;
   rk_mem ctl_mem, h2k_mem, k2h_mem, in_mem, out_mem, inbox_mem, inbox_arena_mem;
   rk_mem ll_mem; /* K2K: the inbox's low-latency mirror (core/rk_ll.h), where the backend has one */
-  rk_mem h2k_ll_mem; /* the H2K ring's low-latency mirror, in mapped memory, likewise */
+  rk_mem h2k_ll_mem, k2h_ll_mem; /* the H2K and K2H rings' low-latency mirrors, in mapped memory */
   /* K2K, RK_LINK_STAGED: a second inbox in mapped memory, made when a link first asks for it */
   rk_mem staged_mem, staged_arena_mem;
   rk_control *ctl;
@@ -65,7 +65,7 @@ static void
 free_mem (rk_actor *a)
 {
   rk_mem *mems[] = { &a->ctl_mem, &a->h2k_mem, &a->k2h_mem, &a->in_mem, &a->out_mem, &a->inbox_mem,
-    &a->inbox_arena_mem, &a->ll_mem, &a->h2k_ll_mem, &a->staged_mem, &a->staged_arena_mem };
+    &a->inbox_arena_mem, &a->ll_mem, &a->h2k_ll_mem, &a->k2h_ll_mem, &a->staged_mem, &a->staged_arena_mem };
   for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
     if (mems[i]->size)
       a->ops->free (a->dev, mems[i]);
@@ -240,15 +240,18 @@ rk_actor_new (const rk_actor_config *cfg, rk_actor **out, char *why, size_t why_
 
   if (a->ops->ll_mirror && cfg->mode == RK_MODE_PERSISTENT) {
     const size_t bytes = (size_t) a->entries * RK_LL_SLOT_BYTES;
-    r = a->ops->alloc_mapped (a->dev, bytes, &a->h2k_ll_mem);
-    if (r < 0) {
-      snprintf (why, why_len, "%s backend: cannot allocate %zu bytes of shared memory: %s", a->ops->name,
-          bytes, strerror (-r));
-      a->stopped = 1;
-      destroy (a);
-      return r;
+    rk_mem *mirrors[2] = { &a->h2k_ll_mem, &a->k2h_ll_mem };
+    for (int i = 0; i < 2; i++) {
+      r = a->ops->alloc_mapped (a->dev, bytes, mirrors[i]);
+      if (r < 0) {
+        snprintf (why, why_len, "%s backend: cannot allocate %zu bytes of shared memory: %s",
+            a->ops->name, bytes, strerror (-r));
+        a->stopped = 1;
+        destroy (a);
+        return r;
+      }
+      memset (mirrors[i]->host, 0, bytes); /* no slot holds a flag yet */
     }
-    memset (a->h2k_ll_mem.host, 0, bytes); /* no slot holds a flag yet */
   }
 
   if (cfg->inbox_arena_size && a->ops->alloc_device && a->ops->upload
@@ -287,6 +290,7 @@ rk_actor_new (const rk_actor_config *cfg, rk_actor **out, char *why, size_t why_
     .inbox_arena = a->inbox_arena_mem,
     .inbox_ll = a->ll_mem,
     .h2k_ll = a->h2k_ll_mem,
+    .k2h_ll = a->k2h_ll_mem,
     .host_wake = &a->host_wake,
   };
   rk_handler_default_params (cfg->handler, l.params);
@@ -717,11 +721,50 @@ rk_actor_release_input (rk_actor *a, rk_input *in)
 
 /* ---- consumer side ---- */
 
+/* The K2H mirror's slot of ring position pos (core/rk_ll.h). */
+static const rk_ll_line *
+k2h_ll_slot (rk_actor *a, uint64_t pos)
+{
+  return rk_ll_slot ((uint64_t) (uintptr_t) a->k2h_ll_mem.host, pos, a->k2h->mask);
+}
+
+/* The answer at the K2H tail, from the mirror: a GPU actor writes the answer to a record that came
+ * alone there before it fences and moves the head, which saves the host the fence's wait. Its
+ * sequence number is its position (answers come in order, one for every record), which also keeps a
+ * slot not written for 2^32 positions from passing for a new one. */
+static bool
+k2h_ll_take (rk_actor *a, rk_record *rec)
+{
+  const uint64_t pos = a->k2h->tail;
+  return a->k2h_ll_mem.size && rk_ll_read (k2h_ll_slot (a, pos), rk_ll_flag (pos), 0, rec, NULL)
+      && rec->seq == pos;
+}
+
 static bool
 answer_ready (rk_actor *a, void *arg)
 {
   (void) arg;
-  return rk_ring_avail (a->k2h) > 0;
+  rk_record rec;
+  return rk_ring_avail (a->k2h) > 0 || k2h_ll_take (a, &rec);
+}
+
+/* An answer whose payload is in the K2H mirror (RK_REC_F_LL_OUT), at ring position pos: the payload
+ * into the output region of its record, where the host reads the others'. Its lines were written
+ * with the record's, so they are there or on their way. */
+static int
+k2h_ll_payload (rk_actor *a, rk_record *rec, uint64_t pos)
+{
+  rec->flags &= (uint16_t) ~RK_REC_F_LL_OUT;
+  const rk_inflight *f = &a->inflight[rec->seq & (a->entries - 1)];
+  if (f->seq != rec->seq || rec->len > f->out_cap || rec->len > RK_LL_MAX_PAYLOAD)
+    return 0; /* not an answer to what was sent: account_locked () refuses it */
+  rk_record again;
+  uint8_t *out = (uint8_t *) a->out_mem.host + f->out_off;
+  const uint64_t deadline = rk_now_ns () + 1000000000ull;
+  while (!rk_ll_read (k2h_ll_slot (a, pos), rk_ll_flag (pos), rec->len, &again, out))
+    if (rk_now_ns () > deadline)
+      return -EPROTO;
+  return 0;
 }
 
 /* Check answer `ans` (the next one, seq == received + i) against what was submitted, and hand back or
@@ -765,10 +808,24 @@ receive (rk_actor *a, rk_answer *ans, uint32_t max, bool interruptible, int64_t 
     return r;
 
   uint32_t n = rk_ring_avail (a->k2h); /* load-acquire head: pairs with the actor's release */
-  if (n > max)
+  const bool mirrored = n == 0;         /* what answer_ready () found is in the mirror */
+  if (mirrored) {
+    if (!k2h_ll_take (a, &ans[0].rec))
+      return -EPROTO;
+    n = 1;
+    rk_store_relaxed64 (&a->ctl->k2h_fast, rk_load_relaxed64 (&a->ctl->k2h_fast) + 1);
+  } else if (n > max) {
     n = max;
-  for (uint32_t i = 0; i < n; i++)
-    ans[i].rec = *rk_ring_cons_slot (a->k2h, i);
+  }
+  for (uint32_t i = 0; i < n && r == 0; i++) {
+    if (!mirrored)
+      ans[i].rec = *rk_ring_cons_slot (a->k2h, i);
+    /* before the tail lets the actor use the mirror's slot again */
+    if (ans[i].rec.flags & RK_REC_F_LL_OUT)
+      r = k2h_ll_payload (a, &ans[i].rec, a->k2h->tail + i);
+  }
+  if (r < 0)
+    return r;
   rk_ring_release (a->k2h, n); /* store-release tail: pairs with the actor's load-acquire */
   rk_fence_full ();            /* tail before the actor's waiting flag, as in submit */
   if (rk_load_relaxed32 (&a->k2h->prod_waiting))
@@ -810,7 +867,7 @@ rk_actor_try_receive (rk_actor *a, rk_answer *ans)
 {
   if (!a->impl)
     return -EIO;
-  if (rk_ring_avail (a->k2h) == 0) /* load-acquire head, as in answer_ready () */
+  if (!answer_ready (a, NULL)) /* load-acquire head, or the mirror */
     return -EAGAIN;
   int r = receive (a, ans, 1, false, 0);
   return r < 0 ? r : 0;

@@ -57,9 +57,9 @@ typedef struct rk_launch {
   rk_mem inbox, inbox_arena;
   /* ... and its low-latency mirror (core/rk_ll.h), where the backend has one (ll_mirror) */
   rk_mem inbox_ll;
-  /* The H2K ring's low-latency mirror, in mapped memory (ll_mirror, persistent actors); size 0 when
-   * none. */
-  rk_mem h2k_ll;
+  /* The H2K and K2H rings' low-latency mirrors, in mapped memory (ll_mirror, persistent actors); size
+   * 0 when none. */
+  rk_mem h2k_ll, k2h_ll;
   /* Host futex word the actor bumps when the host may be waiting (a K2H record was published with
    * k2h.cons_waiting set, or H2K room appeared with h2k.prod_waiting set). Backends that cannot wake
    * the host ignore it and the host polls. */

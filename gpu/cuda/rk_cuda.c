@@ -710,6 +710,7 @@ launch_persistent (rk_device *d, const rk_launch *l, struct rk_actor_impl *impl,
   a.inbox_size = l->inbox_arena.size;
   a.inbox_ll = l->inbox_ll.dev;
   a.h2k_ll = (const rk_ll_line *) (uintptr_t) l->h2k_ll.dev;
+  a.k2h_ll = (rk_ll_line *) (uintptr_t) l->k2h_ll.dev;
 
   /* How many blocks: one for every eighth SM by default: enough to keep many PCIe reads in flight on a
    * payload read through the mapping (larger ones come by the copy engine), and room for a chain of

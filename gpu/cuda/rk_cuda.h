@@ -68,6 +68,7 @@ typedef struct rk_cuda_args {
   uint64_t inbox_size;
   uint64_t inbox_ll; /* the inbox's low-latency mirror (core/rk_ll.h) */
   const rk_ll_line *h2k_ll; /* the H2K ring's, in mapped memory, or NULL */
+  rk_ll_line *k2h_ll;       /* the K2H ring's, likewise */
 } rk_cuda_args;
 
 /* One record the traditional way (mode=launch): what rk_once_kernel is launched with. */

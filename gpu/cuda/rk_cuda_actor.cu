@@ -130,6 +130,12 @@ st_ll (rk_ll_line *p, uint64_t w0, uint64_t w1)
   asm volatile ("st.relaxed.gpu.global.v2.u64 [%0], {%1, %2};" ::"l"(p), "l"(w0), "l"(w1) : "memory");
 }
 
+__device__ __forceinline__ void
+st_ll_sys (rk_ll_line *p, uint64_t w0, uint64_t w1)
+{
+  asm volatile ("st.relaxed.sys.global.v2.u64 [%0], {%1, %2};" ::"l"(p), "l"(w0), "l"(w1) : "memory");
+}
+
 __device__ __forceinline__ uint32_t
 ld_relaxed_gpu32 (const uint32_t *p)
 {
@@ -541,6 +547,14 @@ struct __align__ (16) LeaderState {
   /* the H2K mirror: polled (with the head) while records come one at a time and small enough to be
    * mirrored; lines of payload read with the record: as many as the last record's payload took */
   uint32_t h2k_ll_use, h2k_ll_guess;
+  /* the K2H mirror: L.ans[0], the answer to a record served alone, goes into it too */
+  uint32_t ans_ll;
+  /* The first poll of the H2K ring after an answer served alone waits until poll_delay ns after
+   * the answer was published (answered_ns), so that it reaches host memory just after the host has
+   * reacted to the answer with its next record, rather than just before (after_answer: that poll
+   * has not been made yet). */
+  uint32_t after_answer, poll_delay;
+  uint64_t answered_ns;
 };
 
 __device__ void
@@ -1700,11 +1714,12 @@ stateless_work (const rk_cuda_args &a, const LeaderState &L, const uint8_t *in, 
 
 /* One small record of a stateless handler, by `lanes` threads of a warp (a power of two, at least 4;
  * lane: which of them): SMALL_LANES each when groups serve a run side by side, the whole warp for a
- * record served alone (serve_alone ()). The HLC, the answer's time and the counters are left to the
- * caller. */
+ * record served alone (serve_alone ()). The output goes to ostage (shared memory) when not null, and
+ * the arena's payload is not inline; else to where the record says. The HLC, the answer's time and
+ * the counters are left to the caller. */
 __device__ void
 serve_small (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, rk_record &ans,
-    const uint8_t *staged, uint32_t lane, uint32_t lanes)
+    const uint8_t *staged, uint8_t *ostage, uint32_t lane, uint32_t lanes)
 {
   const uint32_t group = lanes == 32 ? ~0u : ((1u << lanes) - 1) << ((threadIdx.x & 31) & ~(lanes - 1));
   const bool inl = req.flags & RK_REC_F_INLINE;
@@ -1722,7 +1737,7 @@ serve_small (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, 
 
   if (status == RK_STATUS_OK) {
     const Work w = stateless_work (a, L, inl ? req.u.bytes : staged ? staged : a.in_arena + req.u.desc.in_off,
-        !inl && !staged, inl ? ans.u.bytes : a.out_arena + req.u.desc.out_off, req.len);
+        !inl && !staged, inl ? ans.u.bytes : ostage ? ostage : a.out_arena + req.u.desc.out_off, req.len);
     run_slice (w, lane, lanes);
   }
   __syncwarp (group);
@@ -1810,21 +1825,31 @@ finish_run (const rk_cuda_args &a, LeaderState &L, uint32_t r, uint32_t e)
   }
 }
 
+/* Where an answer's payload that goes into the K2H mirror is made: after a payload staged in */
+#define OSTAGE(L) ((uint8_t *) ((L).stage + PREFETCH_BYTES / 16))
+
 /* Warp 0 alone: serve L.req[0], a record that came by itself (alone_record ()), into L.ans[0],
  * as serve_small () and finish_run () would for a run of one, but with the whole warp on its payload
  * and no block barrier. `now` (lane 0's): the clock, read as the record came in; `staged`: the
  * payload, read ahead into shared memory (or null: it is inline, or read from the arena now). A
  * record that comes alone is the latency case: the block path's barriers and bookkeeping for a batch
- * cost a 32-byte echo 2.0 us on the H100 from its arrival to its answer's release, this path 0.8. */
+ * cost a 32-byte echo 2.0 us on the H100 from its arrival to its answer's release, this path 0.8.
+ * With a K2H mirror the answer goes into it too (L.ans_ll), with its payload if it is small enough
+ * (RK_REC_F_LL_OUT): that payload is made in shared memory (OSTAGE) and goes into the mirror only,
+ * for the host to copy into the arena. */
 __device__ void
 serve_alone (const rk_cuda_args &a, LeaderState &L, uint64_t now, const uint8_t *staged)
 {
   const uint32_t lane = threadIdx.x;
   const rk_record &req = L.req[0];
   rk_record &ans = L.ans[0];
-  serve_small (a, L, req, ans, staged, lane, 32);
+  const bool carry = a.k2h_ll && !(req.flags & RK_REC_F_INLINE) && req.len <= RK_LL_MAX_PAYLOAD;
+  serve_small (a, L, req, ans, staged, carry ? OSTAGE (L) : nullptr, lane, 32);
   __syncwarp (); /* the answer's fields, set by lanes 0 to 3 */
   if (lane == 0) {
+    if (carry && !(ans.flags & RK_REC_F_ERROR))
+      ans.flags |= RK_REC_F_LL_OUT;
+    L.ans_ll = a.k2h_ll != nullptr;
     /* finish_run ()'s stamp for a run of one: max (L.hlc + 2, the message's floor) */
     L.hlc = max (L.hlc + 2, rk_hlc_serve_floor (req.hlc, now / 1000000ull));
     L.now = now;
@@ -1959,6 +1984,28 @@ ll_take (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32_t l
       && region_ok (r.in_off, r.len, L.inbox_size);
 }
 
+/* Warp 0: record r and its payload (len bytes at ostage, in shared memory) into every line of a
+ * mirror slot for flag (core/rk_ll.h): one of this device's inboxes, or, sys, the K2H ring's in
+ * mapped memory. */
+template <bool sys>
+__device__ __forceinline__ void
+ll_write (rk_ll_line *slot, uint32_t flag, const rk_record &r, const uint8_t *ostage, uint32_t len,
+    uint32_t lane)
+{
+#pragma unroll
+  for (uint32_t k = lane; k < RK_LL_LINES; k += 32) {
+    uint2 d = make_uint2 (0, 0);
+    if (k < 8)
+      d = ((const uint2 *) &r)[k];
+    else if ((k - 8) * 8 < len)
+      d = ((const uint2 *) ostage)[k - 8];
+    if (sys)
+      st_ll_sys (slot + k, rk_ll_word (d.x, flag), rk_ll_word (d.y, flag));
+    else
+      st_ll (slot + k, rk_ll_word (d.x, flag), rk_ll_word (d.y, flag));
+  }
+}
+
 /* TO_ROUTE through the route's mirror, warp 0: the link record lr and its payload (len bytes at
  * ostage, in shared memory) into the route's arena at out, and into the mirror slot of the route's
  * head, all of its lines (rk_ll.h). The fence and the head that follow (link_finish ()) publish
@@ -1967,19 +2014,10 @@ __device__ void
 ll_put (const LeaderState &L, const rk_record &lr, const uint8_t *ostage, uint32_t len, uint8_t *out,
     uint32_t lane)
 {
-  const uint32_t flag = rk_ll_flag (L.route_head);
-  rk_ll_line *slot = rk_ll_slot (L.route_ll, L.route_head, L.route_mask);
   if (lane * 16 < len)
     ((uint4 *) out)[lane] = ((const uint4 *) ostage)[lane];
-#pragma unroll
-  for (uint32_t k = lane; k < RK_LL_LINES; k += 32) {
-    uint2 d = make_uint2 (0, 0);
-    if (k < 8)
-      d = ((const uint2 *) &lr)[k];
-    else if ((k - 8) * 8 < len)
-      d = ((const uint2 *) ostage)[k - 8];
-    st_ll (slot + k, rk_ll_word (d.x, flag), rk_ll_word (d.y, flag));
-  }
+  ll_write<false> (rk_ll_slot (L.route_ll, L.route_head, L.route_mask), rk_ll_flag (L.route_head), lr,
+      ostage, len, lane);
 }
 
 /* Line k (< 8) of the link record that link_record () makes for a result of len bytes that went
@@ -2244,7 +2282,7 @@ serve_linked (const rk_cuda_args &a, LeaderState &L, bool in_staged)
    * route's mirror is made in shared memory first (after the staged input), and goes from there into
    * the mirror and the arena. */
   uint8_t *out = to ? L.route_arena + L.link_off : a.out_arena + req.u.desc.out_off;
-  uint8_t *ostage = (uint8_t *) (L.stage + PREFETCH_BYTES / 16);
+  uint8_t *ostage = OSTAGE (L);
   const Work w = stateless_work (a, L, in, !staged, mirror ? ostage : out, req.len);
   run_slice (w, lane, 32);
   __syncwarp (); /* every lane's output before lane 0's fence, or the mirror's lines */
@@ -2448,6 +2486,39 @@ h2k_idle (const rk_cuda_args &a, LeaderState &L)
     __nanosleep (PAUSED_POLL_NS);
 }
 
+/* The first poll after an answer served alone. A PCIe read of host memory takes about 1 us there
+ * and back, and a poll that reaches host memory just before the host's next record costs the round
+ * trip a whole read more: polling at once after the answer, it arrives about when the answer does,
+ * before the host has answered it. So that poll waits poll_delay ns after the answer, a delay that
+ * follows the host's reaction: longer when the first poll came too early and the second found the
+ * record, shorter when the first found it. Records that come at any other time (a stream, or a host
+ * slower than a read) change nothing; the delay never exceeds POLL_DELAY_MAX_NS. */
+#define POLL_DELAY_UP_NS 64
+#define POLL_DELAY_DOWN_NS 8
+#define POLL_DELAY_MAX_NS 2000
+
+/* Lane 0, before polling the H2K ring */
+__device__ __forceinline__ void
+poll_phase_wait (const LeaderState &L)
+{
+  if (L.after_answer)
+    while (globaltimer () - L.answered_ns < L.poll_delay)
+      ;
+}
+
+/* Lane 0, with a record found after `misses` polls that did not find it */
+__device__ __forceinline__ void
+poll_phase_adapt (LeaderState &L, uint32_t misses)
+{
+  if (!L.after_answer)
+    return;
+  L.after_answer = 0;
+  if (misses == 0)
+    L.poll_delay = L.poll_delay > POLL_DELAY_DOWN_NS ? L.poll_delay - POLL_DELAY_DOWN_NS : 0;
+  else if (misses == 1)
+    L.poll_delay = min (L.poll_delay + POLL_DELAY_UP_NS, POLL_DELAY_MAX_NS);
+}
+
 /* Warp 0: wait for records at the H2K tail by the head; returns how many to take (at most MAX_BATCH),
  * in every lane. */
 __device__ uint32_t
@@ -2455,10 +2526,12 @@ poll_h2k (const rk_cuda_args &a, LeaderState &L, uint64_t tail)
 {
   uint32_t n = 0;
   if (threadIdx.x == 0) {
-    for (;;) {
+    poll_phase_wait (L);
+    for (uint32_t misses = 0;; misses++) {
       const uint64_t head = ld_acquire_sys (&a.h2k->head); /* pairs with the host's store-release */
       if (head != tail) {
         n = (uint32_t) min (head - tail, (uint64_t) MAX_BATCH);
+        poll_phase_adapt (L, misses);
         break;
       }
       h2k_idle (a, L);
@@ -2472,12 +2545,15 @@ poll_h2k (const rk_cuda_args &a, LeaderState &L, uint64_t tail)
 
 #define MIRRORED (MAX_BATCH + 1) /* poll_h2k_ll (): the one record came whole from the mirror */
 
-/* Warp 0: are the lines of an H2K mirror slot that lane i read (i and i + 32, of the first `want`)
- * a whole record for flag, with its payload if it carries one? */
+/* Warp 0: are the lines of the H2K mirror slot of ring position pos that lane i read (i and i + 32,
+ * of the first `want`) a whole record for it, with its payload if it carries one? The record's
+ * sequence number is its position: a slot that the host has not mirrored for 2^32 positions could
+ * otherwise pass for a new one when the flag wraps. */
 __device__ __forceinline__ bool
-h2k_ll_whole (ulonglong2 w0, ulonglong2 w1, uint32_t flag, uint32_t want, uint32_t lane)
+h2k_ll_whole (ulonglong2 w0, ulonglong2 w1, uint64_t pos, uint32_t want, uint32_t lane)
 {
-  if (!ll_lines_ready (w0, w1, flag, 8, lane)) /* the record */
+  const uint32_t flag = rk_ll_flag (pos);
+  if (!ll_lines_ready (w0, w1, flag, 8, lane) || ll_u64 (ll_bcast (w0, 1)) != pos) /* the record */
     return false;
   const uint2 l0 = ll_bcast (w0, 0); /* type and flags; len */
   const uint32_t need = rk_ll_carries (l0.x & 0xffff, l0.x >> 16, l0.y) ? rk_ll_lines (l0.y) : 8;
@@ -2496,9 +2572,12 @@ poll_h2k_ll (const rk_cuda_args &a, LeaderState &L, uint64_t tail, uint32_t mask
   const uint32_t lane = threadIdx.x, flag = rk_ll_flag (tail);
   const rk_ll_line *slot = a.h2k_ll + (tail & mask) * RK_LL_LINES;
   const uint32_t want = 8 + L.h2k_ll_guess; /* lines read */
-  uint32_t n = 0;
+  uint32_t n = 0, misses = 0;
   ulonglong2 w0, w1;
-  for (;;) {
+  if (lane == 0)
+    poll_phase_wait (L);
+  __syncwarp ();
+  for (;; misses++) {
     /* the mirror's loads first: the acquire holds back only what comes after it */
     w0 = w1 = make_ulonglong2 (0, 0);
     if (lane < want)
@@ -2513,7 +2592,7 @@ poll_h2k_ll (const rk_cuda_args &a, LeaderState &L, uint64_t tail, uint32_t mask
       n = (uint32_t) min ((uint64_t) avail, (uint64_t) MAX_BATCH);
       break;
     }
-    if (h2k_ll_whole (w0, w1, flag, want, lane)) {
+    if (h2k_ll_whole (w0, w1, tail, want, lane)) {
       n = MIRRORED;
       break;
     }
@@ -2526,7 +2605,7 @@ poll_h2k_ll (const rk_cuda_args &a, LeaderState &L, uint64_t tail, uint32_t mask
         w0 = ld_ll_sys (slot + lane);
       if (lane + 32 < want)
         w1 = ld_ll_sys (slot + lane + 32);
-      n = h2k_ll_whole (w0, w1, flag, want, lane) ? MIRRORED : 1;
+      n = h2k_ll_whole (w0, w1, tail, want, lane) ? MIRRORED : 1;
       break;
     }
     if (lane == 0)
@@ -2536,6 +2615,7 @@ poll_h2k_ll (const rk_cuda_args &a, LeaderState &L, uint64_t tail, uint32_t mask
   if (n == MIRRORED)
     ll_unpack (L.req[0], L.stage, w0, w1, want, lane);
   if (lane == 0) {
+    poll_phase_adapt (L, misses);
     L.nreq = n == MIRRORED ? 1 : n;
     L.loaded = n == MIRRORED;
     st_relaxed_sys64 (&a.ctl->batches, ++L.batches);
@@ -2626,6 +2706,10 @@ leader_loop (const rk_cuda_args &a, int grid)
     L.link_guess_len = 0;
     L.h2k_ll_use = 1;
     L.h2k_ll_guess = 0;
+    L.ans_ll = 0;
+    L.after_answer = 0;
+    L.poll_delay = 0;
+    L.answered_ns = 0;
     L.inbox_sys = 0;
     L.inbox_ll = a.inbox_ll;
     L.route = nullptr;
@@ -2732,13 +2816,20 @@ leader_loop (const rk_cuda_args &a, int grid)
         if (tid == 0)
           wait_k2h_room (k2h, k2h_entries, k2h_head, 1, &k2h_tail);
         __syncwarp ();
+        if (L.ans_ll) /* the mirror first: the host takes the answer there without the release */
+          ll_write<true> (a.k2h_ll + (k2h_head & mask) * RK_LL_LINES, rk_ll_flag (k2h_head), L.ans[0],
+              OSTAGE (L), L.ans[0].flags & RK_REC_F_LL_OUT ? L.ans[0].len : 0, tid);
         if (tid < 4)
           st_relaxed_sys_v4 ((uint4 *) &out_slots[k2h_head & mask] + tid, ((const uint4 *) &L.ans[0])[tid]);
         __syncwarp (); /* the answer and the output before the release */
         k2h_head++;
         tail++;
-        if (tid == 0)
+        if (tid == 0) {
           publish_answers (a, L, k2h_head, tail, 1);
+          L.ans_ll = 0;
+          L.answered_ns = globaltimer (); /* after the release's fence */
+          L.after_answer = 1;
+        }
       }
       if (tid == 0) {
         L.in_tail = tail;
@@ -2786,7 +2877,7 @@ leader_loop (const rk_cuda_args &a, int grid)
         for (uint32_t i = r + tid / SMALL_LANES; i < e; i += blockDim.x / SMALL_LANES)
           serve_small (a, L, L.req[i], L.ans[i],
               (L.stage_mask >> (i - r)) & 1 ? (const uint8_t *) &L.stage[L.stage_at[i - r]] : nullptr,
-              tid % SMALL_LANES, SMALL_LANES);
+              nullptr, tid % SMALL_LANES, SMALL_LANES);
         __syncthreads ();
         finish_run (a, L, r, e);
         r = e;

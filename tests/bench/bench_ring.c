@@ -117,10 +117,12 @@ bench_round_trips (Config *c)
     printf ("| %-12s | round trip %5u B | %8.2f | %8.2f | %8.2f |%s\n", c->label, sizes[s], t[0] / 1e3,
         t[iters / 2] / 1e3, t[iters * 99 / 100] / 1e3, bad ? " WRONG OUTPUT" : "");
   }
-  if (rk_actor_control (a)->h2k_fast) /* the ring's low-latency mirror, where the backend has one */
-    printf ("| %-12s | round trips: %llu of %llu records taken from the H2K ring's mirror |\n", c->label,
-        (unsigned long long) rk_actor_control (a)->h2k_fast,
-        (unsigned long long) rk_actor_control (a)->records_in);
+  const rk_control *ctl = rk_actor_control (a);
+  if (ctl->h2k_fast || ctl->k2h_fast) /* the rings' low-latency mirrors, where the backend has them */
+    printf ("| %-12s | round trips: of %llu, %llu records taken from the H2K ring's mirror, %llu answers "
+            "from the K2H ring's |\n",
+        c->label, (unsigned long long) ctl->records_in, (unsigned long long) ctl->h2k_fast,
+        (unsigned long long) ctl->k2h_fast);
   stop (a);
 out:
   free (t);

@@ -59,6 +59,10 @@ test_constants (void)
 
   CHECK_EQ_U (RK_REC_F_INLINE, 1);
   CHECK_EQ_U (RK_REC_F_ERROR, 2);
+  CHECK_EQ_U (RK_REC_F_STAGED, 4);
+  CHECK_EQ_U (RK_REC_F_FROM_INBOX, 8);
+  CHECK_EQ_U (RK_REC_F_TO_ROUTE, 16);
+  CHECK_EQ_U (RK_REC_F_LL_OUT, 32);
 
   CHECK_EQ_U (RK_STATUS_OK, 0);
   CHECK_EQ_U (RK_STATUS_UNSUPPORTED, 1);
@@ -164,8 +168,9 @@ test_control_layout (void)
   CHECK_OFF (rk_control, reserved0_, 20);
   CHECK_OFF (rk_control, created_ns, 24);
   CHECK_OFF (rk_control, cancel, 32);
-  CHECK_OFF (rk_control, pad0_, 40);
-  CHECK_FIELD_SIZE (rk_control, pad0_, 88);
+  CHECK_OFF (rk_control, k2h_fast, 40);
+  CHECK_OFF (rk_control, pad0_, 48);
+  CHECK_FIELD_SIZE (rk_control, pad0_, 80);
   /* line 1: actor */
   CHECK_OFF (rk_control, state, 128);
   CHECK_OFF (rk_control, last_error, 132);
@@ -274,6 +279,7 @@ static const size_t layout_expected[] = {
   48,  /* rk_route.ll_addr */
   216, /* rk_control.fast_in */
   224, /* rk_control.h2k_fast */
+  40,  /* rk_control.k2h_fast */
 };
 
 static void

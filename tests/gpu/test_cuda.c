@@ -332,6 +332,14 @@ test_alone (const rk_backend_ops *ops, rk_actor_mode mode, const char *label)
     CHECK (mirror ? fast >= 12 && fast <= rk_load_relaxed64 (&ctl->records_in) : fast == 0,
         "%s %s alone: %llu of %llu records taken from the H2K mirror", label, h->name,
         (unsigned long long) fast, (unsigned long long) rk_load_relaxed64 (&ctl->records_in));
+    /* ... and writes every answer to such a record into the K2H ring's mirror before the head, where
+     * the host, waiting for it, takes it first (all 41 but for a host thread held up past the fence
+     * and the head: far more than 8); the answers were checked above, payloads from the mirror
+     * included */
+    const uint64_t back = rk_load_relaxed64 (&ctl->k2h_fast);
+    CHECK (mirror ? back >= 8 && back <= rk_load_relaxed64 (&ctl->records_out) : back == 0,
+        "%s %s alone: %llu of %llu answers taken from the K2H mirror", label, h->name,
+        (unsigned long long) back, (unsigned long long) rk_load_relaxed64 (&ctl->records_out));
     CHECK (rk_actor_stop (a, TIMEOUT) == 0, "%s %s alone: stop", label, h->name);
     rk_actor_unref (a);
     free (ref_state);
