@@ -194,6 +194,12 @@ ld_relaxed_sys_v4 (const void *p)
 }
 
 __device__ __forceinline__ void
+st_relaxed_sys_v2 (uint2 *p, uint2 v)
+{
+  asm volatile ("st.relaxed.sys.global.v2.u32 [%0], {%1, %2};" ::"l"(p), "r"(v.x), "r"(v.y) : "memory");
+}
+
+__device__ __forceinline__ void
 st_relaxed_sys_v4 (void *p, uint4 v)
 {
   asm volatile ("st.relaxed.sys.global.v4.u32 [%0], {%1, %2, %3, %4};"
@@ -2071,8 +2077,8 @@ ll_hop_plan (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, 
 /* A hop in registers, warp 0: a record taken from the inbox's mirror (its lines in w0 and w1, as
  * ll_take () left them), run through a word handler (echo, scale: as run_slice () does), goes into
  * the route's mirror from the same lanes, its link record stamped hlc, then into the route's arena;
- * or, at the end of a chain, into the host's arena. What is past len in the last line is zeros for
- * scale, and whatever came for echo. */
+ * or, at the end of a chain, into the host's arena (or into OSTAGE, for the K2H ring's mirror). What
+ * is past len in the last line is zeros for scale, and whatever came for echo. */
 __device__ __forceinline__ void
 ll_hop (const LLHop &p, ulonglong2 w0, ulonglong2 w1, uint32_t len, uint64_t hlc, uint32_t lane)
 {
@@ -2110,10 +2116,11 @@ ll_hop (const LLHop &p, ulonglong2 w0, ulonglong2 w1, uint32_t len, uint64_t hlc
 }
 
 /* Lane 0, once serve_linked ()'s result is out: the clock as received (hlc), the link records put and
- * taken (one fence), the answer and the counters. */
+ * taken (one fence), the answer and the counters. The answer goes into the K2H ring's mirror too, and
+ * kout: its payload, made in OSTAGE, only there (RK_REC_F_LL_OUT). */
 __device__ void
 linked_done (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint64_t now, uint64_t hlc,
-    bool from, bool to)
+    bool from, bool to, bool kout)
 {
   const uint64_t wall_ms = now / 1000000ull;
   L.now = now;
@@ -2133,6 +2140,9 @@ linked_done (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint64
   ans.u.desc.arg = now;
   L.hlc = rk_hlc_next_send (L.hlc, wall_ms);
   ans.hlc = L.hlc;
+  if (kout)
+    ans.flags |= RK_REC_F_LL_OUT;
+  L.ans_ll = a.k2h_ll != nullptr;
   count_run (a, L, 1, 0, 0, req.seq);
 }
 
@@ -2198,12 +2208,16 @@ serve_linked (const rk_cuda_args &a, LeaderState &L, bool in_staged)
   /* a word handler from the inbox's mirror into the route's, or the host's arena: the hop stays in
    * registers (ll_hop ()) */
   const bool mirror = to && L.route_ll && req.len <= RK_LL_MAX_PAYLOAD;
+  /* ... and a result for the host that the K2H ring's mirror carries is made in OSTAGE */
+  const bool kout = !to && a.k2h_ll && req.len <= RK_LL_MAX_PAYLOAD;
   if (ok && from && L.inbox_ll && req.len <= RK_LL_MAX_PAYLOAD) {
     ulonglong2 w0, w1;
     LLIn r;
     __syncwarp (); /* lane 0's claim on the route */
     const bool regs = (mirror || !to) && word_handler (a);
-    const LLHop plan = regs ? ll_hop_plan (a, L, req, to, lane) : LLHop ();
+    LLHop plan = regs ? ll_hop_plan (a, L, req, to, lane) : LLHop ();
+    if (kout)
+      plan.out = OSTAGE (L);
     const uint32_t took = ll_take (a, L, req, lane, w0, w1, r);
     ok = took != 2;
     fast = took == 1;
@@ -2218,7 +2232,7 @@ serve_linked (const rk_cuda_args &a, LeaderState &L, bool in_staged)
       if (regs) {
         __syncwarp (); /* every lane's output before lane 0's fence */
         if (lane == 0)
-          linked_done (a, L, req, now, hlc, true, to);
+          linked_done (a, L, req, now, hlc, true, to, kout);
         __syncwarp ();
         return true;
       }
@@ -2283,7 +2297,7 @@ serve_linked (const rk_cuda_args &a, LeaderState &L, bool in_staged)
    * the mirror and the arena. */
   uint8_t *out = to ? L.route_arena + L.link_off : a.out_arena + req.u.desc.out_off;
   uint8_t *ostage = OSTAGE (L);
-  const Work w = stateless_work (a, L, in, !staged, mirror ? ostage : out, req.len);
+  const Work w = stateless_work (a, L, in, !staged, mirror || kout ? ostage : out, req.len);
   run_slice (w, lane, 32);
   __syncwarp (); /* every lane's output before lane 0's fence, or the mirror's lines */
 
@@ -2295,7 +2309,7 @@ serve_linked (const rk_cuda_args &a, LeaderState &L, bool in_staged)
     __syncwarp ();
   }
   if (lane == 0)
-    linked_done (a, L, req, now, hlc, from, to);
+    linked_done (a, L, req, now, hlc, from, to, kout);
   __syncwarp ();
   return true;
 }
@@ -2544,6 +2558,7 @@ poll_h2k (const rk_cuda_args &a, LeaderState &L, uint64_t tail)
 }
 
 #define MIRRORED (MAX_BATCH + 1) /* poll_h2k_ll (): the one record came whole from the mirror */
+#define SERVED (MAX_BATCH + 2)   /* ... and was served in registers (hop_alone ()) */
 
 /* Warp 0: are the lines of the H2K mirror slot of ring position pos that lane i read (i and i + 32,
  * of the first `want`) a whole record for it, with its payload if it carries one? The record's
@@ -2560,6 +2575,83 @@ h2k_ll_whole (ulonglong2 w0, ulonglong2 w1, uint64_t pos, uint32_t want, uint32_
   return need <= want && ll_lines_ready (w0, w1, flag, need, lane);
 }
 
+/* Warp 0: serve the record at H2K position tail that came whole from the mirror, its lines in w0 and
+ * w1 as poll_h2k_ll () read them, if it is one that serve_alone () would serve and a word handler
+ * (echo, scale) can serve in registers: inline, or with its payload carried in the mirror, its regions
+ * and length right. Its answer then goes from the same lanes into the K2H ring's mirror (all of the
+ * slot's lines) and slot at k2h_head, as serve_alone () and the leader loop would make it, with no
+ * trip through shared memory or the handler's general code, which together cost a 64-byte echo about
+ * 1.2 us of the GPU's time on the H100. Returns false (nothing done) for any other record; the caller
+ * publishes the answer. What is past len in the payload's last line is zeros. */
+__device__ __forceinline__ bool
+hop_alone (const rk_cuda_args &a, LeaderState &L, ulonglong2 w0, ulonglong2 w1, uint64_t tail,
+    uint64_t k2h_head, uint32_t mask, uint32_t lane)
+{
+  const uint2 l0 = ll_bcast (w0, 0), l6 = ll_bcast (w0, 6);
+  const uint32_t type = l0.x & 0xffff, flags = l0.x >> 16, len = l0.y, out_cap = l6.x;
+  const uint64_t in_off = ll_u64 (ll_bcast (w0, 4)), out_off = ll_u64 (ll_bcast (w0, 5));
+  const bool inl = flags == RK_REC_F_INLINE;
+  if (!a.k2h_ll || !word_handler (a) || a.state_size || type != RK_CMD_PROCESS
+      || (flags && !inl) || len % a.unit
+      || (inl ? len > RK_INLINE_MAX
+              : len > RK_LL_MAX_PAYLOAD || len > out_cap || !region_ok (in_off, len, a.in_size)
+                    || !region_ok (out_off, out_cap, a.out_size)))
+    return false;
+  const uint64_t seq = ll_u64 (ll_bcast (w0, 1)), stamp = ll_u64 (ll_bcast (w0, 2));
+  uint64_t now = 0, hlc = 0;
+  if (lane == 0) {
+    now = globaltimer ();
+    hlc = L.hlc = max (L.hlc + 2, rk_hlc_serve_floor (stamp, now / 1000000ull));
+    L.now = now;
+  }
+  now = __shfl_sync (~0u, now, 0);
+  hlc = __shfl_sync (~0u, hlc, 0);
+  const bool scale = a.kernel_id == RK_KERNEL_SCALE;
+  const float fa = (float) L.params[0], fb = (float) L.params[1];
+  const uint32_t first = inl ? 4 : 8; /* the payload's first line: in the record, or after it */
+  const uint32_t flag = rk_ll_flag (k2h_head);
+  rk_ll_line *slot = a.k2h_ll + (k2h_head & mask) * RK_LL_LINES;
+#pragma unroll
+  for (uint32_t h = 0; h < 2; h++) {
+    const uint32_t k = lane + 32 * h;
+    const ulonglong2 w = h ? w1 : w0;
+    uint2 d = make_uint2 (0, 0);
+    if (k >= first && (k - first) * 8 < len && (inl ? k < 8 : true)) {
+      const uint32_t j = (k - first) * 8;
+      d = make_uint2 ((uint32_t) w.x, j + 4 < len ? (uint32_t) w.y : 0);
+      if (scale) {
+        d.x = __float_as_uint (__fadd_rn (__fmul_rn (fa, __uint_as_float (d.x)), fb));
+        if (j + 4 < len)
+          d.y = __float_as_uint (__fadd_rn (__fmul_rn (fa, __uint_as_float (d.y)), fb));
+      }
+    } else if (k < 8) {
+      switch (k) { /* the answer's record: serve_small () and serve_alone ()'s */
+        case 0: d = make_uint2 (RK_CMD_PROCESS | (inl ? RK_REC_F_INLINE : RK_REC_F_LL_OUT) << 16, len); break;
+        case 1: d = make_uint2 ((uint32_t) seq, (uint32_t) (seq >> 32)); break;
+        case 2: d = make_uint2 ((uint32_t) hlc, (uint32_t) (hlc >> 32)); break;
+        case 3: d = make_uint2 (L.node, RK_STATUS_OK); break;
+        case 5: d = inl ? d : make_uint2 ((uint32_t) out_off, (uint32_t) (out_off >> 32)); break;
+        case 6: d = inl ? d : make_uint2 (out_cap, 0); break;
+        case 7: d = inl ? d : make_uint2 ((uint32_t) now, (uint32_t) (now >> 32)); break;
+        default: break; /* in_off 0 */
+      }
+    }
+    st_ll_sys (slot + k, rk_ll_word (d.x, flag), rk_ll_word (d.y, flag));
+    if (k < 8) /* the ring's slot, which the host reads once the head has moved */
+      st_relaxed_sys_v2 ((uint2 *) &rk_ring_slots (a.k2h)[k2h_head & mask] + k, d);
+  }
+  if (lane == 0) {
+    count_run (a, L, 1, 0, RK_STATUS_OK, seq);
+    L.h2k_ll_use = 1;
+    if (!inl) {
+      L.h2k_ll_guess = rk_ll_lines (len) - 8;
+      next_guess (L.guess_off, L.guess_len, in_off, len, a.in_size, PREFETCH_BYTES);
+    }
+  }
+  (void) tail;
+  return true;
+}
+
 /* Warp 0: wait for records at the H2K tail by the head and the mirror (core/rk_ll.h) at once: one
  * PCIe round trip reads the head (lane 0), the tail's record in the mirror (lanes 0 to 7), and as
  * many lines of payload as the last record's took. A record that came whole (the host writes the
@@ -2567,7 +2659,8 @@ h2k_ll_whole (ulonglong2 w0, ulonglong2 w1, uint64_t pos, uint32_t want, uint32_
  * of more than one record, or one that the mirror did not bring whole, is taken by the head, as
  * poll_h2k () does. */
 __device__ __noinline__ uint32_t
-poll_h2k_ll (const rk_cuda_args &a, LeaderState &L, uint64_t tail, uint32_t mask)
+poll_h2k_ll (const rk_cuda_args &a, LeaderState &L, uint64_t tail, uint32_t mask, uint64_t k2h_head,
+    bool k2h_room)
 {
   const uint32_t lane = threadIdx.x, flag = rk_ll_flag (tail);
   const rk_ll_line *slot = a.h2k_ll + (tail & mask) * RK_LL_LINES;
@@ -2612,14 +2705,16 @@ poll_h2k_ll (const rk_cuda_args &a, LeaderState &L, uint64_t tail, uint32_t mask
       h2k_idle (a, L);
     __syncwarp ();
   }
+  if (n == MIRRORED && k2h_room && hop_alone (a, L, w0, w1, tail, k2h_head, mask, lane))
+    n = SERVED;
   if (n == MIRRORED)
     ll_unpack (L.req[0], L.stage, w0, w1, want, lane);
   if (lane == 0) {
     poll_phase_adapt (L, misses);
-    L.nreq = n == MIRRORED ? 1 : n;
-    L.loaded = n == MIRRORED;
+    L.nreq = n >= MIRRORED ? 1 : n;
+    L.loaded = n >= MIRRORED;
     st_relaxed_sys64 (&a.ctl->batches, ++L.batches);
-    if (n == MIRRORED)
+    if (n >= MIRRORED)
       st_relaxed_sys64 (&a.ctl->h2k_fast, ++L.h2k_fast);
   }
   __syncwarp ();
@@ -2759,9 +2854,14 @@ leader_loop (const rk_cuda_args &a, int grid)
       for (;;) {
         /* n: records to take, or MIRRORED: the one record at the tail came whole from the H2K mirror
          * (into L.req[0], its payload, if it carries one, into L.stage) */
-        const uint32_t n = a.h2k_ll && L.h2k_ll_use ? poll_h2k_ll (a, L, tail, mask) : poll_h2k (a, L, tail);
+        /* room for an answer at the K2H head, as lane 0 (which alone keeps k2h_tail) knows it */
+        const bool room = __shfl_sync (~0u, (int) (k2h_head + 1 - k2h_tail <= k2h_entries), 0);
+        const uint32_t n = a.h2k_ll && L.h2k_ll_use ? poll_h2k_ll (a, L, tail, mask, k2h_head, room)
+                                                    : poll_h2k (a, L, tail);
         __syncwarp (); /* lane 0's acquire before the other lanes' reads of the slots */
-        if (n == MIRRORED) {
+        if (n == SERVED) {
+          /* answered in registers, into the K2H ring's slot and mirror */
+        } else if (n == MIRRORED) {
           if (!serve_mirrored (a, L, tail))
             break;
         } else {
@@ -2813,14 +2913,16 @@ leader_loop (const rk_cuda_args &a, int grid)
             }
           }
         }
-        if (tid == 0)
-          wait_k2h_room (k2h, k2h_entries, k2h_head, 1, &k2h_tail);
-        __syncwarp ();
-        if (L.ans_ll) /* the mirror first: the host takes the answer there without the release */
-          ll_write<true> (a.k2h_ll + (k2h_head & mask) * RK_LL_LINES, rk_ll_flag (k2h_head), L.ans[0],
-              OSTAGE (L), L.ans[0].flags & RK_REC_F_LL_OUT ? L.ans[0].len : 0, tid);
-        if (tid < 4)
-          st_relaxed_sys_v4 ((uint4 *) &out_slots[k2h_head & mask] + tid, ((const uint4 *) &L.ans[0])[tid]);
+        if (n != SERVED) {
+          if (tid == 0)
+            wait_k2h_room (k2h, k2h_entries, k2h_head, 1, &k2h_tail);
+          __syncwarp ();
+          if (L.ans_ll) /* the mirror first: the host takes the answer there without the release */
+            ll_write<true> (a.k2h_ll + (k2h_head & mask) * RK_LL_LINES, rk_ll_flag (k2h_head), L.ans[0],
+                OSTAGE (L), L.ans[0].flags & RK_REC_F_LL_OUT ? L.ans[0].len : 0, tid);
+          if (tid < 4)
+            st_relaxed_sys_v4 ((uint4 *) &out_slots[k2h_head & mask] + tid, ((const uint4 *) &L.ans[0])[tid]);
+        }
         __syncwarp (); /* the answer and the output before the release */
         k2h_head++;
         tail++;
