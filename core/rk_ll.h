@@ -1,5 +1,5 @@
 /* gst-ringkernel: the low-latency mirror of a ring: a K2K inbox on one device (rk_route.ll_addr), and
- * a GPU actor's H2K ring.
+ * a GPU actor's H2K and K2H rings.
  *
  * A link record is published by the producer's fence and then the ring's head, and the consumer
  * reads the head, then the slot, then the payload: on one GPU that is a fence and three dependent
@@ -16,7 +16,11 @@
  * The same mirror serves a ring of mapped memory between the host and a GPU actor (H2K): the host
  * writes a record with no payload in the arena, or a small one (rk_ll_carries ()), into the slot's
  * mirror, and the actor, which reads the head and the slot by PCIe round trips, reads the record and
- * its payload in one.
+ * its payload in one. The other way (K2H), the actor writes the answer to a record that came alone,
+ * and up to 448 bytes of its payload (RK_REC_F_LL_OUT: there only, not in the output region), into
+ * the mirror before its fence and head, and the host takes it without waiting for the fence. The
+ * record's sequence number is its ring position on both rings, which the reader checks too: a slot
+ * that is not mirrored at every use could otherwise hold a stale record whose flag has come round.
  *
  * The producer still fences and moves the head after writing the mirror: the ring stays the truth
  * for everything else (a record too large for the mirror, a consumer served by its whole block, the
