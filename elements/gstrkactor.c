@@ -441,7 +441,9 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
           "route are not timed: their answers wait); K2K: link-in and "
           "link-out (host, device, peer or staged), tokens-in, tokens-out, routed-in and routed-out (records "
           "taken from the inbox and written into the downstream inbox, on the device), routed-in-fast "
-          "(of routed-in, those taken from the inbox's low-latency mirror), skipped-in",
+          "(of routed-in, those taken from the inbox's low-latency mirror), skipped-in; "
+          "records-in-fast and answers-fast (records the actor took from the H2K ring's low-latency "
+          "mirror, and answers the element took from the K2H ring's: CUDA)",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_free (kernels);
   g_free (kernel_blurb);
@@ -2599,7 +2601,9 @@ make_stats (GstRkActor *self)
         "routed-in", G_TYPE_UINT64, __atomic_load_n (&ctl->routed_in, __ATOMIC_RELAXED),
         "routed-in-fast", G_TYPE_UINT64, __atomic_load_n (&ctl->fast_in, __ATOMIC_RELAXED),
         "routed-out", G_TYPE_UINT64, __atomic_load_n (&ctl->routed_out, __ATOMIC_RELAXED),
-        "skipped-in", G_TYPE_UINT64, __atomic_load_n (&ctl->skipped_in, __ATOMIC_RELAXED), NULL);
+        "skipped-in", G_TYPE_UINT64, __atomic_load_n (&ctl->skipped_in, __ATOMIC_RELAXED),
+        "records-in-fast", G_TYPE_UINT64, __atomic_load_n (&ctl->h2k_fast, __ATOMIC_RELAXED),
+        "answers-fast", G_TYPE_UINT64, __atomic_load_n (&ctl->k2h_fast, __ATOMIC_RELAXED), NULL);
     rk_actor_unref (actor);
   } else {
     gst_structure_set (s, "backend", G_TYPE_STRING, "none", "actor-state", G_TYPE_STRING, "none",
