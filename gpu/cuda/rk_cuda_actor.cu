@@ -1718,6 +1718,19 @@ stateless_work (const rk_cuda_args &a, const LeaderState &L, const uint8_t *in, 
   return w;
 }
 
+/* Whether a small record of a stateless handler (inline, or its regions these) can be served. */
+__device__ __forceinline__ uint32_t
+small_status (const rk_cuda_args &a, bool inl, uint32_t len, uint64_t in_off, uint64_t out_off,
+    uint32_t out_cap)
+{
+  if (inl ? len > RK_INLINE_MAX
+          : !region_ok (in_off, len, a.in_size) || !region_ok (out_off, out_cap, a.out_size))
+    return RK_STATUS_INVALID;
+  if (len % a.unit)
+    return RK_STATUS_INVALID;
+  return (inl ? RK_INLINE_MAX : out_cap) < len ? RK_STATUS_TOO_LARGE : RK_STATUS_OK;
+}
+
 /* One small record of a stateless handler, by `lanes` threads of a warp (a power of two, at least 4;
  * lane: which of them): SMALL_LANES each when groups serve a run side by side, the whole warp for a
  * record served alone (serve_alone ()). The output goes to ostage (shared memory) when not null, and
@@ -1729,17 +1742,8 @@ serve_small (const rk_cuda_args &a, const LeaderState &L, const rk_record &req, 
 {
   const uint32_t group = lanes == 32 ? ~0u : ((1u << lanes) - 1) << ((threadIdx.x & 31) & ~(lanes - 1));
   const bool inl = req.flags & RK_REC_F_INLINE;
-  const uint32_t cap = inl ? RK_INLINE_MAX : req.u.desc.out_cap;
-  uint32_t status = RK_STATUS_OK;
-
-  if (inl ? req.len > RK_INLINE_MAX
-          : (!region_ok (req.u.desc.in_off, req.len, a.in_size)
-                || !region_ok (req.u.desc.out_off, req.u.desc.out_cap, a.out_size)))
-    status = RK_STATUS_INVALID;
-  else if (req.len % a.unit)
-    status = RK_STATUS_INVALID;
-  else if (cap < req.len)
-    status = RK_STATUS_TOO_LARGE;
+  const uint32_t status =
+      small_status (a, inl, req.len, req.u.desc.in_off, req.u.desc.out_off, req.u.desc.out_cap);
 
   if (status == RK_STATUS_OK) {
     const Work w = stateless_work (a, L, inl ? req.u.bytes : staged ? staged : a.in_arena + req.u.desc.in_off,
@@ -2052,6 +2056,13 @@ struct LLHop {
   float fa, fb;
 };
 
+/* scale's result for one 4-byte word, rounded as run_slice () rounds it */
+__device__ __forceinline__ uint32_t
+scale_word (float fa, float fb, uint32_t x)
+{
+  return __float_as_uint (__fadd_rn (__fmul_rn (fa, __uint_as_float (x)), fb));
+}
+
 /* Is the actor's handler one that works on each 4-byte word alone, in registers? */
 __device__ __forceinline__ bool
 word_handler (const rk_cuda_args &a)
@@ -2092,8 +2103,8 @@ ll_hop (const LLHop &p, ulonglong2 w0, ulonglong2 w1, uint32_t len, uint64_t hlc
     } else if (j * 8 >= len) {
       d[h] = make_uint2 (0, 0);
     } else if (p.scale) {
-      d[h].x = __float_as_uint (__fadd_rn (__fmul_rn (p.fa, __uint_as_float ((uint32_t) w.x)), p.fb));
-      d[h].y = j * 8 + 4 < len ? __float_as_uint (__fadd_rn (__fmul_rn (p.fa, __uint_as_float ((uint32_t) w.y)), p.fb)) : 0;
+      d[h].x = scale_word (p.fa, p.fb, (uint32_t) w.x);
+      d[h].y = j * 8 + 4 < len ? scale_word (p.fa, p.fb, (uint32_t) w.y) : 0;
     } else {
       d[h] = make_uint2 ((uint32_t) w.x, (uint32_t) w.y);
     }
@@ -2584,18 +2595,16 @@ h2k_ll_whole (ulonglong2 w0, ulonglong2 w1, uint64_t pos, uint32_t want, uint32_
  * 1.2 us of the GPU's time on the H100. Returns false (nothing done) for any other record; the caller
  * publishes the answer. What is past len in the payload's last line is zeros. */
 __device__ __forceinline__ bool
-hop_alone (const rk_cuda_args &a, LeaderState &L, ulonglong2 w0, ulonglong2 w1, uint64_t tail,
-    uint64_t k2h_head, uint32_t mask, uint32_t lane)
+hop_alone (const rk_cuda_args &a, LeaderState &L, ulonglong2 w0, ulonglong2 w1, uint64_t k2h_head,
+    uint32_t mask, uint32_t lane)
 {
   const uint2 l0 = ll_bcast (w0, 0), l6 = ll_bcast (w0, 6);
   const uint32_t type = l0.x & 0xffff, flags = l0.x >> 16, len = l0.y, out_cap = l6.x;
   const uint64_t in_off = ll_u64 (ll_bcast (w0, 4)), out_off = ll_u64 (ll_bcast (w0, 5));
   const bool inl = flags == RK_REC_F_INLINE;
-  if (!a.k2h_ll || !word_handler (a) || a.state_size || type != RK_CMD_PROCESS
-      || (flags && !inl) || len % a.unit
-      || (inl ? len > RK_INLINE_MAX
-              : len > RK_LL_MAX_PAYLOAD || len > out_cap || !region_ok (in_off, len, a.in_size)
-                    || !region_ok (out_off, out_cap, a.out_size)))
+  if (!a.k2h_ll || !word_handler (a) || a.state_size || type != RK_CMD_PROCESS || (flags && !inl)
+      || (!inl && len > RK_LL_MAX_PAYLOAD)
+      || small_status (a, inl, len, in_off, out_off, out_cap) != RK_STATUS_OK)
     return false;
   const uint64_t seq = ll_u64 (ll_bcast (w0, 1)), stamp = ll_u64 (ll_bcast (w0, 2));
   uint64_t now = 0, hlc = 0;
@@ -2616,13 +2625,12 @@ hop_alone (const rk_cuda_args &a, LeaderState &L, ulonglong2 w0, ulonglong2 w1, 
     const uint32_t k = lane + 32 * h;
     const ulonglong2 w = h ? w1 : w0;
     uint2 d = make_uint2 (0, 0);
-    if (k >= first && (k - first) * 8 < len && (inl ? k < 8 : true)) {
+    if (k >= first && (k - first) * 8 < len && (!inl || k < 8)) {
       const uint32_t j = (k - first) * 8;
       d = make_uint2 ((uint32_t) w.x, j + 4 < len ? (uint32_t) w.y : 0);
       if (scale) {
-        d.x = __float_as_uint (__fadd_rn (__fmul_rn (fa, __uint_as_float (d.x)), fb));
-        if (j + 4 < len)
-          d.y = __float_as_uint (__fadd_rn (__fmul_rn (fa, __uint_as_float (d.y)), fb));
+        d.x = scale_word (fa, fb, d.x);
+        d.y = j + 4 < len ? scale_word (fa, fb, d.y) : 0;
       }
     } else if (k < 8) {
       switch (k) { /* the answer's record: serve_small () and serve_alone ()'s */
@@ -2648,7 +2656,6 @@ hop_alone (const rk_cuda_args &a, LeaderState &L, ulonglong2 w0, ulonglong2 w1, 
       next_guess (L.guess_off, L.guess_len, in_off, len, a.in_size, PREFETCH_BYTES);
     }
   }
-  (void) tail;
   return true;
 }
 
@@ -2705,7 +2712,7 @@ poll_h2k_ll (const rk_cuda_args &a, LeaderState &L, uint64_t tail, uint32_t mask
       h2k_idle (a, L);
     __syncwarp ();
   }
-  if (n == MIRRORED && k2h_room && hop_alone (a, L, w0, w1, tail, k2h_head, mask, lane))
+  if (n == MIRRORED && k2h_room && hop_alone (a, L, w0, w1, k2h_head, mask, lane))
     n = SERVED;
   if (n == MIRRORED)
     ll_unpack (L.req[0], L.stage, w0, w1, want, lane);
