@@ -10,8 +10,10 @@
  *     records per second and GB/s of payload into the actor; "copy" copies each payload into the
  *     input arena (rk_actor_submit), "zero-copy" submits payloads that a producer wrote straight into
  *     the arena (rk_actor_reserve_input; the benchmark writes them once, not for every record);
- *   - K2K: chains of 1, 2, 4 and 8 echo actors linked on the device (cpu and cuda), every actor's record
- *     submitted before the data reaches it: round trip, and what each hop adds;
+ *   - K2K: chains of 1, 2, 4 and 8 echo actors linked on the device (cpu and cuda): round trip, and what
+ *     each hop adds, once with every actor's record submitted before the data reaches it (the hops
+ *     alone), once with the records submitted in chain order 1.5 us apart, as a GStreamer chain's
+ *     chain functions hand them on (most actors then get their record after their data);
  *   - a parameter change on a scale actor: what submitting it costs the host, and when the actor applied
  *     it, read from the actor-side timestamp of its answer (the actor clock's offset from the host's is
  *     calibrated by round trips, so the figure is good to about half a round trip).
@@ -38,6 +40,10 @@ typedef struct {
 } Config;
 
 static int quick;
+
+/* What a chain function costs the host through GStreamer (docs/benchmarks.md): the gap between the
+ * submissions of consecutive actors of a chain in chain order. */
+#define HOP_GAP_NS 1500
 
 static int
 cmp_u64 (const void *a, const void *b)
@@ -129,12 +135,15 @@ out:
 }
 
 /* K2K hops without GStreamer: chains of 1, 2, 4 and 8 echo actors linked on the device, one record
- * through the whole chain at a time. Every actor's record is submitted before the first actor's
- * (from the last to the first), so each one already waits on its inbox when the data comes: what is
- * timed, from the submission to the first actor to the last actor's answer, is the hops themselves,
- * not the host's submissions. Prints the round trip of each chain and what each hop adds. */
+ * through the whole chain at a time. With gap_ns 0, every actor's record is submitted before the first
+ * actor's (from the last to the first), so each one already waits on its inbox when the data comes:
+ * what is timed, from the submission to the first actor to the last actor's answer, is the hops
+ * themselves, not the host's submissions. Otherwise the records go in chain order, gap_ns apart, as
+ * the chain functions of a GStreamer chain submit them (each after the token from upstream came), so
+ * most actors get their record after their data. Prints the round trip of each chain and what each
+ * hop adds. */
 static void
-bench_hops (Config *c)
+bench_hops (Config *c, uint64_t gap_ns)
 {
   static const int lens[4] = { 1, 2, 4, 8 };
   static const uint32_t sizes[2] = { 64, 4096 };
@@ -142,7 +151,10 @@ bench_hops (Config *c)
   uint64_t *t = calloc (iters, sizeof *t);
   double med[4][2] = { { 0 } };
   uint8_t payload[4096];
+  char order[48] = "";
 
+  if (gap_ns)
+    snprintf (order, sizeof order, ", records in order %.1f us apart", gap_ns / 1e3);
   for (size_t i = 0; i < sizeof payload; i++)
     payload[i] = (uint8_t) (i * 7);
   for (int k = 0; k < 4; k++) {
@@ -177,10 +189,14 @@ bench_hops (Config *c)
       bool bad = false;
       for (int it = -warm; it < iters && !bad; it++, seq++) {
         uint64_t t0 = 0;
-        for (int i = n - 1; i >= 0 && !bad; i--) {
+        for (int j = 0; j < n && !bad; j++) {
+          const int i = gap_ns ? j : n - 1 - j;
           rk_record rec = { .type = RK_CMD_PROCESS };
+          if (gap_ns && i > 0)
+            for (uint64_t due = t0 + (uint64_t) i * gap_ns; rk_now_ns () < due;)
+              rk_cpu_relax ();
           if (i == 0)
-            t0 = rk_now_ns (); /* the others' records are in: from here on, only the hops */
+            t0 = rk_now_ns (); /* the others' records are in (or come gap_ns apart from now on) */
           rec.flags = (i > 0 ? RK_REC_F_FROM_INBOX : 0) | (i + 1 < n ? RK_REC_F_TO_ROUTE : 0);
           rec.u.desc.in_off = rec.u.desc.out_off = seq;
           bad = rk_actor_submit (a[i], &rec, i > 0 ? NULL : payload, sizes[s], i + 1 < n ? 0 : sizes[s], -1) < 0;
@@ -212,8 +228,8 @@ bench_hops (Config *c)
       }
       qsort (t, iters, sizeof *t, cmp_u64);
       med[k][s] = t[iters / 2] / 1e3;
-      printf ("| %-12s | chain of %d, %4u B | %8.2f | %8.2f | %8.2f |\n", c->label, n, sizes[s], t[0] / 1e3,
-          t[iters / 2] / 1e3, t[iters * 99 / 100] / 1e3);
+      printf ("| %-12s | chain of %d, %4u B%s | %8.2f | %8.2f | %8.2f |\n", c->label, n, sizes[s], order,
+          t[0] / 1e3, t[iters / 2] / 1e3, t[iters * 99 / 100] / 1e3);
     }
     uint64_t routed = 0, fast = 0; /* how the consumers took their records */
     for (int i = 0; i < n; i++)
@@ -230,8 +246,8 @@ bench_hops (Config *c)
   }
   for (int k = 1; k < 4; k++)
     if (med[k][0] > 0 && med[0][0] > 0)
-      printf ("%s: each of %d device hops adds %.2f us (64 B), %.2f us (4 KiB), median\n", c->label,
-          lens[k] - 1, (med[k][0] - med[0][0]) / (lens[k] - 1), (med[k][1] - med[0][1]) / (lens[k] - 1));
+      printf ("%s: each of %d device hops adds %.2f us (64 B), %.2f us (4 KiB), median%s\n", c->label,
+          lens[k] - 1, (med[k][0] - med[0][0]) / (lens[k] - 1), (med[k][1] - med[0][1]) / (lens[k] - 1), order);
   free (t);
 }
 
@@ -417,8 +433,10 @@ main (int argc, char **argv)
   printf ("\n| backend      | K2K chain, round trip |  min us  | median us |  p99 us  |\n");
   printf ("|---|---|---|---|---|\n");
   for (int i = 0; i < 2; i++) /* cpu and cuda (persistent): the backends with K2K links */
-    if (configs[i].ops)
-      bench_hops (&configs[i]);
+    if (configs[i].ops) {
+      bench_hops (&configs[i], 0);
+      bench_hops (&configs[i], HOP_GAP_NS);
+    }
 
   printf ("\n| backend      | what                  | rate | bandwidth | records per actor batch |\n"
           "|---|---|---|---|---|\n");
