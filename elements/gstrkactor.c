@@ -105,6 +105,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_rk_actor_debug);
 /* A lone buffer's answer taken by the chain function itself (answer_directly ()): how long it waits
  * for it before it hands the buffer over to the task */
 #define DIRECT_WAIT_NS (100 * 1000)
+/* K2K: a buffer that comes this soon after the chain function last returned is part of a stream, whose
+ * tokens the source pad's task pushes (HANDOFF below); one that comes later has its token pushed by
+ * the chain function at once */
+#define HANDOFF_GAP_NS (10 * 1000)
 
 enum {
   PROP_0,
@@ -252,6 +256,10 @@ struct _GstRkActor {
   rk_link_path inbox_path; /* the inbox the actor reads: its own (DEVICE, as it starts), or in_inbox */
   guint32 routes;    /* routes to the inbox handed out so far */
   gboolean link_out; /* the source pad pushes tokens: the output goes down the route */
+  /* ... tokens (buffers) and serialized events handed to the task to push, in order (lock), and
+   * whether the task is pushing one now */
+  GQueue outq;
+  gboolean out_pushing;
   rk_link_path out_path;
   rk_actor *peer;    /* the downstream actor: its inbox stays alive while our route points there */
   guint32 out_route;
@@ -296,6 +304,7 @@ static GstBuffer *make_output (GstRkActor *self, const Item *item, const rk_answ
 static void pushed (GstRkActor *self, guint n, GstFlowReturn ret);
 static GstFlowReturn move_actor (GstRkActor *self);
 static void close_moves (GstRkActor *self, gboolean closed);
+static void discard_out_locked (GstRkActor *self);
 
 /* ---- items ---- */
 
@@ -828,6 +837,7 @@ gst_rk_actor_stop (GstRkActor *self)
   g_mutex_lock (&self->submit_lock);
   g_mutex_lock (&self->lock);
   g_queue_clear_full (&self->items, (GDestroyNotify) item_free);
+  discard_out_locked (self);
   actor = self->actor;
   self->actor = NULL;
   self->handler = NULL;
@@ -1211,6 +1221,20 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     return gst_rk_flow_from_errno (GST_ELEMENT (self), self->actor, r, "accepting a buffer");
   }
   if (token) {
+    g_mutex_lock (&self->lock);
+    if (!g_queue_is_empty (&self->outq) || self->out_pushing || entry_ns - self->chain_done_ns < HANDOFF_GAP_NS) {
+      /* a stream: the task pushes it, and so runs the downstream chain function, while this one
+       * takes the next buffer. Each element of a chain then works in a thread of its own, instead
+       * of all of them one after the other in the first one's streaming thread. */
+      GST_LOG_OBJECT (self, "token of link record %" G_GUINT64_FORMAT " to the task", token_seq);
+      g_queue_push_tail (&self->outq, token);
+      cond_broadcast_locked (self);
+      ret = self->flushing ? GST_FLOW_FLUSHING : self->srcresult;
+      g_mutex_unlock (&self->lock);
+      self->chain_done_ns = rk_now_ns ();
+      return ret;
+    }
+    g_mutex_unlock (&self->lock);
     /* pushed at once: the downstream actor queues its own record for the data while ours makes it */
     ret = gst_pad_push (self->srcpad, token);
     g_mutex_lock (&self->lock);
@@ -1219,6 +1243,7 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     self->tokens_out++;
     self->buffers_out++;
     g_mutex_unlock (&self->lock);
+    self->chain_done_ns = rk_now_ns ();
     return ret;
   }
   if (direct)
@@ -1263,6 +1288,25 @@ discard_items_locked (GstRkActor *self)
       item->discard = TRUE; /* its answer is still to come: consume it, push nothing */
     }
     l = next;
+  }
+}
+
+/* Drop what was handed to the task to push and has not gone (a flush, a stop): tokens count as
+ * flushed, sticky events other than segment and EOS stay on the pad as in discard_items_locked ().
+ * Called with `lock`. */
+static void
+discard_out_locked (GstRkActor *self)
+{
+  GstMiniObject *o;
+  while ((o = g_queue_pop_head (&self->outq))) {
+    if (GST_IS_BUFFER (o)) {
+      self->flushed++;
+    } else {
+      GstEvent *e = GST_EVENT_CAST (o);
+      if (GST_EVENT_IS_STICKY (e) && GST_EVENT_TYPE (e) != GST_EVENT_SEGMENT && GST_EVENT_TYPE (e) != GST_EVENT_EOS)
+        gst_pad_store_sticky_event (self->srcpad, e);
+    }
+    gst_mini_object_unref (o);
   }
 }
 
@@ -1322,7 +1366,8 @@ wait_items_pushed (GstRkActor *self)
 {
   g_mutex_lock (&self->lock);
   while (!self->flushing && self->srcresult == GST_FLOW_OK
-      && !(self->task_idle && g_queue_is_empty (&self->items))) {
+      && !(self->task_idle && g_queue_is_empty (&self->items) && g_queue_is_empty (&self->outq)
+          && !self->out_pushing)) {
     if (!g_queue_is_empty (&self->items))
       cond_broadcast_locked (self); /* forwarded records' answers may be waiting for the task */
     cond_wait_locked (self);
@@ -1847,6 +1892,7 @@ gst_rk_actor_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     case GST_EVENT_FLUSH_STOP:
       g_mutex_lock (&self->lock);
       discard_items_locked (self);
+      discard_out_locked (self);
       self->flushing = FALSE;
       self->eos = FALSE;
       self->srcresult = GST_FLOW_OK;
@@ -1921,13 +1967,20 @@ gst_rk_actor_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     gst_event_unref (event);
     return FALSE;
   }
-  const gboolean direct = self->link_out;
-  if (direct && GST_EVENT_TYPE (event) == GST_EVENT_EOS)
+  const gboolean tokens = self->link_out;
+  if (tokens && GST_EVENT_TYPE (event) == GST_EVENT_EOS)
     self->eos = TRUE;
-  if (direct && !g_queue_is_empty (&self->items))
+  if (tokens && !g_queue_is_empty (&self->items))
     cond_broadcast_locked (self); /* answers of forwarded records: read them now */
+  if (tokens && (!g_queue_is_empty (&self->outq) || self->out_pushing)) {
+    /* behind tokens the task has still to push */
+    g_queue_push_tail (&self->outq, event);
+    cond_broadcast_locked (self);
+    g_mutex_unlock (&self->lock);
+    return TRUE;
+  }
   g_mutex_unlock (&self->lock);
-  if (direct) {
+  if (tokens) {
     /* tokens leave from the chain function: these events go with them, in order. EOS need not wait
      * for our actor: the downstream actor's own records wait for the data that is still coming. */
     return gst_pad_push_event (self->srcpad, event);
@@ -2316,6 +2369,8 @@ collect_messages (GstRkActor *self, Item *item)
 static gboolean
 task_has_work_locked (GstRkActor *self)
 {
+  if (!g_queue_is_empty (&self->outq))
+    return TRUE;
   const Item *head = g_queue_peek_head (&self->items);
   return head && !head->direct;
 }
@@ -2330,7 +2385,7 @@ gst_rk_actor_loop (GstPad *pad)
   int r;
 
   g_mutex_lock (&self->lock);
-  if (g_queue_is_empty (&self->items)) {
+  if (g_queue_is_empty (&self->items) && g_queue_is_empty (&self->outq)) {
     /* everything queued has been handled and pushed: tell wait_items_pushed () */
     self->task_idle = TRUE;
     cond_broadcast_locked (self);
@@ -2357,6 +2412,33 @@ gst_rk_actor_loop (GstPad *pad)
     ret = GST_FLOW_FLUSHING;
     g_mutex_unlock (&self->lock);
     goto pause;
+  }
+  if (!g_queue_is_empty (&self->outq)) {
+    /* K2K: a token (or an event behind one) handed over by the chain function: it goes first, since
+     * the records downstream wait for it, and our answers come as the data goes down the route */
+    GstMiniObject *o = g_queue_pop_head (&self->outq);
+    const gboolean buffer = GST_IS_BUFFER (o);
+    self->out_pushing = TRUE;
+    g_mutex_unlock (&self->lock);
+    if (buffer)
+      ret = gst_pad_push (self->srcpad, GST_BUFFER_CAST (o));
+    else
+      gst_pad_push_event (self->srcpad, GST_EVENT_CAST (o));
+    g_mutex_lock (&self->lock);
+    self->out_pushing = FALSE;
+    if (buffer) {
+      if (ret == GST_FLOW_FLUSHING) {
+        self->flushed++;
+      } else {
+        self->tokens_out++;
+        self->buffers_out++;
+      }
+    }
+    cond_broadcast_locked (self); /* for wait_items_pushed () */
+    g_mutex_unlock (&self->lock);
+    if (ret != GST_FLOW_OK)
+      goto pause;
+    return;
   }
   item = g_queue_peek_head (&self->items);
   if (item->kind == ITEM_EVENT) {
