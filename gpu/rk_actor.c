@@ -49,14 +49,8 @@ struct rk_actor {
   rk_arena in_arena, out_arena;
   rk_inflight *inflight; /* indexed by seq & (entries - 1): at most `entries` in flight */
 
-  /* the actor polls its rings (rk_backend_ops.polls, a persistent actor): it never sleeps on them */
-  bool polls;
-
-  /* producer side (one thread at a time): what it submitted, and what it last read of the H2K tail
-   * and of `received`, which it reads again only when they say there is no room */
-  uint64_t submitted;
-  uint64_t h2k_tail_seen, received_seen;
-  uint64_t received; /* consumer side */
+  uint64_t submitted; /* producer side */
+  uint64_t received;  /* consumer side */
   uint32_t host_wake; /* futex word: bumped when something a host thread may wait on changed */
   uint32_t interrupted;
   uint32_t high_water;
@@ -244,7 +238,6 @@ rk_actor_new (const rk_actor_config *cfg, rk_actor **out, char *why, size_t why_
     }
   }
 
-  a->polls = a->ops->polls && cfg->mode == RK_MODE_PERSISTENT;
   if (a->ops->ll_mirror && cfg->mode == RK_MODE_PERSISTENT) {
     const size_t bytes = (size_t) a->entries * RK_LL_SLOT_BYTES;
     rk_mem *mirrors[2] = { &a->h2k_ll_mem, &a->k2h_ll_mem };
@@ -431,20 +424,12 @@ try_reserve (rk_actor *a, void *arg)
   submit_req *s = arg;
   bool ok = false;
 
-  /* at most `entries` records in flight: neither ring can overflow, inflight[] never collides. What
-   * was seen of the other sides is read again only when it says there is no room: each is written
-   * by another thread or by the device, so each read costs a cache miss. */
-  if (a->submitted - a->received_seen + s->count > a->entries) {
-    a->received_seen = rk_load_acquire64 (&a->received);
-    if (a->submitted - a->received_seen + s->count > a->entries)
-      return false;
-  }
+  /* at most `entries` records in flight: neither ring can overflow, inflight[] never collides */
+  if (a->submitted - rk_load_acquire64 (&a->received) + s->count > a->entries)
+    return false;
   /* a slot is reused only after the actor released it (its release pairs with this acquire) */
-  if (a->h2k->entries - (uint32_t) (a->h2k->head - a->h2k_tail_seen) < s->count) {
-    a->h2k_tail_seen = rk_load_acquire64 (&a->h2k->tail);
-    if (a->h2k->entries - (uint32_t) (a->h2k->head - a->h2k_tail_seen) < s->count)
-      return false;
-  }
+  if (rk_ring_free (a->h2k) < s->count)
+    return false;
   if (!(s->use_in && !s->in_token) && !(s->use_out && !s->out_token))
     return true; /* nothing to take from the arenas (a K2K or inline record): no lock either */
   pthread_mutex_lock (&a->lock);
@@ -499,26 +484,19 @@ publish (rk_actor *a, uint32_t n)
   rk_ring_publish (a->h2k, n); /* store-release head: pairs with the actor's load-acquire */
   rk_store_release64 (&a->submitted, a->submitted + n);
 
-  /* the depth, once the records are out: the tail read here is what try_reserve () sees next */
-  a->h2k_tail_seen = rk_load_acquire64 (&a->h2k->tail);
-  uint32_t depth = (uint32_t) (a->h2k->head - a->h2k_tail_seen);
+  uint32_t depth = (uint32_t) (a->h2k->head - rk_load_acquire64 (&a->h2k->tail));
   if (depth > a->high_water)
     rk_store_relaxed32 (&a->high_water, depth);
 
-  if (!a->polls) {
-    /* full fence: head is ordered before reading the actor's waiting flag; pairs with the actor's
-     * fence between setting cons_waiting and re-checking head */
-    rk_fence_full ();
-    if (rk_load_relaxed32 (&a->h2k->cons_waiting))
-      a->ops->doorbell (a->impl);
-  }
+  /* full fence: head is ordered before reading the actor's waiting flag; pairs with the actor's
+   * fence between setting cons_waiting and re-checking head */
+  rk_fence_full ();
+  if (rk_load_relaxed32 (&a->h2k->cons_waiting))
+    a->ops->doorbell (a->impl);
   /* An actor that cannot wake the host (a GPU) will answer soon: wake a host thread sleeping for
-   * answers now, so that it spins for this one instead of finding it a poll slice late. A hint, not a
-   * handshake (what that thread waits for is the answer, not these records; it also wakes every poll
-   * slice), so it takes no fence: a polling actor's records then leave without waiting for the
-   * stores before them to drain. */
-  if (!a->ops->wakes_host && rk_load_relaxed32 (&a->k2h->cons_waiting))
-    rk_futex_bump (&a->host_wake);
+   * answers now, so that it spins for this one instead of finding it a poll slice late. */
+  if (!a->ops->wakes_host)
+    wake_host_if (a, &a->k2h->cons_waiting);
 }
 
 bool
@@ -849,11 +827,9 @@ receive (rk_actor *a, rk_answer *ans, uint32_t max, bool interruptible, int64_t 
   if (r < 0)
     return r;
   rk_ring_release (a->k2h, n); /* store-release tail: pairs with the actor's load-acquire */
-  if (!a->polls) {
-    rk_fence_full (); /* tail before the actor's waiting flag, as in submit */
-    if (rk_load_relaxed32 (&a->k2h->prod_waiting))
-      a->ops->doorbell (a->impl);
-  }
+  rk_fence_full ();            /* tail before the actor's waiting flag, as in submit */
+  if (rk_load_relaxed32 (&a->k2h->prod_waiting))
+    a->ops->doorbell (a->impl);
 
   pthread_mutex_lock (&a->lock);
   for (uint32_t i = 0; i < n && r == 0; i++)

@@ -83,9 +83,6 @@ typedef struct rk_backend_ops {
    * host then writes beside the ring; on the K2K DEVICE path they also publish small link records in
    * the inbox's mirror, which the inbox then gets. */
   int ll_mirror;
-  /* Its persistent actors poll their rings and never sleep on them: they set no waiting flag and need
-   * no doorbell, so the host neither reads their flags nor fences for them. */
-  int polls;
   /* 0 when the backend works on device_id, else a negative errno and a reason. */
   int (*probe) (int device_id, char *why, size_t why_len);
   /* Optional: the same for backend=auto, which may pass over what the backend only does when asked

@@ -1375,7 +1375,6 @@ const rk_backend_ops rk_backend_cuda = {
   .modes = (1u << RK_MODE_PERSISTENT) | (1u << RK_MODE_LAUNCH),
   .link_paths = (1u << RK_LINK_DEVICE) | (1u << RK_LINK_PEER) | (1u << RK_LINK_STAGED),
   .ll_mirror = 1,
-  .polls = 1,
   .probe = cuda_probe,
   .open = cuda_open,
   .close = cuda_close,
