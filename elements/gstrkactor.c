@@ -304,7 +304,7 @@ static GstBuffer *make_output (GstRkActor *self, const Item *item, const rk_answ
 static void pushed (GstRkActor *self, guint n, GstFlowReturn ret);
 static GstFlowReturn move_actor (GstRkActor *self);
 static void close_moves (GstRkActor *self, gboolean closed);
-static void discard_out_locked (GstRkActor *self);
+static void discard_out_locked (GstRkActor *self, gboolean keep_sticky);
 
 /* ---- items ---- */
 
@@ -837,7 +837,7 @@ gst_rk_actor_stop (GstRkActor *self)
   g_mutex_lock (&self->submit_lock);
   g_mutex_lock (&self->lock);
   g_queue_clear_full (&self->items, (GDestroyNotify) item_free);
-  discard_out_locked (self);
+  discard_out_locked (self, FALSE);
   actor = self->actor;
   self->actor = NULL;
   self->handler = NULL;
@@ -1240,8 +1240,12 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     g_mutex_lock (&self->lock);
     if (!link_in)
       cond_broadcast_locked (self); /* for the item queued above, after the token's hop */
-    self->tokens_out++;
-    self->buffers_out++;
+    if (ret == GST_FLOW_FLUSHING) {
+      self->flushed++;
+    } else {
+      self->tokens_out++;
+      self->buffers_out++;
+    }
     g_mutex_unlock (&self->lock);
     self->chain_done_ns = rk_now_ns ();
     return ret;
@@ -1292,16 +1296,16 @@ discard_items_locked (GstRkActor *self)
 }
 
 /* Drop what was handed to the task to push and has not gone (a flush, a stop): tokens count as
- * flushed, sticky events other than segment and EOS stay on the pad as in discard_items_locked ().
- * Called with `lock`. */
+ * flushed; at a flush (keep_sticky), sticky events other than segment and EOS stay on the pad, as in
+ * discard_items_locked (). Called with `lock`. */
 static void
-discard_out_locked (GstRkActor *self)
+discard_out_locked (GstRkActor *self, gboolean keep_sticky)
 {
   GstMiniObject *o;
   while ((o = g_queue_pop_head (&self->outq))) {
     if (GST_IS_BUFFER (o)) {
       self->flushed++;
-    } else {
+    } else if (keep_sticky) {
       GstEvent *e = GST_EVENT_CAST (o);
       if (GST_EVENT_IS_STICKY (e) && GST_EVENT_TYPE (e) != GST_EVENT_SEGMENT && GST_EVENT_TYPE (e) != GST_EVENT_EOS)
         gst_pad_store_sticky_event (self->srcpad, e);
@@ -1892,7 +1896,7 @@ gst_rk_actor_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     case GST_EVENT_FLUSH_STOP:
       g_mutex_lock (&self->lock);
       discard_items_locked (self);
-      discard_out_locked (self);
+      discard_out_locked (self, TRUE);
       self->flushing = FALSE;
       self->eos = FALSE;
       self->srcresult = GST_FLOW_OK;
@@ -2468,8 +2472,8 @@ gst_rk_actor_loop (GstPad *pad)
   item = g_queue_pop_head (&self->items);
   if (!item->routed)
     record_rtt_locked (self, rk_now_ns () - item->submit_ns);
-  if (item->discard && item->kind == ITEM_BUFFER)
-    self->flushed++;
+  if (item->discard && item->kind == ITEM_BUFFER && !item->routed)
+    self->flushed++; /* (a forwarded one was counted when its token went, or was dropped) */
   g_mutex_unlock (&self->lock);
   g_assert (item->seq == ans.rec.seq);
 
@@ -2490,7 +2494,8 @@ gst_rk_actor_loop (GstPad *pad)
       GST_DEBUG_OBJECT (self, "record %" G_GUINT64_FORMAT ": %s", ans.rec.seq,
           rk_status_name (ans.rec.status));
       g_mutex_lock (&self->lock);
-      self->flushed++;
+      if (!item->routed) /* a forwarded one was counted when its token went */
+        self->flushed++;
       g_mutex_unlock (&self->lock);
       item_free (item);
       return;

@@ -337,6 +337,19 @@ GST_START_TEST (test_flush_and_eos)
     gst_buffer_unref (b);
   }
   fail_unless_equals_int (after, AFTER);
+  /* every element accounts for every buffer it took: pushed on (a token, or the last one's output), or
+   * flushed */
+  for (guint i = 0; i < 4; i++) {
+    gchar name[8];
+    g_snprintf (name, sizeof name, "a%u", i);
+    GstElement *e = gst_bin_get_by_name (GST_BIN (h->element), name);
+    GstStructure *s = NULL;
+    g_object_get (e, "stats", &s, NULL);
+    fail_unless_equals_uint64 (stat_u64 (s, "buffers-in"), stat_u64 (s, "buffers-out") + stat_u64 (s, "flushed"));
+    fail_unless (stat_u64 (s, "buffers-out") >= AFTER);
+    gst_structure_free (s);
+    gst_object_unref (e);
+  }
   g_hash_table_unref (want);
   gst_harness_teardown (h);
 }
