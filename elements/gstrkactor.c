@@ -1026,6 +1026,19 @@ answer_directly (GstRkActor *self, Item *item)
   return ret;
 }
 
+/* A token went downstream, which returned ret: its buffer is out, or flushed if a flush refused it.
+ * Called with `lock`. */
+static void
+token_pushed_locked (GstRkActor *self, GstFlowReturn ret)
+{
+  if (ret == GST_FLOW_FLUSHING) {
+    self->flushed++;
+  } else {
+    self->tokens_out++;
+    self->buffers_out++;
+  }
+}
+
 static GstFlowReturn
 gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
@@ -1240,12 +1253,7 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     g_mutex_lock (&self->lock);
     if (!link_in)
       cond_broadcast_locked (self); /* for the item queued above, after the token's hop */
-    if (ret == GST_FLOW_FLUSHING) {
-      self->flushed++;
-    } else {
-      self->tokens_out++;
-      self->buffers_out++;
-    }
+    token_pushed_locked (self, ret);
     g_mutex_unlock (&self->lock);
     self->chain_done_ns = rk_now_ns ();
     return ret;
@@ -1269,6 +1277,16 @@ gst_rk_actor_chain_list (GstPad *pad, GstObject *parent, GstBufferList *list)
   return ret;
 }
 
+/* A serialized event dropped by a flush: a sticky one other than segment and EOS stays on the source
+ * pad. */
+static void
+keep_sticky_event (GstRkActor *self, GstEvent *event)
+{
+  if (GST_EVENT_IS_STICKY (event) && GST_EVENT_TYPE (event) != GST_EVENT_SEGMENT
+      && GST_EVENT_TYPE (event) != GST_EVENT_EOS)
+    gst_pad_store_sticky_event (self->srcpad, event);
+}
+
 /* Keep the sticky events of a flushed queue on the source pad, so that data after the flush still
  * finds its caps (as queue does); drop the rest. Called with `lock`. */
 static void
@@ -1279,10 +1297,8 @@ discard_items_locked (GstRkActor *self)
     GList *next = l->next;
     Item *item = l->data;
     if (item->kind == ITEM_EVENT || item->kind == ITEM_EOS) {
-      if (item->event && GST_EVENT_IS_STICKY (item->event)
-          && GST_EVENT_TYPE (item->event) != GST_EVENT_SEGMENT
-          && GST_EVENT_TYPE (item->event) != GST_EVENT_EOS)
-        gst_pad_store_sticky_event (self->srcpad, item->event);
+      if (item->event)
+        keep_sticky_event (self, item->event);
       gst_clear_event (&item->event);
     }
     if (item->kind == ITEM_EVENT) {
@@ -1306,9 +1322,7 @@ discard_out_locked (GstRkActor *self, gboolean keep_sticky)
     if (GST_IS_BUFFER (o)) {
       self->flushed++;
     } else if (keep_sticky) {
-      GstEvent *e = GST_EVENT_CAST (o);
-      if (GST_EVENT_IS_STICKY (e) && GST_EVENT_TYPE (e) != GST_EVENT_SEGMENT && GST_EVENT_TYPE (e) != GST_EVENT_EOS)
-        gst_pad_store_sticky_event (self->srcpad, e);
+      keep_sticky_event (self, GST_EVENT_CAST (o));
     }
     gst_mini_object_unref (o);
   }
@@ -2430,14 +2444,8 @@ gst_rk_actor_loop (GstPad *pad)
       gst_pad_push_event (self->srcpad, GST_EVENT_CAST (o));
     g_mutex_lock (&self->lock);
     self->out_pushing = FALSE;
-    if (buffer) {
-      if (ret == GST_FLOW_FLUSHING) {
-        self->flushed++;
-      } else {
-        self->tokens_out++;
-        self->buffers_out++;
-      }
-    }
+    if (buffer)
+      token_pushed_locked (self, ret);
     cond_broadcast_locked (self); /* for wait_items_pushed () */
     g_mutex_unlock (&self->lock);
     if (ret != GST_FLOW_OK)
