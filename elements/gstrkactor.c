@@ -1779,11 +1779,10 @@ answer_link_query (GstRkActor *self, GstQuery *query)
     self->in_route = ++self->routes;
     self->in_path = path;
     self->in_inbox = rt;
-    gst_structure_set (s, "route-id", G_TYPE_UINT, rt.route_id, "inbox-addr", G_TYPE_UINT64,
-        rt.inbox_addr, "arena-addr", G_TYPE_UINT64, rt.arena_addr, "arena-size", G_TYPE_UINT64,
-        rt.arena_size, "doorbell-addr", G_TYPE_UINT64, rt.doorbell_addr, "dst-node", G_TYPE_UINT,
-        rt.dst_node, "flags", G_TYPE_UINT, rt.flags, "path", G_TYPE_UINT, (guint) path,
-        "actor", G_TYPE_POINTER, rk_actor_ref (self->actor), NULL);
+    GBytes *b = g_bytes_new (&rt, sizeof rt); /* every field of it (gst_rk_query_route ()) */
+    gst_structure_set (s, "route", G_TYPE_BYTES, b, "path", G_TYPE_UINT, (guint) path, "actor",
+        G_TYPE_POINTER, rk_actor_ref (self->actor), NULL);
+    g_bytes_unref (b);
   }
   g_mutex_unlock (&self->lock);
   if (why)
