@@ -740,12 +740,23 @@ k2h_ll_take (rk_actor *a, rk_record *rec)
       && rec->seq == pos;
 }
 
+/* What answer_ready () found in the K2H mirror, for receive () to take without reading it again. */
+typedef struct k2h_peek {
+  bool found;
+  rk_record rec;
+} k2h_peek;
+
+/* An answer at the K2H tail, by the head or in the mirror; arg: a k2h_peek, or NULL. */
 static bool
 answer_ready (rk_actor *a, void *arg)
 {
-  (void) arg;
-  rk_record rec;
-  return rk_ring_avail (a->k2h) > 0 || k2h_ll_take (a, &rec);
+  if (rk_ring_avail (a->k2h) > 0)
+    return true;
+  k2h_peek *p = arg, none;
+  if (!p)
+    p = &none;
+  p->found = k2h_ll_take (a, &p->rec);
+  return p->found;
 }
 
 /* An answer whose payload is in the K2H mirror (RK_REC_F_LL_OUT), at ring position pos: the payload
@@ -803,15 +814,17 @@ account_locked (rk_actor *a, rk_answer *ans, uint64_t expect_seq)
 static int
 receive (rk_actor *a, rk_answer *ans, uint32_t max, bool interruptible, int64_t timeout_ns)
 {
-  int r = host_wait (a, answer_ready, NULL, &a->k2h->cons_waiting, interruptible, timeout_ns);
+  k2h_peek peek = { 0 };
+  int r = host_wait (a, answer_ready, &peek, &a->k2h->cons_waiting, interruptible, timeout_ns);
   if (r < 0)
     return r;
 
   uint32_t n = rk_ring_avail (a->k2h); /* load-acquire head: pairs with the actor's release */
   const bool mirrored = n == 0;         /* what answer_ready () found is in the mirror */
   if (mirrored) {
-    if (!k2h_ll_take (a, &ans[0].rec))
+    if (!peek.found) /* the head never moves back: the last look found it there */
       return -EPROTO;
+    ans[0].rec = peek.rec;
     n = 1;
     rk_store_relaxed64 (&a->ctl->k2h_fast, rk_load_relaxed64 (&a->ctl->k2h_fast) + 1);
   } else if (n > max) {
