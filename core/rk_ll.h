@@ -18,9 +18,12 @@
  * mirror, and the actor, which reads the head and the slot by PCIe round trips, reads the record and
  * its payload in one. The other way (K2H), the actor writes the answer to a record that came alone,
  * and up to 448 bytes of its payload (RK_REC_F_LL_OUT: there only, not in the output region), into
- * the mirror before its fence and head, and the host takes it without waiting for the fence. The
- * record's sequence number is its ring position on both rings, which the reader checks too: a slot
- * that is not mirrored at every use could otherwise hold a stale record whose flag has come round.
+ * the mirror before its fence and head, and the host takes it without waiting for the fence. Only an
+ * answer that leaves nothing in the output region goes there (rk_ll_answer_whole ()): the stores of a
+ * payload in the region reach host memory in no order with the mirror's until the fence, so the host
+ * could read the region before they land. The record's sequence number is its ring position on both
+ * rings, which the reader checks too: a slot that is not mirrored at every use could otherwise hold a
+ * stale record whose flag has come round.
  *
  * The producer still fences and moves the head after writing the mirror: the ring stays the truth
  * for everything else (a record too large for the mirror, a consumer served by its whole block, the
@@ -57,6 +60,15 @@ RK_HD static inline uint32_t
 rk_ll_flag (uint64_t pos)
 {
   return (uint32_t) pos + 1u;
+}
+
+/* An answer (K2H) whole in the mirror, which the host may take there before the actor's fence and
+ * head: one whose payload is with it (RK_REC_F_LL_OUT) or in the record (inline), or that has none in
+ * the output region (failed, forwarded down a K2K route, or empty). */
+RK_HD static inline bool
+rk_ll_answer_whole (uint32_t flags, uint32_t len)
+{
+  return (flags & (RK_REC_F_LL_OUT | RK_REC_F_INLINE | RK_REC_F_ERROR | RK_REC_F_TO_ROUTE)) || len == 0;
 }
 
 /* Lines that carry a link record and len bytes of payload (len <= RK_LL_MAX_PAYLOAD). */

@@ -731,13 +731,14 @@ k2h_ll_slot (rk_actor *a, uint64_t pos)
 /* The answer at the K2H tail, from the mirror: a GPU actor writes the answer to a record that came
  * alone there before it fences and moves the head, which saves the host the fence's wait. Its
  * sequence number is its position (answers come in order, one for every record), which also keeps a
- * slot not written for 2^32 positions from passing for a new one. */
+ * slot not written for 2^32 positions from passing for a new one. One with a payload in the output
+ * region waits for the head, which publishes that payload (rk_ll_answer_whole ()). */
 static bool
 k2h_ll_take (rk_actor *a, rk_record *rec)
 {
   const uint64_t pos = a->k2h->tail;
   return a->k2h_ll_mem.size && rk_ll_read (k2h_ll_slot (a, pos), rk_ll_flag (pos), 0, rec, NULL)
-      && rec->seq == pos;
+      && rec->seq == pos && rk_ll_answer_whole (rec->flags, rec->len);
 }
 
 /* What answer_ready () found in the K2H mirror, for receive () to take without reading it again. */

@@ -1846,7 +1846,8 @@ finish_run (const rk_cuda_args &a, LeaderState &L, uint32_t r, uint32_t e)
  * cost a 32-byte echo 2.0 us on the H100 from its arrival to its answer's release, this path 0.8.
  * With a K2H mirror the answer goes into it too (L.ans_ll), with its payload if it is small enough
  * (RK_REC_F_LL_OUT): that payload is made in shared memory (OSTAGE) and goes into the mirror only,
- * for the host to copy into the arena. */
+ * for the host to copy into the arena. An answer whose payload is in the output region does not
+ * (rk_ll_answer_whole ()). */
 __device__ void
 serve_alone (const rk_cuda_args &a, LeaderState &L, uint64_t now, const uint8_t *staged)
 {
@@ -1859,7 +1860,8 @@ serve_alone (const rk_cuda_args &a, LeaderState &L, uint64_t now, const uint8_t 
   if (lane == 0) {
     if (carry && !(ans.flags & RK_REC_F_ERROR))
       ans.flags |= RK_REC_F_LL_OUT;
-    L.ans_ll = a.k2h_ll != nullptr;
+    /* a payload in the output region is published by the fence and head alone (rk_ll.h) */
+    L.ans_ll = a.k2h_ll && rk_ll_answer_whole (ans.flags, ans.len);
     /* finish_run ()'s stamp for a run of one: max (L.hlc + 2, the message's floor) */
     L.hlc = max (L.hlc + 2, rk_hlc_serve_floor (req.hlc, now / 1000000ull));
     L.now = now;
@@ -2127,8 +2129,9 @@ ll_hop (const LLHop &p, ulonglong2 w0, ulonglong2 w1, uint32_t len, uint64_t hlc
 }
 
 /* Lane 0, once serve_linked ()'s result is out: the clock as received (hlc), the link records put and
- * taken (one fence), the answer and the counters. The answer goes into the K2H ring's mirror too, and
- * kout: its payload, made in OSTAGE, only there (RK_REC_F_LL_OUT). */
+ * taken (one fence), the answer and the counters. The answer goes into the K2H ring's mirror too,
+ * unless its payload is in the output region (rk_ll_answer_whole ()), and kout: its payload, made in
+ * OSTAGE, only there (RK_REC_F_LL_OUT). */
 __device__ void
 linked_done (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint64_t now, uint64_t hlc,
     bool from, bool to, bool kout)
@@ -2153,7 +2156,8 @@ linked_done (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint64
   ans.hlc = L.hlc;
   if (kout)
     ans.flags |= RK_REC_F_LL_OUT;
-  L.ans_ll = a.k2h_ll != nullptr;
+  /* a payload in the output region is published by the fence and head alone (rk_ll.h) */
+  L.ans_ll = a.k2h_ll && rk_ll_answer_whole (ans.flags, ans.len);
   count_run (a, L, 1, 0, 0, req.seq);
 }
 
