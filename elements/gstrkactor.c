@@ -14,8 +14,10 @@
  * once; a streaming thread on the source pad takes the answers, in order, and pushes them downstream,
  * so up to #GstRkActor:ring-size buffers are in flight. That thread spins for 50 us after its last
  * answer before it sleeps, so that a buffer that follows soon finds it awake. A buffer that comes
- * alone after a longer pause (as from a live source) is answered by the chain function itself, which
- * waits about 100 us for the answer and pushes it, rather than wait for the sleeping thread to wake.
+ * alone, when everything before it has been pushed (upstream waits for each result, or a live source
+ * sends them apart: at least 5 us after the last one for buffers of up to 4 KiB, 50 us for larger
+ * ones), is answered by the chain function itself, which waits about 100 us for the answer and
+ * pushes it, rather than hand it over to the other thread.
  *
  * Built-in kernels (#GstRkActor:kernel):
  *
@@ -105,6 +107,11 @@ GST_DEBUG_CATEGORY_STATIC (gst_rk_actor_debug);
 /* A lone buffer's answer taken by the chain function itself (answer_directly ()): how long it waits
  * for it before it hands the buffer over to the task */
 #define DIRECT_WAIT_NS (100 * 1000)
+/* ... and how long after its last return a buffer must come to be taken so (take_directly_locked ()):
+ * a small one, whose answer takes a few microseconds, or any other */
+#define DIRECT_GAP_SMALL_NS (5 * 1000)
+#define DIRECT_SMALL_BYTES 4096
+#define DIRECT_GAP_NS TASK_SPIN_NS
 /* K2K: a buffer that comes this soon after the chain function last returned is part of a stream, whose
  * tokens the source pad's task pushes (HANDOFF below); one that comes later has its token pushed by
  * the chain function at once */
@@ -233,13 +240,13 @@ struct _GstRkActor {
   double values[RK_MAX_PARAMS]; /* what the actor has been (or will be) told */
   guint32 dirty_params;         /* bits of values[] not yet sent */
   guint32 wanted_run;           /* RK_CMD_PAUSE or RK_CMD_RESUME not yet sent, or 0 */
+  gint control_pending; /* set with either of the two above, cleared when both are 0 (atomic) */
   GCond cond;
   guint cond_waiters; /* threads in cond_wait_locked () */
   gint wakes;         /* bumped by every cond_broadcast_locked (), for a task that spins (atomic) */
   GQueue items;
   guint unwoken; /* items queued quietly since the task last looked at the queue (half a ring wake it) */
   gboolean task_idle; /* the task waits for items: all before have been pushed */
-  gboolean task_asleep; /* ... and has stopped spinning: it sleeps on cond */
   guint direct_skip, direct_backoff; /* lone buffers left to the task (take_directly_locked ()) */
   gboolean flushing;
   gboolean eos;
@@ -565,6 +572,8 @@ send_pending_control (GstRkActor *self, gboolean block)
     guint64 arg = 0;
     int r;
 
+    if (!g_atomic_int_get (&self->control_pending))
+      return 0; /* what is set meanwhile goes ahead of the next buffer (try_send_pending_control ()) */
     g_mutex_lock (&self->lock);
     if (self->dirty_params) {
       aux = (guint32) g_bit_nth_lsf (self->dirty_params, -1);
@@ -575,6 +584,8 @@ send_pending_control (GstRkActor *self, gboolean block)
       cmd = self->wanted_run;
       self->wanted_run = 0;
     }
+    if (!self->dirty_params && !self->wanted_run)
+      g_atomic_int_set (&self->control_pending, 0);
     g_mutex_unlock (&self->lock);
     if (!cmd)
       return 0;
@@ -590,6 +601,7 @@ send_pending_control (GstRkActor *self, gboolean block)
         self->dirty_params |= 1u << aux;
       else if (!self->wanted_run)
         self->wanted_run = cmd;
+      g_atomic_int_set (&self->control_pending, 1);
       g_mutex_unlock (&self->lock);
       return r;
     }
@@ -615,6 +627,7 @@ request_run_state (GstRkActor *self, guint32 cmd)
 {
   g_mutex_lock (&self->lock);
   self->wanted_run = self->run_cmd = cmd;
+  g_atomic_int_set (&self->control_pending, 1);
   g_mutex_unlock (&self->lock);
   try_send_pending_control (self);
 }
@@ -787,6 +800,7 @@ gst_rk_actor_start (GstRkActor *self)
     if (values[i] != h->params[i].def)
       self->dirty_params |= 1u << i;
   self->wanted_run = self->run_cmd = RK_CMD_PAUSE;
+  g_atomic_int_set (&self->control_pending, 1);
   g_mutex_unlock (&self->lock);
   g_atomic_int_set (&self->move_wanted, 0);
   close_moves (self, FALSE); /* a setting changed from now on starts a new actor at once */
@@ -951,21 +965,25 @@ kernel_failed (GstRkActor *self, guint32 status, guint64 seq)
       ("record %" G_GUINT64_FORMAT, seq));
 }
 
-/* Whether the chain function takes the answer of the buffer it has just submitted (one record) and
- * pushes it itself, rather than queue it for the source pad's task: when the task sleeps with nothing
- * left to do, and the buffer came (entry_ns) TASK_SPIN_NS or more after the chain function last
- * returned. That is a stream of buffers that come one at a time, as from a live source, which would
- * otherwise wait each time for the task to wake (a futex wake-up, several microseconds: about what a
- * GPU actor takes to answer a small record). Buffers that come closer together go to the task, which
- * spins between them, so that upstream does not wait for an answer while it has more to send. When
- * answers come too late for the chain function (it hands them over after DIRECT_WAIT_NS), it leaves
- * the next 1, 2, 4, ... 256 lone buffers to the task, until one comes in time again. Called with
- * `lock`. */
+/* Whether the chain function takes the answer of the buffer of `size` bytes it has just submitted
+ * (one record) and pushes it itself, rather than queue it for the source pad's task: when the task has
+ * pushed everything before it and waits (spinning or asleep), and the buffer came (entry_ns) a while
+ * after the chain function last returned: upstream sends buffers one at a time, waiting for each
+ * result (an application's requests) or with pauses between them (a live source). Their answer would
+ * otherwise cross to another thread, and to a task asleep a futex wake-up away (several
+ * microseconds: about what a GPU actor takes to answer a small record). How long a while: for a small
+ * buffer (DIRECT_SMALL_BYTES), whose answer comes within microseconds, DIRECT_GAP_SMALL_NS; for a
+ * larger one DIRECT_GAP_NS, since the chain function holds upstream back while it waits, which a
+ * source that has the next buffer ready soon after would feel. Buffers that come closer together go
+ * to the task, so that upstream does not wait for an answer while it has more to send. When answers
+ * come too late for the chain function (it hands them over after DIRECT_WAIT_NS), it leaves the next
+ * 1, 2, 4, ... 256 lone buffers to the task, until one comes in time again. Called with `lock`. */
 static gboolean
-take_directly_locked (GstRkActor *self, guint64 entry_ns)
+take_directly_locked (GstRkActor *self, guint64 entry_ns, gsize size)
 {
-  if (!self->task_asleep || !g_queue_is_empty (&self->items) || self->flushing
-      || entry_ns - self->chain_done_ns < TASK_SPIN_NS)
+  const guint64 gap = size <= DIRECT_SMALL_BYTES ? DIRECT_GAP_SMALL_NS : DIRECT_GAP_NS;
+  if (!self->task_idle || !g_queue_is_empty (&self->items) || !g_queue_is_empty (&self->outq)
+      || self->flushing || entry_ns - self->chain_done_ns < gap)
     return FALSE;
   if (self->direct_skip) {
     self->direct_skip--;
@@ -1039,6 +1057,21 @@ token_pushed_locked (GstRkActor *self, GstFlowReturn ret)
   }
 }
 
+/* The item of a PROCESS record for buf: what its output takes from it. */
+static Item *
+new_buffer_item (GstBuffer *buf)
+{
+  Item *item = g_new0 (Item, 1);
+  item->kind = ITEM_BUFFER;
+  item->pts = GST_BUFFER_PTS (buf);
+  item->dts = GST_BUFFER_DTS (buf);
+  item->duration = GST_BUFFER_DURATION (buf);
+  item->offset = GST_BUFFER_OFFSET (buf);
+  item->offset_end = GST_BUFFER_OFFSET_END (buf);
+  item->flags = GST_BUFFER_FLAGS (buf);
+  return item;
+}
+
 static GstFlowReturn
 gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
@@ -1051,7 +1084,8 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   gboolean in_place = FALSE, link_in, link_out;
   guint64 token_seq = 0;
   guint32 in_route;
-  Item *item, *direct = NULL;
+  Item *item = NULL, *direct = NULL;
+  GstBuffer *token = NULL;
   const guint64 entry_ns = rk_now_ns ();
   int r;
 
@@ -1116,15 +1150,6 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     return GST_FLOW_ERROR;
   }
 
-  item = g_new0 (Item, 1);
-  item->kind = ITEM_BUFFER;
-  item->pts = GST_BUFFER_PTS (buf);
-  item->dts = GST_BUFFER_DTS (buf);
-  item->duration = GST_BUFFER_DURATION (buf);
-  item->offset = GST_BUFFER_OFFSET (buf);
-  item->offset_end = GST_BUFFER_OFFSET_END (buf);
-  item->flags = GST_BUFFER_FLAGS (buf);
-
   meta = gst_buffer_get_rk_hlc_meta (buf);
   if (meta)
     rk_hlc_recv (&self->clock, meta->hlc);
@@ -1132,18 +1157,33 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   rec.node = self->clock.node;
   if (link_out)
     rec.flags |= RK_REC_F_TO_ROUTE;
+  if (GST_BUFFER_DURATION_IS_VALID (buf) && (!GST_CLOCK_TIME_IS_VALID (self->max_duration)
+          || GST_BUFFER_DURATION (buf) > self->max_duration + self->max_duration / 100)) {
+    /* what the ring can hold, in time, grew: so did the latency we report (durations that differ
+     * by rounding alone do not count) */
+    GST_OBJECT_LOCK (self);
+    self->max_duration = GST_BUFFER_DURATION (buf);
+    GST_OBJECT_UNLOCK (self);
+    gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
+  }
 
+  /* The record goes out first; the item that pairs with its answer, and the token, are made while the
+   * actor works on it. */
   g_mutex_lock (&self->submit_lock);
   r = send_pending_control (self, TRUE);
   if (r == 0 && self->msg_size && map.size > self->msg_size) {
     gboolean queued;
+    item = new_buffer_item (buf);
     r = submit_messages (self, item, &rec, map.data, (guint32) (map.size / self->msg_size), &queued);
     if (queued)
       item = NULL; /* the source pad's task owns it now */
+    else
+      g_clear_pointer (&item, g_free);
   } else if (r == 0) {
     const uint32_t out_cap = link_out ? 0 : (uint32_t) map.size;
+    /* a forwarded record's answer is not timed */
+    const guint64 submit_ns = link_out ? 0 : rk_now_ns ();
     rec.hlc = rk_hlc_tick (&self->clock);
-    item->submit_ns = rk_now_ns ();
     if (link_out)
       rec.u.desc.out_off = token_seq = self->out_seq;
     if (in_place) {
@@ -1154,19 +1194,42 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       r = rk_actor_submit (self->actor, &rec, link_in ? NULL : map.data, (uint32_t) map.size,
           out_cap, -1);
     }
-    if (r == 0 && link_out)
+    if (r == 0) {
+      item = new_buffer_item (buf);
+      item->submit_ns = submit_ns;
+      item->seq = rec.seq;
+      item->routed = link_out;
+    }
+    if (r == 0 && link_out) {
       self->out_seq++;
+      /* what crosses the pad: the buffer's timestamps and flags, our clock's stamp, and where the
+       * data is (the record it becomes in the downstream inbox). A token that came in and that
+       * nobody else holds goes on itself, with new stamps: no allocation in the middle of a chain. */
+      GstRkHlcMeta *hm = link_in && gst_buffer_is_writable (buf) ? gst_buffer_get_rk_hlc_meta (buf) : NULL;
+      GstRkLinkMeta *tm = hm ? gst_buffer_get_rk_link_meta (buf) : NULL;
+      if (tm) {
+        token = g_steal_pointer (&buf); /* our reference goes on with it */
+        hm->hlc = rec.hlc;
+        hm->node = rec.node;
+        tm->route = self->out_route;
+        tm->seq = token_seq;
+        tm->len = (guint32) map.size;
+      } else {
+        token = gst_buffer_new ();
+        gst_buffer_copy_into (token, buf, GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+        gst_buffer_add_rk_hlc_meta (token, rec.hlc, rec.node);
+        gst_buffer_add_rk_link_meta (token, self->out_route, token_seq, (guint32) map.size);
+      }
+    }
   }
-  if (r == 0 && item) {
-    item->seq = rec.seq;
-    item->routed = link_out;
+  if (item) {
     g_mutex_lock (&self->lock);
     if (link_in && link_out) {
       enqueue_quiet_locked (self, item);
     } else if (link_out) {
       g_queue_push_tail (&self->items, item); /* the task is woken once the token has gone */
-    } else if (!link_in && take_directly_locked (self, entry_ns)) {
-      item->direct = TRUE; /* answered below; the task sleeps on */
+    } else if (take_directly_locked (self, entry_ns, map.size)) {
+      item->direct = TRUE; /* answered below; the task leaves it alone */
       g_queue_push_tail (&self->items, item);
       direct = item;
     } else
@@ -1176,48 +1239,38 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       self->buffers_in_place++;
     if (link_in)
       self->tokens_in++;
+    if (token && (!g_queue_is_empty (&self->outq) || self->out_pushing
+            || entry_ns - self->chain_done_ns < HANDOFF_GAP_NS)) {
+      /* a stream: the task pushes the token, and so runs the downstream chain function, while this
+       * one takes the next buffer. Each element of a chain then works in a thread of its own,
+       * instead of all of them one after the other in the first one's streaming thread. */
+      GST_LOG_OBJECT (self, "token of link record %" G_GUINT64_FORMAT " to the task", token_seq);
+      g_queue_push_tail (&self->outq, g_steal_pointer (&token));
+      cond_broadcast_locked (self);
+      ret = self->flushing ? GST_FLOW_FLUSHING : self->srcresult;
+    }
     g_mutex_unlock (&self->lock);
     item = NULL;
   }
   g_mutex_unlock (&self->submit_lock);
-  if (!in_place && !link_in)
-    gst_buffer_unmap (buf, &map);
 
-  GstBuffer *token = NULL;
-  if (r == 0 && link_out) {
-    /* what crosses the pad: the buffer's timestamps and flags, our clock's stamp, and where the data
-     * is (the record it becomes in the downstream inbox). A token that came in and that nobody else
-     * holds goes on itself, with new stamps: no allocation in the middle of a chain. */
-    GstRkHlcMeta *hm = link_in && gst_buffer_is_writable (buf) ? gst_buffer_get_rk_hlc_meta (buf) : NULL;
-    GstRkLinkMeta *tm = hm ? gst_buffer_get_rk_link_meta (buf) : NULL;
-    if (tm) {
-      token = gst_buffer_ref (buf);
-      hm->hlc = rec.hlc;
-      hm->node = rec.node;
-      tm->route = self->out_route;
-      tm->seq = token_seq;
-      tm->len = (guint32) map.size;
-    } else {
-      token = gst_buffer_new ();
-      gst_buffer_copy_into (token, buf, GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
-      gst_buffer_add_rk_hlc_meta (token, rec.hlc, rec.node);
-      gst_buffer_add_rk_link_meta (token, self->out_route, token_seq, (guint32) map.size);
-    }
+  if (token) {
+    /* pushed at once: the downstream actor queues its own record for the data while ours makes it.
+     * The input is let go after, when the downstream record is on its way. */
+    ret = gst_pad_push (self->srcpad, token);
+    g_mutex_lock (&self->lock);
+    if (!link_in)
+      cond_broadcast_locked (self); /* for the item queued above, after the token's hop */
+    token_pushed_locked (self, ret);
+    g_mutex_unlock (&self->lock);
   }
-
-  if (GST_BUFFER_DURATION_IS_VALID (buf) && (!GST_CLOCK_TIME_IS_VALID (self->max_duration)
-          || GST_BUFFER_DURATION (buf) > self->max_duration + self->max_duration / 100)) {
-    /* what the ring can hold, in time, grew: so did the latency we report (durations that differ
-     * by rounding alone do not count) */
-    GST_OBJECT_LOCK (self);
-    self->max_duration = GST_BUFFER_DURATION (buf);
-    GST_OBJECT_UNLOCK (self);
-    gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
+  if (buf) {
+    if (!in_place && !link_in)
+      gst_buffer_unmap (buf, &map);
+    gst_buffer_unref (buf);
   }
-  gst_buffer_unref (buf);
 
   if (r < 0) {
-    g_free (item); /* NULL if queued: a buffer cut short ends with what was sent */
     if (r == -EMSGSIZE) {
       GST_ELEMENT_ERROR (self, STREAM, FAILED,
           ("A buffer of %" G_GSIZE_FORMAT " bytes is larger than the actor's arena.", map.size),
@@ -1232,31 +1285,6 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       return ret == GST_FLOW_OK ? GST_FLOW_FLUSHING : ret;
     }
     return gst_rk_flow_from_errno (GST_ELEMENT (self), self->actor, r, "accepting a buffer");
-  }
-  if (token) {
-    g_mutex_lock (&self->lock);
-    if (!g_queue_is_empty (&self->outq) || self->out_pushing || entry_ns - self->chain_done_ns < HANDOFF_GAP_NS) {
-      /* a stream: the task pushes it, and so runs the downstream chain function, while this one
-       * takes the next buffer. Each element of a chain then works in a thread of its own, instead
-       * of all of them one after the other in the first one's streaming thread. */
-      GST_LOG_OBJECT (self, "token of link record %" G_GUINT64_FORMAT " to the task", token_seq);
-      g_queue_push_tail (&self->outq, token);
-      cond_broadcast_locked (self);
-      ret = self->flushing ? GST_FLOW_FLUSHING : self->srcresult;
-      g_mutex_unlock (&self->lock);
-      self->chain_done_ns = rk_now_ns ();
-      return ret;
-    }
-    g_mutex_unlock (&self->lock);
-    /* pushed at once: the downstream actor queues its own record for the data while ours makes it */
-    ret = gst_pad_push (self->srcpad, token);
-    g_mutex_lock (&self->lock);
-    if (!link_in)
-      cond_broadcast_locked (self); /* for the item queued above, after the token's hop */
-    token_pushed_locked (self, ret);
-    g_mutex_unlock (&self->lock);
-    self->chain_done_ns = rk_now_ns ();
-    return ret;
   }
   if (direct)
     ret = answer_directly (self, direct);
@@ -1691,6 +1719,7 @@ move_actor (GstRkActor *self)
   self->run_ring = ring_size;
   self->run_arena = arena_size;
   self->wanted_run = self->run_cmd; /* it starts as the old one did: paused or running as asked */
+  g_atomic_int_set (&self->control_pending, 1);
   self->moves++;
   const guint64 handover = rk_now_ns () - t0;
   g_mutex_unlock (&self->lock);
@@ -2419,9 +2448,7 @@ gst_rk_actor_loop (GstPad *pad)
       if (self->wakes != seen)
         continue;
     }
-    self->task_asleep = TRUE;
     cond_wait_locked (self);
-    self->task_asleep = FALSE;
   }
   self->task_idle = FALSE;
   self->unwoken = 0;
@@ -2739,6 +2766,7 @@ apply_params (GstRkActor *self, const GstStructure *params)
     if (values[i] != self->values[i]) {
       self->values[i] = values[i];
       self->dirty_params |= 1u << i;
+      g_atomic_int_set (&self->control_pending, 1);
     }
   }
   g_mutex_unlock (&self->lock);
