@@ -22,15 +22,17 @@
  * records per second. Source: videotestsrc (black RGBA frames of about
  * 8 MiB), which takes the pool rkactor proposes and so writes its frames into the actor's memory;
  * identity in its place shows what the source alone can produce. Configurations that cannot run are
- * listed as skipped.
+ * listed as skipped. --only runs only the configurations named (their labels, as in the tables,
+ * separated by commas), e.g. --only "identity,rkactor backend=cuda"; --round-trips runs the first
+ * table alone (round trips, buffers one after the other), here and with --chains.
  *
- *   bench-element --chains [cpu,cuda,vulkan] [--quick]
+ *   bench-element --chains [cpu,cuda,vulkan] [--links auto,staged,host] [--quick]
  *
  * Chains of 1, 2, 4 and 8 echo actors (CPU, CUDA and Vulkan backends), linked on the device (K2K,
  * link=auto), through an inbox in host memory (link=staged: the path between two GPUs without peer
  * access) and through the host (link=host), in one run: round trip (min, median, p99), the latency
  * each hop adds (from the whole round trip, and from the time in the middle alone), and streaming throughput of 64 KiB and 1 MiB buffers. A chain whose first link took
- * another path than its label's fails.
+ * another path than its label's fails. --links runs only the chains of the links named.
  */
 #include <gst/app/app.h>
 #include <gst/gst.h>
@@ -70,6 +72,20 @@ link_is (GstElement *p, const char *want, const char **got)
 }
 
 static gboolean quick;
+static const char *only, *only_links; /* --only, --links: names separated by commas, or NULL: all */
+static gboolean round_trips_only;     /* --round-trips */
+
+/* Whether name is one of list's (names separated by commas), or list is NULL. */
+static gboolean
+selected (const char *list, const char *name)
+{
+  if (!list)
+    return TRUE;
+  gchar **names = g_strsplit (list, ",", -1);
+  gboolean found = g_strv_contains ((const gchar *const *) names, name);
+  g_strfreev (names);
+  return found;
+}
 #define APART_US 1000 /* the pause between buffers of the round trips "apart" */
 
 static int
@@ -348,6 +364,10 @@ bench_chains (const char *backend)
       backend);
   for (int l = 0; l < LINKS; l++)
     for (int k = 0; k < 4; k++) {
+      labels[l][k] = middles[l][k] = NULL;
+      c[l][k] = (Config) { .ok = FALSE };
+      if (!selected (only_links, links[l]))
+        continue;
       GString *m = g_string_new ("");
       for (int i = 0; i < lens[k]; i++)
         g_string_append_printf (m, "%srkactor name=r%d kernel=echo backend=%s link=%s ring-size=64",
@@ -358,11 +378,12 @@ bench_chains (const char *backend)
         .want_link = lens[k] > 1 ? paths[l] : NULL };
       bench_round_trip (&c[l][k], 0);
     }
-  printf ("\n| chain (%s)                   | what | rate | bandwidth |\n|---|---|---|---|\n", backend);
+  if (!round_trips_only)
+    printf ("\n| chain (%s)                   | what | rate | bandwidth |\n|---|---|---|---|\n", backend);
   for (int l = 0; l < LINKS; l++)
     for (int k = 0; k < 4; k++) {
       thr[l][k][0] = thr[l][k][1] = 0;
-      if (!c[l][k].ok)
+      if (!c[l][k].ok || round_trips_only)
         continue;
       thr[l][k][0] = stream_one (&c[l][k], 128, quick ? 3000 : 20000);
       thr[l][k][1] = stream_one (&c[l][k], 512, quick ? 300 : 2000);
@@ -591,28 +612,39 @@ main (int argc, char **argv)
   gboolean chains = FALSE;
   for (int i = 1; i < argc; i++) {
     quick |= strcmp (argv[i], "--quick") == 0;
+    round_trips_only |= strcmp (argv[i], "--round-trips") == 0;
     chains |= strcmp (argv[i], "--chains") == 0;
+    if (i + 1 < argc && strcmp (argv[i], "--only") == 0)
+      only = argv[i + 1];
+    if (i + 1 < argc && strcmp (argv[i], "--links") == 0)
+      only_links = argv[i + 1];
   }
   if (chains) {
     /* all backends, or those named after --chains */
-    const gchar *only = NULL;
+    const gchar *backends = NULL;
     for (int i = 1; i + 1 < argc; i++)
       if (strcmp (argv[i], "--chains") == 0 && argv[i + 1][0] != '-')
-        only = argv[i + 1];
+        backends = argv[i + 1];
     static const gchar *names[] = { "cpu", "cuda", "vulkan" };
     for (guint i = 0; i < G_N_ELEMENTS (names); i++)
-      if (!only || strstr (only, names[i]))
+      if (!backends || strstr (backends, names[i]))
         bench_chains (names[i]);
     gst_deinit ();
     return 0;
   }
   for (int i = 0; i < n; i++)
-    configs[i].ok = TRUE;
+    configs[i].ok = selected (only, configs[i].label);
 
   printf ("| pipeline middle              | buffer  | min us   | median us | p99 us  | middle: min us | median us | p99 us | actor rtt p50 us |\n");
   printf ("|---|---|---|---|---|---|---|---|---|\n");
   for (int i = 0; i < n; i++)
-    bench_round_trip (&configs[i], 0);
+    if (configs[i].ok)
+      bench_round_trip (&configs[i], 0);
+
+  if (round_trips_only) {
+    gst_deinit ();
+    return 0;
+  }
 
   printf ("\nBuffers %d us apart (as from a live source), the same columns:\n\n", APART_US);
   printf ("| pipeline middle              | buffer  | min us   | median us | p99 us  | middle: min us | median us | p99 us | actor rtt p50 us |\n");
