@@ -9,6 +9,8 @@ packages=(
   libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   libvulkan-dev glslc mesa-vulkan-drivers
+  # GStreamer's own CUDA elements (nvcodec), the baseline bench-element measures rkactor against
+  gstreamer1.0-plugins-bad
 )
 
 missing=()
