@@ -992,6 +992,24 @@ take_directly_locked (GstRkActor *self, guint64 entry_ns, gsize size)
   return TRUE;
 }
 
+/* Whether the answer of a buffer's record says that its K2K link was torn down under it (a neighbour
+ * stopped, a flush upstream): the buffer was dropped there, as its token's push was, and is counted as
+ * flushed. The item is freed then. */
+static gboolean
+link_torn_down (GstRkActor *self, Item *item, const rk_answer *ans)
+{
+  if (ans->rec.status != RK_STATUS_CLOSED && ans->rec.status != RK_STATUS_CANCELLED)
+    return FALSE;
+  GST_DEBUG_OBJECT (self, "record %" G_GUINT64_FORMAT ": %s", ans->rec.seq,
+      rk_status_name (ans->rec.status));
+  g_mutex_lock (&self->lock);
+  if (!item->routed) /* a forwarded one was counted when its token went */
+    self->flushed++;
+  g_mutex_unlock (&self->lock);
+  item_free (item);
+  return TRUE;
+}
+
 /* The chain function's take of the answer of a buffer it queued as `direct`: receive it (it is the
  * next one: nothing was queued before it), and push it. An answer that has not come within
  * DIRECT_WAIT_NS (a slow kernel), a flush, or a fault hand the buffer over to the task, which pushes
@@ -1032,6 +1050,8 @@ answer_directly (GstRkActor *self, Item *item)
   rk_hlc_recv (&self->clock, ans.rec.hlc);
   if (ans.rec.flags & RK_REC_F_ERROR) {
     rk_actor_release_output (self->actor, ans.out_token);
+    if (link_torn_down (self, item, &ans))
+      return GST_FLOW_OK;
     kernel_failed (self, ans.rec.status, ans.rec.seq);
     item_free (item);
     pushed (self, 0, GST_FLOW_ERROR);
@@ -2521,19 +2541,8 @@ gst_rk_actor_loop (GstPad *pad)
 
   if (ans.rec.flags & RK_REC_F_ERROR) {
     rk_actor_release_output (self->actor, ans.out_token);
-    if (item->kind == ITEM_BUFFER
-        && (ans.rec.status == RK_STATUS_CLOSED || ans.rec.status == RK_STATUS_CANCELLED)) {
-      /* its link was torn down under it (a neighbour stopped, a flush upstream): dropped there,
-       * as the token's push was */
-      GST_DEBUG_OBJECT (self, "record %" G_GUINT64_FORMAT ": %s", ans.rec.seq,
-          rk_status_name (ans.rec.status));
-      g_mutex_lock (&self->lock);
-      if (!item->routed) /* a forwarded one was counted when its token went */
-        self->flushed++;
-      g_mutex_unlock (&self->lock);
-      item_free (item);
+    if (item->kind == ITEM_BUFFER && link_torn_down (self, item, &ans))
       return;
-    }
     if (item->kind == ITEM_BUFFER) {
       kernel_failed (self, ans.rec.status, ans.rec.seq);
       item_free (item);
