@@ -116,6 +116,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_rk_actor_debug);
  * tokens the source pad's task pushes (HANDOFF below); one that comes later has its token pushed by
  * the chain function at once */
 #define HANDOFF_GAP_NS (10 * 1000)
+/* How long the source pad's task waits for the answer of a record forwarded down a K2K route before it
+ * looks again at the tokens queued meanwhile, which that answer may be waiting for (gst_rk_actor_loop) */
+#define ROUTED_WAIT_NS (100 * 1000)
 
 enum {
   PROP_0,
@@ -2513,10 +2516,17 @@ gst_rk_actor_loop (GstPad *pad)
       goto pause;
     return;
   }
+  const gboolean routed = item->routed;
   g_mutex_unlock (&self->lock);
 
-  /* the front item's record was submitted before the item was queued: its answer is the next one */
-  r = rk_actor_receive (self->actor, &ans, -1);
+  /* the front item's record was submitted before the item was queued: its answer is the next one.
+   * A record forwarded down a K2K route may wait for tokens queued behind it: its actor forwards only
+   * into room in the downstream inbox, which frees as the downstream actor's records come, and those
+   * come with the tokens that this task pushes. So that wait ends after a while, and the tokens go
+   * first again; the answer is taken on the next turn. */
+  r = rk_actor_receive (self->actor, &ans, routed ? ROUTED_WAIT_NS : -1);
+  if (r == -ETIMEDOUT && routed)
+    return;
   if (r < 0) {
     ret = gst_rk_flow_from_errno (GST_ELEMENT (self), self->actor, r, "answering");
     goto pause;
