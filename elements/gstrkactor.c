@@ -243,7 +243,6 @@ struct _GstRkActor {
   double values[RK_MAX_PARAMS]; /* what the actor has been (or will be) told */
   guint32 dirty_params;         /* bits of values[] not yet sent */
   guint32 wanted_run;           /* RK_CMD_PAUSE or RK_CMD_RESUME not yet sent, or 0 */
-  gint control_pending; /* set with either of the two above, cleared when both are 0 (atomic) */
   GCond cond;
   guint cond_waiters; /* threads in cond_wait_locked () */
   gint wakes;         /* bumped by every cond_broadcast_locked (), for a task that spins (atomic) */
@@ -575,8 +574,6 @@ send_pending_control (GstRkActor *self, gboolean block)
     guint64 arg = 0;
     int r;
 
-    if (!g_atomic_int_get (&self->control_pending))
-      return 0; /* what is set meanwhile goes ahead of the next buffer (try_send_pending_control ()) */
     g_mutex_lock (&self->lock);
     if (self->dirty_params) {
       aux = (guint32) g_bit_nth_lsf (self->dirty_params, -1);
@@ -587,8 +584,6 @@ send_pending_control (GstRkActor *self, gboolean block)
       cmd = self->wanted_run;
       self->wanted_run = 0;
     }
-    if (!self->dirty_params && !self->wanted_run)
-      g_atomic_int_set (&self->control_pending, 0);
     g_mutex_unlock (&self->lock);
     if (!cmd)
       return 0;
@@ -604,7 +599,6 @@ send_pending_control (GstRkActor *self, gboolean block)
         self->dirty_params |= 1u << aux;
       else if (!self->wanted_run)
         self->wanted_run = cmd;
-      g_atomic_int_set (&self->control_pending, 1);
       g_mutex_unlock (&self->lock);
       return r;
     }
@@ -630,7 +624,6 @@ request_run_state (GstRkActor *self, guint32 cmd)
 {
   g_mutex_lock (&self->lock);
   self->wanted_run = self->run_cmd = cmd;
-  g_atomic_int_set (&self->control_pending, 1);
   g_mutex_unlock (&self->lock);
   try_send_pending_control (self);
 }
@@ -803,7 +796,6 @@ gst_rk_actor_start (GstRkActor *self)
     if (values[i] != h->params[i].def)
       self->dirty_params |= 1u << i;
   self->wanted_run = self->run_cmd = RK_CMD_PAUSE;
-  g_atomic_int_set (&self->control_pending, 1);
   g_mutex_unlock (&self->lock);
   g_atomic_int_set (&self->move_wanted, 0);
   close_moves (self, FALSE); /* a setting changed from now on starts a new actor at once */
@@ -1180,15 +1172,7 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   rec.node = self->clock.node;
   if (link_out)
     rec.flags |= RK_REC_F_TO_ROUTE;
-  if (GST_BUFFER_DURATION_IS_VALID (buf) && (!GST_CLOCK_TIME_IS_VALID (self->max_duration)
-          || GST_BUFFER_DURATION (buf) > self->max_duration + self->max_duration / 100)) {
-    /* what the ring can hold, in time, grew: so did the latency we report (durations that differ
-     * by rounding alone do not count) */
-    GST_OBJECT_LOCK (self);
-    self->max_duration = GST_BUFFER_DURATION (buf);
-    GST_OBJECT_UNLOCK (self);
-    gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
-  }
+  const GstClockTime duration = GST_BUFFER_DURATION (buf); /* buf may go on as the token */
 
   /* The record goes out first; the item that pairs with its answer, and the token, are made while the
    * actor works on it. */
@@ -1291,6 +1275,15 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     if (!in_place && !link_in)
       gst_buffer_unmap (buf, &map);
     gst_buffer_unref (buf);
+  }
+  if (GST_CLOCK_TIME_IS_VALID (duration) && (!GST_CLOCK_TIME_IS_VALID (self->max_duration)
+          || duration > self->max_duration + self->max_duration / 100)) {
+    /* what the ring can hold, in time, grew: so did the latency we report (durations that differ
+     * by rounding alone do not count) */
+    GST_OBJECT_LOCK (self);
+    self->max_duration = duration;
+    GST_OBJECT_UNLOCK (self);
+    gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
   }
 
   if (r < 0) {
@@ -1742,7 +1735,6 @@ move_actor (GstRkActor *self)
   self->run_ring = ring_size;
   self->run_arena = arena_size;
   self->wanted_run = self->run_cmd; /* it starts as the old one did: paused or running as asked */
-  g_atomic_int_set (&self->control_pending, 1);
   self->moves++;
   const guint64 handover = rk_now_ns () - t0;
   g_mutex_unlock (&self->lock);
@@ -2785,7 +2777,6 @@ apply_params (GstRkActor *self, const GstStructure *params)
     if (values[i] != self->values[i]) {
       self->values[i] = values[i];
       self->dirty_params |= 1u << i;
-      g_atomic_int_set (&self->control_pending, 1);
     }
   }
   g_mutex_unlock (&self->lock);
