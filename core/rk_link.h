@@ -19,10 +19,14 @@
 
 #define RK_LINK_ALIGN RK_ARENA_ALIGN
 
+/* The bytes a payload of len bytes takes: rounded up, and never none. An empty payload (an empty
+ * buffer, an error record) takes RK_LINK_ALIGN too: one that took nothing would, as the only one in
+ * use, leave the newest payload's end where the oldest starts, which is how a full arena looks, and
+ * nothing more would be placed until it was consumed. */
 RK_HD static inline uint64_t
 rk_link_span (uint64_t len)
 {
-  return (len + RK_LINK_ALIGN - 1) / RK_LINK_ALIGN * RK_LINK_ALIGN;
+  return len ? (len + RK_LINK_ALIGN - 1) / RK_LINK_ALIGN * RK_LINK_ALIGN : RK_LINK_ALIGN;
 }
 
 /* Where a payload of len bytes goes. pos: end of the newest payload; oldest: start of the oldest one
@@ -52,12 +56,7 @@ rk_link_place (uint64_t pos, uint64_t oldest, bool empty, uint64_t size, uint64_
     *off = pos;
     return true;
   }
-  /* pos == oldest while something is in use: the arena is full (a zero-length payload still fits) */
-  if (need == 0) {
-    *off = pos;
-    return true;
-  }
-  return false;
+  return false; /* pos == oldest while something is in use: the arena is full */
 }
 
 #endif /* RK_LINK_H */

@@ -116,9 +116,6 @@ GST_DEBUG_CATEGORY_STATIC (gst_rk_actor_debug);
  * tokens the source pad's task pushes (HANDOFF below); one that comes later has its token pushed by
  * the chain function at once */
 #define HANDOFF_GAP_NS (10 * 1000)
-/* How long the source pad's task waits for the answer of a record forwarded down a K2K route before it
- * looks again at the tokens queued meanwhile, which that answer may be waiting for (gst_rk_actor_loop) */
-#define ROUTED_WAIT_NS (100 * 1000)
 
 enum {
   PROP_0,
@@ -269,6 +266,10 @@ struct _GstRkActor {
    * whether the task is pushing one now */
   GQueue outq;
   gboolean out_pushing;
+  /* ... how many went into outq (atomic), and whether the task waits for an answer meanwhile: it then
+   * leaves that wait when one comes (outq_push_locked ()) */
+  guint32 out_queued;
+  gboolean answer_wait;
   rk_link_path out_path;
   rk_actor *peer;    /* the downstream actor: its inbox stays alive while our route points there */
   guint32 out_route;
@@ -380,6 +381,21 @@ enqueue_quiet_locked (GstRkActor *self, Item *item)
   g_queue_push_tail (&self->items, item);
   if (++self->unwoken >= MAX (self->run_ring / 2, 1))
     cond_broadcast_locked (self);
+}
+
+/* Hand a token, or a serialized event behind tokens, to the task to push. The task may be waiting for
+ * an answer meanwhile, and that answer for this token: the actor publishes a batch's answers
+ * together, after the last, so the answer of a record forwarded down a route can wait while a later
+ * one of the same batch waits for room in the downstream inbox, which the records that come with
+ * these tokens free. So the wait ends, and the token goes first. Called with `lock`. */
+static void
+outq_push_locked (GstRkActor *self, gpointer obj)
+{
+  g_queue_push_tail (&self->outq, obj);
+  rk_store_release32 (&self->out_queued, self->out_queued + 1); /* writers hold `lock` */
+  cond_broadcast_locked (self);
+  if (self->answer_wait)
+    rk_actor_wake_receiver (self->actor);
 }
 
 /* ---- class ---- */
@@ -1252,8 +1268,7 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
        * one takes the next buffer. Each element of a chain then works in a thread of its own,
        * instead of all of them one after the other in the first one's streaming thread. */
       GST_LOG_OBJECT (self, "token of link record %" G_GUINT64_FORMAT " to the task", token_seq);
-      g_queue_push_tail (&self->outq, g_steal_pointer (&token));
-      cond_broadcast_locked (self);
+      outq_push_locked (self, g_steal_pointer (&token));
       ret = self->flushing ? GST_FLOW_FLUSHING : self->srcresult;
     }
     g_mutex_unlock (&self->lock);
@@ -2035,8 +2050,7 @@ gst_rk_actor_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     cond_broadcast_locked (self); /* answers of forwarded records: read them now */
   if (tokens && (!g_queue_is_empty (&self->outq) || self->out_pushing)) {
     /* behind tokens the task has still to push */
-    g_queue_push_tail (&self->outq, event);
-    cond_broadcast_locked (self);
+    outq_push_locked (self, event);
     g_mutex_unlock (&self->lock);
     return TRUE;
   }
@@ -2508,23 +2522,23 @@ gst_rk_actor_loop (GstPad *pad)
       goto pause;
     return;
   }
-  const gboolean routed = item->routed;
+  const guint32 queued = self->out_queued;
+  self->answer_wait = TRUE;
   g_mutex_unlock (&self->lock);
 
-  /* the front item's record was submitted before the item was queued: its answer is the next one.
-   * A record forwarded down a K2K route may wait for tokens queued behind it: its actor forwards only
-   * into room in the downstream inbox, which frees as the downstream actor's records come, and those
-   * come with the tokens that this task pushes. So that wait ends after a while, and the tokens go
-   * first again; the answer is taken on the next turn. */
-  r = rk_actor_receive (self->actor, &ans, routed ? ROUTED_WAIT_NS : -1);
-  if (r == -ETIMEDOUT && routed)
-    return;
+  /* the front item's record was submitted before the item was queued: its answer is the next one. In
+   * a K2K chain that answer may wait for tokens queued meanwhile (outq_push_locked ()): the wait ends
+   * when one is, the tokens go first, and the answer is taken on the next turn. */
+  r = rk_actor_receive_unless (self->actor, &ans, -1, &self->out_queued, queued);
+  g_mutex_lock (&self->lock);
+  self->answer_wait = FALSE;
   if (r < 0) {
+    g_mutex_unlock (&self->lock);
+    if (r == -EAGAIN)
+      return;
     ret = gst_rk_flow_from_errno (GST_ELEMENT (self), self->actor, r, "answering");
     goto pause;
   }
-
-  g_mutex_lock (&self->lock);
   item = g_queue_pop_head (&self->items);
   if (!item->routed)
     record_rtt_locked (self, rk_now_ns () - item->submit_ns);

@@ -336,27 +336,42 @@ waiting (uint32_t *flag, int delta)
   atomic_fetch_add_explicit (RK_ATOMIC32 (flag), (uint32_t) delta, memory_order_relaxed);
 }
 
-/* Spin for ready () for up to SPIN_NS. An answer from a GPU takes microseconds, and a sleep and
- * wake-up costs more than that. */
+/* A word whose change ends a wait as well (rk_actor_receive_unless ()): none when word is NULL. */
+typedef struct unless {
+  const uint32_t *word;
+  uint32_t seen;
+} unless;
+
 static bool
-spin (rk_actor *a, ready_fn ready, void *arg)
+changed (const unless *u)
+{
+  return u->word && rk_load_acquire32 (u->word) != u->seen;
+}
+
+/* Spin for ready () for up to SPIN_NS. An answer from a GPU takes microseconds, and a sleep and
+ * wake-up costs more than that. Returns 1 (ready), -EAGAIN (the word changed) or 0. */
+static int
+spin (rk_actor *a, ready_fn ready, void *arg, const unless *u)
 {
   rk_spin s = { 0 };
   do {
     if (ready (a, arg))
-      return true;
+      return 1;
+    if (changed (u))
+      return -EAGAIN;
   } while (rk_spin_on (&s, SPIN_NS));
-  return false;
+  return 0;
 }
 
 static int
-host_wait (rk_actor *a, ready_fn ready, void *arg, uint32_t *flag, bool interruptible,
-    int64_t timeout_ns)
+host_wait_unless (rk_actor *a, ready_fn ready, void *arg, uint32_t *flag, bool interruptible,
+    int64_t timeout_ns, const unless *u)
 {
   uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : rk_now_ns () + (uint64_t) timeout_ns;
+  int r = spin (a, ready, arg, u);
 
-  if (spin (a, ready, arg))
-    return 0;
+  if (r != 0)
+    return r > 0 ? 0 : r;
   for (;;) {
     uint32_t seq = rk_load_acquire32 (&a->host_wake);
     if (interruptible && rk_load_acquire32 (&a->interrupted))
@@ -368,6 +383,10 @@ host_wait (rk_actor *a, ready_fn ready, void *arg, uint32_t *flag, bool interrup
     if (ready (a, arg)) {
       waiting (flag, -1);
       return 0;
+    }
+    if (changed (u)) { /* its writer saw our flag after this, or we see its store here */
+      waiting (flag, -1);
+      return -EAGAIN;
     }
     char why[8];
     if (!a->impl || a->ops->check (a->impl, why, sizeof why) < 0) {
@@ -386,9 +405,17 @@ host_wait (rk_actor *a, ready_fn ready, void *arg, uint32_t *flag, bool interrup
     waiting (flag, -1);
     /* Woken by an event (not a poll slice): what we wait for is likely near (a record was just
      * submitted to an actor that cannot wake us itself): spin for it again before sleeping. */
-    if (woken && spin (a, ready, arg))
-      return 0;
+    if (woken && (r = spin (a, ready, arg, u)) != 0)
+      return r > 0 ? 0 : r;
   }
+}
+
+static int
+host_wait (rk_actor *a, ready_fn ready, void *arg, uint32_t *flag, bool interruptible,
+    int64_t timeout_ns)
+{
+  static const unless never = { NULL, 0 };
+  return host_wait_unless (a, ready, arg, flag, interruptible, timeout_ns, &never);
 }
 
 /* Wake host threads sleeping on host_wake if `flag` says one is. Call after the update they wait for. */
@@ -813,10 +840,11 @@ account_locked (rk_actor *a, rk_answer *ans, uint64_t expect_seq)
 
 /* Take up to max answers (at least one, waiting for it): one release of the ring, one lock, one wake. */
 static int
-receive (rk_actor *a, rk_answer *ans, uint32_t max, bool interruptible, int64_t timeout_ns)
+receive (rk_actor *a, rk_answer *ans, uint32_t max, bool interruptible, int64_t timeout_ns,
+    const unless *u)
 {
   k2h_peek peek = { 0 };
-  int r = host_wait (a, answer_ready, &peek, &a->k2h->cons_waiting, interruptible, timeout_ns);
+  int r = host_wait_unless (a, answer_ready, &peek, &a->k2h->cons_waiting, interruptible, timeout_ns, u);
   if (r < 0)
     return r;
 
@@ -857,13 +885,32 @@ receive (rk_actor *a, rk_answer *ans, uint32_t max, bool interruptible, int64_t 
   return (int) n;
 }
 
+static const unless no_word = { NULL, 0 };
+
 int
 rk_actor_receive (rk_actor *a, rk_answer *ans, int64_t timeout_ns)
 {
   if (!a->impl)
     return -EIO;
-  int r = receive (a, ans, 1, true, timeout_ns);
+  int r = receive (a, ans, 1, true, timeout_ns, &no_word);
   return r < 0 ? r : 0;
+}
+
+int
+rk_actor_receive_unless (rk_actor *a, rk_answer *ans, int64_t timeout_ns, const uint32_t *word,
+    uint32_t seen)
+{
+  if (!a->impl)
+    return -EIO;
+  const unless u = { word, seen };
+  int r = receive (a, ans, 1, true, timeout_ns, &u);
+  return r < 0 ? r : 0;
+}
+
+void
+rk_actor_wake_receiver (rk_actor *a)
+{
+  wake_host_if (a, &a->k2h->cons_waiting);
 }
 
 int
@@ -873,7 +920,7 @@ rk_actor_receive_batch (rk_actor *a, rk_answer *ans, uint32_t max, int64_t timeo
     return -EIO;
   if (max == 0)
     return -EINVAL;
-  return receive (a, ans, max, true, timeout_ns);
+  return receive (a, ans, max, true, timeout_ns, &no_word);
 }
 
 int
@@ -883,7 +930,7 @@ rk_actor_try_receive (rk_actor *a, rk_answer *ans)
     return -EIO;
   if (!answer_ready (a, NULL)) /* load-acquire head, or the mirror */
     return -EAGAIN;
-  int r = receive (a, ans, 1, false, 0);
+  int r = receive (a, ans, 1, false, 0, &no_word);
   return r < 0 ? r : 0;
 }
 
@@ -1079,7 +1126,7 @@ rk_actor_stop (rk_actor *a, int64_t timeout_ns)
 
   /* Answers nobody will read are discarded: first to make room for TERMINATE, then until its own. */
   while (r == 0 && a->submitted - a->received >= a->entries) {
-    r = receive (a, &ans, 1, false, remaining (deadline));
+    r = receive (a, &ans, 1, false, remaining (deadline), &no_word);
     r = r < 0 ? r : 0;
     if (r == 0)
       rk_actor_release_output (a, ans.out_token);
@@ -1100,7 +1147,7 @@ rk_actor_stop (rk_actor *a, int64_t timeout_ns)
       a->ops->doorbell (a->impl);
   }
   while (r == 0) {
-    r = receive (a, &ans, 1, false, remaining (deadline));
+    r = receive (a, &ans, 1, false, remaining (deadline), &no_word);
     if (r < 0)
       break;
     r = 0;

@@ -668,7 +668,7 @@ route_room (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32_
 
 /* TO_ROUTE: room for len bytes on the route, and the link record planned; returns where the output
  * goes (NULL without a route). A record that failed before still goes down the route, as an error
- * record, so it asks for no room; L.status keeps the first failure. */
+ * record, so it asks for the room of an empty payload; L.status keeps the first failure. */
 __device__ uint8_t *
 route_claim (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32_t len)
 {

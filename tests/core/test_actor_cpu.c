@@ -649,18 +649,21 @@ blocked_submit_main (void *arg)
 
 typedef struct blocked_receive {
   rk_actor *a;
+  const uint32_t *word; /* rk_actor_receive_unless () on it, or NULL */
+  uint32_t seen;
   _Atomic int started, done;
   int result;
   double t_done;
+  rk_answer ans;
 } blocked_receive;
 
 static void *
 blocked_receive_main (void *arg)
 {
   blocked_receive *b = arg;
-  rk_answer ans;
   atomic_store (&b->started, 1);
-  b->result = rk_actor_receive (b->a, &ans, -1);
+  b->result = b->word ? rk_actor_receive_unless (b->a, &b->ans, -1, b->word, b->seen)
+                      : rk_actor_receive (b->a, &b->ans, -1);
   b->t_done = rk_test_now_s ();
   atomic_store (&b->done, 1);
   return NULL;
@@ -765,12 +768,55 @@ test_backpressure (void)
     CHECK_MSG (br.t_done - t0 < PROMPT_S, "interrupt took %.3f s", br.t_done - t0);
     rk_actor_interrupt (a, false);
   }
+
+  SECTION ("a receive that also watches a word: -EAGAIN promptly when it changes and its writer wakes "
+           "the receiver, an answer when one comes first; nothing is lost either way");
+  {
+    blocked_receive br;
+    _Alignas (4) static uint32_t word = 7;
+    for (int round = 0; round < 2; round++) {
+      memset (&br, 0, sizeof br);
+      br.a = a;
+      br.word = &word;
+      br.seen = word;
+      CHECK_EQ_I (pthread_create (&t, NULL, blocked_receive_main, &br), 0);
+      while (!atomic_load (&br.started))
+        usleep (1000);
+      usleep (20000); /* asleep by now */
+      CHECK_MSG (!atomic_load (&br.done), "a receive with nothing to receive returned %d", br.result);
+      t0 = rk_test_now_s ();
+      if (round == 0) {
+        __atomic_store_n (&word, word + 1, __ATOMIC_RELEASE);
+        rk_actor_wake_receiver (a);
+      } else {
+        rec = (rk_record) { .type = RK_CMD_PROCESS };
+        v = 55;
+        CHECK_EQ_I (rk_actor_submit (a, &rec, &v, sizeof v, sizeof v, 5 * SEC), 0);
+      }
+      CHECK_EQ_I (pthread_join (t, NULL), 0);
+      CHECK_EQ_I (br.result, round == 0 ? -EAGAIN : 0);
+      CHECK_MSG (br.t_done - t0 < PROMPT_S, "the receive took %.3f s to return", br.t_done - t0);
+      if (round == 1) {
+        CHECK_EQ_U (br.ans.rec.seq, 5);
+        memcpy (&v, rk_answer_data (&br.ans), 4);
+        CHECK_EQ_U (v, 55);
+        rk_actor_release_output (a, br.ans.out_token);
+      }
+    }
+    /* a word that changed before the wait began: -EAGAIN at once, the answer waiting is left alone */
+    rec = (rk_record) { .type = RK_CMD_PROCESS };
+    CHECK_EQ_I (rk_actor_submit (a, &rec, &v, sizeof v, sizeof v, 5 * SEC), 0);
+    CHECK_EQ_I (rk_actor_receive_unless (a, &ans, -1, &word, word - 1), -EAGAIN);
+    CHECK_EQ_I (rk_actor_receive_unless (a, &ans, 5 * SEC, &word, word), 0);
+    CHECK_EQ_U (ans.rec.seq, 6);
+    rk_actor_release_output (a, ans.out_token);
+  }
   /* the actor is unharmed */
   rec = (rk_record) { .type = RK_CMD_PROCESS };
   v = 77;
   CHECK_EQ_I (rk_actor_submit (a, &rec, &v, sizeof v, sizeof v, 5 * SEC), 0);
   CHECK_EQ_I (rk_actor_receive (a, &ans, 5 * SEC), 0);
-  CHECK_EQ_U (ans.rec.seq, 5);
+  CHECK_EQ_U (ans.rec.seq, 7);
   memcpy (&v, rk_answer_data (&ans), 4);
   CHECK_EQ_U (v, 77);
   CHECK_EQ_I (rk_actor_stop (a, 5 * SEC), 0);

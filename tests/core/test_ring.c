@@ -387,7 +387,7 @@ test_link_place (rk_test_rng *rng)
   uint64_t pos = 0, placed = 0, refused = 0;
   uint8_t used[SIZE / RK_LINK_ALIGN];
 
-  CHECK_EQ_U (rk_link_span (0), 0);
+  CHECK_EQ_U (rk_link_span (0), RK_LINK_ALIGN); /* an empty payload takes room too */
   CHECK_EQ_U (rk_link_span (1), RK_LINK_ALIGN);
   CHECK_EQ_U (rk_link_span (RK_LINK_ALIGN), RK_LINK_ALIGN);
   uint64_t o;
@@ -401,20 +401,30 @@ test_link_place (rk_test_rng *rng)
     }
     uint64_t len = rk_test_below (rng, 5) == 0 ? 0 : rk_test_below (rng, SIZE / 3);
     uint64_t oldest = qn ? off[q0] : 0;
-    if (!rk_link_place (pos, oldest, qn == 0, SIZE, len, &o)) {
-      refused++;
-      /* refused: neither after pos nor at 0 is there room before the oldest payload */
-      CHECK (qn > 0);
-      continue;
-    }
-    CHECK (o % RK_LINK_ALIGN == 0 && o + rk_link_span (len) <= SIZE);
-    /* no overlap with any live payload */
+    /* the bytes the live payloads take */
     memset (used, 0, sizeof used);
     for (unsigned k = 0; k < qn; k++) {
       unsigned i = (q0 + k) % MAXQ;
       for (uint64_t b = off[i] / RK_LINK_ALIGN; b < (off[i] + span[i]) / RK_LINK_ALIGN; b++)
         used[b] = 1;
     }
+    if (!rk_link_place (pos, oldest, qn == 0, SIZE, len, &o)) {
+      refused++;
+      /* refused: neither after pos nor at 0 is there room (room after pos ends before the oldest
+       * payload when the bytes in use wrap, and room at 0 overlaps the newest then) */
+      CHECK (qn > 0);
+      const uint64_t need = rk_link_span (len) / RK_LINK_ALIGN, p = pos / RK_LINK_ALIGN;
+      bool after = p + need <= SIZE / RK_LINK_ALIGN, at0 = true;
+      for (uint64_t b = 0; b < need; b++) {
+        after = after && !used[p + b];
+        at0 = at0 && !used[b];
+      }
+      CHECK_MSG (!after && !at0, "%" PRIu64 " bytes refused at %" PRIu64 " (oldest %" PRIu64
+          ", %u live) where there was room", len, pos, oldest, qn);
+      continue;
+    }
+    CHECK (o % RK_LINK_ALIGN == 0 && o + rk_link_span (len) <= SIZE);
+    /* no overlap with any live payload */
     for (uint64_t b = o / RK_LINK_ALIGN; b < (o + rk_link_span (len)) / RK_LINK_ALIGN; b++)
       CHECK_MSG (!used[b], "payload at %" PRIu64 " (+%" PRIu64 ") overlaps a live one", o, len);
     unsigned i = (q0 + qn) % MAXQ;
