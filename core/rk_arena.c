@@ -34,7 +34,7 @@ rk_arena_clear (rk_arena *a)
 }
 
 static rk_arena_span *
-span_at (rk_arena *a, uint64_t token)
+span_at (const rk_arena *a, uint64_t token)
 {
   return &a->spans[(a->start + (token - a->first)) % a->cap];
 }
@@ -82,7 +82,9 @@ rk_arena_alloc (rk_arena *a, uint64_t len, uint64_t *offset, uint64_t *token)
   *token = a->first + a->count;
   a->count++;
   rk_arena_span *s = span_at (a, *token);
+  s->begin = a->head + pad;
   s->end = a->head + pad + len;
+  s->pad = pad;
   s->released = 0;
   *offset = (a->head + pad) % a->size;
   a->head = s->end;
@@ -104,7 +106,33 @@ rk_arena_release (rk_arena *a, uint64_t token)
     a->start = (a->start + 1) % a->cap;
     a->count--;
   }
+  /* The newest ones too: head goes back to where the newest region still held ends (an output copied
+   * out and handed back at once leaves no hole). The oldest is held, so one is left. */
+  while (a->count > 1 && span_at (a, a->first + a->count - 1)->released) {
+    const uint64_t pad = span_at (a, a->first + a->count - 1)->pad;
+    a->count--;
+    rk_arena_span *prev = span_at (a, a->first + a->count - 1);
+    prev->end -= pad; /* the end skipped for the region that went */
+    a->head = prev->end;
+  }
   return 0;
+}
+
+bool
+rk_arena_fits_beside (const rk_arena *a, uint64_t token, uint64_t len)
+{
+  if (token < a->first || token >= a->first + a->count || span_at (a, token)->released)
+    return true;
+  const rk_arena_span *s = span_at (a, token);
+  /* its own end: without the skip that a newer region may have added */
+  const uint64_t end = token + 1 < a->first + a->count ? s->end - span_at (a, token + 1)->pad : s->end;
+  len = align_up (len ? len : 1, RK_ARENA_ALIGN);
+  if (len > a->size)
+    return false;
+  /* as rk_arena_alloc () would place it, with tail at this region and head at its end */
+  const uint64_t pos = end % a->size;
+  const uint64_t pad = pos + len > a->size ? a->size - pos : 0;
+  return end + pad + len - s->begin <= a->size;
 }
 
 uint64_t

@@ -277,6 +277,7 @@ struct _GstRkActor {
 
   /* statistics: lock */
   guint64 buffers_in, buffers_in_place, buffers_out, flushed, commands, command_errors;
+  guint64 buffers_copied; /* of buffers_out: copied out of the output arena (make_output ()) */
   guint64 tokens_in, tokens_out;
   guint moves;
   guint64 move_pause_ns;
@@ -468,7 +469,10 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
       g_param_spec_boxed ("stats", "Statistics",
           "backend, device-id, kernel, actor-state, moves and move-pause-us (the last move's wait), "
           "buffers-in, buffers-in-place (written by upstream straight "
-          "into the actor's memory, from the pool it proposed), buffers-out, flushed, commands, "
+          "into the actor's memory, from the pool it proposed), buffers-out, buffers-out-copied (of "
+          "buffers-out, those copied out of the actor's memory rather than wrapped: a buffer kept "
+          "downstream there would have left no room for the next results; raise arena-size), "
+          "flushed, commands, "
           "in-flight, "
           "ring-size, ring-high-water, heartbeat, hlc, rtt-samples and the round trip from H2K to K2H "
           "in microseconds: rtt-min-us, rtt-p50-us, rtt-p99-us, rtt-max-us (records forwarded down a K2K "
@@ -816,6 +820,7 @@ gst_rk_actor_start (GstRkActor *self)
   g_atomic_int_set (&self->move_wanted, 0);
   close_moves (self, FALSE); /* a setting changed from now on starts a new actor at once */
   self->buffers_in = self->buffers_in_place = self->buffers_out = self->flushed = 0;
+  self->buffers_copied = 0;
   self->tokens_in = self->tokens_out = 0;
   self->moves = 0;
   self->move_pause_ns = 0;
@@ -2336,7 +2341,16 @@ make_output (GstRkActor *self, const Item *item, const rk_answer *ans)
   guint32 len = ans->rec.len;
 
   if (ans->out) {
-    out = gst_rk_wrap_output (self->actor, ans);
+    gboolean copied;
+    out = gst_rk_output_buffer (self->actor, ans, &copied);
+    if (G_UNLIKELY (copied)) {
+      g_mutex_lock (&self->lock);
+      if (self->buffers_copied++ == 0)
+        GST_WARNING_OBJECT (self, "a result of %u bytes copied out of the actor's memory: kept there "
+            "by downstream, it would have left no room for the next ones (arena-size %" G_GUINT64_FORMAT
+            "); each one so costs a copy, see buffers-out-copied in stats", len, self->run_arena);
+      g_mutex_unlock (&self->lock);
+    }
   } else {
     /* an empty payload is valid data: gst_buffer_new_memdup () takes no zero size */
     out = len ? gst_buffer_new_memdup (ans->rec.u.bytes, len) : gst_buffer_new ();
@@ -2717,8 +2731,8 @@ make_stats (GstRkActor *self)
     rtt = g_memdup2 (self->rtt, n * sizeof (guint64));
   gst_structure_set (s, "buffers-in", G_TYPE_UINT64, self->buffers_in, "buffers-in-place",
       G_TYPE_UINT64, self->buffers_in_place, "buffers-out", G_TYPE_UINT64,
-      self->buffers_out, "flushed", G_TYPE_UINT64, self->flushed, "commands", G_TYPE_UINT64,
-      self->commands, "command-errors", G_TYPE_UINT64, self->command_errors, "device-id", G_TYPE_INT,
+      self->buffers_out, "buffers-out-copied", G_TYPE_UINT64, self->buffers_copied, "flushed",
+      G_TYPE_UINT64, self->flushed, "commands", G_TYPE_UINT64, self->commands, "command-errors", G_TYPE_UINT64, self->command_errors, "device-id", G_TYPE_INT,
       self->actor ? self->run_device : -1, "link-in", G_TYPE_STRING,
       rk_link_path_name (self->link_in ? self->in_path : RK_LINK_HOST), "link-out", G_TYPE_STRING,
       rk_link_path_name (self->link_out ? self->out_path : RK_LINK_HOST), "tokens-in", G_TYPE_UINT64,

@@ -346,8 +346,16 @@ output_region_free (gpointer data)
 }
 
 GstBuffer *
-gst_rk_wrap_output (rk_actor *actor, const rk_answer *ans)
+gst_rk_output_buffer (rk_actor *actor, const rk_answer *ans, gboolean *copied)
 {
+  const gboolean copy = !rk_actor_output_keepable (actor, ans->out_token);
+  if (copied)
+    *copied = copy;
+  if (copy) {
+    GstBuffer *out = gst_buffer_new_memdup (ans->out, ans->rec.len);
+    rk_actor_release_output (actor, ans->out_token);
+    return out;
+  }
   OutputRegion *o = g_new (OutputRegion, 1);
   GstBuffer *out = gst_buffer_new ();
   o->actor = rk_actor_ref (actor);

@@ -117,9 +117,12 @@ const rk_backend_ops *gst_rk_choose_backend (GstElement *element, GstRkBackend b
 const rk_backend_ops *gst_rk_resolve_backend (GstElement *element, GstRkBackend backend,
     gint *device_id, gchar **error);
 
-/* Zero copy out: a buffer that wraps an answer's output region in the actor's arena, and hands the
- * region back (and drops its reference on the actor) when freed. */
-GstBuffer *gst_rk_wrap_output (rk_actor *actor, const rk_answer *ans);
+/* An answer's output (ans->out) as a buffer. Zero copy: a buffer that wraps the region in the actor's
+ * arena, and hands it back (and drops its reference on the actor) when freed. Downstream may keep a
+ * buffer for good (a sink keeps its last one), so a region that would then leave the arena no room
+ * for the largest output asked for (rk_actor_output_keepable ()) is copied out and handed back at
+ * once instead, and *copied is set (when not NULL). */
+GstBuffer *gst_rk_output_buffer (rk_actor *actor, const rk_answer *ans, gboolean *copied);
 
 /* A flow return for an rk_actor call's result: OK, FLUSHING for an interrupted wait, else an error
  * message (with the actor's own reason) posted on the element, and ERROR. */

@@ -964,7 +964,7 @@ gst_rk_wave_src_create (GstPushSrc *src, GstBuffer **buf)
     rk_actor_release_output (a, ans.out_token);
     self->tokens_out++;
   } else if (ans.out) {
-    out = gst_rk_wrap_output (a, &ans);
+    out = gst_rk_output_buffer (a, &ans, NULL);
   } else {
     out = gst_buffer_new_memdup (ans.rec.u.bytes, len);
     rk_actor_release_output (a, ans.out_token);

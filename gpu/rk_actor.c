@@ -47,6 +47,7 @@ struct rk_actor {
 
   pthread_mutex_t lock; /* arenas and inflight[] */
   rk_arena in_arena, out_arena;
+  uint64_t out_max; /* the largest output region asked for so far (lock) */
   rk_inflight *inflight; /* indexed by seq & (entries - 1): at most `entries` in flight */
 
   uint64_t submitted; /* producer side */
@@ -460,6 +461,8 @@ try_reserve (rk_actor *a, void *arg)
   if (!(s->use_in && !s->in_token) && !(s->use_out && !s->out_token))
     return true; /* nothing to take from the arenas (a K2K or inline record): no lock either */
   pthread_mutex_lock (&a->lock);
+  if (s->use_out && s->out_cap > a->out_max)
+    a->out_max = s->out_cap;
   if (s->use_in && !s->in_token && rk_arena_alloc (&a->in_arena, s->len, &s->in_off, &s->in_token) < 0)
     goto out;
   if (s->use_out && !s->out_token
@@ -932,6 +935,18 @@ rk_actor_try_receive (rk_actor *a, rk_answer *ans)
     return -EAGAIN;
   int r = receive (a, ans, 1, false, 0, &no_word);
   return r < 0 ? r : 0;
+}
+
+bool
+rk_actor_output_keepable (rk_actor *a, uint64_t out_token)
+{
+  pthread_mutex_lock (&a->lock);
+  /* room for a third of the arena at least, so that outputs up to that size are never stopped, even
+   * before one of that size has come; and for the largest so far */
+  const uint64_t third = a->out_arena.size / 3;
+  const bool ok = rk_arena_fits_beside (&a->out_arena, out_token, a->out_max > third ? a->out_max : third);
+  pthread_mutex_unlock (&a->lock);
+  return ok;
 }
 
 void

@@ -103,6 +103,12 @@ rk_answer_data (const rk_answer *ans)
 {
   return ans->out ? ans->out : ans->rec.u.bytes;
 }
+/* Whether the reader of an answer may keep its output region for as long as it likes: true when that
+ * region, held alone, would leave the output arena room for the largest output region asked for so
+ * far, and for a third of the arena at least. A region kept in the middle of the arena leaves room
+ * only beside it, so keeping one that says false can stop every later record for good (a sink keeps
+ * its last buffer). Any thread. */
+bool rk_actor_output_keepable (rk_actor *a, uint64_t out_token);
 /* Hand an answer's output region back; any thread. */
 void rk_actor_release_output (rk_actor *a, uint64_t out_token);
 

@@ -102,14 +102,18 @@ test_out_of_order (void)
   rk_arena a;
   uint64_t t[4];
 
-  SECTION ("release out of order: space is reused once every older region is released");
+  SECTION ("release out of order: space is reused once every older region is released, or every "
+           "newer one");
   CHECK_EQ_I (rk_arena_init (&a, 4 * U), 0);
   for (int i = 0; i < 4; i++)
     t[i] = alloc_ok (&a, U, (uint64_t) i * U);
-  /* newer regions released first: nothing comes back while the oldest is held */
+  /* the newest released: its room comes back at once; one in the middle does not */
   CHECK_EQ_I (rk_arena_release (&a, t[3]), 0);
+  CHECK_EQ_U (rk_arena_used (&a), 3 * U);
   CHECK_EQ_I (rk_arena_release (&a, t[1]), 0);
-  CHECK_EQ_U (rk_arena_used (&a), 4 * U);
+  CHECK_EQ_U (rk_arena_used (&a), 3 * U);
+  alloc_fails (&a, 2 * U, -ENOSPC);
+  t[3] = alloc_ok (&a, U, 3 * U);
   alloc_fails (&a, U, -ENOSPC);
   /* the oldest goes: it and the released t[1] behind it come back; t[2] still holds [2U, 3U) */
   CHECK_EQ_I (rk_arena_release (&a, t[0]), 0);
@@ -117,11 +121,55 @@ test_out_of_order (void)
   alloc_fails (&a, 3 * U, -ENOSPC);
   uint64_t n = alloc_ok (&a, 2 * U, 0);
   alloc_fails (&a, U, -ENOSPC);
-  CHECK_EQ_I (rk_arena_release (&a, t[2]), 0); /* t[3] was released already: both come back */
+  CHECK_EQ_I (rk_arena_release (&a, t[2]), 0);
+  CHECK_EQ_I (rk_arena_release (&a, t[3]), 0);
   CHECK_EQ_U (rk_arena_used (&a), 2 * U);
   uint64_t m = alloc_ok (&a, 2 * U, 2 * U);
   CHECK_EQ_I (rk_arena_release (&a, m), 0);
+  CHECK_EQ_U (rk_arena_used (&a), 2 * U);
   CHECK_EQ_I (rk_arena_release (&a, n), 0);
+  CHECK_EQ_U (rk_arena_used (&a), 0);
+  rk_arena_clear (&a);
+}
+
+static void
+test_newest_back (void)
+{
+  rk_arena a;
+
+  SECTION ("the newest region handed back: head goes back, without the end skipped for it; what "
+           "fits beside one region held alone");
+  CHECK_EQ_I (rk_arena_init (&a, 16 * U), 0);
+  uint64_t r0 = alloc_ok (&a, 4 * U, 0), r1 = alloc_ok (&a, 4 * U, 4 * U), r2 = alloc_ok (&a, 6 * U, 8 * U);
+  /* r1 alone, [4U, 8U): room after it for 8U, before it for 4U */
+  CHECK (rk_arena_fits_beside (&a, r1, 8 * U));
+  CHECK (!rk_arena_fits_beside (&a, r1, 8 * U + 1));
+  /* r2 alone, [8U, 14U): 2U after it, 8U before it */
+  CHECK (rk_arena_fits_beside (&a, r2, 8 * U));
+  CHECK (!rk_arena_fits_beside (&a, r2, 9 * U));
+  CHECK (!rk_arena_fits_beside (&a, r0, 16 * U)); /* never the whole arena beside a region */
+  CHECK (rk_arena_fits_beside (&a, 999, 16 * U)); /* no such region */
+  /* r2 handed back: its room is taken again at once (before, head stayed past it and this failed) */
+  CHECK_EQ_I (rk_arena_release (&a, r2), 0);
+  CHECK_EQ_U (rk_arena_used (&a), 8 * U);
+  r2 = alloc_ok (&a, 6 * U, 8 * U);
+  /* a region that skips the end, with r0 held: -ENOSPC; with r0 gone, at 0 */
+  alloc_fails (&a, 4 * U, -ENOSPC);
+  CHECK_EQ_I (rk_arena_release (&a, r0), 0);
+  uint64_t r3 = alloc_ok (&a, 4 * U, 0);
+  CHECK_EQ_U (rk_arena_used (&a), 16 * U); /* [4U, 14U), the skipped [14U, 16U) and [0, 4U) */
+  /* r2's own end is 14U, though the skip for r3 is counted in it */
+  CHECK (rk_arena_fits_beside (&a, r2, 2 * U));
+  CHECK (rk_arena_fits_beside (&a, r2, 8 * U));
+  CHECK (!rk_arena_fits_beside (&a, r2, 9 * U));
+  /* r3 handed back: head goes back to r2's end, 14U, not past the skip */
+  CHECK_EQ_I (rk_arena_release (&a, r3), 0);
+  CHECK_EQ_U (rk_arena_used (&a), 10 * U);
+  uint64_t r4 = alloc_ok (&a, 2 * U, 14 * U);
+  CHECK_EQ_U (r4, r3); /* a token names a region held: once handed back, it may name the next */
+  CHECK_EQ_I (rk_arena_release (&a, r1), 0);
+  CHECK_EQ_I (rk_arena_release (&a, r4), 0);
+  CHECK_EQ_I (rk_arena_release (&a, r2), 0);
   CHECK_EQ_U (rk_arena_used (&a), 0);
   rk_arena_clear (&a);
 }
@@ -241,7 +289,7 @@ test_growth (rk_test_rng *rng)
     tok[i] = alloc_ok (&a, 1, (uint64_t) i * U);
   alloc_fails (&a, 41 * U, -ENOSPC);
   CHECK_EQ_U (rk_arena_used (&a), (uint64_t) (N - 40) * U);
-  /* release the rest in random order; used drops only when the oldest live region goes */
+  /* release the rest in random order; used drops only when the oldest or the newest live region goes */
   for (int i = 40; i < N; i++)
     order[i - 40] = i;
   for (int i = N - 41; i > 0; i--) {
@@ -251,15 +299,17 @@ test_growth (rk_test_rng *rng)
   }
   static int released[N];
   memset (released, 0, sizeof released);
-  int oldest = 40;
+  int oldest = 40, newest = N - 1;
   for (int k = 0; k < N - 40; k++) {
     int i = order[k];
     CHECK_EQ_I (rk_arena_release (&a, tok[i]), 0);
     released[i] = 1;
     while (oldest < N && released[oldest])
       oldest++;
-    /* live span from the oldest unreleased region to the newest (the end, position N * U) */
-    CHECK_EQ_U (rk_arena_used (&a), (uint64_t) (N - oldest) * U);
+    while (newest >= oldest && released[newest])
+      newest--;
+    /* live span from the oldest unreleased region to the end of the newest one */
+    CHECK_EQ_U (rk_arena_used (&a), oldest <= newest ? (uint64_t) (newest + 1 - oldest) * U : 0);
   }
   CHECK_EQ_U (rk_arena_used (&a), 0);
   for (int i = 40; i < N; i++)
@@ -410,11 +460,26 @@ run_random (rk_test_rng *rng, uint64_t size, uint64_t max_len, int ops, int allo
         m.first++;
         m.n--;
       }
+      while (m.n && model_at (&m, m.n - 1)->released) /* head goes back */
+        m.n--;
       if (m.n == 0)
         m.first = 0;
       n_release++;
       if (rk_test_below (rng, 16) == 0)
         CHECK_EQ_I (rk_arena_release (&a, tok), -EINVAL); /* double release */
+    }
+    if (m.n_live) { /* room beside one live region, held alone: after its end, or before its start */
+      const uint64_t tok = m.live[rk_test_below (rng, m.n_live)];
+      const uint64_t len = rk_test_below (rng, size + 1);
+      const uint64_t alen = len ? (len + U - 1) / U * U : U;
+      for (size_t i = 0; i < m.n; i++) {
+        const mspan *s = model_at (&m, i);
+        if (s->token != tok)
+          continue;
+        const bool want = alen <= size && (s->off + s->alen + alen <= size || alen <= s->off);
+        CHECK_MSG (rk_arena_fits_beside (&a, tok, len) == want, "op %d: %" PRIu64 " bytes beside [%" PRIu64
+            ", %" PRIu64 "): the model says %d", op, len, s->off, s->off + s->alen, want);
+      }
     }
     CHECK_MSG (rk_arena_used (&a) == model_used (&m), "op %d: used %" PRIu64 ", the model says %" PRIu64,
         op, rk_arena_used (&a), model_used (&m));
@@ -441,6 +506,7 @@ main (void)
   test_init ();
   test_in_order ();
   test_out_of_order ();
+  test_newest_back ();
   test_sizes ();
   test_no_wrap ();
   test_bad_release ();

@@ -674,6 +674,48 @@ GST_START_TEST (test_empty_buffer)
 
 GST_END_TEST;
 
+/* Downstream keeps the last result it got for as long as it likes, as a sink keeps its last sample:
+ * with buffers of up to half the arena, a result kept where it leaves no room beside it for the next
+ * is copied out instead of wrapped, and every buffer comes through (before, the element waited for
+ * room for good within a few dozen buffers). Buffers go one at a time, each answer pulled before the
+ * next is pushed. */
+GST_START_TEST (test_kept_output)
+{
+  enum { ARENA = 16384, N = 1500 };
+  GstElement *e = make_actor ("echo", NULL);
+  GRand *rand = new_rand ();
+  GstBuffer *kept = NULL;
+  GstStructure *s;
+
+  g_object_set (e, "arena-size", (guint64) ARENA, "ring-size", 8, NULL);
+  GstHarness *h = make_harness (e);
+  for (guint i = 0; i < N; i++) {
+    /* the largest first: the element learns the size it must leave room for */
+    const gsize n = i == 0 ? ARENA / 2 / 4 : (gsize) g_rand_int_range (rand, 0, ARENA / 2 / 4 + 1);
+    gfloat *x = random_floats (rand, n);
+    fail_unless_equals_int (gst_harness_push (h, buffer_from (x, n * 4, i)), GST_FLOW_OK);
+    GstBuffer *out = gst_harness_pull (h);
+    fail_unless (out != NULL, "no answer to buffer %u", i);
+    check_bytes (out, x, n * 4, "echo", i);
+    g_free (x);
+    gst_clear_buffer (&kept); /* the one before is let go once this one is there */
+    kept = out;
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  pull_until_eos (h); /* and so the last answer has been counted */
+  s = get_stats (h->element);
+  fail_unless_equals_uint64 (stat_u64 (s, "buffers-out"), N);
+  const guint64 copied = stat_u64 (s, "buffers-out-copied");
+  GST_INFO ("%" G_GUINT64_FORMAT " of %u results copied", copied, N);
+  fail_unless (copied > 0 && copied < N, "%" G_GUINT64_FORMAT " of %u results copied", copied, N);
+  gst_structure_free (s);
+  gst_buffer_unref (kept);
+  gst_harness_teardown (h);
+  g_rand_free (rand);
+}
+
+GST_END_TEST;
+
 /* ---- 2. metadata and the HLC ---- */
 
 GST_START_TEST (test_metadata_and_hlc)
@@ -2448,6 +2490,7 @@ rkactor_suite (void)
   tcase_add_test (tc, test_lone_buffers);
   tcase_add_test (tc, test_lone_buffers_flush);
   tcase_add_test (tc, test_answers_awaited);
+  tcase_add_test (tc, test_kept_output);
   tcase_add_test (tc, test_stats);
   tcase_add_test (tc, test_backend_auto);
   tcase_add_test (tc, test_latency);
