@@ -47,7 +47,7 @@ struct rk_actor {
 
   pthread_mutex_t lock; /* arenas and inflight[] */
   rk_arena in_arena, out_arena;
-  uint64_t out_max; /* the largest output region asked for so far (lock) */
+  uint64_t out_max; /* the largest output region asked for a record's result so far (lock) */
   rk_inflight *inflight; /* indexed by seq & (entries - 1): at most `entries` in flight */
 
   uint64_t submitted; /* producer side */
@@ -441,6 +441,7 @@ rk_actor_interrupt (rk_actor *a, bool on)
 
 typedef struct submit_req {
   bool use_in, use_out;
+  bool result;           /* one PROCESS record: its output region is a result (a->out_max) */
   uint32_t count;        /* records that share the regions below (a batch), at least 1 */
   uint32_t len, out_cap; /* bytes of the regions: the sum over the records */
   uint64_t in_off, in_token, out_off, out_token;
@@ -461,7 +462,7 @@ try_reserve (rk_actor *a, void *arg)
   if (!(s->use_in && !s->in_token) && !(s->use_out && !s->out_token))
     return true; /* nothing to take from the arenas (a K2K or inline record): no lock either */
   pthread_mutex_lock (&a->lock);
-  if (s->use_out && s->out_cap > a->out_max)
+  if (s->result && s->use_out && s->out_cap > a->out_max)
     a->out_max = s->out_cap;
   if (s->use_in && !s->in_token && rk_arena_alloc (&a->in_arena, s->len, &s->in_off, &s->in_token) < 0)
     goto out;
@@ -503,6 +504,7 @@ plan_submit (const rk_record *rec, uint32_t count, uint32_t len, uint32_t out_ca
   s->count = count;
   s->use_in = !inl && len > 0 && !(rec->flags & RK_REC_F_FROM_INBOX);
   s->use_out = !inl && out_cap > 0 && !(rec->flags & RK_REC_F_TO_ROUTE);
+  s->result = rec->type == RK_CMD_PROCESS && count == 1;
   s->len = len * count;
   s->out_cap = out_cap * count;
 }
@@ -724,6 +726,7 @@ rk_actor_submit_input (rk_actor *a, rk_record *rec, rk_input *in, uint32_t out_c
   s.count = 1;
   s.use_in = true; /* never inline: the payload is in the arena already */
   s.use_out = out_cap > 0;
+  s.result = rec->type == RK_CMD_PROCESS;
   s.len = in->len;
   s.out_cap = out_cap;
   s.in_off = in->off;
