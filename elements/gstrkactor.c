@@ -270,6 +270,10 @@ struct _GstRkActor {
    * leaves that wait when one comes (outq_push_locked ()) */
   guint32 out_queued;
   gboolean answer_wait;
+  /* ... and the forwarded record whose token the chain function pushes at once, its item not queued
+   * yet (`lock`): queue_late_locked () */
+  gboolean late_routed, late_link_in;
+  guint64 late_seq;
   rk_link_path out_path;
   rk_actor *peer;    /* the downstream actor: its inbox stays alive while our route points there */
   guint32 out_route;
@@ -316,6 +320,7 @@ static void pushed (GstRkActor *self, guint n, GstFlowReturn ret);
 static GstFlowReturn move_actor (GstRkActor *self);
 static void close_moves (GstRkActor *self, gboolean closed);
 static void discard_out_locked (GstRkActor *self, gboolean keep_sticky);
+static void queue_late_locked (GstRkActor *self);
 
 /* ---- items ---- */
 
@@ -576,6 +581,7 @@ submit_command (GstRkActor *self, guint32 cmd, guint32 aux, guint64 arg, const v
     item->seq = rec.seq;
     item->submit_ns = rk_now_ns ();
     g_mutex_lock (&self->lock);
+    queue_late_locked (self); /* a record submitted before this one */
     enqueue_locked (self, item);
     self->commands++;
     g_mutex_unlock (&self->lock);
@@ -866,6 +872,7 @@ gst_rk_actor_stop (GstRkActor *self)
         ("rk_actor_stop: %s", g_strerror (-r)));
   g_mutex_lock (&self->submit_lock);
   g_mutex_lock (&self->lock);
+  self->late_routed = FALSE;
   g_queue_clear_full (&self->items, (GDestroyNotify) item_free);
   discard_out_locked (self, FALSE);
   actor = self->actor;
@@ -1118,6 +1125,18 @@ queue_routed_locked (GstRkActor *self, gboolean link_in, guint64 seq)
     g_queue_push_tail (&self->items, item);
 }
 
+/* Queue the item of the forwarded record whose token the chain function is pushing at once, if that
+ * is not done yet (gst_rk_actor_chain ()): anyone who queues an item for a later record calls this
+ * first, so that the items stay in record order. Called with `lock`. */
+static void
+queue_late_locked (GstRkActor *self)
+{
+  if (!self->late_routed)
+    return;
+  queue_routed_locked (self, self->late_link_in, self->late_seq);
+  self->late_routed = FALSE;
+}
+
 /* The item of a PROCESS record for buf: what its output takes from it. */
 static Item *
 new_buffer_item (GstBuffer *buf)
@@ -1286,9 +1305,13 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
      * all of them one after the other in the first one's streaming thread. */
     const gboolean to_task = token && (!g_queue_is_empty (&self->outq) || self->out_pushing
         || entry_ns - self->chain_done_ns < HANDOFF_GAP_NS);
-    if (routed) {
-      if (!token || to_task)
-        queue_routed_locked (self, link_in, routed_seq);
+    if (routed && token && !to_task) {
+      /* pushed at once, below: its item follows the push (queue_late_locked ()) */
+      self->late_routed = TRUE;
+      self->late_link_in = link_in;
+      self->late_seq = routed_seq;
+    } else if (routed) {
+      queue_routed_locked (self, link_in, routed_seq);
     } else if (take_directly_locked (self, entry_ns, map.size)) {
       item->direct = TRUE; /* answered below; the task leaves it alone */
       g_queue_push_tail (&self->items, item);
@@ -1309,21 +1332,22 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     item = NULL;
   }
 
+  g_mutex_unlock (&self->submit_lock);
+
   if (token) {
     /* Pushed at once: the downstream actor queues its own record for the data while ours makes it.
      * The record's item is queued after, so that a hop of a chain waits for no more of our work than
      * the submission (an allocation, and a queue that the task reads, cost some 0.5 us there on the
-     * H100's host); submit_lock, held until then, keeps anything else from being submitted before it
-     * is queued. The input is let go after, when the downstream record is on its way. */
+     * H100's host); a command submitted meanwhile queues it first. The input is let go after, when
+     * the downstream record is on its way. */
     ret = gst_pad_push (self->srcpad, token);
     g_mutex_lock (&self->lock);
-    queue_routed_locked (self, link_in, routed_seq);
+    queue_late_locked (self);
     if (!link_in)
       cond_broadcast_locked (self); /* for the item queued now */
     token_pushed_locked (self, ret);
     g_mutex_unlock (&self->lock);
   }
-  g_mutex_unlock (&self->submit_lock);
   if (buf) {
     if (!in_place && !link_in)
       gst_buffer_unmap (buf, &map);
@@ -1389,6 +1413,7 @@ keep_sticky_event (GstRkActor *self, GstEvent *event)
 static void
 discard_items_locked (GstRkActor *self)
 {
+  queue_late_locked (self); /* (a flush from within the push of its token) */
   GList *l = self->items.head;
   while (l) {
     GList *next = l->next;
