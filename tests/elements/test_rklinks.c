@@ -281,6 +281,80 @@ GST_START_TEST (test_lone_buffers)
 }
 GST_END_TEST;
 
+/* The first actor's parameters change all the time from another thread while lone buffers go
+ * through two linked scale actors: the commands that carries are sent while a token is being pushed
+ * (its record's item is queued after the push, unless such a command comes first), and every result
+ * is its input times one of the scales the first actor was given. */
+typedef struct {
+  GstElement *e;
+  gint stop;
+} Setter;
+
+static gpointer
+set_params (gpointer data)
+{
+  Setter *t = data;
+  for (guint i = 0; !g_atomic_int_get (&t->stop); i++) {
+    GstStructure *s = gst_structure_new ("p", "a", G_TYPE_DOUBLE, (gdouble) (1 + i % 3), "b",
+        G_TYPE_DOUBLE, 0.0, NULL);
+    g_object_set (t->e, "params", s, NULL);
+    gst_structure_free (s);
+    g_usleep (20);
+  }
+  return NULL;
+}
+
+GST_START_TEST (test_params_while_pushing)
+{
+  const guint nbuf = 2000, samples = 16;
+  gchar *desc = g_strdup_printf ("appsrc name=src format=time caps=" CAPS " ! rkactor name=a0 "
+      "backend=%s kernel=scale ! rkactor name=a1 backend=%s kernel=scale ! appsink name=sink "
+      "sync=false", backend (), backend ());
+  GstElement *p = gst_parse_launch (desc, NULL);
+  fail_unless (p != NULL, "cannot parse %s", desc);
+  GstAppSrc *src = GST_APP_SRC (gst_bin_get_by_name (GST_BIN (p), "src"));
+  GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
+  Setter t = { gst_bin_get_by_name (GST_BIN (p), "a0"), 0 };
+  fail_unless (gst_element_set_state (p, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  GThread *thread = g_thread_new ("params", set_params, &t);
+  guint scaled[4] = { 0 };
+  for (guint b = 0; b < nbuf; b++) {
+    float x[16];
+    for (guint k = 0; k < samples; k++)
+      x[k] = (float) g_rand_int_range (rng, 1, 1000); /* times 1, 2 or 3 exactly */
+    GstBuffer *buf = gst_buffer_new_memdup (x, sizeof x);
+    GST_BUFFER_PTS (buf) = b * GST_MSECOND;
+    fail_unless_equals_int (gst_app_src_push_buffer (src, buf), GST_FLOW_OK);
+    GstSample *s = gst_app_sink_try_pull_sample (sink, 10 * GST_SECOND);
+    fail_unless (s != NULL, "buffer %u did not come out", b);
+    GstBuffer *out = gst_sample_get_buffer (s);
+    float y[16];
+    fail_unless_equals_uint64 (gst_buffer_extract (out, 0, y, sizeof y), sizeof y);
+    const float a = y[0] / x[0];
+    fail_unless (a == 1.0f || a == 2.0f || a == 3.0f, "buffer %u scaled by %g", b, a);
+    for (guint k = 0; k < samples; k++)
+      fail_unless (y[k] == a * x[k], "buffer %u, sample %u: %g, not %g", b, k, y[k], a * x[k]);
+    scaled[(guint) a]++;
+    gst_sample_unref (s);
+  }
+  g_atomic_int_set (&t.stop, 1);
+  g_thread_join (thread);
+  gst_app_src_end_of_stream (src);
+  fail_if (gst_app_sink_try_pull_sample (sink, 10 * GST_SECOND) != NULL, "a buffer after the last");
+  GstStructure *s0 = stats_of (p, 0);
+  GST_INFO ("scaled by 1, 2, 3: %u, %u, %u; commands %" G_GUINT64_FORMAT, scaled[1], scaled[2],
+      scaled[3], stat_u64 (s0, "commands"));
+  fail_unless (stat_u64 (s0, "commands") > nbuf / 4, "too few parameter changes reached the actor");
+  gst_structure_free (s0);
+  check_links (p, 2, nbuf, TRUE);
+  gst_object_unref (t.e);
+  gst_object_unref (src);
+  gst_object_unref (sink);
+  stop (p);
+  g_free (desc);
+}
+GST_END_TEST;
+
 /* link=host on either side, or any element between two actors, keeps the host path, and stays right. */
 GST_START_TEST (test_host_paths)
 {
@@ -503,6 +577,7 @@ rklinks_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_chains);
   tcase_add_test (tc, test_lone_buffers);
+  tcase_add_test (tc, test_params_while_pushing);
   tcase_add_test (tc, test_host_paths);
   tcase_add_test (tc, test_staged_paths);
   tcase_add_test (tc, test_flush_and_eos);
