@@ -272,7 +272,7 @@ struct _GstRkActor {
   gboolean answer_wait;
   /* ... and the forwarded record whose token the chain function pushes at once, its item not queued
    * yet (`lock`): queue_late_locked () */
-  gboolean late_routed, late_link_in;
+  gboolean late_routed;
   guint64 late_seq;
   rk_link_path out_path;
   rk_actor *peer;    /* the downstream actor: its inbox stays alive while our route points there */
@@ -1100,26 +1100,18 @@ token_pushed_locked (GstRkActor *self, GstFlowReturn ret)
   }
 }
 
-/* The item of a PROCESS record forwarded down a K2K route: its answer only says that the data went,
- * and its token carries the buffer's timestamps and flags. */
-static Item *
-new_routed_item (guint64 seq)
+/* Queue the item of record seq, forwarded down a K2K route: its answer only says that the data went,
+ * and its token carries the buffer's timestamps and flags. In the middle of a chain it wakes no one
+ * (enqueue_quiet_locked ()); at the head of one the task is woken after the token's hop. Called with
+ * `lock`, in record order. */
+static void
+queue_routed_locked (GstRkActor *self, guint64 seq)
 {
   Item *item = g_new0 (Item, 1);
   item->kind = ITEM_BUFFER;
   item->seq = seq;
   item->routed = TRUE;
-  return item;
-}
-
-/* Queue the item of forwarded record seq: in the middle of a chain without waking the task (link_in),
- * at the head of one for the task, which is woken after the token's hop. Called with submit_lock and
- * `lock`, in record order. */
-static void
-queue_routed_locked (GstRkActor *self, gboolean link_in, guint64 seq)
-{
-  Item *item = new_routed_item (seq);
-  if (link_in)
+  if (self->link_in)
     enqueue_quiet_locked (self, item);
   else
     g_queue_push_tail (&self->items, item);
@@ -1133,7 +1125,7 @@ queue_late_locked (GstRkActor *self)
 {
   if (!self->late_routed)
     return;
-  queue_routed_locked (self, self->late_link_in, self->late_seq);
+  queue_routed_locked (self, self->late_seq);
   self->late_routed = FALSE;
 }
 
@@ -1268,15 +1260,13 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       r = rk_actor_submit (self->actor, &rec, link_in ? NULL : map.data, (uint32_t) map.size,
           out_cap, -1);
     }
-    if (r == 0 && link_out) {
-      routed = TRUE; /* its item is made below, after the token's push when that is at once */
-      routed_seq = rec.seq;
-    } else if (r == 0) {
+    if (r == 0 && !link_out) {
       item = new_buffer_item (buf);
       item->submit_ns = submit_ns;
       item->seq = rec.seq;
-    }
-    if (r == 0 && link_out) {
+    } else if (r == 0) {
+      routed = TRUE; /* its item is made below, after the token's push when that is at once */
+      routed_seq = rec.seq;
       self->out_seq++;
       /* what crosses the pad: the buffer's timestamps and flags, our clock's stamp, and where the
        * data is (the record it becomes in the downstream inbox). A token that came in and that
@@ -1305,13 +1295,12 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
      * all of them one after the other in the first one's streaming thread. */
     const gboolean to_task = token && (!g_queue_is_empty (&self->outq) || self->out_pushing
         || entry_ns - self->chain_done_ns < HANDOFF_GAP_NS);
-    if (routed && token && !to_task) {
+    if (routed && !to_task) {
       /* pushed at once, below: its item follows the push (queue_late_locked ()) */
       self->late_routed = TRUE;
-      self->late_link_in = link_in;
       self->late_seq = routed_seq;
     } else if (routed) {
-      queue_routed_locked (self, link_in, routed_seq);
+      queue_routed_locked (self, routed_seq);
     } else if (take_directly_locked (self, entry_ns, map.size)) {
       item->direct = TRUE; /* answered below; the task leaves it alone */
       g_queue_push_tail (&self->items, item);
@@ -2790,7 +2779,8 @@ make_stats (GstRkActor *self)
   gst_structure_set (s, "buffers-in", G_TYPE_UINT64, self->buffers_in, "buffers-in-place",
       G_TYPE_UINT64, self->buffers_in_place, "buffers-out", G_TYPE_UINT64,
       self->buffers_out, "buffers-out-copied", G_TYPE_UINT64, self->buffers_copied, "flushed",
-      G_TYPE_UINT64, self->flushed, "commands", G_TYPE_UINT64, self->commands, "command-errors", G_TYPE_UINT64, self->command_errors, "device-id", G_TYPE_INT,
+      G_TYPE_UINT64, self->flushed, "commands", G_TYPE_UINT64, self->commands, "command-errors",
+      G_TYPE_UINT64, self->command_errors, "device-id", G_TYPE_INT,
       self->actor ? self->run_device : -1, "link-in", G_TYPE_STRING,
       rk_link_path_name (self->link_in ? self->in_path : RK_LINK_HOST), "link-out", G_TYPE_STRING,
       rk_link_path_name (self->link_out ? self->out_path : RK_LINK_HOST), "tokens-in", G_TYPE_UINT64,

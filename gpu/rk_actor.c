@@ -411,12 +411,13 @@ host_wait_unless (rk_actor *a, ready_fn ready, void *arg, uint32_t *flag, bool i
   }
 }
 
+static const unless no_word = { NULL, 0 };
+
 static int
 host_wait (rk_actor *a, ready_fn ready, void *arg, uint32_t *flag, bool interruptible,
     int64_t timeout_ns)
 {
-  static const unless never = { NULL, 0 };
-  return host_wait_unless (a, ready, arg, flag, interruptible, timeout_ns, &never);
+  return host_wait_unless (a, ready, arg, flag, interruptible, timeout_ns, &no_word);
 }
 
 /* Wake host threads sleeping on host_wake if `flag` says one is. Call after the update they wait for. */
@@ -890,8 +891,6 @@ receive (rk_actor *a, rk_answer *ans, uint32_t max, bool interruptible, int64_t 
   wake_host_if (a, &a->h2k->prod_waiting); /* a producer may wait for in-flight room or arena */
   return (int) n;
 }
-
-static const unless no_word = { NULL, 0 };
 
 int
 rk_actor_receive (rk_actor *a, rk_answer *ans, int64_t timeout_ns)
