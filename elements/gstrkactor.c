@@ -116,6 +116,11 @@ GST_DEBUG_CATEGORY_STATIC (gst_rk_actor_debug);
  * tokens the source pad's task pushes (HANDOFF below); one that comes later has its token pushed by
  * the chain function at once */
 #define HANDOFF_GAP_NS (10 * 1000)
+/* A result of at most this many bytes goes back into its input buffer when upstream gave that buffer
+ * away (writable, one writable memory), as an in-place transform would: a copy of a few cache lines
+ * out of the output arena costs less than a new buffer wrapping the arena, whose release takes the
+ * actor's lock again from whichever thread frees it (make_output ()) */
+#define REUSE_MAX_BYTES 4096
 
 enum {
   PROP_0,
@@ -165,6 +170,7 @@ typedef struct {
                     * waits (enqueue_quiet_locked ()), and is not timed */
   gboolean direct; /* the chain function takes the answer and pushes it (answer_directly ()); the
                     * task leaves the item alone until it is cleared (`lock`) */
+  GstBuffer *reuse; /* the input buffer, which takes its own result (REUSE_MAX_BYTES) */
 } Item;
 
 /* A move's new actor, started ahead by the launcher thread (move_launcher ()), with the settings it
@@ -282,6 +288,7 @@ struct _GstRkActor {
   /* statistics: lock */
   guint64 buffers_in, buffers_in_place, buffers_out, flushed, commands, command_errors;
   guint64 buffers_copied; /* of buffers_out: copied out of the output arena (make_output ()) */
+  guint64 buffers_reused; /* of buffers_out: results written into their input buffer */
   guint64 tokens_in, tokens_out;
   guint moves;
   guint64 move_pause_ns;
@@ -315,8 +322,9 @@ static gboolean gst_rk_actor_src_activate_mode (GstPad *pad, GstObject *parent, 
     gboolean active);
 static void gst_rk_actor_loop (GstPad *pad);
 static void record_rtt_locked (GstRkActor *self, guint64 ns);
-static GstBuffer *make_output (GstRkActor *self, const Item *item, const rk_answer *ans);
-static void pushed (GstRkActor *self, guint n, GstFlowReturn ret);
+static GstBuffer *make_output (GstRkActor *self, Item *item, const rk_answer *ans, guint *reused,
+    guint64 *later);
+static void pushed (GstRkActor *self, guint n, guint reused, GstFlowReturn ret);
 static GstFlowReturn move_actor (GstRkActor *self);
 static void close_moves (GstRkActor *self, gboolean closed);
 static void discard_out_locked (GstRkActor *self, gboolean keep_sticky);
@@ -329,6 +337,8 @@ item_free (Item *item)
 {
   if (item->event)
     gst_event_unref (item->event);
+  if (item->reuse)
+    gst_buffer_unref (item->reuse);
   g_free (item->data);
   g_free (item);
 }
@@ -474,9 +484,11 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
       g_param_spec_boxed ("stats", "Statistics",
           "backend, device-id, kernel, actor-state, moves and move-pause-us (the last move's wait), "
           "buffers-in, buffers-in-place (written by upstream straight "
-          "into the actor's memory, from the pool it proposed), buffers-out, buffers-out-copied (of "
-          "buffers-out, those copied out of the actor's memory rather than wrapped: a buffer kept "
-          "downstream there would have left no room for the next results; raise arena-size), "
+          "into the actor's memory, from the pool it proposed), buffers-out, buffers-out-reused (of "
+          "buffers-out, small results written into their own input buffer, which upstream gave away), "
+          "buffers-out-copied (of buffers-out, those copied out of the actor's memory rather than "
+          "wrapped: a buffer kept downstream there would have left no room for the next results; "
+          "raise arena-size), "
           "flushed, commands, "
           "in-flight, "
           "ring-size, ring-high-water, heartbeat, hlc, rtt-samples and the round trip from H2K to K2H "
@@ -826,7 +838,7 @@ gst_rk_actor_start (GstRkActor *self)
   g_atomic_int_set (&self->move_wanted, 0);
   close_moves (self, FALSE); /* a setting changed from now on starts a new actor at once */
   self->buffers_in = self->buffers_in_place = self->buffers_out = self->flushed = 0;
-  self->buffers_copied = 0;
+  self->buffers_copied = self->buffers_reused = 0;
   self->tokens_in = self->tokens_out = 0;
   self->moves = 0;
   self->move_pause_ns = 0;
@@ -1077,13 +1089,17 @@ answer_directly (GstRkActor *self, Item *item)
       return GST_FLOW_OK;
     kernel_failed (self, ans.rec.status, ans.rec.seq);
     item_free (item);
-    pushed (self, 0, GST_FLOW_ERROR);
+    pushed (self, 0, 0, GST_FLOW_ERROR);
     return GST_FLOW_ERROR;
   }
-  GstBuffer *out = make_output (self, item, &ans);
-  item_free (item);
+  /* what can wait for the push does: downstream has the result sooner */
+  guint reused = 0;
+  guint64 later = 0;
+  GstBuffer *out = make_output (self, item, &ans, &reused, &later);
   ret = gst_pad_push (self->srcpad, out);
-  pushed (self, 1, ret);
+  rk_actor_release_output (self->actor, later);
+  item_free (item);
+  pushed (self, 1, reused, ret);
   return ret;
 }
 
@@ -1194,9 +1210,8 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     map.size = lm->len;
     rec.flags |= RK_REC_F_FROM_INBOX;
     rec.u.desc.in_off = lm->seq;
-  } else if ((in_place = !self->msg_size && gst_buffer_is_writable (buf)
-                 && gst_buffer_is_memory_range_writable (buf, 0, -1)
-                 && gst_rk_pool_input_of (buf, self->actor, &in))) {
+  } else if ((in_place = !self->msg_size && gst_rk_pool_input_of (buf, self->actor, &in)
+                 && gst_buffer_is_writable (buf) && gst_buffer_is_memory_range_writable (buf, 0, -1))) {
     /* Written by upstream into our own pool, and held by nobody else: the actor reads it where it
      * is. (A buffer someone else still holds is copied: its room goes back to the arena once
      * answered.) */
@@ -1224,6 +1239,7 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     return GST_FLOW_ERROR;
   }
 
+  const gsize size = map.size; /* map is let go early when the buffer takes its result */
   meta = gst_buffer_get_rk_hlc_meta (buf);
   if (meta)
     rk_hlc_recv (&self->clock, meta->hlc);
@@ -1237,16 +1253,16 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
    * actor works on it. */
   g_mutex_lock (&self->submit_lock);
   r = send_pending_control (self, TRUE);
-  if (r == 0 && self->msg_size && map.size > self->msg_size) {
+  if (r == 0 && self->msg_size && size > self->msg_size) {
     gboolean queued;
     item = new_buffer_item (buf);
-    r = submit_messages (self, item, &rec, map.data, (guint32) (map.size / self->msg_size), &queued);
+    r = submit_messages (self, item, &rec, map.data, (guint32) (size / self->msg_size), &queued);
     if (queued)
       item = NULL; /* the source pad's task owns it now */
     else
       g_clear_pointer (&item, g_free);
   } else if (r == 0) {
-    const uint32_t out_cap = link_out ? 0 : (uint32_t) map.size;
+    const uint32_t out_cap = link_out ? 0 : (uint32_t) size;
     /* a forwarded record's answer is not timed */
     const guint64 submit_ns = link_out ? 0 : rk_now_ns ();
     rec.hlc = rk_hlc_tick (&self->clock);
@@ -1257,13 +1273,19 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       if (r == 0)
         gst_rk_pool_mark_submitted (buf);
     } else {
-      r = rk_actor_submit (self->actor, &rec, link_in ? NULL : map.data, (uint32_t) map.size,
+      r = rk_actor_submit (self->actor, &rec, link_in ? NULL : map.data, (uint32_t) size,
           out_cap, -1);
     }
     if (r == 0 && !link_out) {
       item = new_buffer_item (buf);
       item->submit_ns = submit_ns;
       item->seq = rec.seq;
+      if (!in_place && !link_in && size > 0 && size <= REUSE_MAX_BYTES && gst_buffer_n_memory (buf) == 1
+          && gst_buffer_is_writable (buf) && gst_buffer_is_memory_range_writable (buf, 0, -1)) {
+        /* the record has its copy of the data: the buffer is free to take the result */
+        gst_buffer_unmap (buf, &map);
+        item->reuse = g_steal_pointer (&buf);
+      }
     } else if (r == 0) {
       routed = TRUE; /* its item is made below, after the token's push when that is at once */
       routed_seq = rec.seq;
@@ -1279,12 +1301,12 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
         hm->node = rec.node;
         tm->route = self->out_route;
         tm->seq = token_seq;
-        tm->len = (guint32) map.size;
+        tm->len = (guint32) size;
       } else {
         token = gst_buffer_new ();
         gst_buffer_copy_into (token, buf, GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
         gst_buffer_add_rk_hlc_meta (token, rec.hlc, rec.node);
-        gst_buffer_add_rk_link_meta (token, self->out_route, token_seq, (guint32) map.size);
+        gst_buffer_add_rk_link_meta (token, self->out_route, token_seq, (guint32) size);
       }
     }
   }
@@ -1301,7 +1323,7 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       self->late_seq = routed_seq;
     } else if (routed) {
       queue_routed_locked (self, routed_seq);
-    } else if (take_directly_locked (self, entry_ns, map.size)) {
+    } else if (take_directly_locked (self, entry_ns, size)) {
       item->direct = TRUE; /* answered below; the task leaves it alone */
       g_queue_push_tail (&self->items, item);
       direct = item;
@@ -1355,7 +1377,7 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   if (r < 0) {
     if (r == -EMSGSIZE) {
       GST_ELEMENT_ERROR (self, STREAM, FAILED,
-          ("A buffer of %" G_GSIZE_FORMAT " bytes is larger than the actor's arena.", map.size),
+          ("A buffer of %" G_GSIZE_FORMAT " bytes is larger than the actor's arena.", size),
           ("raise arena-size (now %" G_GUINT64_FORMAT ")", self->run_arena));
       return GST_FLOW_ERROR;
     }
@@ -2380,13 +2402,52 @@ set_output_meta (GstBuffer *out, const Item *item, guint64 hlc, guint32 node)
   gst_buffer_add_rk_hlc_meta (out, hlc, node);
 }
 
-/* Turn a PROCESS answer into an output buffer. */
+/* The result of len bytes at `data` written into the input buffer that the item keeps (it is no
+ * larger: its size was the record's output room), which becomes the output. Its timestamps, flags and
+ * metas stay; its HLC stamp is the answer's. FALSE if the buffer cannot be mapped for writing. */
+static gboolean
+reuse_input (GstBuffer *buf, const guint8 *data, guint32 len, guint64 hlc, guint32 node)
+{
+  GstMapInfo map;
+
+  if (!gst_buffer_map (buf, &map, GST_MAP_WRITE))
+    return FALSE;
+  memcpy (map.data, data, len);
+  gst_buffer_unmap (buf, &map);
+  if (len < gst_buffer_get_size (buf))
+    gst_buffer_resize (buf, 0, len);
+  GstRkHlcMeta *m = gst_buffer_get_rk_hlc_meta (buf);
+  if (m) {
+    m->hlc = hlc;
+    m->node = node;
+  } else {
+    gst_buffer_add_rk_hlc_meta (buf, hlc, node);
+  }
+  return TRUE;
+}
+
+/* Turn a PROCESS answer into an output buffer: the item's input buffer, if it keeps one
+ * (REUSE_MAX_BYTES; counted in *reused), else one that wraps the output region, or a copy. A result
+ * copied into the input buffer leaves its output region to be released: by the caller after the push
+ * when `later` is given (the token in *later), else here. */
 static GstBuffer *
-make_output (GstRkActor *self, const Item *item, const rk_answer *ans)
+make_output (GstRkActor *self, Item *item, const rk_answer *ans, guint *reused, guint64 *later)
 {
   GstBuffer *out;
   guint32 len = ans->rec.len;
 
+  if (item->reuse) {
+    out = g_steal_pointer (&item->reuse);
+    if (reuse_input (out, ans->out ? ans->out : ans->rec.u.bytes, len, ans->rec.hlc, ans->rec.node)) {
+      if (later)
+        *later = ans->out_token;
+      else
+        rk_actor_release_output (self->actor, ans->out_token);
+      (*reused)++;
+      return out;
+    }
+    gst_buffer_unref (out);
+  }
   if (ans->out) {
     gboolean copied;
     out = gst_rk_output_buffer (self->actor, ans, &copied);
@@ -2407,13 +2468,14 @@ make_output (GstRkActor *self, const Item *item, const rk_answer *ans)
   return out;
 }
 
-/* n buffers went downstream, which returned ret: count them (as flushed if a flush downstream refused
- * them), and keep ret for the chain function (unless a flush is under way, whose FLUSHING the chain
- * function returns anyway). */
+/* n buffers went downstream (`reused` of them their input buffers: make_output ()), which returned
+ * ret: count them (as flushed if a flush downstream refused them), and keep ret for the chain function
+ * (unless a flush is under way, whose FLUSHING the chain function returns anyway). */
 static void
-pushed (GstRkActor *self, guint n, GstFlowReturn ret)
+pushed (GstRkActor *self, guint n, guint reused, GstFlowReturn ret)
 {
   g_mutex_lock (&self->lock);
+  self->buffers_reused += reused;
   if (ret == GST_FLOW_FLUSHING)
     self->flushed += n;
   else
@@ -2496,7 +2558,7 @@ collect_messages (GstRkActor *self, Item *item)
   set_output_meta (out, item, item->hlc, item->node);
   item_free (item);
   ret = gst_pad_push (self->srcpad, out);
-  pushed (self, 1, ret);
+  pushed (self, 1, 0, ret);
   return ret;
 }
 
@@ -2662,7 +2724,8 @@ gst_rk_actor_loop (GstPad *pad)
         item_free (item);
         return;
       }
-      GstBuffer *out = make_output (self, item, &ans);
+      guint reused = 0;
+      GstBuffer *out = make_output (self, item, &ans, &reused, NULL);
       GstBufferList *list = NULL;
       Item *failed = NULL;
       guint n = 1;
@@ -2695,12 +2758,12 @@ gst_rk_actor_loop (GstPad *pad)
           gst_buffer_list_add (list, out);
           out = NULL;
         }
-        gst_buffer_list_add (list, make_output (self, item, &ans));
+        gst_buffer_list_add (list, make_output (self, item, &ans, &reused, NULL));
         item_free (item);
         n++;
       }
       ret = list ? gst_pad_push_list (self->srcpad, list) : gst_pad_push (self->srcpad, out);
-      pushed (self, n, ret);
+      pushed (self, n, reused, ret);
       if (failed) {
         kernel_failed (self, ans.rec.status, ans.rec.seq);
         item_free (failed);
@@ -2778,7 +2841,8 @@ make_stats (GstRkActor *self)
     rtt = g_memdup2 (self->rtt, n * sizeof (guint64));
   gst_structure_set (s, "buffers-in", G_TYPE_UINT64, self->buffers_in, "buffers-in-place",
       G_TYPE_UINT64, self->buffers_in_place, "buffers-out", G_TYPE_UINT64,
-      self->buffers_out, "buffers-out-copied", G_TYPE_UINT64, self->buffers_copied, "flushed",
+      self->buffers_out, "buffers-out-copied", G_TYPE_UINT64, self->buffers_copied, "buffers-out-reused",
+      G_TYPE_UINT64, self->buffers_reused, "flushed",
       G_TYPE_UINT64, self->flushed, "commands", G_TYPE_UINT64, self->commands, "command-errors",
       G_TYPE_UINT64, self->command_errors, "device-id", G_TYPE_INT,
       self->actor ? self->run_device : -1, "link-in", G_TYPE_STRING,

@@ -29,6 +29,11 @@ typedef struct {
   gint submitted;
 } Region;
 
+/* Marks the memories of these pools, so that a buffer of any other memory is told apart without a look
+ * at its qdata (which takes a lock that every thread of the process shares). The system allocator,
+ * whose wrapped memories these are, uses no flag of its own. */
+#define MEMORY_FLAG_REGION (GST_MEMORY_FLAG_LAST << 0)
+
 static GQuark
 region_quark (void)
 {
@@ -79,6 +84,7 @@ gst_rk_pool_alloc_buffer (GstBufferPool *pool, GstBuffer **buffer, GstBufferPool
   r->actor = rk_actor_ref (self->actor);
   mem = gst_memory_new_wrapped (0, r->in.ptr, self->size, 0, self->size, r, region_free);
   gst_mini_object_set_qdata (GST_MINI_OBJECT (mem), region_quark (), r, NULL);
+  GST_MINI_OBJECT_FLAG_SET (mem, MEMORY_FLAG_REGION);
   *buffer = gst_buffer_new ();
   gst_buffer_append_memory (*buffer, mem);
   return GST_FLOW_OK;
@@ -134,6 +140,8 @@ gst_rk_pool_input_of (GstBuffer *buf, rk_actor *actor, rk_input *in)
   if (gst_buffer_n_memory (buf) != 1)
     return FALSE;
   mem = gst_buffer_peek_memory (buf, 0);
+  if (!GST_MEMORY_FLAG_IS_SET (mem, MEMORY_FLAG_REGION))
+    return FALSE;
   r = gst_mini_object_get_qdata (GST_MINI_OBJECT (mem), region_quark ());
   if (!r || r->actor != actor || g_atomic_int_get (&r->submitted))
     return FALSE;

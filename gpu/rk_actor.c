@@ -420,14 +420,21 @@ host_wait (rk_actor *a, ready_fn ready, void *arg, uint32_t *flag, bool interrup
   return host_wait_unless (a, ready, arg, flag, interruptible, timeout_ns, &no_word);
 }
 
-/* Wake host threads sleeping on host_wake if `flag` says one is. Call after the update they wait for. */
+/* Wake host threads sleeping on host_wake if `flag` says one is. Call after the update they wait for,
+ * and a full fence: the update is ordered before reading the flag; pairs with host_wait (). */
+static void
+wake_host_if_fenced (rk_actor *a, uint32_t *flag)
+{
+  if (rk_load_relaxed32 (flag))
+    rk_futex_bump (&a->host_wake);
+}
+
+/* The same, fence included. */
 static void
 wake_host_if (rk_actor *a, uint32_t *flag)
 {
-  /* full fence: the update is ordered before reading the flag; pairs with host_wait () */
   rk_fence_full ();
-  if (rk_load_relaxed32 (flag))
-    rk_futex_bump (&a->host_wake);
+  wake_host_if_fenced (a, flag);
 }
 
 void
@@ -522,14 +529,15 @@ publish (rk_actor *a, uint32_t n)
     rk_store_relaxed32 (&a->high_water, depth);
 
   /* full fence: head is ordered before reading the actor's waiting flag; pairs with the actor's
-   * fence between setting cons_waiting and re-checking head */
+   * fence between setting cons_waiting and re-checking head (and, for the flag below, with
+   * host_wait ()'s) */
   rk_fence_full ();
   if (rk_load_relaxed32 (&a->h2k->cons_waiting))
     a->ops->doorbell (a->impl);
   /* An actor that cannot wake the host (a GPU) will answer soon: wake a host thread sleeping for
    * answers now, so that it spins for this one instead of finding it a poll slice late. */
   if (!a->ops->wakes_host)
-    wake_host_if (a, &a->k2h->cons_waiting);
+    wake_host_if_fenced (a, &a->k2h->cons_waiting);
 }
 
 bool
@@ -875,10 +883,6 @@ receive (rk_actor *a, rk_answer *ans, uint32_t max, bool interruptible, int64_t 
   }
   if (r < 0)
     return r;
-  rk_ring_release (a->k2h, n); /* store-release tail: pairs with the actor's load-acquire */
-  rk_fence_full ();            /* tail before the actor's waiting flag, as in submit */
-  if (rk_load_relaxed32 (&a->k2h->prod_waiting))
-    a->ops->doorbell (a->impl);
 
   pthread_mutex_lock (&a->lock);
   for (uint32_t i = 0; i < n && r == 0; i++)
@@ -887,8 +891,15 @@ receive (rk_actor *a, rk_answer *ans, uint32_t max, bool interruptible, int64_t 
   if (r < 0)
     return r;
 
+  /* The slots go back (their answers are copied out), then the count that lets a producer submit
+   * records whose answers need them: one full fence orders both before the two waiting flags read
+   * after it, the actor's (as in submit) and a producer's (for in-flight room or arena) */
+  rk_ring_release (a->k2h, n); /* store-release tail: pairs with the actor's load-acquire */
   rk_store_release64 (&a->received, a->received + n);
-  wake_host_if (a, &a->h2k->prod_waiting); /* a producer may wait for in-flight room or arena */
+  rk_fence_full ();
+  if (rk_load_relaxed32 (&a->k2h->prod_waiting))
+    a->ops->doorbell (a->impl);
+  wake_host_if_fenced (a, &a->h2k->prod_waiting);
   return (int) n;
 }
 

@@ -693,10 +693,13 @@ GST_START_TEST (test_kept_output)
     /* the largest first: the element learns the size it must leave room for */
     const gsize n = i == 0 ? ARENA / 2 / 4 : (gsize) g_rand_int_range (rand, 0, ARENA / 2 / 4 + 1);
     gfloat *x = random_floats (rand, n);
-    fail_unless_equals_int (gst_harness_push (h, buffer_from (x, n * 4, i)), GST_FLOW_OK);
+    GstBuffer *in = buffer_from (x, n * 4, i);
+    /* held here too, so that no result goes back into its input buffer (test_result_in_input) */
+    fail_unless_equals_int (gst_harness_push (h, gst_buffer_ref (in)), GST_FLOW_OK);
     GstBuffer *out = gst_harness_pull (h);
     fail_unless (out != NULL, "no answer to buffer %u", i);
     check_bytes (out, x, n * 4, "echo", i);
+    gst_buffer_unref (in);
     g_free (x);
     gst_clear_buffer (&kept); /* the one before is let go once this one is there */
     kept = out;
@@ -834,6 +837,69 @@ check_scaled (GstBuffer *out, const gfloat *x, gsize n, gdouble a, gdouble b, gu
   check_bytes (out, expect, n * 4, "scale", index);
   g_free (expect);
 }
+
+/* A small result goes back into its input buffer only when upstream gave that buffer away: one held
+ * elsewhere as well, one whose memory another buffer shares, or one of read-only memory keeps its
+ * bytes, and its result comes in a buffer of its own. Either way the result is right and stamped. */
+GST_START_TEST (test_result_in_input)
+{
+  enum { N = 200 };
+  GRand *rand = new_rand ();
+  GstHarness *h = make_harness (make_actor ("scale", "p,a=-3.0,b=0.5"));
+  guint64 expect_reused = 0;
+
+  for (guint i = 0; i < N; i++) {
+    const guint kind = i % 5; /* given away, held, memory shared, read-only, given away but large */
+    const gsize n = kind == 4 ? (gsize) g_rand_int_range (rand, 1025, 4096)
+                              : (gsize) g_rand_int_range (rand, 1, 1025);
+    gfloat *x = random_floats (rand, n);
+    GstBuffer *in = NULL, *push;
+
+    switch (kind) {
+      case 1:
+        in = buffer_from (x, n * 4, i);
+        push = gst_buffer_ref (in);
+        break;
+      case 2:
+        push = buffer_from (x, n * 4, i);
+        in = gst_buffer_copy (push); /* a buffer of its own, whose memory is shared */
+        break;
+      case 3:
+        push = gst_buffer_new_wrapped_full (GST_MEMORY_FLAG_READONLY, g_memdup2 (x, n * 4), n * 4, 0,
+            n * 4, NULL, NULL);
+        in = gst_buffer_ref (push);
+        break;
+      default:
+        push = buffer_from (x, n * 4, i);
+        break;
+    }
+    GST_BUFFER_PTS (push) = i * GST_MSECOND;
+    if (kind == 0 || kind == 4)
+      expect_reused += n * 4 <= 4096;
+    fail_unless_equals_int (gst_harness_push (h, push), GST_FLOW_OK);
+    GstBuffer *out = gst_harness_pull (h);
+    fail_unless (out != NULL, "no answer to buffer %u", i);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (out), i * GST_MSECOND);
+    fail_unless (get_hlc_meta (out) != NULL, "result %u has no HLC meta", i);
+    check_scaled (out, x, n, -3.0, 0.5, i);
+    if (in) {
+      fail_unless (out != in, "result %u written into a buffer held elsewhere", i);
+      check_bytes (in, x, n * 4, "input kept upstream", i);
+      gst_buffer_unref (in);
+    }
+    gst_buffer_unref (out);
+    g_free (x);
+  }
+  GstStructure *s = get_stats (h->element);
+  fail_unless_equals_uint64 (stat_u64 (s, "buffers-out"), N);
+  fail_unless_equals_uint64 (stat_u64 (s, "buffers-out-reused"), expect_reused);
+  fail_unless (expect_reused >= N / 5);
+  gst_structure_free (s);
+  gst_harness_teardown (h);
+  g_rand_free (rand);
+}
+
+GST_END_TEST;
 
 GST_START_TEST (test_params_change_playing)
 {
@@ -2468,6 +2534,7 @@ rkactor_suite (void)
   tcase_add_test (tc, test_accumulate_random);
   tcase_add_test (tc, test_message_size);
   tcase_add_test (tc, test_empty_buffer);
+  tcase_add_test (tc, test_result_in_input);
   tcase_add_test (tc, test_metadata_and_hlc);
   tcase_add_test (tc, test_params_change_playing);
   tcase_add_test (tc, test_params_change_under_load);
