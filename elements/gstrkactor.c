@@ -1165,6 +1165,7 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
   GstRkActor *self = GST_RK_ACTOR (parent);
   GstRkHlcMeta *meta;
+  GstRkLinkMeta *lm = NULL;
   GstMapInfo map = GST_MAP_INFO_INIT;
   GstFlowReturn ret;
   rk_record rec = { 0 };
@@ -1199,7 +1200,7 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 
   if (link_in) {
     /* a token: the data is in the actor's inbox already, or on its way there */
-    GstRkLinkMeta *lm = gst_buffer_get_rk_link_meta (buf);
+    lm = gst_buffer_get_rk_link_meta (buf);
     if (!lm || lm->route != in_route) {
       GST_ELEMENT_ERROR (self, STREAM, FAILED,
           ("A token buffer that belongs to no link of this element."),
@@ -1293,8 +1294,8 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       /* what crosses the pad: the buffer's timestamps and flags, our clock's stamp, and where the
        * data is (the record it becomes in the downstream inbox). A token that came in and that
        * nobody else holds goes on itself, with new stamps: no allocation in the middle of a chain. */
-      GstRkHlcMeta *hm = link_in && gst_buffer_is_writable (buf) ? gst_buffer_get_rk_hlc_meta (buf) : NULL;
-      GstRkLinkMeta *tm = hm ? gst_buffer_get_rk_link_meta (buf) : NULL;
+      GstRkHlcMeta *hm = link_in && meta && gst_buffer_is_writable (buf) ? meta : NULL;
+      GstRkLinkMeta *tm = hm ? lm : NULL;
       if (tm) {
         token = g_steal_pointer (&buf); /* our reference goes on with it */
         hm->hlc = rec.hlc;
