@@ -117,7 +117,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_rk_actor_debug);
  * the chain function at once */
 #define HANDOFF_GAP_NS (10 * 1000)
 /* A result of at most this many bytes goes back into its input buffer when upstream gave that buffer
- * away (writable, one writable memory), as an in-place transform would: a copy of a few cache lines
+ * away (writable, one writable memory), as an in-place transform would, or at the end of a K2K chain
+ * into the token that came for it (with memory added while the actor works): a copy of a few cache lines
  * out of the output arena costs less than a new buffer wrapping the arena, whose release takes the
  * actor's lock again from whichever thread frees it (make_output ()) */
 #define REUSE_MAX_BYTES 4096
@@ -485,7 +486,8 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
           "backend, device-id, kernel, actor-state, moves and move-pause-us (the last move's wait), "
           "buffers-in, buffers-in-place (written by upstream straight "
           "into the actor's memory, from the pool it proposed), buffers-out, buffers-out-reused (of "
-          "buffers-out, small results written into their own input buffer, which upstream gave away), "
+          "buffers-out, small results written into their own input buffer, which upstream gave away, "
+          "or at the end of a K2K chain into the token that came for them), "
           "buffers-out-copied (of buffers-out, those copied out of the actor's memory rather than "
           "wrapped: a buffer kept downstream there would have left no room for the next results; "
           "raise arena-size), "
@@ -1281,8 +1283,16 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       item = new_buffer_item (buf);
       item->submit_ns = submit_ns;
       item->seq = rec.seq;
-      if (!in_place && !link_in && size > 0 && size <= REUSE_MAX_BYTES && gst_buffer_n_memory (buf) == 1
-          && gst_buffer_is_writable (buf) && gst_buffer_is_memory_range_writable (buf, 0, -1)) {
+      if (in_place || size == 0 || size > REUSE_MAX_BYTES || !gst_buffer_is_writable (buf)) {
+        /* the result gets a buffer of its own (make_output ()) */
+      } else if (link_in && gst_buffer_n_memory (buf) == 0) {
+        /* a token at the end of a chain, with its timestamps, flags and HLC meta: it takes the
+         * result, in memory of its own, allocated now while the actor works */
+        gst_buffer_remove_meta (buf, (GstMeta *) lm);
+        gst_buffer_append_memory (buf, gst_allocator_alloc (NULL, size, NULL));
+        item->reuse = g_steal_pointer (&buf);
+      } else if (!link_in && gst_buffer_n_memory (buf) == 1
+          && gst_buffer_is_memory_range_writable (buf, 0, -1)) {
         /* the record has its copy of the data: the buffer is free to take the result. Its HLC meta
          * is added now, while the actor works (an allocation: some 0.3 us of the H100's host), and
          * stamped when the answer comes (reuse_input ()). */
