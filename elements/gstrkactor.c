@@ -118,9 +118,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_rk_actor_debug);
 #define HANDOFF_GAP_NS (10 * 1000)
 /* A result of at most this many bytes goes back into its input buffer when upstream gave that buffer
  * away (writable, one writable memory), as an in-place transform would, or at the end of a K2K chain
- * into the token that came for it (with memory added while the actor works): a copy of a few cache lines
- * out of the output arena costs less than a new buffer wrapping the arena, whose release takes the
- * actor's lock again from whichever thread frees it (make_output ()) */
+ * into the token that came for it (with memory added while the actor works): a copy of a few cache
+ * lines out of the output arena costs less than a new buffer wrapping the arena, whose release takes
+ * the actor's lock again from whichever thread frees it (make_output ()) */
 #define REUSE_MAX_BYTES 4096
 
 enum {
