@@ -117,7 +117,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_rk_actor_debug);
  * the chain function at once */
 #define HANDOFF_GAP_NS (10 * 1000)
 /* A result of at most this many bytes goes back into its input buffer when upstream gave that buffer
- * away (writable, one writable memory), as an in-place transform would, or at the end of a K2K chain
+ * away (writable, one writable memory, not read-only), as an in-place transform would, or at the end of a K2K chain
  * into the token that came for it (with memory added while the actor works): a copy of a few cache
  * lines out of the output arena costs less than a new buffer wrapping the arena, whose release takes
  * the actor's lock again from whichever thread frees it (make_output ()) */
@@ -1290,8 +1290,10 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
          * result, in memory of its own, allocated now while the actor works */
         gst_buffer_remove_meta (buf, (GstMeta *) lm);
         gst_buffer_append_memory (buf, gst_allocator_alloc (NULL, size, NULL));
+        GST_BUFFER_FLAG_UNSET (buf, GST_BUFFER_FLAG_TAG_MEMORY); /* as set_output_meta () leaves it */
         item->reuse = g_steal_pointer (&buf);
       } else if (!link_in && gst_buffer_n_memory (buf) == 1
+          && !GST_MEMORY_IS_READONLY (gst_buffer_peek_memory (buf, 0))
           && gst_buffer_is_memory_range_writable (buf, 0, -1)) {
         /* the record has its copy of the data: the buffer is free to take the result. Its HLC meta
          * is added now, while the actor works (an allocation: some 0.3 us of the H100's host), and
@@ -2417,16 +2419,17 @@ set_output_meta (GstBuffer *out, const Item *item, guint64 hlc, guint32 node)
   gst_buffer_add_rk_hlc_meta (out, hlc, node);
 }
 
-/* The result of len bytes at `data` written into the input buffer that the item keeps (it is no
- * larger: its size was the record's output room), which becomes the output. Its timestamps, flags and
- * metas stay; its HLC meta (added when it was kept) takes the answer's stamp. FALSE if the buffer
- * cannot be mapped for writing. */
+/* The result of len bytes at `data` written into the input buffer that the item keeps, which becomes
+ * the output. Its timestamps, flags and metas stay; its HLC meta (added when it was kept) takes the
+ * answer's stamp. FALSE if the result is larger than the buffer (the record's output room was its
+ * size, but an answer carried in the record itself is checked only against the record's room) or the
+ * buffer cannot be mapped for writing. */
 static gboolean
 reuse_input (GstBuffer *buf, const guint8 *data, guint32 len, guint64 hlc, guint32 node)
 {
   GstMapInfo map;
 
-  if (!gst_buffer_map (buf, &map, GST_MAP_WRITE))
+  if (len > gst_buffer_get_size (buf) || !gst_buffer_map (buf, &map, GST_MAP_WRITE))
     return FALSE;
   memcpy (map.data, data, len);
   gst_buffer_unmap (buf, &map);
@@ -2491,11 +2494,12 @@ static void
 pushed (GstRkActor *self, guint n, guint reused, GstFlowReturn ret)
 {
   g_mutex_lock (&self->lock);
-  self->buffers_reused += reused;
-  if (ret == GST_FLOW_FLUSHING)
+  if (ret == GST_FLOW_FLUSHING) {
     self->flushed += n;
-  else
+  } else {
     self->buffers_out += n;
+    self->buffers_reused += reused;
+  }
   if (!self->flushing)
     self->srcresult = ret;
   g_mutex_unlock (&self->lock);

@@ -754,7 +754,9 @@ GST_START_TEST (test_metadata_and_hlc)
     for (guint f = 0; f < G_N_ELEMENTS (flag_pool); f++)
       if (g_rand_int_range (rand, 0, 3) == 0)
         GST_BUFFER_FLAG_SET (buf, flag_pool[f]);
-    in[i] = gst_buffer_copy (buf); /* metadata to compare with; the copy has its own flags */
+    /* metadata to compare with, in a copy of its own (the memory too, so that buf goes back as its
+     * result when small: test_result_in_input) */
+    in[i] = gst_buffer_copy_deep (buf);
     GST_BUFFER_FLAGS (in[i]) = GST_BUFFER_FLAGS (buf);
     fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
   }
@@ -839,20 +841,27 @@ check_scaled (GstBuffer *out, const gfloat *x, gsize n, gdouble a, gdouble b, gu
 }
 
 /* A small result goes back into its input buffer only when upstream gave that buffer away: one held
- * elsewhere as well, one whose memory another buffer shares, or one of read-only memory keeps its
- * bytes, and its result comes in a buffer of its own. Either way the result is right and stamped. */
+ * elsewhere as well, or one whose memory another buffer shares, keeps its bytes, and its result comes
+ * in a buffer of its own, as does that of a buffer of read-only memory. Either way the result is
+ * right, and stamped later than everything before it (a buffer stamped ten minutes ahead included),
+ * and only the buffers given away, of up to 4096 bytes, count as reused. */
 GST_START_TEST (test_result_in_input)
 {
   enum { N = 200 };
   GRand *rand = new_rand ();
   GstHarness *h = make_harness (make_actor ("scale", "p,a=-3.0,b=0.5"));
-  guint64 expect_reused = 0;
+  const guint64 future = (((guint64) (g_get_real_time () / 1000) + 10 * 60 * 1000) << 16) | 7;
+  guint64 expect_reused = 0, last_hlc = 0;
+  guint32 node = 0;
 
   for (guint i = 0; i < N; i++) {
-    const guint kind = i % 5; /* given away, held, memory shared, read-only, given away but large */
-    const gsize n = kind == 4 ? (gsize) g_rand_int_range (rand, 1025, 4096)
-                              : (gsize) g_rand_int_range (rand, 1, 1025);
-    gfloat *x = random_floats (rand, n);
+    /* given away, held, memory shared, read-only, given away but large; the first of each given
+     * away sits on the boundary: 4096 bytes, and 4100 */
+    const guint kind = i % 5;
+    const gsize n = i == 0 ? 1024 : i == 4 ? 1025
+        : kind == 4 ? (gsize) g_rand_int_range (rand, 1025, 4096)
+                    : (gsize) g_rand_int_range (rand, 1, 1025);
+    gfloat *x = random_floats (rand, n), *ro = NULL;
     GstBuffer *in = NULL, *push;
 
     switch (kind) {
@@ -865,22 +874,30 @@ GST_START_TEST (test_result_in_input)
         in = gst_buffer_copy (push); /* a buffer of its own, whose memory is shared */
         break;
       case 3:
-        push = gst_buffer_new_wrapped_full (GST_MEMORY_FLAG_READONLY, g_memdup2 (x, n * 4), n * 4, 0,
-            n * 4, NULL, NULL);
-        in = gst_buffer_ref (push);
+        ro = g_memdup2 (x, n * 4);
+        push = gst_buffer_new_wrapped_full (GST_MEMORY_FLAG_READONLY, ro, n * 4, 0, n * 4, NULL, NULL);
         break;
       default:
         push = buffer_from (x, n * 4, i);
         break;
     }
     GST_BUFFER_PTS (push) = i * GST_MSECOND;
+    if (i == 5)
+      add_hlc_meta (push, future, 0x1234);
     if (kind == 0 || kind == 4)
       expect_reused += n * 4 <= 4096;
     fail_unless_equals_int (gst_harness_push (h, push), GST_FLOW_OK);
     GstBuffer *out = gst_harness_pull (h);
     fail_unless (out != NULL, "no answer to buffer %u", i);
     fail_unless_equals_uint64 (GST_BUFFER_PTS (out), i * GST_MSECOND);
-    fail_unless (get_hlc_meta (out) != NULL, "result %u has no HLC meta", i);
+    const GstRkHlcMeta *m = get_hlc_meta (out);
+    fail_unless (m != NULL, "result %u has no HLC meta", i);
+    fail_unless (m->hlc > last_hlc && (i < 5 || m->hlc > future), "result %u stamped %" G_GUINT64_FORMAT
+        " after %" G_GUINT64_FORMAT, i, m->hlc, last_hlc);
+    if (i == 0)
+      node = m->node;
+    fail_unless_equals_int (m->node, node);
+    last_hlc = m->hlc;
     check_scaled (out, x, n, -3.0, 0.5, i);
     if (in) {
       fail_unless (out != in, "result %u written into a buffer held elsewhere", i);
@@ -888,6 +905,10 @@ GST_START_TEST (test_result_in_input)
       gst_buffer_unref (in);
     }
     gst_buffer_unref (out);
+    if (ro) {
+      fail_unless (memcmp (ro, x, n * 4) == 0, "read-only input %u written to", i);
+      g_free (ro);
+    }
     g_free (x);
   }
   GstStructure *s = get_stats (h->element);

@@ -8,6 +8,7 @@
 #include <gst/check/gstharness.h>
 #include <string.h>
 
+#include "gstrkmeta.h"
 #include "rk_handlers.h"
 
 #define CAPS "audio/x-raw,format=F32LE,layout=interleaved,rate=48000,channels=1"
@@ -227,9 +228,20 @@ GST_END_TEST;
  * Where the backend gives its inboxes a low-latency mirror (CUDA: rk_route.ll_addr), the routes that
  * the elements hand each other carry it, so the actors downstream take most such records from the
  * mirror (stats: routed-in-fast). */
+/* The HLC stamp of the buffer that last went through a pad (a pad probe's data: a guint64). */
+static GstPadProbeReturn
+note_hlc (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  const GstRkHlcMeta *m = (const GstRkHlcMeta *) gst_buffer_get_meta (GST_PAD_PROBE_INFO_BUFFER (info),
+      g_type_from_name ("GstRkHlcMetaAPI"));
+  __atomic_store_n ((guint64 *) data, m ? m->hlc : 0, __ATOMIC_RELEASE);
+  return GST_PAD_PROBE_OK;
+}
+
 GST_START_TEST (test_lone_buffers)
 {
   const guint n = 3, nbuf = 300, samples = 16; /* 64-byte buffers */
+  guint64 last_hlc = 0, token_hlc = 0;
   Stage st[3];
   GString *d = g_string_new ("appsrc name=src format=time caps=" CAPS);
   for (guint i = 0; i < n; i++) {
@@ -241,6 +253,13 @@ GST_START_TEST (test_lone_buffers)
   fail_unless (p != NULL, "cannot parse %s", d->str);
   GstAppSrc *src = GST_APP_SRC (gst_bin_get_by_name (GST_BIN (p), "src"));
   GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
+  gchar *last_name = g_strdup_printf ("a%u", n - 1);
+  GstElement *last = gst_bin_get_by_name (GST_BIN (p), last_name);
+  GstPad *last_sink = gst_element_get_static_pad (last, "sink");
+  gst_pad_add_probe (last_sink, GST_PAD_PROBE_TYPE_BUFFER, note_hlc, &token_hlc, NULL);
+  gst_object_unref (last_sink);
+  gst_object_unref (last);
+  g_free (last_name);
   fail_unless (gst_element_set_state (p, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
   for (guint b = 0; b < nbuf; b++) {
     float *x = g_new (float, samples), y[16];
@@ -258,6 +277,15 @@ GST_START_TEST (test_lone_buffers)
     check_floats (out, y, samples * 4, b, d->str);
     fail_if (gst_buffer_get_meta (out, g_type_from_name ("GstRkLinkMetaAPI")) != NULL,
         "result %u still says where it was in a K2K link", b);
+    /* stamped by the last actor's answer: later than the token that brought its record, and than
+     * the result before */
+    const GstRkHlcMeta *m = (const GstRkHlcMeta *) gst_buffer_get_meta (out,
+        g_type_from_name ("GstRkHlcMetaAPI"));
+    fail_unless (m != NULL, "result %u has no HLC meta", b);
+    fail_unless (m->hlc > last_hlc && m->hlc > __atomic_load_n (&token_hlc, __ATOMIC_ACQUIRE),
+        "result %u stamped %" G_GUINT64_FORMAT ": not after the result before (%" G_GUINT64_FORMAT
+        ") and its token (%" G_GUINT64_FORMAT ")", b, m->hlc, last_hlc, token_hlc);
+    last_hlc = m->hlc;
     gst_sample_unref (s);
   }
   /* the stats once EOS is through: a result may reach the sink before the elements upstream have
