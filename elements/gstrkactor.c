@@ -117,10 +117,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_rk_actor_debug);
  * the chain function at once */
 #define HANDOFF_GAP_NS (10 * 1000)
 /* A result of at most this many bytes goes back into its input buffer when upstream gave that buffer
- * away (writable, one writable memory, not read-only), as an in-place transform would, or at the end of a K2K chain
- * into the token that came for it (with memory added while the actor works): a copy of a few cache
- * lines out of the output arena costs less than a new buffer wrapping the arena, whose release takes
- * the actor's lock again from whichever thread frees it (make_output ()) */
+ * away (writable, one writable memory, not read-only), as an in-place transform would, or at the end
+ * of a K2K chain into the token that came for it (with memory added while the actor works): a copy of
+ * a few cache lines out of the output arena costs less than a new buffer wrapping the arena, whose
+ * release takes the actor's lock again from whichever thread frees it (make_output ()) */
 #define REUSE_MAX_BYTES 4096
 
 enum {
@@ -1283,16 +1283,17 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       item = new_buffer_item (buf);
       item->submit_ns = submit_ns;
       item->seq = rec.seq;
-      if (in_place || size == 0 || size > REUSE_MAX_BYTES || !gst_buffer_is_writable (buf)) {
-        /* the result gets a buffer of its own (make_output ()) */
-      } else if (link_in && gst_buffer_n_memory (buf) == 0) {
+      /* else the result gets a buffer of its own (make_output ()) */
+      const gboolean small = !in_place && size > 0 && size <= REUSE_MAX_BYTES
+          && gst_buffer_is_writable (buf);
+      if (small && link_in && gst_buffer_n_memory (buf) == 0) {
         /* a token at the end of a chain, with its timestamps, flags and HLC meta: it takes the
          * result, in memory of its own, allocated now while the actor works */
         gst_buffer_remove_meta (buf, (GstMeta *) lm);
         gst_buffer_append_memory (buf, gst_allocator_alloc (NULL, size, NULL));
         GST_BUFFER_FLAG_UNSET (buf, GST_BUFFER_FLAG_TAG_MEMORY); /* as set_output_meta () leaves it */
         item->reuse = g_steal_pointer (&buf);
-      } else if (!link_in && gst_buffer_n_memory (buf) == 1
+      } else if (small && !link_in && gst_buffer_n_memory (buf) == 1
           && !GST_MEMORY_IS_READONLY (gst_buffer_peek_memory (buf, 0))
           && gst_buffer_is_memory_range_writable (buf, 0, -1)) {
         /* the record has its copy of the data: the buffer is free to take the result. Its HLC meta
@@ -1310,15 +1311,13 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       /* what crosses the pad: the buffer's timestamps and flags, our clock's stamp, and where the
        * data is (the record it becomes in the downstream inbox). A token that came in and that
        * nobody else holds goes on itself, with new stamps: no allocation in the middle of a chain. */
-      GstRkHlcMeta *hm = link_in && meta && gst_buffer_is_writable (buf) ? meta : NULL;
-      GstRkLinkMeta *tm = hm ? lm : NULL;
-      if (tm) {
+      if (link_in && meta && gst_buffer_is_writable (buf)) {
         token = g_steal_pointer (&buf); /* our reference goes on with it */
-        hm->hlc = rec.hlc;
-        hm->node = rec.node;
-        tm->route = self->out_route;
-        tm->seq = token_seq;
-        tm->len = (guint32) size;
+        meta->hlc = rec.hlc;
+        meta->node = rec.node;
+        lm->route = self->out_route;
+        lm->seq = token_seq;
+        lm->len = (guint32) size;
       } else {
         token = gst_buffer_new ();
         gst_buffer_copy_into (token, buf, GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
@@ -2457,7 +2456,7 @@ make_output (GstRkActor *self, Item *item, const rk_answer *ans, guint *reused, 
 
   if (item->reuse) {
     out = g_steal_pointer (&item->reuse);
-    if (reuse_input (out, ans->out ? ans->out : ans->rec.u.bytes, len, ans->rec.hlc, ans->rec.node)) {
+    if (reuse_input (out, rk_answer_data (ans), len, ans->rec.hlc, ans->rec.node)) {
       if (later)
         *later = ans->out_token;
       else

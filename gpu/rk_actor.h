@@ -87,8 +87,8 @@ bool rk_actor_can_submit (rk_actor *a, uint32_t len, uint32_t out_cap);
 /* Take the next answer. Waits. Returns 0, -EINTR, -ETIMEDOUT or -EIO. */
 int rk_actor_receive (rk_actor *a, rk_answer *ans, int64_t timeout_ns);
 /* As rk_actor_receive (), and it also gives up, with -EAGAIN, once *word no longer holds `seen` (an
- * answer there already is taken first): for a receiver with other work that may come while it waits. Whoever changes the word (a 32-bit one,
- * stored atomically) calls rk_actor_wake_receiver () after. */
+ * answer there already is taken first): for a receiver with other work that may come while it waits.
+ * Whoever changes the word (a 32-bit one, stored atomically) calls rk_actor_wake_receiver () after. */
 int rk_actor_receive_unless (rk_actor *a, rk_answer *ans, int64_t timeout_ns, const uint32_t *word,
     uint32_t seen);
 /* Wake a receiver asleep in rk_actor_receive_unless () to look at its word; cheap when none sleeps. */
