@@ -43,7 +43,7 @@
 #define RK_HD
 #endif
 
-#define RK_ABI_VERSION 5u
+#define RK_ABI_VERSION 4u
 #define RK_CONTROL_MAGIC 0x314b4352u /* "RCK1" little endian */
 
 #define RK_RECORD_SIZE 64u
@@ -104,8 +104,6 @@ enum rk_status {
   RK_STATUS_NO_ROUTE = 9,    /* RK_REC_F_TO_ROUTE with no route installed */
   RK_STATUS_NOT_RESIDENT = 10, /* a GPU actor's blocks could not all run at once (the GPU is full):
                                 * the actor ended before serving anything */
-  RK_STATUS_WITHDRAWN = 11,  /* a linked record that the host took back (rk_control.withdraw) before it
-                              * took anything from its inbox: nothing was read or forwarded */
 };
 
 /* Actor lifecycle, written by the actor into rk_control.state. */
@@ -179,12 +177,7 @@ typedef struct rk_control {
   uint64_t cancel;     /* a linked record with seq < cancel stops waiting (for inbox data or route room)
                         * and is answered RK_STATUS_CANCELLED; only ever raised */
   uint64_t k2h_fast;   /* answers the host took from the K2H ring's low-latency mirror (rk_ll.h) */
-  uint64_t withdraw;   /* 0, or 1 + the seq of a linked record that the host takes back: if it has taken
-                        * nothing from its inbox when it finds this while waiting (for inbox data, or
-                        * for room on its route), it is answered RK_STATUS_WITHDRAWN and forwards
-                        * nothing. The host posts a middle actor's next record before its token comes,
-                        * and takes it back when what comes is not what it asked for (rkactor) */
-  uint8_t pad0_[RK_LINE_SIZE - 56];
+  uint8_t pad0_[RK_LINE_SIZE - 48];
   /* line 1: actor only */
   uint32_t state;      /* enum rk_state */
   uint32_t last_error; /* enum rk_status of the last refused or failed record */
@@ -284,7 +277,6 @@ RK_STATIC_ASSERT (offsetof (rk_control, kernel_id) == 16, "rk_control.kernel_id"
 RK_STATIC_ASSERT (offsetof (rk_control, created_ns) == 24, "rk_control.created_ns");
 RK_STATIC_ASSERT (offsetof (rk_control, cancel) == 32, "rk_control.cancel");
 RK_STATIC_ASSERT (offsetof (rk_control, k2h_fast) == 40, "rk_control.k2h_fast");
-RK_STATIC_ASSERT (offsetof (rk_control, withdraw) == 48, "rk_control.withdraw");
 RK_STATIC_ASSERT (offsetof (rk_control, state) == RK_LINE_SIZE, "rk_control.state on line 1");
 RK_STATIC_ASSERT (offsetof (rk_control, last_error) == RK_LINE_SIZE + 4, "rk_control.last_error");
 RK_STATIC_ASSERT (offsetof (rk_control, heartbeat) == RK_LINE_SIZE + 8, "rk_control.heartbeat");
@@ -333,8 +325,7 @@ RK_STATIC_ASSERT (offsetof (rk_checkpoint, params) == 32, "rk_checkpoint.params"
   X (offsetof (rk_control, state_ns)) X (offsetof (rk_control, reserved_))                           \
   X (offsetof (rk_route, flags)) X (offsetof (rk_checkpoint, params))                               \
   X (offsetof (rk_route, ll_addr)) X (offsetof (rk_control, fast_in))                               \
-  X (offsetof (rk_control, h2k_fast)) X (offsetof (rk_control, k2h_fast))                           \
-  X (offsetof (rk_control, withdraw))
+  X (offsetof (rk_control, h2k_fast)) X (offsetof (rk_control, k2h_fast))
 
 RK_HD static inline rk_record *
 rk_ring_slots (rk_ring *r)

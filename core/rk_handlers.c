@@ -375,7 +375,6 @@ rk_status_name (uint32_t status)
     case RK_STATUS_CLOSED: return "link closed downstream";
     case RK_STATUS_NO_ROUTE: return "no route installed";
     case RK_STATUS_NOT_RESIDENT: return "the actor's blocks could not all run at once";
-    case RK_STATUS_WITHDRAWN: return "withdrawn";
     default: return "unknown status";
   }
 }

@@ -39,13 +39,6 @@ cancelled (rk_ref_actor *a, const rk_record *req)
   return rk_load_acquire64 (&a->ctl->cancel) > req->seq;
 }
 
-/* Whether the host takes back this record, which has taken nothing yet (rk_control.withdraw). */
-static bool
-withdrawn (rk_ref_actor *a, const rk_record *req)
-{
-  return rk_load_relaxed64 (&a->ctl->withdraw) == req->seq + 1;
-}
-
 /* Bump a counter of the control block's actor line (only the actor writes it). */
 static void
 count (uint64_t *counter, uint64_t n)
@@ -54,7 +47,7 @@ count (uint64_t *counter, uint64_t n)
 }
 
 /* FROM_INBOX: wait for link record `want` at the inbox's front, skipping older ones nobody asked for.
- * Returns OK with *rec (still in the inbox), CANCELLED, or WITHDRAWN. */
+ * Returns OK with *rec (still in the inbox), or CANCELLED. */
 static uint32_t
 inbox_take (rk_ref_actor *a, const rk_record *req, uint64_t want, rk_record *rec)
 {
@@ -73,8 +66,6 @@ inbox_take (rk_ref_actor *a, const rk_record *req, uint64_t want, rk_record *rec
     }
     if (cancelled (a, req))
       return RK_STATUS_CANCELLED;
-    if (withdrawn (a, req))
-      return RK_STATUS_WITHDRAWN;
     if (spins < LINK_SPIN)
       rk_cpu_relax ();
     else if (a->idle)
@@ -138,8 +129,7 @@ route_put (rk_ref_actor *a, uint64_t seq, uint64_t off, uint32_t len, uint32_t s
 
 /* PROCESS with RK_REC_F_FROM_INBOX and/or RK_REC_F_TO_ROUTE. The input is an inbox record or an input
  * region; the output goes to the route or to an output region. A record that fails is still forwarded,
- * as an error record, so that every actor down the link sees every link sequence number; one that the
- * host withdraws before its inbox record came forwards nothing (the host gives its number again). */
+ * as an error record, so that every actor down the link sees every link sequence number. */
 static uint32_t
 serve_linked (rk_ref_actor *a, const rk_record *req, rk_record *ans, uint64_t wall_ms)
 {
@@ -158,8 +148,6 @@ serve_linked (rk_ref_actor *a, const rk_record *req, rk_record *ans, uint64_t wa
     if (!a->inbox.ring)
       return RK_STATUS_UNSUPPORTED;
     st = inbox_take (a, req, req->u.desc.in_off, &lr);
-    if (st == RK_STATUS_WITHDRAWN) /* taken back before anything came: nothing goes down the route */
-      return st;
     took = st == RK_STATUS_OK;
     if (took) {
       if (lr.flags & RK_REC_F_ERROR)

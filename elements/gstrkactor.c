@@ -122,7 +122,6 @@ GST_DEBUG_CATEGORY_STATIC (gst_rk_actor_debug);
  * a few cache lines out of the output arena costs less than a new buffer wrapping the arena, whose
  * release takes the actor's lock again from whichever thread frees it (make_output ()) */
 #define REUSE_MAX_BYTES 4096
-#define WITHDRAW_WAIT_US 20000 /* a property change waits this long for a posted record to be taken back */
 
 enum {
   PROP_0,
@@ -173,11 +172,6 @@ typedef struct {
   gboolean direct; /* the chain function takes the answer and pushes it (answer_directly ()); the
                     * task leaves the item alone until it is cleared (`lock`) */
   GstBuffer *reuse; /* the input buffer, which takes its own result (REUSE_MAX_BYTES) */
-  /* K2K, in the middle of a chain: a record posted before its token came (post_ahead ()), for link
-   * record `want` of the inbox, forwarded as link record `link_seq`; while `ahead`, no token has
-   * claimed it. `withdrawing`: taken back (rk_actor_withdraw ()) */
-  gboolean ahead, withdrawing;
-  guint64 want, link_seq;
 } Item;
 
 /* A move's new actor, started ahead by the launcher thread (move_launcher ()), with the settings it
@@ -291,20 +285,12 @@ struct _GstRkActor {
   rk_actor *peer;    /* the downstream actor: its inbox stays alive while our route points there */
   guint32 out_route;
   guint64 out_seq;   /* next link sequence number: out_route << 40 | count */
-  /* ... in the middle of a chain, the record posted for the next token before it comes (its item, in
-   * `items`), and what became of one answered before a token claimed it (`lock`): claim_ahead () */
-  Item *ahead;
-  gboolean posting; /* post_ahead () submits one */
-  gboolean ahead_answered;
-  guint64 ahead_want, ahead_link;
-  guint32 ahead_status;
 
   /* statistics: lock */
   guint64 buffers_in, buffers_in_place, buffers_out, flushed, commands, command_errors;
   guint64 buffers_copied; /* of buffers_out: copied out of the output arena (make_output ()) */
   guint64 buffers_reused; /* of buffers_out: results written into their input buffer */
   guint64 tokens_in, tokens_out;
-  guint64 tokens_ahead; /* of tokens_in: tokens whose record was posted before they came */
   guint moves;
   guint64 move_pause_ns;
   guint64 rtt[RTT_SAMPLES];
@@ -343,9 +329,6 @@ static void pushed (GstRkActor *self, guint n, guint reused, GstFlowReturn ret);
 static GstFlowReturn move_actor (GstRkActor *self);
 static void close_moves (GstRkActor *self, gboolean closed);
 static void discard_out_locked (GstRkActor *self, gboolean keep_sticky);
-static gboolean claim_ahead (GstRkActor *self, guint64 want, guint64 *link_seq, guint32 *status,
-    gint64 until);
-static gboolean withdraw_ahead_locked (GstRkActor *self, Item *item, const gchar *why, gint64 until);
 static void queue_late_locked (GstRkActor *self);
 
 /* ---- items ---- */
@@ -513,9 +496,7 @@ gst_rk_actor_class_init (GstRkActorClass *klass)
           "ring-size, ring-high-water, heartbeat, hlc, rtt-samples and the round trip from H2K to K2H "
           "in microseconds: rtt-min-us, rtt-p50-us, rtt-p99-us, rtt-max-us (records forwarded down a K2K "
           "route are not timed: their answers wait); K2K: link-in and "
-          "link-out (host, device, peer or staged), tokens-in, tokens-out, tokens-ahead (of tokens-in, "
-          "those whose record the element had posted before they came: in the middle of a chain), "
-          "routed-in and routed-out (records "
+          "link-out (host, device, peer or staged), tokens-in, tokens-out, routed-in and routed-out (records "
           "taken from the inbox and written into the downstream inbox, on the device), routed-in-fast "
           "(of routed-in, those taken from the inbox's low-latency mirror), skipped-in; "
           "records-in-fast and answers-fast (records the actor took from the H2K ring's low-latency "
@@ -666,39 +647,13 @@ send_pending_control (GstRkActor *self, gboolean block)
 }
 
 /* Send pending control now if nobody is submitting; otherwise the streaming thread sends it ahead of
- * its next buffer. Never waits for the ring: a state change or a property change must not. A record
- * posted ahead of its token (in the middle of a K2K chain) would be served first, with what the actor
- * was told before, should its data come: it is taken back first, which takes the actor a moment to
- * see (CUDA: tens of microseconds). If the task cannot read the answer within WITHDRAW_WAIT_US (it is
- * held up downstream), the streaming thread does it all before its next token (claim_ahead ()). */
+ * its next buffer. Never blocks: a state change or a property change must not wait for the ring. */
 static void
 try_send_pending_control (GstRkActor *self)
 {
-  guint64 link_seq;
-  guint32 status;
-
-  if (!g_mutex_trylock (&self->submit_lock)) {
-    /* the streaming thread sends it before its next record; but a record it posts ahead now (a
-     * submission that does not wait) would come first: it is taken back here */
-    g_mutex_lock (&self->lock);
-    while (self->posting)
-      cond_wait_locked (self);
-    if (self->ahead && self->actor)
-      withdraw_ahead_locked (self, self->ahead, "control to send first",
-          g_get_monotonic_time () + WITHDRAW_WAIT_US);
-    g_mutex_unlock (&self->lock);
+  if (!g_mutex_trylock (&self->submit_lock))
     return;
-  }
-  g_mutex_lock (&self->lock);
-  gboolean ahead = self->ahead != NULL;
-  g_mutex_unlock (&self->lock);
-  if (self->actor && ahead) {
-    claim_ahead (self, G_MAXUINT64, &link_seq, &status, g_get_monotonic_time () + WITHDRAW_WAIT_US);
-    g_mutex_lock (&self->lock);
-    ahead = self->ahead != NULL;
-    g_mutex_unlock (&self->lock);
-  }
-  if (self->actor && !ahead)
+  if (self->actor)
     send_pending_control (self, FALSE);
   g_mutex_unlock (&self->submit_lock);
 }
@@ -886,7 +841,7 @@ gst_rk_actor_start (GstRkActor *self)
   close_moves (self, FALSE); /* a setting changed from now on starts a new actor at once */
   self->buffers_in = self->buffers_in_place = self->buffers_out = self->flushed = 0;
   self->buffers_copied = self->buffers_reused = 0;
-  self->tokens_in = self->tokens_out = self->tokens_ahead = 0;
+  self->tokens_in = self->tokens_out = 0;
   self->moves = 0;
   self->move_pause_ns = 0;
   self->commands = self->command_errors = 0;
@@ -932,8 +887,6 @@ gst_rk_actor_stop (GstRkActor *self)
   g_mutex_lock (&self->submit_lock);
   g_mutex_lock (&self->lock);
   self->late_routed = FALSE;
-  self->ahead = NULL;
-  self->ahead_answered = FALSE;
   g_queue_clear_full (&self->items, (GDestroyNotify) item_free);
   discard_out_locked (self, FALSE);
   actor = self->actor;
@@ -1194,156 +1147,6 @@ queue_late_locked (GstRkActor *self)
   self->late_routed = FALSE;
 }
 
-/* ---- K2K: records posted ahead of their tokens ----
- *
- * In the middle of a chain, each token would otherwise submit its record on arrival, and a hop would
- * wait for that submission (about 1 us of the H100's host, more than the device's hop). So once a
- * token has gone on, the element posts the record for the next one: the actor waits on its inbox for
- * link record want + 1, with the length of this one, and forwards it as the next link record. The
- * next token then only claims it and goes on. Whatever breaks that guess (another link number, a
- * parameter or run state to send first, new caps, EOS) takes the record back first: withdrawn while
- * it has taken nothing, it forwards nothing and its link number is given again; if its data came
- * first, it has been served, and a token for it claims it as usual. A record posted with a length
- * that turns out otherwise serves what comes (the actor reads the link record's). */
-
-/* Post the record for link record `want` of the inbox, of len bytes, if the ring has room now and
- * nothing should go before it. Streaming thread. */
-static void
-post_ahead (GstRkActor *self, guint64 want, guint32 len)
-{
-  rk_record rec = { 0 };
-
-  g_mutex_lock (&self->submit_lock);
-  const gboolean room = self->actor && rk_actor_can_submit (self->actor, 0, 0);
-  g_mutex_lock (&self->lock);
-  /* a control change that comes from now on waits for this post, then takes the record back */
-  self->posting = room && self->link_in && self->link_out && !self->ahead && !self->ahead_answered
-      && !self->flushing && !self->eos && self->srcresult == GST_FLOW_OK && !self->dirty_params
-      && !self->wanted_run;
-  const gboolean go = self->posting;
-  g_mutex_unlock (&self->lock);
-  if (!go) {
-    g_mutex_unlock (&self->submit_lock);
-    return;
-  }
-  rec.type = RK_CMD_PROCESS;
-  rec.flags = RK_REC_F_FROM_INBOX | RK_REC_F_TO_ROUTE;
-  rec.node = self->clock.node;
-  rec.hlc = rk_hlc_tick (&self->clock);
-  rec.u.desc.in_off = want;
-  rec.u.desc.out_off = self->out_seq;
-  const int r = rk_actor_submit (self->actor, &rec, NULL, len, 0, 0);
-  g_mutex_lock (&self->lock);
-  if (r == 0) {
-    Item *item = g_new0 (Item, 1);
-    item->kind = ITEM_BUFFER;
-    item->seq = rec.seq;
-    item->routed = item->ahead = TRUE;
-    item->want = want;
-    item->link_seq = self->out_seq++;
-    queue_late_locked (self);
-    enqueue_quiet_locked (self, item);
-    self->ahead = item;
-    GST_LOG_OBJECT (self, "record %" G_GUINT64_FORMAT " posted for link record %" G_GUINT64_FORMAT
-        " ahead of its token", rec.seq, want);
-  }
-  self->posting = FALSE;
-  cond_broadcast_locked (self);
-  g_mutex_unlock (&self->lock);
-  g_mutex_unlock (&self->submit_lock);
-}
-
-/* Take back item, the record posted ahead, and wait for its answer, which the task reads, until
- * `until` (monotonic time; 0: no limit). Returns whether it came (the item is no longer `ahead`);
- * FALSE on a flush, a stopped task, or at `until`. Called with `lock`. */
-static gboolean
-withdraw_ahead_locked (GstRkActor *self, Item *item, const gchar *why, gint64 until)
-{
-  if (!item->withdrawing) {
-    GST_DEBUG_OBJECT (self, "taking back record %" G_GUINT64_FORMAT " (link record %" G_GUINT64_FORMAT
-        "): %s", item->seq, item->want, why);
-    item->withdrawing = TRUE;
-    rk_actor_withdraw (self->actor, item->seq);
-    cond_broadcast_locked (self); /* the task reads its answer */
-  }
-  while (self->ahead == item) {
-    if (self->flushing || self->srcresult != GST_FLOW_OK)
-      return FALSE;
-    if (!until) {
-      cond_wait_locked (self);
-      continue;
-    }
-    self->cond_waiters++;
-    const gboolean woken = g_cond_wait_until (&self->cond, &self->lock, until);
-    self->cond_waiters--;
-    if (!woken && self->ahead == item)
-      return FALSE;
-  }
-  return TRUE;
-}
-
-/* The record posted ahead, for a token of link record `want` (G_MAXUINT64: none, the record is only
- * taken back): returns TRUE if the token claims it, with the link number it was forwarded as, and
- * the status of its answer if that came already (else OK). Otherwise the record is withdrawn first,
- * and this waits for its answer (which the task reads): withdrawn, its link number is given again;
- * served (its data came first), it is done, and left for its token. Called with submit_lock; gives
- * up (FALSE, the record still posted) on a flush, a stopped task, or at `until` (monotonic time; 0:
- * no limit). */
-static gboolean
-claim_ahead (GstRkActor *self, guint64 want, guint64 *link_seq, guint32 *status, gint64 until)
-{
-  g_mutex_lock (&self->lock);
-  const gboolean pending = self->dirty_params || self->wanted_run; /* to be sent before the record */
-  for (;;) {
-    Item *item = self->ahead;
-    if (item && !item->withdrawing && item->want == want && !pending) {
-      item->ahead = FALSE; /* an ordinary forwarded record now, whose token goes on */
-      self->ahead = NULL;
-      self->tokens_ahead++;
-      *link_seq = item->link_seq;
-      *status = RK_STATUS_OK;
-      g_mutex_unlock (&self->lock);
-      return TRUE;
-    }
-    if (self->ahead_answered) {
-      if (self->ahead_status == RK_STATUS_WITHDRAWN) {
-        if (self->out_seq == self->ahead_link + 1)
-          self->out_seq = self->ahead_link; /* nothing went down the route under that number */
-      } else if (self->ahead_want == want) {
-        self->ahead_answered = FALSE;
-        self->tokens_ahead++;
-        *link_seq = self->ahead_link;
-        *status = self->ahead_status;
-        g_mutex_unlock (&self->lock);
-        return TRUE;
-      } else if (want == G_MAXUINT64) {
-        g_mutex_unlock (&self->lock); /* served: its token may still come */
-        return FALSE;
-      }
-      self->ahead_answered = FALSE; /* withdrawn, or served for a token that never came (a flush) */
-      g_mutex_unlock (&self->lock);
-      return FALSE;
-    }
-    if (!item || !withdraw_ahead_locked (self, item, pending ? "control to send first"
-                         : want == G_MAXUINT64 ? "no token comes for it" : "not the one that came", until)) {
-      g_mutex_unlock (&self->lock);
-      return FALSE;
-    }
-  }
-}
-
-/* Take back the record posted ahead, if any, before what must not come after it (new caps, EOS).
- * Streaming thread. */
-static void
-settle_ahead (GstRkActor *self)
-{
-  guint64 link_seq;
-  guint32 status;
-  g_mutex_lock (&self->submit_lock);
-  claim_ahead (self, G_MAXUINT64, &link_seq, &status, 0);
-  g_mutex_unlock (&self->submit_lock);
-}
-
 /* The item of a PROCESS record for buf: what its output takes from it. */
 static Item *
 new_buffer_item (GstBuffer *buf)
@@ -1375,9 +1178,6 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   Item *item = NULL, *direct = NULL;
   gboolean routed = FALSE; /* a record forwarded down a route was submitted: routed_seq */
   guint64 routed_seq = 0;
-  gboolean claimed = FALSE; /* ... or was posted before the token came: claim_ahead () */
-  guint32 claimed_status = RK_STATUS_OK;
-  guint64 in_seq = 0; /* the token's link number */
   GstBuffer *token = NULL;
   const guint64 entry_ns = rk_now_ns ();
   int r;
@@ -1412,7 +1212,7 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     }
     map.size = lm->len;
     rec.flags |= RK_REC_F_FROM_INBOX;
-    rec.u.desc.in_off = in_seq = lm->seq;
+    rec.u.desc.in_off = lm->seq;
   } else if ((in_place = !self->msg_size && gst_rk_pool_input_of (buf, self->actor, &in)
                  && gst_buffer_is_writable (buf) && gst_buffer_is_memory_range_writable (buf, 0, -1))) {
     /* Written by upstream into our own pool, and held by nobody else: the actor reads it where it
@@ -1455,20 +1255,8 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   /* The record goes out first; the item that pairs with its answer, and the token, are made while the
    * actor works on it. */
   g_mutex_lock (&self->submit_lock);
-  const gboolean middle = link_in && link_out && !self->msg_size; /* records are posted ahead */
-  if (middle)
-    claimed = claim_ahead (self, in_seq, &token_seq, &claimed_status, 0);
   r = send_pending_control (self, TRUE);
-  if (r == 0 && claimed) {
-    /* its item is queued already. Its answer came first if the status is known: a link torn down
-     * under it goes as its token would have (link_torn_down ()); a failure stops the stream */
-    if (claimed_status == RK_STATUS_OK || claimed_status == RK_STATUS_CANCELLED
-        || claimed_status == RK_STATUS_CLOSED) {
-      routed = TRUE;
-      rec.hlc = rk_hlc_tick (&self->clock);
-      rec.node = self->clock.node;
-    }
-  } else if (r == 0 && self->msg_size && size > self->msg_size) {
+  if (r == 0 && self->msg_size && size > self->msg_size) {
     gboolean queued;
     item = new_buffer_item (buf);
     r = submit_messages (self, item, &rec, map.data, (guint32) (size / self->msg_size), &queued);
@@ -1520,24 +1308,22 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       routed = TRUE; /* its item is made below, after the token's push when that is at once */
       routed_seq = rec.seq;
       self->out_seq++;
-    }
-  }
-  if (routed) {
-    /* what crosses the pad: the buffer's timestamps and flags, our clock's stamp, and where the data
-     * is (the record it becomes in the downstream inbox). A token that came in and that nobody else
-     * holds goes on itself, with new stamps: no allocation in the middle of a chain. */
-    if (link_in && meta && gst_buffer_is_writable (buf)) {
-      token = g_steal_pointer (&buf); /* our reference goes on with it */
-      meta->hlc = rec.hlc;
-      meta->node = rec.node;
-      lm->route = self->out_route;
-      lm->seq = token_seq;
-      lm->len = (guint32) size;
-    } else {
-      token = gst_buffer_new ();
-      gst_buffer_copy_into (token, buf, GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
-      gst_buffer_add_rk_hlc_meta (token, rec.hlc, rec.node);
-      gst_buffer_add_rk_link_meta (token, self->out_route, token_seq, (guint32) size);
+      /* what crosses the pad: the buffer's timestamps and flags, our clock's stamp, and where the
+       * data is (the record it becomes in the downstream inbox). A token that came in and that
+       * nobody else holds goes on itself, with new stamps: no allocation in the middle of a chain. */
+      if (link_in && meta && gst_buffer_is_writable (buf)) {
+        token = g_steal_pointer (&buf); /* our reference goes on with it */
+        meta->hlc = rec.hlc;
+        meta->node = rec.node;
+        lm->route = self->out_route;
+        lm->seq = token_seq;
+        lm->len = (guint32) size;
+      } else {
+        token = gst_buffer_new ();
+        gst_buffer_copy_into (token, buf, GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+        gst_buffer_add_rk_hlc_meta (token, rec.hlc, rec.node);
+        gst_buffer_add_rk_link_meta (token, self->out_route, token_seq, (guint32) size);
+      }
     }
   }
   if (item || routed) {
@@ -1547,9 +1333,7 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
      * all of them one after the other in the first one's streaming thread. */
     const gboolean to_task = token && (!g_queue_is_empty (&self->outq) || self->out_pushing
         || entry_ns - self->chain_done_ns < HANDOFF_GAP_NS);
-    if (claimed) {
-      /* its item was queued when it was posted */
-    } else if (routed && !to_task) {
+    if (routed && !to_task) {
       /* pushed at once, below: its item follows the push (queue_late_locked ()) */
       self->late_routed = TRUE;
       self->late_seq = routed_seq;
@@ -1577,11 +1361,6 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 
   g_mutex_unlock (&self->submit_lock);
 
-  if (r == 0 && claimed && !routed) {
-    kernel_failed (self, claimed_status, token_seq);
-    gst_buffer_unref (buf);
-    return GST_FLOW_ERROR;
-  }
   if (token) {
     /* Pushed at once: the downstream actor queues its own record for the data while ours makes it.
      * The record's item is queued after, so that a hop of a chain waits for no more of our work than
@@ -1596,8 +1375,6 @@ gst_rk_actor_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     token_pushed_locked (self, ret);
     g_mutex_unlock (&self->lock);
   }
-  if (middle && routed && ret == GST_FLOW_OK)
-    post_ahead (self, in_seq + 1, (guint32) size); /* for the next token, while it is on its way */
   if (buf) {
     if (!in_place && !link_in)
       gst_buffer_unmap (buf, &map);
@@ -1676,9 +1453,9 @@ discard_items_locked (GstRkActor *self)
     if (item->kind == ITEM_EVENT) {
       g_queue_delete_link (&self->items, l);
       item_free (item);
-    } else if (!item->ahead) {
+    } else {
       item->discard = TRUE; /* its answer is still to come: consume it, push nothing */
-    } /* a record posted ahead waits for the next token, which the flush does not change */
+    }
     l = next;
   }
 }
@@ -2315,7 +2092,6 @@ gst_rk_actor_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       g_mutex_unlock (&self->lock);
       /* how data comes in or leaves changes: what came before leaves first, the old way */
       if (change) {
-        settle_ahead (self);
         wait_items_pushed (self);
         g_mutex_lock (&self->submit_lock);
         if (tokens && !read_inbox (self)) {
@@ -2351,8 +2127,6 @@ gst_rk_actor_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   if (!GST_EVENT_IS_SERIALIZED (event))
     return gst_pad_push_event (self->srcpad, event);
 
-  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS)
-    settle_ahead (self); /* no token comes for it: the actor is left with nothing to wait for */
   g_mutex_lock (&self->lock);
   if (self->flushing || !self->actor) {
     g_mutex_unlock (&self->lock);
@@ -2908,29 +2682,12 @@ gst_rk_actor_loop (GstPad *pad)
     goto pause;
   }
   item = g_queue_pop_head (&self->items);
-  g_assert (item->seq == ans.rec.seq);
-  if (item->ahead) {
-    /* a record posted ahead, answered before any token claimed it: withdrawn, or served because its
-     * data came first. The token that comes for it is told (claim_ahead ()) */
-    if (self->ahead == item)
-      self->ahead = NULL;
-    self->ahead_answered = TRUE;
-    self->ahead_want = item->want;
-    self->ahead_link = item->link_seq;
-    self->ahead_status = ans.rec.status;
-    cond_broadcast_locked (self);
-    g_mutex_unlock (&self->lock);
-    GST_LOG_OBJECT (self, "record %" G_GUINT64_FORMAT ", posted ahead, answered first: %s", ans.rec.seq,
-        rk_status_name (ans.rec.status));
-    rk_actor_release_output (self->actor, ans.out_token);
-    item_free (item);
-    return;
-  }
   if (!item->routed)
     record_rtt_locked (self, rk_now_ns () - item->submit_ns);
   if (item->discard && item->kind == ITEM_BUFFER && !item->routed)
     self->flushed++; /* (a forwarded one was counted when its token went, or was dropped) */
   g_mutex_unlock (&self->lock);
+  g_assert (item->seq == ans.rec.seq);
 
   if (item->discard) {
     rk_actor_release_output (self->actor, ans.out_token);
@@ -3110,8 +2867,7 @@ make_stats (GstRkActor *self)
       self->actor ? self->run_device : -1, "link-in", G_TYPE_STRING,
       rk_link_path_name (self->link_in ? self->in_path : RK_LINK_HOST), "link-out", G_TYPE_STRING,
       rk_link_path_name (self->link_out ? self->out_path : RK_LINK_HOST), "tokens-in", G_TYPE_UINT64,
-      self->tokens_in, "tokens-out", G_TYPE_UINT64, self->tokens_out, "tokens-ahead", G_TYPE_UINT64,
-      self->tokens_ahead, "moves", G_TYPE_UINT,
+      self->tokens_in, "tokens-out", G_TYPE_UINT64, self->tokens_out, "moves", G_TYPE_UINT,
       self->moves, "move-pause-us", G_TYPE_DOUBLE, self->move_pause_ns / 1e3, NULL);
   const guint run_ring = self->actor ? self->run_ring : 0;
   g_mutex_unlock (&self->lock);

@@ -1123,16 +1123,6 @@ rk_actor_cancel_links (rk_actor *a)
     a->ops->doorbell (a->impl);
 }
 
-void
-rk_actor_withdraw (rk_actor *a, uint64_t seq)
-{
-  rk_store_release64 (&a->ctl->withdraw, seq + 1);
-  /* full fence: the word before the actor's waiting flag, as in rk_actor_cancel_links () */
-  rk_fence_full ();
-  if (a->impl)
-    a->ops->doorbell (a->impl);
-}
-
 /* ---- stop ---- */
 
 static bool

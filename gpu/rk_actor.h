@@ -146,10 +146,6 @@ int rk_actor_submit_link (rk_actor *a, rk_record *rec, const rk_route *route, in
 /* Every linked record submitted so far stops waiting (for inbox data or route room) and is answered
  * RK_STATUS_CANCELLED, unless done already. For teardown: a flush, a stop, a broken link. */
 void rk_actor_cancel_links (rk_actor *a);
-/* Take back linked record seq (FROM_INBOX), posted before its inbox record was known to come: if it
- * has taken nothing from its inbox when the actor sees this, it is answered RK_STATUS_WITHDRAWN and
- * forwards nothing; otherwise it is answered as it would have been. The answer says which. */
-void rk_actor_withdraw (rk_actor *a, uint64_t seq);
 
 /* While set, every wait returns -EINTR at once. */
 void rk_actor_interrupt (rk_actor *a, bool on);

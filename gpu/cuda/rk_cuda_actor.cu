@@ -579,32 +579,25 @@ region_ok (uint64_t off, uint64_t len, uint64_t size)
 
 /* ---- K2K, thread 0 (mirrors core/rk_ref_actor.c) ---- */
 
-/* Whether the host ends the wait of this linked record: CANCELLED (rk_control.cancel), WITHDRAWN (it
- * takes back this record, which has taken nothing from its inbox: rk_control.withdraw), or OK. Mapped
- * words: a PCIe read, so only now and then; both loads in flight at once. */
-__device__ __forceinline__ uint32_t
-wait_ended (const rk_cuda_args &a, const LeaderState &L, const rk_record &req)
+__device__ __forceinline__ bool
+cancelled (const rk_cuda_args &a, const rk_record &req)
 {
-  const uint64_t w = ld_relaxed_sys64 (&a.ctl->withdraw);
-  const uint64_t c = ld_acquire_sys (&a.ctl->cancel);
-  if (c > req.seq)
-    return RK_STATUS_CANCELLED;
-  return w == req.seq + 1 && !L.link_take ? RK_STATUS_WITHDRAWN : RK_STATUS_OK;
+  return ld_acquire_sys (&a.ctl->cancel) > req.seq; /* mapped: a PCIe read, so only now and then */
 }
 
 /* While a linked record waits: keep the heartbeat going (the host takes a silent actor for a stuck
- * one), and look at the host's words that end the wait (wait_ended ()); OK: go on waiting. */
-__device__ __forceinline__ uint32_t
+ * one), and look at the host's cancel word. */
+__device__ __forceinline__ bool
 link_wait_tick (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32_t polls)
 {
   if ((polls & 255) != 255)
-    return RK_STATUS_OK;
+    return false;
   uint64_t now = globaltimer ();
   if (now - L.last_beat > BEAT_NS) {
     L.last_beat = now;
     st_relaxed_sys64 (&a.ctl->heartbeat, ++L.beats);
   }
-  return wait_ended (a, L, req);
+  return cancelled (a, req);
 }
 
 __device__ __forceinline__ void
@@ -642,8 +635,8 @@ inbox_take (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint64_
       L.skipped_in++;
       continue;
     }
-    if (const uint32_t st = link_wait_tick (a, L, req, polls))
-      return st;
+    if (link_wait_tick (a, L, req, polls))
+      return RK_STATUS_CANCELLED;
   }
 }
 
@@ -668,8 +661,8 @@ route_room (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32_
       if (rk_link_place (L.route_pos, oldest, empty, L.route_size, len, &off))
         return RK_STATUS_OK;
     }
-    if (const uint32_t st = link_wait_tick (a, L, req, polls))
-      return st;
+    if (link_wait_tick (a, L, req, polls))
+      return RK_STATUS_CANCELLED;
   }
 }
 
@@ -686,7 +679,7 @@ route_claim (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32
   }
   uint64_t off = 0;
   uint32_t rs = route_room (a, L, req, L.status == RK_STATUS_OK ? len : 0, off);
-  if (rs == RK_STATUS_TOO_LARGE) { /* it still goes on, as an error record */
+  if (rs == RK_STATUS_TOO_LARGE) { /* it still goes on, as an error record, if there is room for one */
     const uint32_t r0 = route_room (a, L, req, 0, off);
     rs = r0 == RK_STATUS_OK ? RK_STATUS_TOO_LARGE : r0;
   }
@@ -1471,10 +1464,6 @@ serve (const rk_cuda_args &a, LeaderState &L, const rk_record &req, rk_record &a
           } else if (!region_ok (req.u.desc.in_off, req.len, a.in_size)) {
             L.status = RK_STATUS_INVALID;
           }
-          if (L.status == RK_STATUS_WITHDRAWN) { /* taken back before anything came: nothing goes on */
-            L.link_put = 0;
-            break;
-          }
           if (L.status == RK_STATUS_OK && len % unit)
             L.status = RK_STATUS_INVALID;
           if (to) {
@@ -1993,7 +1982,7 @@ ll_take (const rk_cuda_args &a, LeaderState &L, const rk_record &req, uint32_t l
       break;
     uint32_t stop = 0;
     if (lane == 0)
-      stop = (int64_t) (head - pos) > 0 ? 1 : link_wait_tick (a, L, req, polls) != RK_STATUS_OK ? 2 : 0;
+      stop = (int64_t) (head - pos) > 0 ? 1 : link_wait_tick (a, L, req, polls) ? 2 : 0;
     stop = __shfl_sync (~0u, stop, 0);
     if (stop)
       return stop == 1 ? 0 : 2;
@@ -2280,8 +2269,8 @@ serve_linked (const rk_cuda_args &a, LeaderState &L, bool in_staged)
       if (lane == 0) {
         /* pairs with the producer's release (a distance: see inbox_take ()) */
         seen = (int64_t) (ld_acquire_gpu (&ib->head) - L.inbox_tail) > 0;
-        if (!seen && link_wait_tick (a, L, req, polls) != RK_STATUS_OK)
-          seen = 2; /* cancelled or withdrawn: the block path answers so */
+        if (!seen && link_wait_tick (a, L, req, polls))
+          seen = 2; /* cancelled: the block path answers so */
       }
       seen = __shfl_sync (~0u, seen, 0);
       if (seen) {

@@ -1284,55 +1284,6 @@ test_links_edges (void)
     rk_actor_unref (a[1]);
   }
 
-  SECTION ("K2K: a record posted ahead of its data and withdrawn forwards nothing; the number is "
-           "given again");
-  {
-    rk_actor *a[3] = { new_actor_with_inbox ("echo", 16, MIB, 64 * 1024),
-      new_actor_with_inbox ("echo", 16, MIB, 64 * 1024), new_actor_with_inbox ("echo", 16, MIB, 64 * 1024) };
-    link_chain (a, 3);
-    /* the middle actor waits for link record 1, which does not come: withdrawn, at once */
-    rk_record rec = { .type = RK_CMD_PROCESS, .node = HOST_NODE };
-    rec.flags = RK_REC_F_FROM_INBOX | RK_REC_F_TO_ROUTE;
-    rec.u.desc.in_off = rec.u.desc.out_off = 1;
-    CHECK_EQ_I (rk_actor_submit (a[1], &rec, NULL, 64, 0, SEC), 0);
-    CHECK_EQ_I (rk_actor_receive (a[1], &ans, 50 * MS), -ETIMEDOUT);
-    double t0 = rk_test_now_s ();
-    rk_actor_withdraw (a[1], rec.seq);
-    CHECK_EQ_I (rk_actor_receive (a[1], &ans, SEC), 0);
-    CHECK_EQ_U (ans.rec.status, RK_STATUS_WITHDRAWN);
-    CHECK (ans.rec.flags & RK_REC_F_ERROR);
-    CHECK_MSG (rk_test_now_s () - t0 < 0.5, "withdrawal took %.3f s", rk_test_now_s () - t0);
-    CHECK_EQ_U (rk_load_relaxed64 (&rk_actor_control (a[1])->routed_out), 0);
-    CHECK_EQ_U (rk_load_relaxed64 (&rk_actor_control (a[1])->routed_in), 0);
-    /* number 1 goes down the chain now, as if nothing had been asked before: nothing was taken
-     * or forwarded, and the last actor's record for 1 gets the data, not an error record */
-    CHECK_EQ_I (submit_hop (a, 0, 3, 1, x, 64, SEC), 0);
-    CHECK_EQ_I (submit_hop (a, 1, 3, 1, NULL, 64, SEC), 0);
-    CHECK_EQ_I (submit_hop (a, 2, 3, 1, NULL, 64, SEC), 0);
-    expect_hop (a[0], false, 64, NULL, "first");
-    expect_hop (a[1], false, 64, NULL, "middle");
-    expect_hop (a[2], true, 64, x, "last");
-    /* a withdrawal that comes after the record has taken its data changes nothing */
-    CHECK_EQ_I (submit_hop (a, 1, 3, 2, NULL, 64, SEC), 0);
-    CHECK_EQ_I (submit_hop (a, 2, 3, 2, NULL, 64, SEC), 0);
-    CHECK_EQ_I (submit_hop (a, 0, 3, 2, x, 64, SEC), 0);
-    expect_hop (a[0], false, 64, NULL, "first");
-    expect_hop (a[1], false, 64, NULL, "middle, posted ahead");
-    rk_actor_withdraw (a[1], rk_actor_control (a[1])->last_seq);
-    expect_hop (a[2], true, 64, x, "last, after a late withdrawal");
-    /* a record posted ahead with a length that turns out otherwise serves what comes */
-    CHECK_EQ_I (submit_hop (a, 1, 3, 3, NULL, 256, SEC), 0);
-    CHECK_EQ_I (submit_hop (a, 2, 3, 3, NULL, 64, SEC), 0);
-    CHECK_EQ_I (submit_hop (a, 0, 3, 3, x, 64, SEC), 0);
-    expect_hop (a[0], false, 64, NULL, "first");
-    expect_hop (a[1], false, 64, NULL, "middle, another length");
-    expect_hop (a[2], true, 64, x, "last, another length");
-    for (int i = 0; i < 3; i++) {
-      CHECK_EQ_I (rk_actor_stop (a[i], 5 * SEC), 0);
-      rk_actor_unref (a[i]);
-    }
-  }
-
   SECTION ("K2K: a full inbox stalls the producer; the consumer drains it; nothing lost");
   {
     /* an inbox of 4 slots and 4 KiB: 64 records of 1 KiB must wait for room many times */

@@ -18,7 +18,6 @@
 #include "rk_backend.h"
 #include "rk_barrier.h"
 #include "rk_ll.h"
-#include "rk_wait.h"
 #include "rk_cuda.h"
 #include "rk_handlers.h"
 #include "rk_hlc.h"
@@ -710,75 +709,6 @@ test_link_teardown (const rk_backend_ops *ops, const char *label)
   rk_actor_unref (a[1]);
 }
 
-/* A middle actor's record posted before its data (as rkactor posts one ahead of its token): withdrawn
- * while it waits, it forwards nothing and its link number goes down the chain again; withdrawn after
- * its data came, it is served as usual; posted with a length that turns out otherwise, it serves what
- * comes. Lone records of 64 bytes (served by one warp on CUDA) and of 4 KiB (the block). */
-static void
-test_link_withdraw (const rk_backend_ops *ops, const char *label)
-{
-  rk_actor *a[3] = { start_linked (ops, "echo", 1 << 20), start_linked (ops, "echo", 1 << 20),
-    start_linked (ops, "echo", 1 << 20) };
-  static const uint32_t lens[] = { 64, 4096 };
-  float x[1024];
-  rk_answer ans;
-  uint64_t seq = 1;
-  if (!a[0] || !a[1] || !a[2]) {
-    for (int i = 0; i < 3; i++)
-      if (a[i]) {
-        rk_actor_stop (a[i], TIMEOUT);
-        rk_actor_unref (a[i]);
-      }
-    return;
-  }
-  link_chain (a, 3, NULL, label);
-  for (unsigned z = 0; z < 2; z++) {
-    const uint32_t bytes = lens[z];
-    for (int round = 0; round < 3; round++, seq++) {
-      for (uint32_t k = 0; k < bytes / 4; k++)
-        x[k] = (float) (rnd () % 2000) - 1000.0f; /* fresh each round: no stale payload passes */
-      const uint64_t out0 = rk_load_relaxed64 (&rk_actor_control (a[1])->routed_out);
-      if (round == 0) {
-        /* posted ahead, nothing comes: withdrawn, nothing forwarded, at once */
-        rk_record rec = { .type = RK_CMD_PROCESS };
-        rec.flags = RK_REC_F_FROM_INBOX | RK_REC_F_TO_ROUTE;
-        rec.u.desc.in_off = rec.u.desc.out_off = seq;
-        CHECK (rk_actor_submit (a[1], &rec, NULL, bytes, 0, TIMEOUT) == 0, "%s: submit", label);
-        CHECK (rk_actor_receive (a[1], &ans, 20000000) == -ETIMEDOUT, "%s: an answer without data", label);
-        const uint64_t t0 = rk_now_ns ();
-        rk_actor_withdraw (a[1], rec.seq);
-        CHECK (rk_actor_receive (a[1], &ans, TIMEOUT) == 0 && ans.rec.status == RK_STATUS_WITHDRAWN
-                && (ans.rec.flags & RK_REC_F_ERROR),
-            "%s, %u bytes: withdrawn: status %s", label, bytes, rk_status_name (ans.rec.status));
-        CHECK (rk_now_ns () - t0 < 500000000ull, "%s: withdrawal took %.3f s", label, (rk_now_ns () - t0) / 1e9);
-        CHECK (rk_load_relaxed64 (&rk_actor_control (a[1])->routed_out) == out0, "%s, %u bytes: a "
-            "withdrawn record forwarded something", label, bytes);
-      }
-      /* the same link number goes down the chain (round 0: again), the middle record posted first;
-       * round 1 withdraws it after its data came; round 2 announces another length */
-      CHECK (submit_hop (a, 1, 3, seq, NULL, round == 2 ? bytes + 64 : bytes) == 0, "%s: submit", label);
-      CHECK (submit_hop (a, 2, 3, seq, NULL, bytes) == 0, "%s: submit", label);
-      CHECK (submit_hop (a, 0, 3, seq, x, bytes) == 0, "%s: submit", label);
-      for (int i = 0; i < 3; i++) {
-        CHECK (rk_actor_receive (a[i], &ans, TIMEOUT) == 0 && ans.rec.status == RK_STATUS_OK,
-            "%s, %u bytes, round %d: actor %d: status %s", label, bytes, round, i,
-            rk_status_name (ans.rec.status));
-        if (i == 1 && round == 1)
-          rk_actor_withdraw (a[1], ans.rec.seq); /* too late: changes nothing */
-        if (i == 2)
-          CHECK (ans.rec.len == bytes && memcmp (rk_answer_data (&ans), x, bytes) == 0,
-              "%s, %u bytes, round %d: wrong output", label, bytes, round);
-        rk_actor_release_output (a[i], ans.out_token);
-      }
-    }
-  }
-  for (int i = 0; i < 3; i++) {
-    CHECK (rk_actor_stop (a[i], TIMEOUT) == 0, "%s: stop", label);
-    rk_actor_unref (a[i]);
-  }
-  printf ("%s: records posted ahead and withdrawn: right\n", label);
-}
-
 /* The wave (rkwavesrc's actor) against the C reference, command by command: small grids that the
  * leader block steps alone, larger ones stepped by the whole grid, 2D and 3D. Snapshots of its fields
  * are refused as unsupported. */
@@ -974,8 +904,6 @@ main (void)
   }
   test_link_teardown (cuda, "cuda");
   test_link_teardown (cpu, "cpu");
-  test_link_withdraw (cuda, "cuda");
-  test_link_withdraw (cpu, "cpu");
   test_wave (cuda, RK_MODE_PERSISTENT, "persistent");
   test_wave (cuda, RK_MODE_LAUNCH, "launch");
   test_spectrum (cuda, RK_MODE_PERSISTENT, "persistent");
