@@ -55,19 +55,35 @@ grow (rk_arena *a)
   return 0;
 }
 
+/* The room a region of len bytes takes (at least one byte, aligned). */
+static uint64_t
+region_len (uint64_t len)
+{
+  return align_up (len ? len : 1, RK_ARENA_ALIGN);
+}
+
+/* Whether a region of len bytes (region_len ()) fits with head and tail where they are, and the end it
+ * skips before it (*pad): regions never wrap. */
+static bool
+fits (const rk_arena *a, uint64_t head, uint64_t tail, uint64_t len, uint64_t *pad)
+{
+  const uint64_t pos = head % a->size;
+  *pad = pos + len > a->size ? a->size - pos : 0;
+  return head + *pad + len - tail <= a->size;
+}
+
 int
 rk_arena_alloc (rk_arena *a, uint64_t len, uint64_t *offset, uint64_t *token)
 {
-  len = align_up (len ? len : 1, RK_ARENA_ALIGN);
+  uint64_t pad;
+  len = region_len (len);
   if (len > a->size)
     return -EMSGSIZE;
   if (a->count == 0) {
     /* empty: restart at the beginning so the whole arena is contiguous */
     a->head = a->tail = align_up (a->head, a->size);
   }
-  uint64_t pos = a->head % a->size;
-  uint64_t pad = pos + len > a->size ? a->size - pos : 0; /* skip the end: regions never wrap */
-  if (a->head + pad + len - a->tail > a->size)
+  if (!fits (a, a->head, a->tail, len, &pad))
     return -ENOSPC;
   if (a->count == a->cap) {
     int r = grow (a);
@@ -126,13 +142,10 @@ rk_arena_fits_beside (const rk_arena *a, uint64_t token, uint64_t len)
   const rk_arena_span *s = span_at (a, token);
   /* its own end: without the skip that a newer region may have added */
   const uint64_t end = token + 1 < a->first + a->count ? s->end - span_at (a, token + 1)->pad : s->end;
-  len = align_up (len ? len : 1, RK_ARENA_ALIGN);
-  if (len > a->size)
-    return false;
+  uint64_t pad;
+  len = region_len (len);
   /* as rk_arena_alloc () would place it, with tail at this region and head at its end */
-  const uint64_t pos = end % a->size;
-  const uint64_t pad = pos + len > a->size ? a->size - pos : 0;
-  return end + pad + len - s->begin <= a->size;
+  return len <= a->size && fits (a, end, s->begin, len, &pad);
 }
 
 uint64_t

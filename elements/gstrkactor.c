@@ -2427,12 +2427,13 @@ static gboolean
 reuse_input (GstBuffer *buf, const guint8 *data, guint32 len, guint64 hlc, guint32 node)
 {
   GstMapInfo map;
+  const gsize size = gst_buffer_get_size (buf);
 
-  if (len > gst_buffer_get_size (buf) || !gst_buffer_map (buf, &map, GST_MAP_WRITE))
+  if (len > size || !gst_buffer_map (buf, &map, GST_MAP_WRITE))
     return FALSE;
   memcpy (map.data, data, len);
   gst_buffer_unmap (buf, &map);
-  if (len < gst_buffer_get_size (buf))
+  if (len < size)
     gst_buffer_resize (buf, 0, len);
   GstRkHlcMeta *m = gst_buffer_get_rk_hlc_meta (buf);
   if (m) {

@@ -437,6 +437,15 @@ wake_host_if (rk_actor *a, uint32_t *flag)
   wake_host_if_fenced (a, flag);
 }
 
+/* Ring the actor if `flag` (one of its waiting flags) says it waits. Call after the update it waits
+ * for, and a full fence: pairs with the actor's fence between setting the flag and re-checking. */
+static void
+ring_actor_if_fenced (rk_actor *a, const uint32_t *flag)
+{
+  if (rk_load_relaxed32 (flag))
+    a->ops->doorbell (a->impl);
+}
+
 void
 rk_actor_interrupt (rk_actor *a, bool on)
 {
@@ -532,8 +541,7 @@ publish (rk_actor *a, uint32_t n)
    * fence between setting cons_waiting and re-checking head (and, for the flag below, with
    * host_wait ()'s) */
   rk_fence_full ();
-  if (rk_load_relaxed32 (&a->h2k->cons_waiting))
-    a->ops->doorbell (a->impl);
+  ring_actor_if_fenced (a, &a->h2k->cons_waiting);
   /* An actor that cannot wake the host (a GPU) will answer soon: wake a host thread sleeping for
    * answers now, so that it spins for this one instead of finding it a poll slice late. */
   if (!a->ops->wakes_host)
@@ -897,8 +905,7 @@ receive (rk_actor *a, rk_answer *ans, uint32_t max, bool interruptible, int64_t 
   rk_ring_release (a->k2h, n); /* store-release tail: pairs with the actor's load-acquire */
   rk_store_release64 (&a->received, a->received + n);
   rk_fence_full ();
-  if (rk_load_relaxed32 (&a->k2h->prod_waiting))
-    a->ops->doorbell (a->impl);
+  ring_actor_if_fenced (a, &a->k2h->prod_waiting);
   wake_host_if_fenced (a, &a->h2k->prod_waiting);
   return (int) n;
 }
@@ -1171,8 +1178,7 @@ rk_actor_stop (rk_actor *a, int64_t timeout_ns)
     rk_ring_publish (a->h2k, 1); /* as in rk_actor_submit () */
     rk_store_release64 (&a->submitted, a->submitted + 1);
     rk_fence_full ();
-    if (rk_load_relaxed32 (&a->h2k->cons_waiting))
-      a->ops->doorbell (a->impl);
+    ring_actor_if_fenced (a, &a->h2k->cons_waiting);
   }
   while (r == 0) {
     r = receive (a, &ans, 1, false, remaining (deadline), &no_word);
